@@ -1,0 +1,107 @@
+"""The 3D-convolutional autoencoder of the paper (MemAE's backbone, without the memory).
+
+It reads top to bottom as SPEC §2. The attribute names ``encoder.encoder.N`` and ``decoder.decoder.N``
+are kept so that the state dicts of the paper's released checkpoints load without renaming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from lnra.errors import LnraError
+
+SPATIAL_FACTOR = 16  # four stride-2 stages in H and W
+TEMPORAL_FACTOR = 8  # three stride-2 stages in T
+
+
+def check_clip_shape(frames: int, height: int, width: int) -> None:
+    """Refuse shapes the encoder cannot halve cleanly, before any data is read or trained on."""
+    if height % SPATIAL_FACTOR or width % SPATIAL_FACTOR:
+        raise LnraError(
+            f"frame size {height}x{width} is not a multiple of {SPATIAL_FACTOR}: the autoencoder halves "
+            f"H and W four times; choose e.g. dataset.height={max(16, height // 16 * 16)} "
+            f"dataset.width={max(16, width // 16 * 16)}"
+        )
+    if frames % TEMPORAL_FACTOR:
+        raise LnraError(
+            f"clip length {frames} is not a multiple of {TEMPORAL_FACTOR}: the autoencoder halves T three "
+            "times (the paper uses 16)"
+        )
+
+
+def _conv_block(cin: int, cout: int, stride: tuple[int, int, int]) -> list[nn.Module]:
+    return [nn.Conv3d(cin, cout, 3, stride, 1), nn.BatchNorm3d(cout), nn.LeakyReLU(0.2, inplace=True)]
+
+
+def _deconv_block(cin: int, cout: int, stride: tuple[int, int, int], out_pad: tuple[int, int, int]):
+    return [
+        nn.ConvTranspose3d(cin, cout, 3, stride, 1, output_padding=out_pad),
+        nn.BatchNorm3d(cout),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
+
+
+class Encoder(nn.Module):
+    """1 → 96 (t1,h2,w2) → 128 (2,2,2) → 256 (2,2,2) → 256 (2,2,2)."""
+
+    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
+        super().__init__()
+        w1, w2, w3, w4 = widths
+        self.encoder = nn.Sequential(
+            *_conv_block(in_channels, w1, (1, 2, 2)),
+            *_conv_block(w1, w2, (2, 2, 2)),
+            *_conv_block(w2, w3, (2, 2, 2)),
+            *_conv_block(w3, w4, (2, 2, 2)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+
+class Decoder(nn.Module):
+    """256 → 256 → 128 → 96 (each stride 2,2,2) → 1 (stride 1,2,2) with Tanh, mirroring the encoder."""
+
+    def __init__(self, out_channels: int, widths: Sequence[int]) -> None:
+        super().__init__()
+        w1, w2, w3, w4 = widths
+        self.decoder = nn.Sequential(
+            *_deconv_block(w4, w3, (2, 2, 2), (1, 1, 1)),
+            *_deconv_block(w3, w2, (2, 2, 2), (1, 1, 1)),
+            *_deconv_block(w2, w1, (2, 2, 2), (1, 1, 1)),
+            nn.ConvTranspose3d(w1, out_channels, 3, (1, 2, 2), 1, output_padding=(0, 1, 1)),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+
+class Autoencoder3D(nn.Module):
+    """Clip in, clip out: (B, C, T, H, W) → (B, C, T, H, W) in [-1, 1].
+
+    The clip shape is given at construction so that an impossible resolution fails at start-up,
+    not after the data has been cached.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        widths: Sequence[int] = (96, 128, 256, 256),
+        frames: int = 16,
+        height: int = 256,
+        width: int = 256,
+    ) -> None:
+        super().__init__()
+        if len(widths) != 4:
+            raise LnraError(f"model.widths needs 4 channel counts (one per stage), got {list(widths)}")
+        check_clip_shape(frames, height, width)
+        self.in_channels = in_channels
+        self.clip_shape = (frames, height, width)
+        self.encoder = Encoder(in_channels, widths)
+        self.decoder = Decoder(in_channels, widths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))

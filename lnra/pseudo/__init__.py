@@ -1,0 +1,6 @@
+"""Pseudo anomalies: per-sample selection (SPEC §3), patches (§4) and skipped frames (§5)."""
+
+from lnra.pseudo.selection import KIND_NORMAL, KIND_SKIP, PseudoAnomalies
+from lnra.pseudo.skip import SkipFrame
+
+__all__ = ["KIND_NORMAL", "KIND_SKIP", "PseudoAnomalies", "SkipFrame"]

@@ -1,0 +1,94 @@
+"""One uniform draw per sample picks at most one pseudo-anomaly type (SPEC §3).
+
+The enabled types are laid end to end on [0, 1) — skip frame first, then the patch types in order —
+and a draw beyond all of them leaves the sample normal. Everything is done for the whole batch on
+the batch's device; the only Python loop is over the (few) patch types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+from lnra.errors import LnraError
+from lnra.pseudo.skip import SkipFrame
+
+KIND_NORMAL = 0
+KIND_SKIP = 1
+FIRST_PATCH_KIND = 2
+
+
+class PatchAnomaly(Protocol):
+    """What selection needs from a patch technique: its probability, a name, and a batched paste."""
+
+    p: float
+    name: str
+
+    def __call__(self, clips: torch.Tensor) -> torch.Tensor:
+        """Return ``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample."""
+        ...
+
+
+class PseudoAnomalies:
+    """Turns a batch of normal clips (and skip-frame clips) into (input, target, kind) per sample."""
+
+    def __init__(self, skip: SkipFrame | None = None, patches: Sequence[PatchAnomaly] = ()) -> None:
+        self.skip = skip
+        self.patches = list(patches)
+        probabilities = ([skip.p] if skip else []) + [patch.p for patch in self.patches]
+        for patch in self.patches:
+            if not 0.0 <= patch.p <= 1.0:
+                raise LnraError(f"pseudo patch '{patch.name}' has p={patch.p}, not a probability in [0, 1]")
+        if sum(probabilities) > 1.0 + 1e-9:
+            raise LnraError(
+                f"pseudo-anomaly probabilities sum to {sum(probabilities):.3f} > 1 ({probabilities}); "
+                "each sample gets at most one type, so they must sum to at most 1"
+            )
+        self._boundaries = torch.tensor(probabilities, dtype=torch.float64).cumsum(0)
+
+    @property
+    def kind_names(self) -> list[str]:
+        """Names indexed by kind code: normal, skip, then one per patch type."""
+        return ["normal", "skip_frame"] + [patch.name for patch in self.patches]
+
+    @property
+    def needs_skip_clips(self) -> bool:
+        return self.skip is not None and self.skip.p > 0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._boundaries.numel()) and float(self._boundaries[-1]) > 0
+
+    def select(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        """Kind code per sample from one uniform draw each."""
+        r = torch.rand(batch_size, device=device, dtype=torch.float64)
+        bucket = torch.bucketize(r, self._boundaries.to(device), right=True)
+        codes = torch.tensor(([KIND_SKIP] if self.skip else []) + [
+            FIRST_PATCH_KIND + j for j in range(len(self.patches))] + [KIND_NORMAL], device=device)
+        return codes[bucket]
+
+    def __call__(
+        self,
+        clip: torch.Tensor,
+        skip_clip: torch.Tensor | None = None,
+        skip_target: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(input, target, kind): normal → (clip, clip); patch → (patched clip, clip); skip → (skip clip,
+        its consecutive-frame target)."""
+        kind = (self.select(clip.shape[0], clip.device) if self.enabled
+                else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
+        inputs, target = clip.clone(), clip
+        if self.needs_skip_clips:
+            if skip_clip is None or skip_target is None:
+                raise LnraError("skip-frame pseudo anomalies are enabled but the batch has no skip clips")
+            is_skip = kind == KIND_SKIP
+            sel = is_skip.view(-1, *([1] * (clip.dim() - 1)))
+            inputs = torch.where(sel, skip_clip, inputs)
+            target = torch.where(sel, skip_target, target)
+        for j, patch in enumerate(self.patches):
+            chosen = (kind == FIRST_PATCH_KIND + j).nonzero().squeeze(1)
+            if chosen.numel():
+                inputs[chosen] = patch(clip[chosen])
+        return inputs, target, kind

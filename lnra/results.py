@@ -1,0 +1,42 @@
+"""What a test leaves in the run directory: ``results.json`` (the numbers) and ``scores.csv`` (per frame)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from lnra.scoring import Evaluation
+
+
+def best_epoch(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """The validation epoch with the highest micro AUC (the paper selected epochs this way)."""
+    return max(history, key=lambda h: h["auc_micro"]) if history else None
+
+
+def write_results(run_dir: Path, evaluation: Evaluation, video_names: list[str], meta: dict[str, Any],
+                  history: list[dict[str, float]]) -> Path:
+    """Write both files and return the path of ``results.json``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    best = best_epoch(history)
+    results = {
+        **meta,
+        "auc_micro": evaluation.auc_micro,
+        "auc_macro": evaluation.auc_macro,
+        "auc_micro_global": evaluation.auc_micro_global,
+        "n_frames": evaluation.n_frames,
+        "best_epoch": best["epoch"] if best else None,
+        "best_auc_micro": best["auc_micro"] if best else None,
+        "history": history,
+    }
+    path = run_dir / "results.json"
+    path.write_text(json.dumps(results, indent=2, allow_nan=True))
+    with open(run_dir / "scores.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video", "frame", "psnr", "anomaly_score", "label"])
+        for v, t, p, a, y in zip(evaluation.video_index, evaluation.frame_index, evaluation.psnr,
+                                 evaluation.anomaly_score, evaluation.labels, strict=True):
+            writer.writerow([video_names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
+    return path

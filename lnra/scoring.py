@@ -1,0 +1,120 @@
+"""The evaluation protocol of SPEC §6 as pure functions on arrays.
+
+Every published number of the paper is computed this way, so nothing here is approximate: the
+window's centre frame is the scored frame, each video is min–max normalised on its own, and the
+frame-level micro AUC pools all videos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from lnra.errors import LnraError
+
+
+def centre_index(clip_len: int) -> int:
+    """The frame of a window that the window scores: 8 for the paper's 16-frame clips."""
+    return clip_len // 2
+
+
+def window_count(video_len: int, clip_len: int) -> int:
+    """Stride-1 windows over a video: ``len - clip_len + 1`` (``len - 15`` for 16-frame clips)."""
+    return max(0, video_len - clip_len + 1)
+
+
+def scored_labels(labels: np.ndarray, clip_len: int) -> np.ndarray:
+    """The labels of the frames that the windows score: ``labels[8 : len-7]`` for 16-frame clips."""
+    c = centre_index(clip_len)
+    return labels[c : len(labels) - (clip_len - 1 - c)]
+
+
+def centre_psnr(recon: torch.Tensor, clip: torch.Tensor, clip_len: int) -> torch.Tensor:
+    """Per-window PSNR of the centre frame, ``10·log10(1/MSE)`` in [-1, 1] units, for a batch.
+
+    ``recon`` and ``clip`` are (B, C, T, H, W); the MSE is taken in fp32 whatever the model's precision.
+    """
+    c = centre_index(clip_len)
+    err = (recon[:, :, c].float() - clip[:, :, c].float()).pow(2).flatten(1).mean(1)
+    return 10.0 * torch.log10(1.0 / err.clamp_min(1e-12))
+
+
+def min_max(values: np.ndarray) -> np.ndarray:
+    """Scale one video's scores to [0, 1]; a constant video maps to zeros rather than NaN."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi == lo:
+        return np.zeros_like(values, dtype=np.float64)
+    return (values - lo) / (hi - lo)
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    if labels.min() == labels.max():
+        raise LnraError(
+            f"the scored test frames are all {'anomalous' if labels.max() else 'normal'} "
+            f"({len(labels)} frames): the AUC is undefined; check the label file"
+        )
+    return float(roc_auc_score(labels, scores))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """AUCs (in [0, 1]) and the per-frame arrays they came from, in video order."""
+
+    auc_micro: float
+    auc_macro: float
+    auc_micro_global: float
+    psnr: np.ndarray
+    anomaly_score: np.ndarray
+    labels: np.ndarray
+    video_index: np.ndarray
+    frame_index: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.labels)
+
+
+def evaluate(psnr_per_video: list[np.ndarray], labels_per_video: list[np.ndarray], clip_len: int) -> Evaluation:
+    """SPEC §6: per-video min–max of the window PSNRs, anomaly = 1 − regularity, micro AUC.
+
+    Also the macro AUC (mean over videos that contain both classes) and the micro AUC of raw −PSNR
+    without per-video normalisation, which shows how much the normalisation contributes.
+    """
+    if len(psnr_per_video) != len(labels_per_video):
+        raise LnraError(f"{len(psnr_per_video)} scored videos but {len(labels_per_video)} label arrays")
+    scores, labels, raw, vids, frames, macro = [], [], [], [], [], []
+    c = centre_index(clip_len)
+    for v, (psnr, lab) in enumerate(zip(psnr_per_video, labels_per_video, strict=True)):
+        lab_v = scored_labels(np.asarray(lab), clip_len)
+        if len(lab_v) != len(psnr):
+            raise LnraError(
+                f"video {v}: {len(psnr)} window scores but {len(lab_v)} scored labels "
+                f"({len(lab)} frames); a video of n frames has n-{clip_len - 1} windows"
+            )
+        if len(psnr) == 0:
+            continue
+        anomaly = 1.0 - min_max(np.asarray(psnr, dtype=np.float64))
+        scores.append(anomaly)
+        labels.append(lab_v)
+        raw.append(-np.asarray(psnr, dtype=np.float64))
+        vids.append(np.full(len(psnr), v))
+        frames.append(np.arange(len(psnr)) + c)
+        if lab_v.min() != lab_v.max():
+            macro.append(roc_auc_score(lab_v, anomaly))
+    if not scores:
+        raise LnraError(f"no test video is at least {clip_len} frames long: nothing to score")
+    all_labels = np.concatenate(labels).astype(np.int64)
+    all_scores = np.concatenate(scores)
+    return Evaluation(
+        auc_micro=_auc(all_labels, all_scores),
+        auc_macro=float(np.mean(macro)) if macro else float("nan"),
+        auc_micro_global=_auc(all_labels, np.concatenate(raw)),
+        psnr=-np.concatenate(raw),
+        anomaly_score=all_scores,
+        labels=all_labels,
+        video_index=np.concatenate(vids),
+        frame_index=np.concatenate(frames),
+    )

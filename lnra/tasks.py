@@ -1,0 +1,72 @@
+"""The tasks ``run.py`` can run: ``train`` (fit, then test the last epoch) and ``test`` (a checkpoint)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig, OmegaConf
+
+from lnra.checkpoints import load_checkpoint
+from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer
+from lnra.data.datamodule import VideoDataModule
+from lnra.errors import LnraError
+from lnra.module import LnraModule
+from lnra.results import write_results
+
+log = logging.getLogger(__name__)
+
+
+def _finish(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: LnraModule,
+            datamodule: VideoDataModule, extra: dict) -> float:
+    """Test, write the results files and print the headline number."""
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    evaluation = module.last_evaluation
+    if trainer.is_global_zero:
+        meta = {"dataset": cfg.dataset.name, "pseudo": cfg.pseudo.name, "seed": cfg.seed,
+                "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
+                "height": cfg.dataset.height, "width": cfg.dataset.width, **extra}
+        write_results(run_dir, evaluation, datamodule.test_names, meta, module.history)
+        print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
+              f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
+        print(f"run directory: {run_dir}")
+    return evaluation.auc_micro
+
+
+def train(cfg: DictConfig, run_dir: Path) -> float:
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    pseudo = build_pseudo(cfg)
+    datamodule = build_datamodule(cfg, pseudo)
+    datamodule.check_test_split()
+    module = build_module(cfg)
+    trainer = build_trainer(cfg, run_dir)
+    if trainer.logger is not None:
+        trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    return _finish(cfg, run_dir, trainer, module, datamodule, {})
+
+
+def test(cfg: DictConfig, run_dir: Path) -> float:
+    ckpt = cfg.get("ckpt_path")
+    if not ckpt:
+        raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (a .ckpt of lnra)")
+    if not Path(ckpt).is_file():
+        raise LnraError(f"checkpoint not found: {ckpt}")
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg)
+    datamodule.check_test_split()
+    module = build_module(cfg)
+    epoch = load_checkpoint(module, Path(ckpt))
+    trainer = build_trainer(cfg, run_dir)
+    return _finish(cfg, run_dir, trainer, module, datamodule, {"epoch": epoch, "ckpt_path": str(ckpt)})
+
+
+TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test": test}
+
+
+def run_task(cfg: DictConfig, run_dir: Path) -> object:
+    if cfg.task not in TASKS:
+        raise LnraError(f"unknown task '{cfg.task}'; choose one of {', '.join(sorted(TASKS))}")
+    return TASKS[cfg.task](cfg, Path(run_dir))

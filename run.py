@@ -1,0 +1,36 @@
+"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
+
+from lnra.errors import LnraError  # noqa: E402
+from lnra.rundir import register_resolvers  # noqa: E402
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> object:
+    from lnra.tasks import run_task
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return run_task(cfg, run_dir)
+    except LnraError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
