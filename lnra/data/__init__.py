@@ -1,0 +1,1 @@
+"""Datasets on disk → decoded-frame cache → clips and test windows."""

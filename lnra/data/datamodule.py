@@ -1,0 +1,230 @@
+"""One LightningDataModule for every dataset: a dataset is a folder in the shared layout.
+
+The datasets here return uint8 frames (or only frame indices when the cache lives on the GPU); the
+conversion to [-1, 1] and the pseudo anomalies run after the batch reached the device, in
+``on_after_batch_transfer``, so on a GPU they run on the GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lnra.data.frames import FrameStore, list_videos, load_frame_store
+from lnra.data.labels import find_label_file, load_labels
+from lnra.errors import LnraError
+from lnra.model import check_clip_shape
+from lnra.pseudo import PseudoAnomalies
+from lnra.pseudo.skip import skip_frame_indices
+
+log = logging.getLogger(__name__)
+
+
+class _FrameGather:
+    """Reads frames by global index, either as uint8 tensors (CPU cache) or not at all (GPU cache)."""
+
+    def __init__(self, store: FrameStore, gather: bool) -> None:
+        self.store, self.gather = store, gather
+
+    def clip(self, start: int, stop: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.store.frames[start:stop]))[None]
+
+    def frames(self, index: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.store.frames[index])[None]
+
+
+class TrainClips(Dataset):
+    """Every 16-frame window of every training video (SPEC §1), plus, when skip frames are enabled,
+    an independently drawn skip-frame clip and its normal target (SPEC §5) in the same item — so a
+    distributed sampler shards normal and skip samples together."""
+
+    def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
+        self.reader = _FrameGather(store, gather)
+        self.clip_len, self.jumps = clip_len, jumps
+        self.lengths = store.lengths
+        self.offsets = store.offsets
+        per_video = np.maximum(self.lengths - clip_len + 1, 0)
+        self.video_of = np.repeat(np.arange(len(per_video)), per_video)
+        self.start_of = np.concatenate([np.arange(n) for n in per_video]) if len(per_video) else np.zeros(0)
+        if len(self.video_of) == 0:
+            raise LnraError(f"no training video has {clip_len} frames: nothing to train on")
+
+    def __len__(self) -> int:
+        return len(self.video_of)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        v, i = int(self.video_of[index]), int(self.start_of[index])
+        first = int(self.offsets[v]) + i
+        item = {"clip_index": torch.arange(first, first + self.clip_len)}
+        if self.reader.gather:
+            item["clip"] = self.reader.clip(first, first + self.clip_len)
+        if self.jumps:
+            other = np.random.randint(len(self))
+            ov, oi = int(self.video_of[other]), int(self.start_of[other])
+            skip, target = skip_frame_indices(np.random.default_rng(np.random.randint(2**31)),
+                                              int(self.lengths[ov]), oi, self.jumps, self.clip_len)
+            skip, target = skip + self.offsets[ov], target + self.offsets[ov]
+            item["skip_index"], item["skip_target_index"] = torch.from_numpy(skip), torch.from_numpy(target)
+            if self.reader.gather:
+                item["skip_clip"] = self.reader.frames(skip)
+                item["skip_target"] = self.reader.frames(target)
+        return item
+
+
+class TestWindows(Dataset):
+    """Stride-1 16-frame windows over every test video (SPEC §6), tagged with video and window index."""
+
+    def __init__(self, store: FrameStore, clip_len: int, gather: bool) -> None:
+        self.reader = _FrameGather(store, gather)
+        self.clip_len = clip_len
+        per_video = np.maximum(store.lengths - clip_len + 1, 0)
+        self.video_of = np.repeat(np.arange(len(per_video)), per_video)
+        self.start_of = np.concatenate([np.arange(n) for n in per_video])
+        self.offsets = store.offsets
+
+    def __len__(self) -> int:
+        return len(self.video_of)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        v, k = int(self.video_of[index]), int(self.start_of[index])
+        first = int(self.offsets[v]) + k
+        item: dict[str, Any] = {"video": v, "window": k,
+                                "clip_index": torch.arange(first, first + self.clip_len)}
+        if self.reader.gather:
+            item["clip"] = self.reader.clip(first, first + self.clip_len)
+        return item
+
+
+def to_unit_range(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] → float [-1, 1] as ``x/127.5 - 1`` (SPEC §1)."""
+    return frames.float().div_(127.5).sub_(1.0)
+
+
+class VideoDataModule(pl.LightningDataModule):
+    """Training clips and test windows of ``<root>/{training,testing}/frames/<video>/<frame>``.
+
+    The same class serves Ped2, Avenue, ShanghaiTech and the synthetic set; only the folder, the
+    resolution and the label file differ.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        root: str | Path,
+        cache_dir: str | Path,
+        height: int = 256,
+        width: int = 256,
+        clip_len: int = 16,
+        batch_size: int = 4,
+        eval_batch_size: int = 16,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        cache_on_device: bool = False,
+        labels_path: str | Path | None = None,
+        pseudo: PseudoAnomalies | None = None,
+    ) -> None:
+        super().__init__()
+        check_clip_shape(clip_len, height, width)
+        self.name, self.root, self.cache_dir = name, Path(root), Path(cache_dir)
+        self.height, self.width, self.clip_len = height, width, clip_len
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.num_workers, self.pin_memory = num_workers, pin_memory
+        self.cache_on_device, self.labels_path = cache_on_device, labels_path
+        self.pseudo = pseudo or PseudoAnomalies()
+        self.test_labels: list[np.ndarray] = []
+        self.test_names: list[str] = []
+        self._stores: dict[str, FrameStore] = {}
+        self._device_frames: dict[str, torch.Tensor] = {}
+
+    # -- data on disk -------------------------------------------------------------------------
+    def check_test_split(self) -> None:
+        """List the test videos and load the labels: cheap, so inconsistencies surface before caching."""
+        listing = list_videos(self.root / "testing" / "frames")
+        label_file = find_label_file(self.name, self.root, self.labels_path)
+        self.test_labels = load_labels(label_file, listing.lengths, listing.names)
+        self.test_names = listing.names
+        lengths = zip(listing.names, listing.lengths, strict=True)
+        short = [name for name, n_frames in lengths if n_frames < self.clip_len]
+        if short:
+            log.warning("test videos %s are shorter than %d frames and cannot be scored",
+                        short, self.clip_len)
+
+    def store(self, split: str) -> FrameStore:
+        if split not in self._stores:
+            folder = "training" if split == "train" else "testing"
+            listing = list_videos(self.root / folder / "frames")
+            self._stores[split] = load_frame_store(
+                listing, self.cache_dir, self.name, folder, self.height, self.width
+            )
+        return self._stores[split]
+
+    def prepare_data(self) -> None:
+        self.check_test_split()
+        self.store("train")
+        self.store("test")
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.test_labels:
+            self.check_test_split()
+
+    # -- loaders ------------------------------------------------------------------------------
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        jumps = tuple(self.pseudo.skip.jump) if self.pseudo.needs_skip_clips else None
+        dataset = TrainClips(self.store("train"), self.clip_len, jumps, gather=not self.cache_on_device)
+        return self._loader(dataset, self.batch_size, shuffle=True)
+
+    def test_dataloader(self) -> DataLoader:
+        dataset = TestWindows(self.store("test"), self.clip_len, gather=not self.cache_on_device)
+        return self._loader(dataset, self.eval_batch_size, shuffle=False)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    # -- on the device ------------------------------------------------------------------------
+    def _frames_on(self, split: str, device: torch.device) -> torch.Tensor:
+        """The whole cache of ``split`` as one uint8 tensor on ``device``, uploaded once in chunks so the
+        host never holds a second full copy of the memory-mapped file."""
+        if split not in self._device_frames:
+            frames = self.store(split).frames
+            on_device = torch.empty(frames.shape, dtype=torch.uint8, device=device)
+            chunk = max(1, (256 << 20) // max(1, frames[0].nbytes))
+            for start in range(0, len(frames), chunk):
+                on_device[start : start + chunk] = torch.from_numpy(np.array(frames[start : start + chunk]))
+            self._device_frames[split] = on_device
+        return self._device_frames[split]
+
+    def _fetch(self, batch: dict, key: str, index_key: str, split: str) -> torch.Tensor:
+        if key in batch:
+            return to_unit_range(batch[key])
+        frames = self._frames_on(split, batch[index_key].device)
+        return to_unit_range(frames[batch[index_key]].unsqueeze(1))
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """uint8 → [-1, 1], then (training only) the pseudo anomalies for the whole batch at once."""
+        if self.trainer is not None and not self.trainer.training:
+            return {"clip": self._fetch(batch, "clip", "clip_index", "test"),
+                    "video": batch["video"], "window": batch["window"]}
+        clip = self._fetch(batch, "clip", "clip_index", "train")
+        skip_clip = skip_target = None
+        if "skip_index" in batch:
+            skip_clip = self._fetch(batch, "skip_clip", "skip_index", "train")
+            skip_target = self._fetch(batch, "skip_target", "skip_target_index", "train")
+        inputs, target, kind = self.pseudo(clip, skip_clip, skip_target)
+        return {"input": inputs, "target": target, "kind": kind}

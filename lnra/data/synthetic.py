@@ -1,0 +1,156 @@
+"""A small synthetic video anomaly dataset, generated deterministically from a seed.
+
+It lets ``python run.py`` run the whole method offline in minutes and gives tests real files in the
+real on-disk layout. Training videos show walkers at walking speed on a textured pavement; test
+videos add labelled anomalies of appearance (an odd checkered object, a wide cart) and of motion (a
+walker that suddenly runs), with normal stretches around them so per-video normalisation has both
+classes to work with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from lnra.errors import LnraError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "synthetic.json"
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Everything the generated pixels depend on."""
+
+    seed: int = 0
+    size: int = 64
+    train_videos: int = 6
+    test_videos: int = 4
+    frames_per_video: int = 64
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    coarse = torch.from_numpy(rng.uniform(70, 130, (1, 1, 6, 6)))
+    smooth = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)[0, 0].numpy()
+    yy, xx = np.mgrid[0:size, 0:size]
+    tiles = 8.0 * (((xx // 8) + (yy // 8)) % 2)
+    return smooth + tiles + rng.normal(0, 4, (size, size))
+
+
+def _paste(img: np.ndarray, x: float, y: float, patch: np.ndarray) -> None:
+    """Draw ``patch`` with its top-left corner at (x, y), clipped to the frame."""
+    h, w = patch.shape
+    x0, y0 = int(round(x)), int(round(y))
+    xs, ys = max(0, x0), max(0, y0)
+    xe, ye = min(img.shape[1], x0 + w), min(img.shape[0], y0 + h)
+    if xe > xs and ye > ys:
+        img[ys:ye, xs:xe] = patch[ys - y0 : ye - y0, xs - x0 : xe - x0]
+
+
+def _walker(scale: float, value: float) -> np.ndarray:
+    h, w = max(4, round(10 * scale)), max(2, round(4 * scale))
+    body = np.full((h, w), value)
+    body[: max(1, h // 4)] = value + 30  # a brighter head
+    return body
+
+
+class _Mover:
+    """An object crossing the frame horizontally, wrapping around at the borders."""
+
+    def __init__(self, rng: np.random.Generator, size: int, patch: np.ndarray, speed: float) -> None:
+        self.size, self.patch, self.speed = size, patch, speed
+        self.x = rng.uniform(0, size)
+        self.y = rng.uniform(0.15 * size, 0.85 * size - patch.shape[0])
+        self.direction = rng.choice([-1.0, 1.0])
+        self.phase = rng.uniform(0, 2 * np.pi)
+
+    def step(self, img: np.ndarray, t: int, speed: float | None = None) -> None:
+        self.x += self.direction * (self.speed if speed is None else speed)
+        span = self.size + self.patch.shape[1]
+        self.x = (self.x + self.patch.shape[1]) % span - self.patch.shape[1]
+        _paste(img, self.x, self.y + 0.6 * np.sin(0.5 * t + self.phase), self.patch)
+
+
+def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, S, S) uint8 and labels (T,); ``anomaly`` None for a normal video, else its kind 0..3."""
+    s, n = spec.size, spec.frames_per_video
+    scale = s / 64
+    background = _background(rng, s)
+    walkers = [_Mover(rng, s, _walker(scale, rng.uniform(170, 230)), rng.uniform(0.4, 0.8) * scale)
+               for _ in range(3)]
+    checker = np.kron((np.indices((4, 4)).sum(0) % 2) * 200 + 20, np.ones((max(1, round(4 * scale)),) * 2))
+    cart = np.full((max(3, round(7 * scale)), max(6, round(16 * scale))), 235.0)
+    runner_speed = 5.0 * scale
+    first = n // 4
+    spans = {0: [(first, first + n // 3)], 1: [(first, first + n // 3)], 2: [(n // 6, n // 6 + n // 5),
+             (n // 2 + 4, n // 2 + 4 + n // 5)], 3: [(first, first + n // 3)]}.get(anomaly, [])
+    odd = _Mover(rng, s, checker if anomaly in (0, 2) else cart, (0.5 if anomaly in (0, 2) else 3.0) * scale)
+    frames = np.empty((n, s, s), np.uint8)
+    labels = np.zeros(n, np.int64)
+    for t in range(n):
+        img = background.copy()
+        active = [i for i, (a, b) in enumerate(spans) if a <= t < b]
+        for k, w in enumerate(walkers):
+            running = active and k == 0 and (anomaly == 1 or (anomaly == 2 and active == [1]))
+            w.step(img, t, runner_speed if running else None)
+        if active and (anomaly in (0, 3) or (anomaly == 2 and active == [0])):
+            odd.step(img, t)
+        labels[t] = 1 if active else 0
+        frames[t] = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    return frames, labels
+
+
+def _write_split(root: Path, split: str, videos: list[np.ndarray]) -> None:
+    for v, frames in enumerate(videos, start=1):
+        folder = root / split / "frames" / f"{v:02d}"
+        folder.mkdir(parents=True)
+        for t, frame in enumerate(frames):
+            Image.fromarray(frame).save(folder / f"{t:03d}.jpg", quality=95)
+
+
+def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
+    """Write the dataset under ``root`` (``training/``, ``testing/``, ``frame_labels_synthetic.npy``).
+
+    An existing dataset made from the same spec is reused; one made from another spec is refused
+    rather than overwritten. The files appear atomically (built aside, then renamed).
+    """
+    root = Path(root)
+    manifest = root / MANIFEST
+    if manifest.exists():
+        found = json.loads(manifest.read_text())
+        if found != asdict(spec):
+            raise LnraError(
+                f"{root} holds a synthetic dataset generated with {found}, not {asdict(spec)}; "
+                "point dataset.root elsewhere or delete that folder"
+            )
+        return root
+    if root.exists() and any(root.iterdir()):
+        raise LnraError(f"{root} exists and is not a synthetic dataset (no {MANIFEST}); choose another root")
+    rng = np.random.default_rng(spec.seed)
+    train = [_video(rng, spec, None)[0] for _ in range(spec.train_videos)]
+    test, labels = [], []
+    for v in range(spec.test_videos):
+        frames, lab = _video(rng, spec, v % 4)
+        test.append(frames)
+        labels.append(lab)
+    tmp = root.with_name(root.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _write_split(tmp, "training", train)
+    _write_split(tmp, "testing", test)
+    np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(labels)[None])
+    (tmp / MANIFEST).write_text(json.dumps(asdict(spec)))
+    if root.exists():
+        root.rmdir()
+    tmp.rename(root)
+    log.info("generated the synthetic dataset in %s", root)
+    return root
