@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
+from lnra.model import check_clip_shape
 from lnra.module import LnraModule
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 
@@ -32,6 +33,7 @@ def build_pseudo(cfg: DictConfig) -> PseudoAnomalies:
 
 def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> VideoDataModule:
     d = cfg.dataset
+    check_clip_shape(d.clip_len, d.height, d.width)
     if d.get("generate"):
         generate_synthetic(Path(d.root), SyntheticSpec(**OmegaConf.to_container(d.generate)))
     return VideoDataModule(
