@@ -1,0 +1,204 @@
+"""``hydra/launcher=gpu_pool``: run a sweep's jobs in parallel on one machine, each job on its own GPU.
+
+Hydra's stock launchers run jobs one after another (basic) or in parallel without telling a job which
+GPU is its own (joblib, submitit-local), so every parallel job would train on GPU 0. Here a pool of
+slots, ``jobs_per_gpu`` per GPU, hands each job a free GPU when it starts; the job runs in a fresh
+process whose ``CUDA_VISIBLE_DEVICES`` names only that GPU, so the run itself needs no device setting
+and its memory is freed when it ends. A job that fails (an exception, ``sys.exit``, a killed process)
+is recorded as failed while the others go on; what each job printed is in ``<job dir>/console.log``.
+"""
+
+import logging
+import os
+import pickle
+import queue
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.errors import CompactHydraException
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict
+
+log = logging.getLogger(__name__)
+
+GPU_COUNT_ENV = "LNRA_GPU_COUNT"
+CONSOLE_LOG = "console.log"
+
+
+class GpuPoolError(CompactHydraException):
+    """A launcher setting that cannot work on this machine (Hydra prints it as one line)."""
+
+
+@dataclass
+class GpuPoolLauncherConf:
+    _target_: str = "hydra_plugins.lnra_launcher.gpu_pool_launcher.GpuPoolLauncher"
+    # How many GPUs to use: null = every GPU this process may see (CUDA_VISIBLE_DEVICES is respected).
+    gpus: int | None = None
+    # Jobs that share one GPU at a time (more than 1 only when one run leaves the GPU mostly idle).
+    jobs_per_gpu: int = 1
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="gpu_pool", node=GpuPoolLauncherConf,
+                             provider="lnra")
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries.
+
+    ``LNRA_GPU_COUNT=N`` replaces the detection with N devices ``0..N-1`` (to try the launcher on a
+    machine without GPUs, where the jobs then simply run N at a time on the CPU).
+    """
+    forced = os.environ.get(GPU_COUNT_ENV)
+    if forced is not None:
+        if not forced.isdigit():
+            raise GpuPoolError(f"{GPU_COUNT_ENV} must be a number of GPUs, got '{forced}'")
+        return [str(i) for i in range(int(forced))]
+    import torch
+
+    count = torch.cuda.device_count()
+    listed = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return listed[:count] if listed else [str(i) for i in range(count)]
+
+
+def choose_gpus(requested: int | None, available: list[str]) -> list[str]:
+    """The first ``requested`` GPUs (all when None), or a clear error when there are fewer."""
+    if not available:
+        raise GpuPoolError(
+            "hydra/launcher=gpu_pool found no GPU (torch.cuda.device_count() is 0); use the default "
+            f"launcher on a CPU machine, or set {GPU_COUNT_ENV}=N to run N jobs at a time anyway"
+        )
+    if requested is None:
+        return available
+    if requested < 1 or requested > len(available):
+        raise GpuPoolError(
+            f"hydra.launcher.gpus={requested} but this machine has {len(available)} GPU(s) "
+            f"({', '.join(available)}); ask for 1..{len(available)} or leave it null for all"
+        )
+    return available[:requested]
+
+
+def _pin_device(device: str) -> None:
+    """Runs first in each job process, before anything can initialise CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = device
+
+
+def _execute(payload: bytes, console: str) -> tuple[JobStatus, Any]:
+    """Run one job in this (fresh) process, its stdout and stderr going to ``console``.
+
+    Only the status and the return value travel back: the job's configs hold classes that Hydra's
+    plug-in scan loaded outside ``sys.modules``, which pickle cannot name.
+    """
+    Path(console).parent.mkdir(parents=True, exist_ok=True)
+    with open(console, "ab", buffering=0) as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    hydra_context, task_function, sweep_config, singleton_state = cloudpickle.loads(payload)
+    setup_globals()
+    Singleton.set_state(singleton_state)
+    HydraConfig.instance().set_config(sweep_config)
+    try:
+        ret = run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
+                      job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    value = ret._return_value
+    try:
+        pickle.dumps(value)
+    except Exception:  # an exception or a result that cannot travel: send its description
+        value = RuntimeError(repr(value)) if ret.status == JobStatus.FAILED else repr(value)
+    return ret.status, value
+
+
+@dataclass
+class _Job:
+    idx: int
+    overrides: list[str]
+    config: DictConfig
+    job_dir: Path
+
+
+class GpuPoolLauncher(Launcher):
+    """Hydra's launcher API over a pool of GPU slots; see the module docstring."""
+
+    def __init__(self, gpus: int | None = None, jobs_per_gpu: int = 1) -> None:
+        super().__init__()
+        if jobs_per_gpu < 1:
+            raise GpuPoolError(f"hydra.launcher.jobs_per_gpu must be at least 1, got {jobs_per_gpu}")
+        self.gpus, self.jobs_per_gpu = gpus, jobs_per_gpu
+        self.config: DictConfig | None = None
+        self.task_function: TaskFunction | None = None
+        self.hydra_context: HydraContext | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+
+    def _compose_jobs(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[_Job]:
+        """Every job's config, composed here so that a bad cell fails before any job starts.
+
+        The sweep directory is resolved once, here, and written into each job's config: resolved again
+        in a job process, ``${now:...}`` or a unique-folder resolver could name another directory.
+        """
+        assert self.config is not None and self.hydra_context is not None
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+        jobs = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(config):
+                config.hydra.job.id = idx
+                config.hydra.job.num = idx
+                config.hydra.sweep.dir = sweep_dir
+            HydraConfig.instance().set_config(config)
+            job_dir = Path(sweep_dir) / str(config.hydra.sweep.subdir)
+            jobs.append(_Job(idx, list(overrides), config, job_dir))
+        return jobs
+
+    def _run(self, job: _Job, slots: queue.Queue[str]) -> JobReturn:
+        """Run ``job`` on the first free GPU, in a fresh process that sees only that GPU."""
+        console = job.job_dir / CONSOLE_LOG
+        payload = cloudpickle.dumps((self.hydra_context, self.task_function, job.config,
+                                     Singleton.get_state()))
+        device = slots.get()
+        log.info(f"\t#{job.idx} on GPU {device}: {' '.join(filter_overrides(job.overrides))}  ({console})")
+        try:
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"),
+                                     initializer=_pin_device, initargs=(device,)) as process:
+                status, value = process.submit(_execute, payload, str(console)).result()
+        except BaseException as err:  # sys.exit or a killed process fails this job only
+            status = JobStatus.FAILED
+            value = RuntimeError(f"job #{job.idx} ended with {err!r}; see {console}")
+        finally:
+            slots.put(device)
+        return JobReturn(overrides=job.overrides, cfg=job.config, hydra_cfg=job.config,
+                         working_dir=str(job.job_dir), task_name=str(job.config.hydra.job.name),
+                         status=status, _return_value=value)
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.config is not None
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        devices = choose_gpus(self.gpus, visible_gpus())
+        jobs = self._compose_jobs(job_overrides, initial_job_idx)
+        slots: queue.Queue[str] = queue.Queue()
+        for device in devices * self.jobs_per_gpu:
+            slots.put(device)
+        log.info(f"Launching {len(jobs)} jobs on GPU(s) {', '.join(devices)}, "
+                 f"{self.jobs_per_gpu} job(s) per GPU at a time")
+        with ThreadPoolExecutor(max_workers=slots.qsize()) as pool:
+            results = list(pool.map(lambda job: self._run(job, slots), jobs))
+        for job, result in zip(jobs, results, strict=True):
+            if result.status != JobStatus.COMPLETED:
+                log.error(f"job #{job.idx} failed: {job.job_dir / CONSOLE_LOG}")
+        return results
