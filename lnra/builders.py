@@ -85,8 +85,12 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/auc_micro", mode="max",
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
+    callbacks: list[pl.Callback] = [checkpoint]
+    viz = cfg.get("viz")
+    if viz and (viz.images or viz.video or viz.timelines):
+        callbacks.append(instantiate(viz, run_dir=run_dir))
     kwargs.update(overrides)
     try:
-        return pl.Trainer(**kwargs, logger=logger, callbacks=[checkpoint], default_root_dir=str(run_dir))
+        return pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))
     except (ValueError, TypeError, pl.utilities.exceptions.MisconfigurationException) as err:
         raise LnraError(f"invalid trainer settings: {err}") from None

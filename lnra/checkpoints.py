@@ -1,26 +1,218 @@
-"""Loading weights into a module for testing: lnra's own Lightning checkpoints."""
+"""Loading weights for testing, scoring and export: lnra's Lightning checkpoints and the paper's originals.
+
+The paper's released files are ``torch.save`` pickles of a dict whose ``model`` entry is a whole
+pickled ``nn.DataParallel`` module of classes from the original code (``model.autoencoder.convAE``
+and friends), or a dict with a ``model_statedict``. Unpickling such a module normally imports that
+code and runs it. Here every file goes through torch's ``weights_only`` unpickler, which rebuilds
+tensors and plain containers only; the module classes a model pickle may name (the three original
+classes and torch's own layer classes) are mapped to :class:`PickledModule`, an inert stand-in that
+merely keeps the attributes it is given. The weights are then read out of those stand-ins. Any other
+class or function in the file (``os.system``, say) is refused before it can run.
+"""
 
 from __future__ import annotations
 
+import logging
+import pickle
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import torch
+from omegaconf import OmegaConf
+from torch import nn
 
 from lnra.errors import LnraError
-from lnra.module import LnraModule
+from lnra.model import Autoencoder3D
+
+log = logging.getLogger(__name__)
+
+ORIGINAL_CLASSES = (
+    "model.autoencoder.convAE",
+    "model.reconstruction_model.Reconstruction3DEncoder",
+    "model.reconstruction_model.Reconstruction3DDecoder",
+)
+PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16×256×256 clips
 
 
-def load_checkpoint(module: LnraModule, path: Path) -> int | None:
-    """Load a Lightning checkpoint's weights into ``module``; return its epoch."""
+class PickledModule:
+    """Stand-in for a pickled ``nn.Module``: keeps the unpickled attributes, runs nothing else."""
+
+    class_path = "nn.Module"
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.state = state if isinstance(state, dict) else {}
+
+    def state_dict(self, prefix: str = "") -> dict[str, torch.Tensor]:
+        """The state dict the real module would have had: parameters and persistent buffers, recursively."""
+        state = getattr(self, "state", {})
+        out: dict[str, torch.Tensor] = {}
+        skip = state.get("_non_persistent_buffers_set") or set()
+        for group in ("_parameters", "_buffers"):
+            for name, value in (state.get(group) or {}).items():
+                if value is not None and name not in skip:
+                    out[prefix + name] = value.detach() if isinstance(value, torch.Tensor) else value
+        for name, child in (state.get("_modules") or {}).items():
+            if isinstance(child, PickledModule):
+                out.update(child.state_dict(f"{prefix}{name}."))
+        return out
+
+
+@cache
+def _stand_ins() -> tuple[tuple[type, str], ...]:
+    """(stand-in class, class path) for the original classes and every layer class of ``torch.nn``."""
+    paths = set(ORIGINAL_CLASSES)
+    for obj in vars(nn).values():
+        if isinstance(obj, type) and issubclass(obj, nn.Module):
+            paths.add(f"{obj.__module__}.{obj.__qualname__}")
+    return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {"class_path": p}), p) for p in sorted(paths))
+
+
+def _refused_globals(path: Path) -> list[str]:
+    """The globals of a zip checkpoint that the safe loader would refuse (empty when none or unknown)."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a damaged or foreign file
-        raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise LnraError(f"{path} is not an lnra checkpoint (no 'state_dict')")
-    missing, unexpected = module.load_state_dict(checkpoint["state_dict"], strict=False)
+        with torch.serialization.safe_globals(list(_stand_ins())):
+            return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 — only used to word an error message better
+        return []
+
+
+def safe_load(path: Path) -> Any:
+    """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
+    path = Path(path)
+    if not path.is_file():
+        raise LnraError(f"checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals(list(_stand_ins())):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        refused = _refused_globals(path) or [str(err).strip().splitlines()[0][:200]]
+        raise LnraError(
+            f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
+            "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError) as err:
+        first_line = (str(err).splitlines() or [""])[0]
+        raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
+                        "(truncated, or not a torch.save file?)") from None
+
+
+@dataclass
+class CheckpointWeights:
+    """The autoencoder's weights from any supported checkpoint format, keys as in :class:`Autoencoder3D`."""
+
+    state_dict: dict[str, torch.Tensor]
+    kind: str  # "lnra" (a Lightning checkpoint of ours) or "original" (the paper's released files)
+    epoch: int | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    clip_shape: tuple[int, int, int] | None = None  # (T, H, W) the weights were trained on, where known
+
+    def _shape(self, key: str) -> torch.Size:
+        if key not in self.state_dict:
+            raise LnraError(self.mismatch_message())
+        return self.state_dict[key].shape
+
+    @property
+    def widths(self) -> tuple[int, int, int, int]:
+        """Channel counts of the four encoder stages, read from the convolution weights' shapes."""
+        return tuple(int(self._shape(f"encoder.encoder.{i}.weight")[0]) for i in (0, 3, 6, 9))
+
+    @property
+    def in_channels(self) -> int:
+        return int(self._shape("encoder.encoder.0.weight")[1])
+
+    def mismatch_message(self) -> str:
+        keys = list(self.state_dict)[:3]
+        return (f"this {self.kind} checkpoint is not the paper's 3D autoencoder (its weights are "
+                f"{keys}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
+
+
+def _strip(state: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state.items():
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+        out[key] = value
+    return out
+
+
+def _run_dir_clip_shape(path: Path) -> tuple[int, int, int] | None:
+    """Clip shape from the Hydra config of the run that wrote ``<run>/checkpoints/<name>.ckpt``."""
+    config = path.resolve().parent.parent / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return None
+    d = OmegaConf.load(config).get("dataset", {})
+    try:
+        return int(d["clip_len"]), int(d["height"]), int(d["width"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_weights(path: Path) -> CheckpointWeights:
+    """Read a checkpoint of either kind without building a model."""
+    path = Path(path)
+    raw = safe_load(path)
+    if not isinstance(raw, dict):
+        raise LnraError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict")
+    if isinstance(raw.get("state_dict"), Mapping):
+        state = _strip({k: v for k, v in raw["state_dict"].items() if k.startswith("model.")},
+                       ("model.", "_orig_mod."))
+        shape = raw.get("lnra_clip_shape")
+        return CheckpointWeights(state, "lnra", raw.get("epoch"), list(raw.get("lnra_history", [])),
+                                 tuple(shape) if shape else _run_dir_clip_shape(path))
+    original = raw.get("model_statedict")
+    if isinstance(raw.get("model"), PickledModule):
+        original = raw["model"].state_dict()
+    if isinstance(original, Mapping):
+        return CheckpointWeights(_strip(original, ("module.",)), "original", raw.get("epoch"))
+    if "model" in raw:
+        raise LnraError(f"{path}: its 'model' entry is a {type(raw['model']).__name__}, not a pickled module")
+    raise LnraError(
+        f"{path} is neither an lnra checkpoint ('state_dict') nor one of the paper's ('model' or "
+        f"'model_statedict'); its keys are {sorted(map(str, raw))[:8]}"
+    )
+
+
+def load_weights_into(model: nn.Module, weights: CheckpointWeights, path: Path) -> None:
+    """Load strictly: every weight must be used and every parameter filled, shapes equal."""
+    model = getattr(model, "_orig_mod", model)  # a torch.compile'd model keeps the real one here
+    try:
+        missing, unexpected = model.load_state_dict(weights.state_dict, strict=False)
+    except RuntimeError as err:
+        sizes = [line.strip() for line in str(err).splitlines() if "size mismatch" in line][:2]
+        raise LnraError(f"checkpoint {path} does not fit the model: {'; '.join(sizes) or err}; check "
+                        "model.net.widths") from None
     if missing or unexpected:
         raise LnraError(f"checkpoint {path} does not fit the model: missing {missing[:3]}, unexpected "
-                        f"{unexpected[:3]}; check model.widths and dataset.height/width")
-    module.history = list(checkpoint.get("lnra_history", []))
-    return checkpoint.get("epoch")
+                        f"{unexpected[:3]}; {weights.mismatch_message()}")
+
+
+def load_checkpoint(module: nn.Module, path: Path) -> int | None:
+    """Load a checkpoint of either kind into an :class:`~lnra.module.LnraModule`; return its epoch."""
+    weights = read_weights(Path(path))
+    load_weights_into(module.model, weights, path)
+    if weights.kind == "original":
+        log.info("loaded the paper's original checkpoint %s", path)
+    module.history = weights.history
+    return weights.epoch
+
+
+def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
+                          width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
+    """Build the autoencoder a checkpoint was trained as, in eval mode, for scoring or export.
+
+    The widths come from the weights' shapes; the clip shape from the checkpoint (or its run's
+    config), else the paper's 16×256×256; explicit arguments override both.
+    """
+    weights = read_weights(Path(path))
+    known = weights.clip_shape or PAPER_CLIP_SHAPE
+    if weights.clip_shape is None and not (height and width):
+        log.warning("%s does not record its resolution; assuming %dx%d", path, known[1], known[2])
+    shape = (clip_len or known[0], height or known[1], width or known[2])
+    model = Autoencoder3D(weights.in_channels, weights.widths, *shape)
+    load_weights_into(model, weights, path)
+    return model.eval(), weights

@@ -18,7 +18,7 @@ from torch import nn
 
 from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL
-from lnra.scoring import Evaluation, centre_psnr, evaluate
+from lnra.scoring import Evaluation, centre_index, centre_psnr, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class LnraModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["lnra_history"] = self.history
+        checkpoint["lnra_clip_shape"] = list(getattr(self.model, "_orig_mod", self.model).clip_shape)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("lnra_history", []))
@@ -107,9 +108,11 @@ class LnraModule(pl.LightningModule):
         return loss
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _score_step(self, batch: dict[str, torch.Tensor]) -> None:
+    def _score_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         clip = batch["clip"]
-        self._scores.add(centre_psnr(self(clip), clip, self.clip_len), batch["video"], batch["window"])
+        recon = self(clip)
+        self._scores.add(centre_psnr(recon, clip, self.clip_len), batch["video"], batch["window"])
+        return recon
 
     def _evaluate(self, prefix: str) -> Evaluation:
         labels = self.trainer.datamodule.test_labels
@@ -135,8 +138,10 @@ class LnraModule(pl.LightningModule):
             return
         self._evaluate("val")
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._score_step(batch)
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Score the windows; hand the reconstructed centre frames to callbacks (result images, videos)."""
+        recon = self._score_step(batch)
+        return {"recon_centre": recon[:, :, centre_index(self.clip_len)]}
 
     def on_test_epoch_end(self) -> None:
         self._evaluate("test")

@@ -51,7 +51,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
 def test(cfg: DictConfig, run_dir: Path) -> float:
     ckpt = cfg.get("ckpt_path")
     if not ckpt:
-        raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (a .ckpt of lnra)")
+        raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or the paper's .pth)")
     if not Path(ckpt).is_file():
         raise LnraError(f"checkpoint not found: {ckpt}")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

@@ -1,0 +1,320 @@
+"""Pictures of what the model does: result images, anomaly timelines and demo videos.
+
+Everything here is drawn with array operations except the score curve, which matplotlib draws
+once per video; the demo video's moving frame marker is then a column painted into a copy of that
+one picture. Frames that a video needs later are spooled to a raw file on disk, so memory does not
+grow with the length of a video. Files appear under their final name only once complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning.pytorch as pl
+import matplotlib
+import numpy as np
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from lnra.errors import LnraError
+from lnra.scoring import centre_index
+
+log = logging.getLogger(__name__)
+
+PANEL_TITLES = ("input", "reconstruction", "error")
+HEADER_PX = 24
+MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """[-1, 1] → uint8 [0, 255] (the inverse of the loaders' ``x/127.5 - 1``)."""
+    return frames.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+class ErrorColours:
+    """Colour-maps ``|reconstruction − input|`` in [-1, 1] units with a fixed scale, so maps compare."""
+
+    def __init__(self, colormap: str = "inferno", error_max: float = 0.5) -> None:
+        if error_max <= 0:
+            raise LnraError(f"viz.error_max must be positive, got {error_max}")
+        try:
+            cmap = matplotlib.colormaps[colormap]
+        except KeyError:
+            raise LnraError(f"unknown colormap '{colormap}' (viz.colormap); try inferno or viridis") from None
+        self.lut = (cmap(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+        self.scale = 255.0 / (error_max * 127.5)  # uint8 difference → LUT index
+
+    def __call__(self, frame: np.ndarray, recon: np.ndarray) -> np.ndarray:
+        diff = np.abs(frame.astype(np.int16) - recon.astype(np.int16)) * self.scale
+        return self.lut[np.minimum(diff, 255).astype(np.uint8)]
+
+
+def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1) -> np.ndarray:
+    """Input | reconstruction | error map side by side, (H·f, 3·W·f, 3) uint8."""
+    grey = [np.repeat(x[..., None], 3, axis=2) for x in (frame, recon)]
+    row = np.concatenate([*grey, colours(frame, recon)], axis=1)
+    return row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
+
+
+def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of 1s as [start, stop) frame ranges."""
+    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One video's scores: scored frame indices, their scores, and the per-frame labels if known."""
+
+    name: str
+    frames: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray | None = None  # one per frame of the whole video
+    n_frames: int | None = None
+    ylabel: str = "anomaly score"
+    threshold: float | None = None
+
+    @property
+    def length(self) -> int:
+        return self.n_frames or (len(self.labels) if self.labels is not None else int(self.frames.max()) + 1)
+
+
+def _draw_timeline(ax, timeline: Timeline) -> None:
+    spans = label_spans(timeline.labels) if timeline.labels is not None else []
+    for i, (start, stop) in enumerate(spans):
+        ax.axvspan(start - 0.5, stop - 0.5, color="tab:red", alpha=0.2, lw=0,
+                   label="ground truth: anomalous" if i == 0 else None)
+    ax.plot(timeline.frames, timeline.scores, color="tab:blue", lw=1.2, label=timeline.ylabel)
+    if timeline.threshold is not None:
+        ax.axhline(timeline.threshold, color="tab:orange", ls="--", lw=1, label="threshold")
+    ax.set_xlim(-0.5, timeline.length - 0.5)
+    lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel("frame")
+    ax.set_ylabel(timeline.ylabel)
+    ax.legend(loc="best", fontsize=7, framealpha=0.8)
+    ax.grid(alpha=0.3)
+
+
+def timeline_figure(timeline: Timeline, width_px: int = 900, height_px: int = 260, dpi: int = 100) -> Figure:
+    """The score-vs-frame plot of one video, ground truth shaded (not attached to pyplot)."""
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((60 / width_px, 40 / height_px, 1 - 75 / width_px, 1 - 68 / height_px))
+    _draw_timeline(ax, timeline)
+    ax.set_title(timeline.name, fontsize=9)
+    return fig
+
+
+def figure_to_array(fig: Figure) -> np.ndarray:
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` (same suffix) that replaces it only if the block succeeds."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_timeline_png(timeline: Timeline, path: Path) -> Figure:
+    """Write the timeline PNG; return its figure for other sinks (TensorBoard)."""
+    fig = timeline_figure(timeline)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
+    return fig
+
+
+class DemoLayout:
+    """A demo video frame: panel titles, the three panels, and the video's score curve below.
+
+    The static parts are drawn by matplotlib once; each frame pastes its panels into a copy and
+    paints the marker column of its frame index.
+    """
+
+    def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100) -> None:
+        ph, pw = panel_hw[0] * factor, panel_hw[1] * factor
+        width = _ceil_to(3 * pw, MACRO_BLOCK)
+        curve_h = max(160, round(width * 0.3))
+        height = _ceil_to(HEADER_PX + ph + curve_h, MACRO_BLOCK)
+        curve_h = height - HEADER_PX - ph
+        self.panel_box = (HEADER_PX, (width - 3 * pw) // 2)
+        fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+        FigureCanvasAgg(fig)
+        for i, title in enumerate(PANEL_TITLES):
+            fig.text((self.panel_box[1] + (i + 0.5) * pw) / width, 1 - HEADER_PX / 2 / height, title,
+                     ha="center", va="center", fontsize=10)
+        ax = fig.add_axes((55 / width, 46 / height, 1 - 68 / width, (curve_h - 70) / height))
+        _draw_timeline(ax, timeline)
+        ax.set_title(timeline.name, fontsize=9)
+        self.base = figure_to_array(fig)
+        xs = ax.transData.transform(np.c_[np.arange(timeline.length), np.zeros(timeline.length)])[:, 0]
+        self.columns = np.clip(np.round(xs).astype(int), 0, width - 2)
+        y0, y1 = ax.bbox.y0, ax.bbox.y1
+        self.rows = slice(int(round(height - y1)), int(round(height - y0)))
+        self.factor = factor
+
+    def frame(self, frame_index: int, panels: np.ndarray) -> np.ndarray:
+        out = self.base.copy()
+        top, left = self.panel_box
+        out[top : top + panels.shape[0], left : left + panels.shape[1]] = panels
+        col = self.columns[frame_index]
+        out[self.rows, col : col + 2] = (20, 20, 20)
+        return out
+
+
+def _ceil_to(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+def enlarge_factor(height: int, min_panel: int) -> int:
+    return max(1, math.ceil(min_panel / height))
+
+
+def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
+                     panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
+                     min_panel: int = 192) -> Path:
+    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples."""
+    import imageio.v2 as imageio
+
+    factor = enlarge_factor(panel_hw[0], min_panel)
+    layout = DemoLayout(timeline, panel_hw, factor)
+    with atomic_path(path) as tmp:
+        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=7,
+                                    macro_block_size=MACRO_BLOCK, ffmpeg_log_level="error")
+        try:
+            for index, frame, recon in frames:
+                writer.append_data(layout.frame(index, panel_row(frame, recon, colours, factor)))
+        finally:
+            writer.close()
+    return path
+
+
+class PanelSpool:
+    """Input and reconstruction centre frames of one video, appended to a raw file on disk."""
+
+    def __init__(self, path: Path, height: int, width: int) -> None:
+        self.path, self.shape = Path(path), (2, height, width)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # noqa: SIM115 — kept open while the test epoch appends
+        self.frames: list[int] = []
+
+    def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(np.stack([frame, recon])).tobytes())
+        self.frames.append(frame_index)
+
+    def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(frame index, input, reconstruction) in frame order."""
+        self._file.close()
+        data = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(len(self.frames), *self.shape))
+        for i in np.argsort(self.frames, kind="stable"):
+            yield self.frames[i], data[i, 0], data[i, 1]
+
+    def discard(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class ResultVisualizer(pl.Callback):
+    """Writes result images, anomaly timelines and demo videos of a test into the run directory.
+
+    Result images are written per batch; timelines and videos need each video's final scores, so
+    they are drawn at ``on_test_end`` from the module's evaluation (SPEC §6 scores).
+    """
+
+    def __init__(self, run_dir: str | Path, images: bool = False, video: bool = False,
+                 timelines: bool = True, fps: float = 10, error_max: float = 0.5, colormap: str = "inferno",
+                 min_panel: int = 192) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.images, self.video, self.timelines = images, video, timelines
+        self.fps, self.min_panel = fps, min_panel
+        self.colours = ErrorColours(colormap, error_max)
+        self._spools: dict[int, PanelSpool] = {}
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.video and trainer.world_size > 1:
+            log.warning("demo videos need all of a video's windows in one process; skipped with %d devices",
+                        trainer.world_size)
+            self.video = False
+        self._discard_spools()
+
+    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                          batch_idx: int, dataloader_idx: int = 0) -> None:
+        if not (self.images or self.video) or not outputs or "recon_centre" not in outputs:
+            return
+        c = centre_index(pl_module.clip_len)
+        frames = to_uint8(batch["clip"][:, 0, c])
+        recons = to_uint8(outputs["recon_centre"][:, 0])
+        names = trainer.datamodule.test_names
+        for frame, recon, video, window in zip(frames, recons, batch["video"].tolist(),
+                                               batch["window"].tolist(), strict=True):
+            index = window + c
+            if self.images:
+                folder = self.run_dir / "images" / names[video]
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(panel_row(frame, recon, self.colours)).save(folder / f"{index:04d}.png",
+                                                                            compress_level=1)
+            if self.video:
+                if video not in self._spools:
+                    self._spools[video] = PanelSpool(self.run_dir / "videos" / f".{names[video]}.spool",
+                                                     *frame.shape)
+                self._spools[video].append(index, frame, recon)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        evaluation = getattr(pl_module, "last_evaluation", None)
+        if evaluation is None or not trainer.is_global_zero or not (self.timelines or self.video):
+            self._discard_spools()
+            return
+        datamodule = trainer.datamodule
+        try:
+            for v, name in enumerate(datamodule.test_names):
+                mask = evaluation.video_index == v
+                if not mask.any():
+                    continue
+                timeline = Timeline(name, evaluation.frame_index[mask], evaluation.anomaly_score[mask],
+                                    datamodule.test_labels[v])
+                if self.timelines:
+                    self._write_timeline(trainer, timeline)
+                if self.video and v in self._spools:
+                    spool = self._spools[v]
+                    write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
+                                     spool.shape[1:], self.colours, self.fps, self.min_panel)
+                    spool.discard()
+        finally:
+            self._discard_spools()
+
+    def _write_timeline(self, trainer: pl.Trainer, timeline: Timeline) -> None:
+        folder = self.run_dir / "timelines"
+        folder.mkdir(parents=True, exist_ok=True)
+        fig = save_timeline_png(timeline, folder / f"{timeline.name}.png")
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure(f"timeline/{timeline.name}", fig, trainer.global_step,
+                                             close=False)
+
+    def _discard_spools(self) -> None:
+        for spool in self._spools.values():
+            spool.discard()
+        self._spools.clear()
+        spool_dir = self.run_dir / "videos"
+        if spool_dir.is_dir() and not any(spool_dir.iterdir()):
+            shutil.rmtree(spool_dir)

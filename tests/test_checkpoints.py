@@ -1,0 +1,158 @@
+"""Checkpoints: the paper's original pickles (whole DataParallel modules of classes that are not
+importable here) and state-dict files load into our autoencoder with identical outputs; malicious,
+truncated and foreign files are refused with one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from lnra.checkpoints import load_checkpoint, model_from_checkpoint, read_weights, safe_load
+from lnra.errors import LnraError
+from lnra.model import Autoencoder3D, Decoder, Encoder
+from lnra.module import LnraModule
+
+WIDTHS = (8, 8, 16, 16)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def original_classes() -> Iterator[tuple[type, type, type]]:
+    """Classes at the original code's import paths, present only while the test writes its files."""
+    names = ("model", "model.autoencoder", "model.reconstruction_model")
+    saved = {n: sys.modules.get(n) for n in names}
+    package = types.ModuleType("model")
+    package.__path__ = []
+    autoencoder = types.ModuleType("model.autoencoder")
+    recon = types.ModuleType("model.reconstruction_model")
+
+    class Reconstruction3DEncoder(Encoder):
+        pass
+
+    class Reconstruction3DDecoder(Decoder):
+        pass
+
+    class convAE(nn.Module):  # noqa: N801 — the original class name
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = Reconstruction3DEncoder(1, WIDTHS)
+            self.decoder = Reconstruction3DDecoder(1, WIDTHS)
+            self.chnum_in = 1
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.decoder(self.encoder(x))
+
+    placed = ((Reconstruction3DEncoder, recon), (Reconstruction3DDecoder, recon), (convAE, autoencoder))
+    for cls, mod in placed:
+        cls.__module__, cls.__qualname__ = mod.__name__, cls.__name__
+        setattr(mod, cls.__name__, cls)
+    package.autoencoder, package.reconstruction_model = autoencoder, recon
+    sys.modules.update(dict(zip(names, (package, autoencoder, recon), strict=True)))
+    try:
+        yield convAE, Reconstruction3DEncoder, Reconstruction3DDecoder
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def _trained_like(model: nn.Module) -> nn.Module:
+    """Non-trivial weights and BatchNorm statistics, so that a wrong mapping changes outputs."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                variance = "running_var" in name
+                tensor.copy_(torch.rand_like(tensor) + 0.5 if variance else torch.randn_like(tensor) * 0.1)
+    return model.eval()
+
+
+def _write_original(tmp_path: Path, classes, statedict: bool = False):
+    """A checkpoint in the paper's format; returns its path, a clip and the original model's output."""
+    conv_ae = _trained_like(classes[0]())
+    dp = nn.DataParallel(conv_ae)
+    dp.device_ids, dp.output_device, dp.src_device_obj = [0], 0, torch.device("cuda", 0)  # as saved on a GPU
+    optimizer = torch.optim.Adam(dp.parameters(), lr=1e-4)
+    clip = torch.rand(2, 1, 16, 32, 32) * 2 - 1
+    with torch.no_grad():
+        expected = conv_ae(clip)
+    path = tmp_path / "model.pth"
+    payload = {"model_statedict": dp.state_dict()} if statedict else {"model": dp}
+    torch.save({**payload, "optimizer": optimizer.state_dict(), "epoch": 59}, path)
+    return path, clip, expected
+
+
+def test_original_whole_module_pickle_loads_without_its_code(tmp_path, original_classes):
+    path, clip, expected = _write_original(tmp_path, original_classes)
+    for name in ("model", "model.autoencoder", "model.reconstruction_model"):
+        sys.modules.pop(name)
+    weights = read_weights(path)
+    assert weights.kind == "original" and weights.epoch == 59 and weights.widths == WIDTHS
+    assert all(k.startswith(("encoder.encoder.", "decoder.decoder.")) for k in weights.state_dict)
+    model, _ = model_from_checkpoint(path, height=32, width=32)
+    with torch.no_grad():
+        assert torch.equal(model(clip), expected)
+    assert "model" not in sys.modules  # nothing imported the original code
+
+
+def test_original_state_dict_variant_loads_into_the_lightning_module(tmp_path, original_classes):
+    path, clip, expected = _write_original(tmp_path, original_classes, statedict=True)
+    module = LnraModule(Autoencoder3D(1, WIDTHS, 16, 32, 32))
+    assert load_checkpoint(module, path) == 59
+    with torch.no_grad():
+        assert torch.equal(module.eval()(clip), expected)
+
+
+def test_malicious_pickle_is_refused_before_it_runs(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    path = tmp_path / "evil.pth"
+    torch.save({"model": Evil()}, path)
+    with pytest.raises(LnraError, match=r"refusing to unpickle .*system"):
+        safe_load(path)
+    assert not marker.exists()
+
+
+def test_truncated_and_foreign_files_are_clear_errors(tmp_path, original_classes):
+    path, _, _ = _write_original(tmp_path, original_classes)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(LnraError, match="cannot read checkpoint .*cut.pth"):
+        read_weights(cut)
+    other = tmp_path / "other.pth"
+    torch.save({"model_statedict": nn.Linear(4, 2).state_dict()}, other)
+    with pytest.raises(LnraError, match="not the paper's 3D autoencoder"):
+        model_from_checkpoint(other)
+    wrong_widths = LnraModule(Autoencoder3D(1, (8, 8, 16, 32), 16, 32, 32))
+    with pytest.raises(LnraError, match="does not fit the model: .*size mismatch"):
+        load_checkpoint(wrong_widths, path)
+    with pytest.raises(LnraError, match="not found"):
+        read_weights(tmp_path / "absent.pth")
+
+
+def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes):
+    """``python run.py task=test ckpt_path=model.pth`` on a tiny synthetic set, through Hydra."""
+    path, _, _ = _write_original(tmp_path, original_classes)
+    cmd = [sys.executable, "run.py", "task=test", f"ckpt_path={path}", "debug=fast", "viz.timelines=false",
+           f"paths.generated_dir={tmp_path}/data", f"paths.cache_dir={tmp_path}/cache",
+           f"paths.output_dir={tmp_path}/out", "dataset.height=32", "dataset.width=32",
+           "dataset.generate.size=32", "dataset.generate.train_videos=1", "dataset.generate.test_videos=2",
+           "dataset.generate.frames_per_video=24", f"model.net.widths=[{','.join(map(str, WIDTHS))}]",
+           "trainer.accelerator=cpu"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "AUC:" in done.stdout
