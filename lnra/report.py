@@ -1,0 +1,313 @@
+"""Turn a sweep's run directories back into the paper's tables: ``python -m lnra.report <multirun dir>``.
+
+Every ``results.json`` under the directory is one run (a cell and a seed). Runs of the same cell are
+summarised as mean ± sample standard deviation over seeds, once for the last epoch (the number a
+run reports) and once for its best validation epoch (how the original code selected epochs), beside
+the paper's number and the difference to it. Hydra job directories without ``results.json`` are
+listed with their log, so a failed or unfinished job is never silently dropped.
+
+Writes, into ``<multirun dir>/report`` unless ``--out`` says otherwise: ``report.md`` (everything),
+``table1.csv``, ``fig5c.csv``, ``other.csv`` (cells outside the paper) and ``table1.png``,
+``fig5c.png``. Existing report files are never overwritten without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lnra.errors import LnraError
+
+DATASETS = {"ped2": "Ped2", "avenue": "Avenue", "shanghai": "ShanghaiTech"}
+
+# Table 1 of the paper (SPEC §7): (variant, pseudo config) → AUC per dataset, in %.
+TABLE1 = [
+    ("baseline", "none", {"ped2": 92.49, "avenue": 81.47, "shanghai": 71.28}),
+    ("patch (CIFAR-100, SmoothMixS)", "cifar_smoothmix", {"ped2": 94.77, "avenue": 84.91, "shanghai": 72.46}),
+    ("skip frame", "skip_frame", {"ped2": 96.50, "avenue": 84.67, "shanghai": 75.97}),
+]
+
+# Fig. 5(c) of the paper (SPEC §7), all on Ped2: (intruder, patching, pseudo config, AUC in %).
+FIG5C = [
+    ("CIFAR-100", "SmoothMixS", "cifar_smoothmix", 94.77),
+    ("ImageNet", "SmoothMixS", "imagenet_smoothmix", 93.34),
+    ("ShanghaiTech", "SmoothMixS", "shanghai_smoothmix", 94.74),
+    ("Ped2", "SmoothMixS", "ped2_smoothmix", 94.15),
+    ("CIFAR-100", "SmoothMixC", "cifar_smoothmixc", 94.22),
+    ("CIFAR-100", "CutMix", "cifar_cutmix", 93.54),
+    ("CIFAR-100", "MixUp-patch", "cifar_mixup_patch", 94.52),
+]
+
+REPORT_FILES = ("report.md", "table1.csv", "fig5c.csv", "other.csv", "table1.png", "fig5c.png")
+LOG_NAMES = ("console.log", "run.log")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run: its cell, seed and AUCs in %."""
+
+    dataset: str
+    pseudo: str
+    seed: int
+    last: float
+    best: float | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A Hydra job directory without ``results.json``: failed, killed or still running."""
+
+    path: Path
+    overrides: str
+    log: Path | None
+    last_line: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation (None for a single run) over the seeds of one cell."""
+
+    seeds: tuple[int, ...]
+    last_mean: float
+    last_std: float | None
+    best_mean: float | None
+    best_std: float | None
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Summary:
+        runs = sorted(runs, key=lambda r: r.seed)
+        last_mean, last_std = _mean_std([r.last for r in runs])
+        bests = [r.best for r in runs]
+        best_mean, best_std = _mean_std(bests) if None not in bests else (None, None)
+        return cls(tuple(r.seed for r in runs), last_mean, last_std, best_mean, best_std)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def _percent(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return 100.0 * float(value)
+
+
+def read_run(path: Path) -> Run:
+    """One ``results.json``; a file that is not one of ours is an error naming the file."""
+    try:
+        data = json.loads(path.read_text())
+        last = _percent(data["auc_micro"])
+        return Run(str(data["dataset"]), str(data["pseudo"]), int(data["seed"]),
+                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise LnraError(f"{path} is not a results.json of lnra ({err!r}); move it out of the sweep "
+                        "directory or repair it") from None
+
+
+def _last_line(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def read_missing(job_dir: Path) -> Missing:
+    """What is known about a job that left no results: its overrides, its log and the log's last line."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else None
+    log = next((job_dir / name for name in LOG_NAMES if (job_dir / name).is_file()), None)
+    return Missing(job_dir, " ".join(overrides or []), log, _last_line(log) if log else "")
+
+
+def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[Missing]]:
+    """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
+    if not root.is_dir():
+        raise LnraError(f"sweep directory not found: {root} (give the multirun directory of a sweep)")
+    runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
+    finished = {r.path.parent for r in runs}
+    job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}
+                      | {p.parent for p in root.rglob(LOG_NAMES[0])})
+    missing = [read_missing(d) for d in job_dirs if d not in finished and out_dir not in d.parents]
+    if not runs and not missing:
+        raise LnraError(f"no results.json and no Hydra job directory under {root}; is it a sweep directory?")
+    return runs, missing
+
+
+def summarise(runs: Iterable[Run]) -> dict[tuple[str, str], Summary]:
+    cells: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        cells.setdefault((run.dataset, run.pseudo), []).append(run)
+    return {cell: Summary.of(group) for cell, group in cells.items()}
+
+
+# -- formatting ------------------------------------------------------------------------------------
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def _diff(mean: float | None, paper: float) -> str:
+    return "—" if mean is None else f"{mean - paper:+.2f}"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a paper table: its labels, the cell it reads and the paper's number."""
+
+    labels: tuple[str, ...]
+    dataset: str
+    pseudo: str
+    paper: float
+
+
+def table1_rows() -> list[Row]:
+    return [Row((variant, DATASETS[d]), d, pseudo, auc[d])
+            for variant, pseudo, auc in TABLE1 for d in DATASETS]
+
+
+def fig5c_rows() -> list[Row]:
+    return [Row((intruder, patching), "ped2", pseudo, auc) for intruder, patching, pseudo, auc in FIG5C]
+
+
+def markdown_table(headers: list[str], rows: list[Row], cells: dict[tuple[str, str], Summary]) -> str:
+    columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        s = cells.get((row.dataset, row.pseudo))
+        values = (["—", "—", "—", "—", "none"] if s is None else
+                  [_pm(s.last_mean, s.last_std), _diff(s.last_mean, row.paper), _pm(s.best_mean, s.best_std),
+                   _diff(s.best_mean, row.paper), ",".join(map(str, s.seeds))])
+        lines.append("| " + " | ".join([*row.labels, f"{row.paper:.2f}", *values]) + " |")
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = ["dataset", "pseudo", "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
+               "best_mean", "best_std", "best_diff"]
+
+
+def _csv_row(dataset: str, pseudo: str, paper: float | None, s: Summary | None) -> list[str]:
+    def diff(mean: float | None) -> str:
+        return "" if mean is None or paper is None else f"{mean - paper:.4f}"
+
+    if s is None:
+        return [dataset, pseudo, _num(paper), "0", "", "", "", "", "", "", ""]
+    return [dataset, pseudo, _num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds)),
+            _num(s.last_mean), _num(s.last_std), diff(s.last_mean),
+            _num(s.best_mean), _num(s.best_std), diff(s.best_mean)]
+
+
+def write_csv(path: Path, label_columns: list[str], rows: list[tuple[tuple[str, ...], list[str]]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*label_columns, *CSV_COLUMNS])
+        for labels, values in rows:
+            writer.writerow([*labels, *values])
+
+
+def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[tuple[str, str], Summary]) -> None:
+    """Last-epoch AUC per row (mean, error bar = std over seeds) with the paper's number as a tick."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [" / ".join(r.labels) for r in rows]
+    summaries = [cells.get((r.dataset, r.pseudo)) for r in rows]
+    means = [s.last_mean if s else 0.0 for s in summaries]
+    errors = [(s.last_std or 0.0) if s else 0.0 for s in summaries]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
+    ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
+    ax.scatter(range(len(rows)), [r.paper for r in rows], marker="_", s=300, color="black", zorder=3,
+               label="paper")
+    ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("frame-level micro AUC (%)")
+    low = min([m for m in means if m > 0] + [r.paper for r in rows])
+    ax.set_ylim(max(0.0, low - 10), 100)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = False) -> Path:
+    """Write the report files for the sweep under ``root``; return the folder they are in."""
+    root = Path(root)
+    out_dir = Path(out_dir) if out_dir else root / "report"
+    existing = [name for name in REPORT_FILES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        raise LnraError(f"{out_dir} already holds a report ({', '.join(existing)}); "
+                        "pass --overwrite to replace it or --out DIR to write elsewhere")
+    runs, missing = collect(root, out_dir)
+    cells = summarise(runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in existing:
+        (out_dir / name).unlink()
+
+    paper_cells = {(r.dataset, r.pseudo) for r in table1_rows() + fig5c_rows()}
+    other = sorted(cell for cell in cells if cell not in paper_cells)
+    sections = [f"# Report of {root}", "",
+                f"{len(runs)} finished run(s), {len(missing)} job(s) without results. AUC: frame-level "
+                "micro AUC in %, mean ± sample std over seeds; Δ = ours − paper.", ""]
+    for name, title, headers, rows in (("table1", "Table 1", ["variant", "dataset"], table1_rows()),
+                                       ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"], fig5c_rows())):
+        if not any((r.dataset, r.pseudo) in cells for r in rows):
+            continue
+        sections += [f"## {title}", "", markdown_table(headers, rows, cells), ""]
+        write_csv(out_dir / f"{name}.csv", headers,
+                  [(r.labels, _csv_row(r.dataset, r.pseudo, r.paper, cells.get((r.dataset, r.pseudo))))
+                   for r in rows])
+        bar_chart(out_dir / f"{name}.png", title, rows, cells)
+        sections += [f"![{title}]({name}.png)", ""]
+    if other:
+        sections += ["## Other runs", "", "| dataset | pseudo | last epoch | best epoch | seeds |",
+                     "|---|---|---|---|---|"]
+        for d, p in other:
+            s = cells[(d, p)]
+            sections.append(f"| {d} | {p} | {_pm(s.last_mean, s.last_std)} | {_pm(s.best_mean, s.best_std)} "
+                            f"| {','.join(map(str, s.seeds))} |")
+        sections.append("")
+        write_csv(out_dir / "other.csv", [], [((), _csv_row(d, p, None, cells[(d, p)])) for d, p in other])
+    if missing:
+        sections += ["## Jobs without results (failed or unfinished)", "",
+                     "| job | overrides | log | last line of the log |", "|---|---|---|---|"]
+        for m in missing:
+            log = str(m.log.relative_to(root)) if m.log else "(no log)"
+            last = m.last_line.replace("|", "\\|")
+            sections.append(f"| {m.path.relative_to(root)} | {m.overrides} | {log} | {last} |")
+        sections.append("")
+    (out_dir / "report.md").write_text("\n".join(sections))
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lnra.report", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun directory (outputs/multiruns/<time>)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: <sweep_dir>/report)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    args = parser.parse_args(argv)
+    try:
+        out = build_report(args.sweep_dir, args.out, args.overwrite)
+    except LnraError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print((out / "report.md").read_text())
+    print(f"report written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
