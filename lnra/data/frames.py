@@ -70,7 +70,7 @@ def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize without antialiasing (half-pixel centres), as OpenCV's INTER_LINEAR does."""
     if frame.shape == (height, width):
         return frame
-    t = torch.from_numpy(frame).float()[None, None]
+    t = torch.from_numpy(frame.astype(np.float32))[None, None]
     out = F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False, antialias=False)
     return out[0, 0].round_().clamp_(0, 255).to(torch.uint8).numpy()
 
@@ -100,7 +100,7 @@ def _source_key(listing: VideoListing, dataset: str, split: str, height: int, wi
 class FrameStore:
     """All frames of one split as one (N, H, W) uint8 array plus per-video offsets."""
 
-    frames: np.ndarray
+    frames: np.ndarray  # memory-mapped copy-on-write: writable views for torch, the file never changes
     names: list[str]
     offsets: np.ndarray  # (V + 1,), video v is frames[offsets[v]:offsets[v+1]]
 
@@ -151,7 +151,7 @@ def load_frame_store(
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     if data_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        frames = np.load(data_path, mmap_mode="r")
+        frames = np.load(data_path, mmap_mode="c")
         if meta.get("names") == listing.names and meta.get("lengths") == lengths and frames.shape == (
             offsets[-1], height, width,
         ):
@@ -173,4 +173,4 @@ def load_frame_store(
         tmp.unlink(missing_ok=True)
     meta_path.write_text(json.dumps({"names": listing.names, "lengths": lengths,
                                      "source": str(listing.split_dir)}))
-    return FrameStore(np.load(data_path, mmap_mode="r"), listing.names, offsets)
+    return FrameStore(np.load(data_path, mmap_mode="c"), listing.names, offsets)

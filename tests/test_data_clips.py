@@ -1,0 +1,157 @@
+"""Training clips, skip-frame clips and test windows as the datamodule serves them (SPEC §1, §5, §6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+from data_helpers import write_dataset
+
+from lnra.data import datamodule
+from lnra.data.datamodule import TrainClips, VideoDataModule
+from lnra.pseudo import PseudoAnomalies, SkipFrame
+from lnra.pseudo.skip import skip_frame_indices
+
+TRAIN_LENGTHS = [20, 16, 10, 33]
+TEST_LENGTHS = [18, 40]
+
+
+class ScriptedRng:
+    """Stands in for ``np.random.Generator`` and returns the given integers in order."""
+
+    def __init__(self, values: list[int]) -> None:
+        self.values = list(values)
+
+    def integers(self, high: int) -> int:
+        value = self.values.pop(0)
+        assert 0 <= value < high
+        return value
+
+
+@pytest.fixture
+def dataset_root(tmp_path: Path) -> Path:
+    write_dataset(tmp_path / "toy", train=TRAIN_LENGTHS, test=TEST_LENGTHS)
+    np.save(tmp_path / "toy" / "frame_labels_toy.npy", np.zeros((1, sum(TEST_LENGTHS)), np.uint8))
+    return tmp_path / "toy"
+
+
+def _datamodule(root: Path, cache_on_device: bool, p_skip: float = 0.0) -> VideoDataModule:
+    pseudo = PseudoAnomalies(skip=SkipFrame(p=p_skip, jump=(2, 3))) if p_skip else None
+    return VideoDataModule("toy", root, root.parent / "cache", 16, 16, batch_size=5, eval_batch_size=7,
+                           cache_on_device=cache_on_device, pseudo=pseudo)
+
+
+def _source(clip: torch.Tensor) -> list[tuple[int, int]]:
+    """(video, position) of every frame of a uint8 clip (1, T, H, W) written by ``marked_video``."""
+    return [(int(f[0, 0]), int(f[0, 1])) for f in clip[0]]
+
+
+def test_every_16_frame_window_of_every_training_video(dataset_root: Path) -> None:
+    dm = _datamodule(dataset_root, cache_on_device=False)
+    clips = TrainClips(dm.store("train"), 16, None, gather=True)
+    assert len(clips) == 5 + 1 + 0 + 18
+    seen = []
+    for k in range(len(clips)):
+        item = clips[k]
+        assert item["clip"].shape == (1, 16, 16, 16) and item["clip"].dtype == torch.uint8
+        frames = _source(item["clip"])
+        video, start = frames[0]
+        assert frames == [(video, start + t) for t in range(16)]
+        seen.append((video, start))
+    expected = [(v, i) for v, n in enumerate(TRAIN_LENGTHS, start=1) for i in range(n - 15)]
+    assert sorted(seen) == expected
+
+
+def test_skip_clip_and_target_come_from_one_video_with_one_jump(dataset_root: Path) -> None:
+    dm = _datamodule(dataset_root, cache_on_device=False)
+    clips = TrainClips(dm.store("train"), 16, (2, 3), gather=True)
+    np.random.seed(0)
+    for k in range(60):
+        item = clips[k % len(clips)]
+        skip, target = _source(item["skip_clip"]), _source(item["skip_target"])
+        video = skip[0][0]
+        assert {v for v, _ in skip + target} == {video}
+        last = TRAIN_LENGTHS[video - 1] - 1
+        start = skip[0][1]
+        assert target == [(video, min(start + t, last)) for t in range(16)]
+        steps = {b[1] - a[1] for a, b in zip(skip, skip[1:], strict=False) if b[1] < last}
+        assert len(steps) <= 1 and steps <= {2, 3}
+        jump = steps.pop() if steps else None
+        if jump is not None:
+            assert skip == [(video, min(start + jump * t, last)) for t in range(16)]
+
+
+def test_skip_indices_follow_the_spec_when_the_clip_fits() -> None:
+    skip, target = skip_frame_indices(ScriptedRng([1]), 100, 7, (2, 4), 16)
+    assert skip.tolist() == list(range(7, 7 + 16 * 4, 4))
+    assert target.tolist() == list(range(7, 23))
+
+
+def test_skip_start_is_redrawn_until_the_clip_fits() -> None:
+    # len 40, s=2: a start i fits when 40 >= i + 30. Start 20 does not; draws 35 and 12 do not; 9 does.
+    skip, target = skip_frame_indices(ScriptedRng([0, 35, 12, 9]), 40, 20, (2,), 16)
+    assert skip.tolist() == list(range(9, 40, 2))
+    assert target.tolist() == list(range(9, 25))
+
+
+def test_skip_gives_up_after_ten_redraws_and_clamps_to_the_last_frame() -> None:
+    draws = [30, 31, 32, 33, 34, 35, 36, 37, 38, 25]
+    rng = ScriptedRng([0, *draws])
+    skip, target = skip_frame_indices(rng, 40, 39, (5,), 16)
+    assert rng.values == []  # exactly ten redraws
+    assert skip.tolist() == [min(25 + 5 * t, 39) for t in range(16)]
+    assert target.tolist() == [min(25 + t, 39) for t in range(16)]
+
+
+def test_test_windows_cover_len_minus_15_per_video(dataset_root: Path) -> None:
+    dm = _datamodule(dataset_root, cache_on_device=False)
+    windows = datamodule.TestWindows(dm.store("test"), 16, gather=True)
+    assert len(windows) == sum(n - 15 for n in TEST_LENGTHS)
+    for k in range(len(windows)):
+        item = windows[k]
+        assert _source(item["clip"]) == [(item["video"] + 1, item["window"] + t) for t in range(16)]
+    assert [(windows[k]["video"], windows[k]["window"]) for k in (0, 2, 3, len(windows) - 1)] == [
+        (0, 0), (0, 2), (1, 0), (1, 24)]
+
+
+def _first_train_batch(dm: VideoDataModule) -> tuple[dict, dict]:
+    np.random.seed(3)
+    torch.manual_seed(3)
+    batch = next(iter(dm.train_dataloader()))
+    torch.manual_seed(4)
+    return batch, dm.on_after_batch_transfer(dict(batch), 0)
+
+
+def test_cache_on_device_gathers_from_the_in_memory_tensor_like_the_memmap_path(dataset_root: Path) -> None:
+    on_host, on_device = _datamodule(dataset_root, False, p_skip=0.5), _datamodule(dataset_root, True, 0.5)
+    host_batch, host = _first_train_batch(on_host)
+    device_batch, device = _first_train_batch(on_device)
+    assert {"clip", "skip_clip", "skip_target"} <= set(host_batch)
+    assert not {"clip", "skip_clip", "skip_target"} & set(device_batch)  # indices only
+    assert "train" in on_device._device_frames and not on_host._device_frames
+    for key in ("input", "target", "kind"):
+        torch.testing.assert_close(device[key], host[key], rtol=0, atol=0)
+    assert host["input"].shape == (5, 1, 16, 16, 16) and host["input"].min() >= -1
+    assert (host["kind"] == 1).any() and (host["kind"] == 0).any()
+
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    for dm in (on_host, on_device):
+        dm.trainer = trainer  # not training: the evaluation path
+    outs = [dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0) for dm in (on_host, on_device)]
+    assert set(outs[0]) == {"clip", "video", "window"}
+    torch.testing.assert_close(outs[1]["clip"], outs[0]["clip"], rtol=0, atol=0)
+    assert outs[0]["clip"].shape == (7, 1, 16, 16, 16)
+
+
+def test_real_ped2_cache_at_64x64(shared_data: Path, tmp_path: Path) -> None:
+    dm = VideoDataModule("ped2", shared_data / "ped2", tmp_path / "cache", 64, 64)
+    train, test = dm.store("train"), dm.store("test")
+    assert (len(train.names), int(train.offsets[-1])) == (16, 2550)
+    assert (len(test.names), int(test.offsets[-1])) == (12, 2010)
+    assert train.frames.shape == (2550, 64, 64) and test.frames.shape == (2010, 64, 64)
+    assert 60 < float(np.asarray(test.frames).mean()) < 200  # real pixels, not an empty array
+    assert len(TrainClips(train, 16, None, gather=True)) == 2550 - 16 * 15
