@@ -26,9 +26,15 @@ def build_pseudo(cfg: DictConfig) -> PseudoAnomalies:
     """The pseudo-anomaly types of ``cfg.pseudo``: an optional skip frame and any patch techniques."""
     pseudo = cfg.pseudo
     skip = SkipFrame(p=float(pseudo.skip.p), jump=tuple(pseudo.skip.jump)) if pseudo.get("skip") else None
-    patches = [instantiate(p, height=cfg.dataset.height, width=cfg.dataset.width, paths=cfg.paths)
-               for p in pseudo.get("patches") or []]
+    patches = [build_patch(entry, cfg) for entry in pseudo.get("patches") or []]
     return PseudoAnomalies(skip=skip, patches=patches)
+
+
+def build_patch(entry: DictConfig, cfg: DictConfig) -> Any:
+    """One patch technique; its intruder source (usually ``${pseudo.source}``) is built first with the
+    frame size, because intruders are resized to the whole frame (SPEC §4)."""
+    source = instantiate(entry.source, height=cfg.dataset.height, width=cfg.dataset.width)
+    return instantiate(entry, source=source)
 
 
 def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> VideoDataModule:

@@ -1,0 +1,52 @@
+"""Patch pseudo anomalies (SPEC §4): a window of an intruder pasted into every frame of a clip.
+
+One mixer serves all four techniques — SmoothMixS, SmoothMixC, CutMix, MixUp-patch — which differ
+only in their mask (:mod:`lnra.pseudo.masks`). The paste ``x' = m·patch + (1-m)·x`` is one fused
+``lerp`` over the whole batch on the batch's device.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lnra.errors import LnraError
+from lnra.pseudo.masks import build_masks, rule_of, sample_windows
+from lnra.pseudo.sources import IntruderSource
+
+
+class PatchMixer:
+    """Pastes intruders from ``source`` with ``technique`` (``smoothmix_s``, ``smoothmix_c``, ``cutmix``,
+    ``mixup_patch``); a sample gets it with probability ``p``; α = ``max_size`` bounds the window's side
+    as a fraction of the frame; β = ``max_move`` bounds the window's per-frame step in pixels."""
+
+    def __init__(self, technique: str, source: IntruderSource, p: float = 0.2, max_size: float = 0.5,
+                 max_move: int = 10, name: str | None = None) -> None:
+        rule_of(technique)
+        if not 0.0 <= p <= 1.0:
+            raise LnraError(f"pseudo patch p={p} is not a probability in [0, 1]")
+        if not 0.0 < max_size <= 1.0:
+            raise LnraError(f"pseudo patch max_size (α)={max_size} must be in (0, 1]: the window's largest "
+                            "side as a fraction of the frame")
+        if max_move < 0 or int(max_move) != max_move:
+            raise LnraError(f"pseudo patch max_move (β)={max_move} must be a whole number of pixels >= 0")
+        self.technique, self.source = technique, source
+        self.p, self.max_size, self.max_move = float(p), float(max_size), int(max_move)
+        self.name = name or technique
+
+    def __call__(self, clips: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample (a new tensor)."""
+        b, _, t, h, w = clips.shape
+        if (h, w) != (self.source.height, self.source.width):
+            raise LnraError(f"intruders were prepared for {self.source.height}x{self.source.width} frames "
+                            f"but the clips are {h}x{w}")
+        if self.source.frames not in (1, t):
+            raise LnraError(f"intruder clips have {self.source.frames} frames but the clips have {t}")
+        windows = sample_windows(self.technique, b, t, h, w, self.max_size, self.max_move,
+                                 clips.device, generator)
+        patch = self.source.sample(b, clips.device, generator).to(clips.dtype)
+        # The mask is built in the output's memory and blended there: one clip-sized buffer in all.
+        out = torch.empty((b, windows.cx.shape[1], h, w), dtype=clips.dtype, device=clips.device)
+        masks = build_masks(self.technique, windows, h, w, out=out)[:, None]
+        if masks.shape != clips.shape:
+            return torch.lerp(clips, patch[:, None], masks)
+        return torch.lerp(clips, patch[:, None], masks, out=masks)
