@@ -1,0 +1,219 @@
+"""Score your own footage: ``python -m lnra.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
+
+Frames are read one at a time (a video through imageio's bundled ffmpeg, or a folder of images in
+sorted name order), prepared exactly as the datasets are (grayscale, bilinear resize to the
+checkpoint's resolution, [-1, 1]) and scored with the protocol of SPEC §6: stride-1 windows of the
+clip length, each scoring its centre frame by PSNR. Only one window of frames is held in memory, so
+any length of video fits. The scores are raw (anomaly score = −PSNR, comparable across videos);
+``--normalize`` gives the paper's per-video min–max instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from lnra.checkpoints import model_from_checkpoint
+from lnra.data.datamodule import to_unit_range
+from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
+from lnra.errors import LnraError
+from lnra.model import Autoencoder3D
+from lnra.scoring import centre_index, centre_psnr, min_max
+from lnra.viz import (
+    ErrorColours,
+    PanelSpool,
+    Timeline,
+    atomic_path,
+    save_timeline_png,
+    to_uint8,
+    write_demo_video,
+)
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp4"}
+
+
+@dataclass
+class FrameSource:
+    """Grayscale uint8 frames of one video, read lazily, and the frame rate if the file says."""
+
+    name: str
+    frames: Iterator[np.ndarray]
+    fps: float | None
+
+
+def _video_frames(path: Path) -> FrameSource:
+    import imageio.v2 as imageio
+
+    try:
+        reader = imageio.get_reader(path, format="FFMPEG")
+        fps = reader.get_meta_data().get("fps")
+    except Exception as err:  # noqa: BLE001 — imageio/ffmpeg raise many types for a bad file
+        reason = (str(err).splitlines() or [repr(err)])[0]
+        raise LnraError(f"cannot read video {path}: {reason}") from None
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            for rgb in reader:
+                yield np.asarray(Image.fromarray(rgb).convert("L"))  # the same luma as read_frame
+        except Exception as err:  # noqa: BLE001
+            raise LnraError(f"cannot decode video {path}: {err}") from None
+        finally:
+            reader.close()
+
+    return FrameSource(path.stem, frames(), float(fps) if fps else None)
+
+
+def open_frames(path: Path) -> FrameSource:
+    """A video file or a folder of frame images, as a lazy stream of grayscale frames."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS)
+        if not files:
+            raise LnraError(f"no frames in {path} (expected images {', '.join(FRAME_EXTENSIONS)})")
+        return FrameSource(path.name, (read_frame(f) for f in files), None)
+    if not path.is_file():
+        raise LnraError(f"input not found: {path} (give a video file or a folder of frames)")
+    return _video_frames(path)
+
+
+@dataclass
+class WindowScore:
+    frame: int  # the scored (centre) frame
+    psnr: float
+    input_centre: np.ndarray  # uint8, for pictures
+    recon_centre: np.ndarray
+
+
+@torch.no_grad()
+def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size: int = 8,
+                 device: torch.device | str = "cpu") -> Iterator[WindowScore]:
+    """Slide stride-1 windows over a frame stream and score each window's centre frame.
+
+    Holds the last ``clip_len`` frames and one batch of windows, nothing more.
+    """
+    clip_len, height, width = model.clip_shape
+    c = centre_index(clip_len)
+    recent: deque[torch.Tensor] = deque(maxlen=clip_len)
+    batch: list[torch.Tensor] = []
+    first_window = 0
+    count = 0
+
+    def run(windows: list[torch.Tensor], start: int) -> Iterator[WindowScore]:
+        clips = torch.stack(windows).unsqueeze(1).to(device)  # (B, 1, T, H, W)
+        recon = model(clips)
+        psnr = centre_psnr(recon, clips, clip_len).cpu().tolist()
+        inputs, recons = to_uint8(clips[:, 0, c]), to_uint8(recon[:, 0, c])
+        for i, value in enumerate(psnr):
+            yield WindowScore(start + i + c, value, inputs[i], recons[i])
+
+    for frame in frames:
+        recent.append(to_unit_range(torch.tensor(resize_frame(frame, height, width))))
+        count += 1
+        if len(recent) == clip_len:
+            batch.append(torch.stack(tuple(recent)))
+            if len(batch) == batch_size:
+                yield from run(batch, first_window)
+                first_window += len(batch)
+                batch = []
+    if count < clip_len:
+        raise LnraError(f"the input has {count} frames; scoring needs at least one clip of {clip_len}")
+    if batch:
+        yield from run(batch, first_window)
+
+
+def _check_outputs(out: Path, video: bool, overwrite: bool) -> dict[str, Path]:
+    paths = {k: out / name for k, name in OUTPUTS.items() if k != "video" or video}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
+    return paths
+
+
+def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalize: bool = False,
+           video: bool = False, fps: float | None = None, batch_size: int = 8, device: str = "cpu",
+           clip_len: int | None = None, height: int | None = None, width: int | None = None,
+           overwrite: bool = False) -> dict[str, Path]:
+    """Score one video; write ``scores.csv``, ``timeline.png`` and optionally ``demo.mp4`` into ``out``."""
+    out = Path(out)
+    paths = _check_outputs(out, video, overwrite)
+    model, _ = model_from_checkpoint(Path(ckpt), clip_len, height, width)
+    model.to(device)
+    frames = open_frames(Path(source))
+    out.mkdir(parents=True, exist_ok=True)
+    spool = PanelSpool(out / f".{frames.name}.spool", *model.clip_shape[1:]) if video else None
+    try:
+        scored_frames, psnr = [], []
+        for window in score_frames(model, frames.frames, batch_size, device):
+            scored_frames.append(window.frame)
+            psnr.append(window.psnr)
+            if spool is not None:
+                spool.append(window.frame, window.input_centre, window.recon_centre)
+        n_frames = scored_frames[-1] + model.clip_shape[0] - centre_index(model.clip_shape[0])
+        frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
+        score = 1.0 - min_max(psnr) if normalize else -psnr
+        flagged = score >= threshold if threshold is not None else None
+        with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            flag_column = ["anomalous"] if flagged is not None else []
+            writer.writerow(["frame", "psnr", "anomaly_score", *flag_column])
+            for i, t in enumerate(frame_index):
+                extra = [int(flagged[i])] if flagged is not None else []
+                writer.writerow([int(t), f"{psnr[i]:.6f}", f"{score[i]:.6f}", *extra])
+        ylabel = "anomaly score (1 - min-max PSNR)" if normalize else "anomaly score (-PSNR, dB)"
+        timeline = Timeline(frames.name, frame_index, score, None, n_frames, ylabel, threshold)
+        save_timeline_png(timeline, paths["timeline"])
+        if spool is not None:
+            write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], ErrorColours(),
+                             fps or frames.fps or 25.0)
+    finally:
+        if spool is not None:
+            spool.discard()
+    return paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lnra.detect", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
+    p.add_argument("--input", required=True, type=Path, help="a video file or a folder of frames")
+    p.add_argument("--out", required=True, type=Path, help="folder for scores.csv, timeline.png, demo.mp4")
+    p.add_argument("--threshold", type=float, help="flag frames with anomaly_score >= this")
+    p.add_argument("--normalize", action="store_true", help="per-video min-max scores (the paper)")
+    p.add_argument("--video", action="store_true", help="also write demo.mp4 (panels and score curve)")
+    p.add_argument("--fps", type=float, help="frame rate of demo.mp4 (default: the input's, else 25)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")
+    p.add_argument("--height", type=int, help="override the checkpoint's frame height")
+    p.add_argument("--width", type=int, help="override the checkpoint's frame width")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        paths = detect(args.ckpt, args.input, args.out, args.threshold, args.normalize, args.video, args.fps,
+                       args.batch_size, args.device, args.clip_len, args.height, args.width, args.overwrite)
+    except LnraError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in paths.values():
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Export a trained autoencoder: ``python -m lnra.export --ckpt PATH --format onnx|torchscript``.
+
+The exported model maps a batch of clips (B, 1, T, H, W) in [-1, 1] to their reconstructions, with
+the batch size free; a deployment computes the centre-frame PSNR from the two (SPEC §6). After
+writing, the file is loaded back and run on a random batch, and its output is compared with
+PyTorch's, so a file that does not reproduce the model is never left behind under its final name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lnra.checkpoints import model_from_checkpoint
+from lnra.errors import LnraError
+from lnra.model import Autoencoder3D
+from lnra.viz import atomic_path
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+TOLERANCE = 1e-4  # outputs are tanh values in [-1, 1]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    max_abs_diff: float
+
+
+def _example(model: Autoencoder3D, batch: int = 2) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(batch, model.in_channels, *model.clip_shape, generator=generator) * 2 - 1
+
+
+@contextmanager
+def _quiet_jit() -> Iterator[None]:
+    """TorchScript works but warns that it is deprecated on every call; say it once, in the README."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def _export_torchscript(model: Autoencoder3D, path: Path) -> None:
+    with _quiet_jit():
+        torch.jit.save(torch.jit.trace(model, _example(model, 1)), str(path))
+
+
+def _run_torchscript(path: Path, clips: torch.Tensor) -> np.ndarray:
+    with _quiet_jit(), torch.no_grad():
+        return torch.jit.load(str(path), map_location="cpu")(clips).numpy()
+
+
+def _export_onnx(model: Autoencoder3D, path: Path) -> None:
+    try:
+        import onnxscript  # noqa: F401 — torch's ONNX exporter needs it
+    except ImportError:
+        raise LnraError("ONNX export needs the packages onnx and onnxscript: pip install 'lnra[onnx]'"
+                        ) from None
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.onnx.export(model, (_example(model),), dynamo=True, input_names=["clips"],
+                                output_names=["reconstruction"], dynamic_shapes=({0: batch},), verbose=False)
+    program.save(str(path), external_data=False)
+
+
+def _run_onnx(path: Path, clips: torch.Tensor) -> np.ndarray:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise LnraError("checking the ONNX file needs onnxruntime: pip install 'lnra[onnx]'") from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: clips.numpy()})[0]
+
+
+EXPORTERS = {"torchscript": (_export_torchscript, _run_torchscript), "onnx": (_export_onnx, _run_onnx)}
+
+
+def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = False,
+           clip_len: int | None = None, height: int | None = None, width: int | None = None) -> ExportResult:
+    """Write the model in ``fmt`` (default next to the checkpoint) and check it against PyTorch."""
+    if fmt not in EXPORTERS:
+        raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
+    ckpt = Path(ckpt)
+    out = Path(out) if out else ckpt.with_suffix(SUFFIXES[fmt])
+    if out.exists() and not overwrite:
+        raise LnraError(f"{out} already exists; choose another --out or add --overwrite")
+    model, _ = model_from_checkpoint(ckpt, clip_len, height, width)
+    write, run = EXPORTERS[fmt]
+    clips = _example(model, 3)  # another batch size than traced with: the batch axis must be free
+    with torch.no_grad():
+        expected = model(clips).numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        write(model, tmp)
+        diff = float(np.abs(run(tmp, clips) - expected).max())
+        if not diff <= TOLERANCE:
+            raise LnraError(f"the exported {fmt} model differs from PyTorch by {diff:.2e} (> {TOLERANCE}); "
+                            "nothing written")
+    return ExportResult(out, diff)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lnra.export", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
+    p.add_argument("--format", required=True, choices=sorted(EXPORTERS))
+    p.add_argument("--out", type=Path, help="output file (default: the checkpoint's name, .onnx or .pt)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")
+    p.add_argument("--height", type=int, help="override the checkpoint's frame height")
+    p.add_argument("--width", type=int, help="override the checkpoint's frame width")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        result = export(args.ckpt, args.format, args.out, args.overwrite,
+                        args.clip_len, args.height, args.width)
+    except LnraError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{result.path} (max |difference| to PyTorch: {result.max_abs_diff:.2e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
