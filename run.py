@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
@@ -20,15 +21,19 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> object:
+    from lnra.launcher import check_launch
     from lnra.tasks import run_task
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_launch(cfg)
         return run_task(cfg, run_dir)
     except LnraError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {err}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweep records this job as failed and goes on with the others
         sys.exit(2)
 
 

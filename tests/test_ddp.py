@@ -1,0 +1,66 @@
+"""``trainer=ddp``: one run on several devices gives the one-device AUC; never inside a sweep."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, tmp_paths
+
+# Three test videos of 32 frames: 51 windows, which two ranks split unevenly (the sampler pads one).
+DATA = ["dataset.height=32", "dataset.width=32", "dataset.generate.size=32",
+        "dataset.generate.train_videos=2", "dataset.generate.test_videos=3",
+        "dataset.generate.frames_per_video=32"]
+QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false",
+         "~logger", "trainer.accelerator=cpu"]
+
+
+def run_py(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "run.py", *tmp_paths(tmp_path), *overrides], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def run_dir_of(proc: subprocess.CompletedProcess[str]) -> Path:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("run directory: ")]
+    assert len(lines) == 1, proc.stdout  # rank 0 alone reports
+    return Path(lines[0].removeprefix("run directory: "))
+
+
+def psnr_column(run_dir: Path) -> list[tuple[str, int, float]]:
+    with open(run_dir / "scores.csv") as f:
+        return [(r["video"], int(r["frame"]), float(r["psnr"])) for r in csv.DictReader(f)]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_ranks_gives_the_single_device_auc(tmp_path: Path) -> None:
+    trained = run_dir_of(run_py(tmp_path, *DATA, *QUICK))
+    ckpt = trained / "checkpoints" / "last.ckpt"
+    single = run_dir_of(run_py(tmp_path, *DATA, *QUICK, "task=test", f"ckpt_path={ckpt}"))
+    ddp = run_dir_of(run_py(tmp_path, *DATA, *QUICK, "task=test", f"ckpt_path={ckpt}", "trainer=ddp",
+                            "trainer.accelerator=cpu", "trainer.devices=2"))
+
+    assert (ddp / "train_ddp_process_1.log").is_file()  # rank 1 ran, in the same run directory
+    assert sorted(p.name for p in tmp_path.joinpath("outputs", "runs").iterdir()) == sorted(
+        p.name for p in (trained, single, ddp))  # no folder of its own for rank 1
+    one, two = (json.loads((d / "results.json").read_text()) for d in (single, ddp))
+    assert two["n_frames"] == one["n_frames"] == 3 * (32 - 15)
+    assert two["auc_micro"] == pytest.approx(one["auc_micro"], abs=1e-9)
+    assert two["auc_macro"] == pytest.approx(one["auc_macro"], abs=1e-9)
+    a, b = psnr_column(single), psnr_column(ddp)
+    assert [x[:2] for x in a] == [x[:2] for x in b]
+    assert [x[2] for x in b] == pytest.approx([x[2] for x in a], abs=1e-4)
+
+
+def test_ddp_inside_a_sweep_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "run.py", "-m", *tmp_paths(tmp_path), "trainer=ddp", "trainer.accelerator=cpu",
+         "trainer.devices=2", "seed=0,1"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0
+    assert "a sweep (-m) runs each job on one device, but the trainer asks for devices=2" in proc.stderr
+    assert not list(tmp_path.rglob("results.json"))
+    assert not (tmp_path / "data").exists()  # refused before any data was generated
