@@ -12,12 +12,16 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from lnra.checkpoint_io import AtomicCheckpointIO
 from lnra.data.datamodule import VideoDataModule
+from lnra.data.frames import list_videos
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.model import check_clip_shape
 from lnra.module import LnraModule
+from lnra.preview import PreviewLogger
 from lnra.pseudo import PseudoAnomalies, SkipFrame
+from lnra.resume import RngStateCallback, free_logger_version
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,28 @@ def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> 
         name=d.name, root=d.root, cache_dir=cfg.paths.cache_dir, height=d.height, width=d.width,
         clip_len=d.clip_len, batch_size=d.batch_size, eval_batch_size=d.eval_batch_size,
         num_workers=d.num_workers, pin_memory=d.get("pin_memory", False),
-        cache_on_device=d.get("cache_on_device", False), labels_path=d.get("labels_path"), pseudo=pseudo,
+        cache_on_device=resolve_cache_on_device(cfg), labels_path=d.get("labels_path"), pseudo=pseudo,
     )
+
+
+def resolve_cache_on_device(cfg: DictConfig) -> bool:
+    """``dataset.cache_on_device: auto`` (trainer=gpu): keep both splits' uint8 frame caches in GPU memory
+    when a GPU is used and they take at most half of its free memory — then a batch is only indices and
+    the clips are gathered on the GPU; larger datasets stay in host memory and go through pinned loaders."""
+    setting = cfg.dataset.get("cache_on_device", False)
+    if str(setting) != "auto":
+        return bool(setting)
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator not in ("gpu", "cuda", "auto") or not torch.cuda.is_available():
+        return False
+    d = cfg.dataset
+    splits = ("training", "testing")
+    frames = sum(sum(list_videos(Path(d.root) / split / "frames").lengths) for split in splits)
+    needed, free = frames * int(d.height) * int(d.width), torch.cuda.mem_get_info()[0]
+    fits = needed <= free // 2
+    log.info("frame cache (%.2f GB) %s GPU memory (%.1f GB free)", needed / 1e9,
+             "kept in" if fits else "too large for half of the", free / 1e9)
+    return fits
 
 
 def build_module(cfg: DictConfig) -> LnraModule:
@@ -86,17 +110,18 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
     kwargs["precision"] = resolve_precision(kwargs.get("precision", "auto"), str(kwargs.get("accelerator")))
     logger = False
     if cfg.get("logger"):
-        logger = instantiate(cfg.logger, save_dir=str(run_dir))
+        logger = instantiate(cfg.logger, save_dir=str(run_dir), **free_logger_version(run_dir, cfg.logger))
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/auc_micro", mode="max",
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint]
+    callbacks: list[pl.Callback] = [checkpoint, RngStateCallback(), PreviewLogger(seed=cfg.seed)]
     viz = cfg.get("viz")
     if viz and (viz.images or viz.video or viz.timelines):
         callbacks.append(instantiate(viz, run_dir=run_dir))
     kwargs.update(overrides)
     try:
-        return pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir))
+        return pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir),
+                          plugins=[AtomicCheckpointIO()])
     except (ValueError, TypeError, pl.utilities.exceptions.MisconfigurationException) as err:
         raise LnraError(f"invalid trainer settings: {err}") from None

@@ -1,17 +1,25 @@
 """Run directories that are never shared: two runs started in the same second get different folders.
 
-Registered as the OmegaConf resolver ``lnra_unique`` and used for ``hydra.run.dir``. The folder is
+Registered as the OmegaConf resolver ``lnra_unique`` and used for ``hydra.sweep.dir``. The folder is
 created with an exclusive ``mkdir``, which is atomic, so concurrent runs cannot pick the same name.
+``lnra_run_dir`` (``hydra.run.dir``) does the same unless the command resumes an interrupted run, which
+then continues in its own folder (see :mod:`lnra.resume`); ``lnra_config_subdir`` keeps that run's
+original ``.hydra`` files and saves the resuming command's next to them.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
 _claimed: dict[str, str] = {}
+_run_dirs: dict[str, str] = {}
+_resumed: set[str] = set()
+_config_subdirs: dict[str, str] = {}
 
 
 def unique_dir(base: str) -> str:
@@ -31,6 +39,43 @@ def unique_dir(base: str) -> str:
     return candidate
 
 
+def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
+    """``hydra.run.dir``: the interrupted run to continue when resuming (``resume``, ``ckpt_path=last`` or a
+    requeued SLURM job finds one), else a new unique ``<runs>/<stamp>_<run_name>``."""
+    key = f"{runs}|{stamp}|{run_name}|{resume}|{ckpt_path}"
+    if key in _run_dirs:
+        return _run_dirs[key]
+    # Imported here, not at the top: lnra.resume loads torch, which `python run.py --help` does not need.
+    from lnra.resume import SLURM_MARKER, find_run_to_resume, slurm_job_id
+
+    found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
+    if found is not None:
+        chosen = str(found)
+        _resumed.add(os.path.abspath(chosen))
+    else:
+        chosen = unique_dir(f"{runs}/{stamp}_{run_name}")
+        if slurm_job_id():
+            Path(chosen, SLURM_MARKER).write_text(slurm_job_id())
+    _run_dirs[key] = chosen
+    return chosen
+
+
+def config_subdir(run_dir_path: str) -> str:
+    """``hydra.output_subdir``: ``.hydra``, or for a resumed run ``.hydra/resume-<time>`` so that the
+    interrupted run's own config files are kept."""
+    path = os.path.abspath(run_dir_path)
+    if path not in _resumed:
+        return ".hydra"
+    if path not in _config_subdirs:
+        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+        _config_subdirs[path] = os.path.relpath(unique_dir(f"{path}/.hydra/resume-{stamp}"), path)
+    return _config_subdirs[path]
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("lnra_unique"):
         OmegaConf.register_new_resolver("lnra_unique", unique_dir, use_cache=True)
+    if not OmegaConf.has_resolver("lnra_run_dir"):
+        OmegaConf.register_new_resolver("lnra_run_dir", run_dir, use_cache=True)
+    if not OmegaConf.has_resolver("lnra_config_subdir"):
+        OmegaConf.register_new_resolver("lnra_config_subdir", config_subdir, use_cache=True)

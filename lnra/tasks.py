@@ -9,12 +9,14 @@ from pathlib import Path
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
-from lnra.checkpoints import load_checkpoint
 from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer
+from lnra.checkpoints import load_checkpoint
 from lnra.data.datamodule import VideoDataModule
 from lnra.errors import LnraError
 from lnra.module import LnraModule
+from lnra.preview import preview
 from lnra.results import write_results
+from lnra.resume import check_checkpoint, checkpoint_to_resume
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,18 @@ def _finish(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: LnraMod
 
 
 def train(cfg: DictConfig, run_dir: Path) -> float:
+    ckpt = checkpoint_to_resume(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     pseudo = build_pseudo(cfg)
     datamodule = build_datamodule(cfg, pseudo)
     datamodule.check_test_split()
     module = build_module(cfg)
+    if ckpt is not None:
+        check_checkpoint(ckpt, module)
     trainer = build_trainer(cfg, run_dir)
     if trainer.logger is not None:
         trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     return _finish(cfg, run_dir, trainer, module, datamodule, {})
 
 
@@ -63,7 +68,7 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     return _finish(cfg, run_dir, trainer, module, datamodule, {"epoch": epoch, "ckpt_path": str(ckpt)})
 
 
-TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test": test}
+TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test": test, "preview": preview}
 
 
 def run_task(cfg: DictConfig, run_dir: Path) -> object:

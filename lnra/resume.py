@@ -1,0 +1,218 @@
+"""Continuing an interrupted training run in its own run directory.
+
+``python run.py ... resume=true`` (or ``ckpt_path=last``) continues the newest interrupted run of the same
+``run_name``; ``resume=<run dir>`` continues that one. A run is *interrupted* when it has a checkpoint to
+continue from (``checkpoints/last.ckpt``, written after every validation, or Lightning's SLURM
+``hpc_ckpt_<n>.ckpt``) and no ``results.json`` (written only when a run finished). Which directory a
+run uses is decided when Hydra resolves ``hydra.run.dir`` (:func:`lnra.rundir.run_dir`, which calls
+:func:`find_interrupted_run` here); :func:`checkpoint_to_resume` then tells ``train`` what to load, or
+explains why there is nothing to resume.
+
+A checkpoint carries everything training needs to go on as if never stopped: weights, optimiser,
+epoch and step (Lightning), the best-AUC tracking (the ``ModelCheckpoint`` state), the validation
+history (:class:`lnra.module.LnraModule`) and — via :class:`RngStateCallback` — the random number
+generators, so the pseudo-anomaly draws continue the same stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from lnra.checkpoints import load_weights_into, read_weights
+from lnra.errors import LnraError
+
+log = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RESULTS = "results.json"
+SLURM_MARKER = ".slurm_job_id"
+# Keys whose change between the interrupted and the resuming command is expected, not a mistake.
+_RESUME_KEYS = {"resume", "ckpt_path"}
+
+
+# -- which run ---------------------------------------------------------------------------------------
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint to continue ``run_dir`` from: the newer of ``last.ckpt`` and a SLURM ``hpc_ckpt``."""
+    run_dir = Path(run_dir)
+    candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
+    existing = [p for p in candidates if p.is_file()]
+    return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
+
+
+def is_interrupted(run_dir: Path) -> bool:
+    run_dir = Path(run_dir)
+    return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
+
+
+def find_interrupted_run(runs_dir: Path, run_name: str) -> Path | None:
+    """The interrupted run of ``run_name`` (``<date>_<time>_<run_name>[-N]``) that checkpointed last."""
+    pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
+    runs = [p for p in Path(runs_dir).glob("*") if pattern.fullmatch(p.name) and is_interrupted(p)]
+    if not runs:
+        return None
+    runs.sort(key=lambda p: newest_checkpoint(p).stat().st_mtime_ns)
+    if len(runs) > 1:
+        log.info("%d interrupted runs of %s; continuing the newest, %s (others: %s)", len(runs), run_name,
+                 runs[-1].name, ", ".join(p.name for p in runs[:-1]))
+    return runs[-1]
+
+
+def slurm_job_id() -> str | None:
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def slurm_requeued() -> bool:
+    """True in a SLURM job that was requeued (preempted, or requeued by Lightning before its time limit)."""
+    return slurm_job_id() is not None and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+
+
+def find_slurm_run(runs_dir: Path, job_id: str) -> Path | None:
+    """The interrupted run this SLURM job started before it was requeued (it left ``.slurm_job_id``)."""
+    for marker in Path(runs_dir).glob(f"*/{SLURM_MARKER}"):
+        if marker.read_text().strip() == job_id and is_interrupted(marker.parent):
+            return marker.parent
+    return None
+
+
+def resume_requested(resume: Any, ckpt_path: Any) -> bool:
+    return bool(resume) or ckpt_path == "last"
+
+
+def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
+    """The run directory a command continues, or None for a new run (see the module docstring)."""
+    if isinstance(resume, str) and resume.lower() not in ("true", "false"):
+        path = Path(resume).expanduser().resolve()
+        return path if is_interrupted(path) else None
+    if resume_requested(resume, ckpt_path):
+        return find_interrupted_run(runs_dir, run_name)
+    job = slurm_job_id()
+    if slurm_requeued() and job:
+        return find_slurm_run(runs_dir, job)
+    return None
+
+
+# -- what to load ------------------------------------------------------------------------------------
+def _why_not_resumable(resume: Any, runs_dir: Path, run_name: str) -> str:
+    if isinstance(resume, str) and resume.lower() not in ("true", "false"):
+        path = Path(resume).expanduser()
+        if not path.is_dir():
+            return f"resume={resume}: no such run directory"
+        if (path / RESULTS).exists():
+            return f"resume={resume}: that run finished ({RESULTS} exists); there is nothing to resume"
+        return f"resume={resume}: no checkpoint to continue from ({LAST_CHECKPOINT} is missing)"
+    return (f"resume: no interrupted run of '{run_name}' in {runs_dir} (a run directory with "
+            f"{LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make run_name (dataset, "
+            "pseudo) or start a new run without resume")
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
+    """Settings of the resuming command that differ from the interrupted run's ``.hydra/config.yaml``."""
+    saved_path = Path(run_dir) / ".hydra" / "config.yaml"
+    if not saved_path.is_file():
+        return []
+    saved = _flat(OmegaConf.to_container(OmegaConf.load(saved_path), resolve=False))
+    current = _flat(OmegaConf.to_container(cfg, resolve=False))
+    keys = sorted((saved.keys() | current.keys()) - _RESUME_KEYS)
+    return [f"{k}: {saved.get(k, '<unset>')} -> {current.get(k, '<unset>')}" for k in keys
+            if saved.get(k, "<unset>") != current.get(k, "<unset>")]
+
+
+def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """The checkpoint ``train`` continues from: the run directory's own when it is a resumed run, else
+    ``ckpt_path`` (a file: start this new run from its weights and training state), else None.
+
+    Raises when resuming was asked for but the run directory is a new one — the resolver found no
+    interrupted run — so a typo never silently starts training from scratch.
+    """
+    resume, ckpt_path = cfg.get("resume"), cfg.get("ckpt_path")
+    if resume and ckpt_path and ckpt_path != "last":
+        raise LnraError(f"resume={resume} and ckpt_path={ckpt_path} both say where to continue from; "
+                        "give only one")
+    own = newest_checkpoint(run_dir)
+    if own is not None:
+        changes = config_changes(run_dir, cfg)
+        if changes:
+            log.warning("resuming %s with %d changed settings: %s", run_dir, len(changes),
+                        "; ".join(changes[:8]))
+        log.info("resuming %s from %s", run_dir, own)
+        return own
+    if resume_requested(resume, ckpt_path):
+        raise LnraError(_why_not_resumable(resume, Path(run_dir).parent, cfg.run_name))
+    if ckpt_path and not Path(ckpt_path).is_file():
+        raise LnraError(f"checkpoint not found: {ckpt_path}")
+    return Path(ckpt_path) if ckpt_path else None
+
+
+def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
+    """Read the checkpoint to continue from now, so that a truncated or foreign file, or one of another
+    model size, fails in one line before any caching or training (Lightning would fail later, in a trace)."""
+    weights = read_weights(path)
+    if weights.kind != "lnra":
+        raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "
+                        "optimiser or epoch, so training cannot continue from it; score it with task=test")
+    load_weights_into(module.model, weights, path)
+
+
+def free_logger_version(run_dir: Path, logger_cfg: DictConfig) -> dict[str, str]:
+    """Logger arguments that keep a resumed run's earlier logs: Lightning's CSV logger deletes an existing
+    ``metrics.csv``, so a resumed run logs into ``<name>/resume<k>`` when ``<name>/<version>`` is taken."""
+    name, version = str(logger_cfg.get("name") or ""), str(logger_cfg.get("version") or "")
+    taken = Path(run_dir) / name / version
+    if not (taken.is_dir() and any(taken.iterdir())):
+        return {}
+    k = 1
+    while (Path(run_dir) / name / f"resume{k}").exists():
+        k += 1
+    return {"version": f"resume{k}"}
+
+
+# -- random number generators ------------------------------------------------------------------------
+def collect_rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
+    reads back (the NumPy key array becomes a list)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
+                             "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class RngStateCallback(Callback):
+    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not):
+    a resumed run then draws the same shuffles, skip frames and pseudo-anomaly choices as an uninterrupted
+    one. Restoring happens before the first batch of the resumed epoch, when nothing has drawn yet."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return collect_rng_state()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        restore_rng_state(state_dict)
