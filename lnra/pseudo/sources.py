@@ -76,12 +76,11 @@ class IntruderSource:
             self._on_device[device] = self.pool.to(device)
         return self._on_device[device]
 
-    def sample(self, k: int, device: torch.device | str = "cpu",
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """``k`` intruders drawn uniformly with replacement: float [-1, 1], (k, T, H, W), on ``device``."""
         device = torch.device(device)
         pool = self._pool_on(device)
-        index = torch.randint(0, len(self), (k,), device=device, generator=generator)
+        index = torch.randint(0, len(self), (k,), device=device)
         return resize_to_frame(pool[index], self.height, self.width)
 
 
@@ -126,7 +125,7 @@ class Cifar100Source(IntruderSource):
 def _read_gray(path: str) -> np.ndarray:
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("L"))
+            return np.array(img.convert("L"))
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise LnraError(f"cannot read intruder image {path}: {err}") from None
 
