@@ -144,6 +144,7 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path, original_classes
         read_weights(tmp_path / "absent.pth")
 
 
+@pytest.mark.slow  # a subprocess with Hydra and a test run: ~20 s
 def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes):
     """``python run.py task=test ckpt_path=model.pth`` on a tiny synthetic set, through Hydra."""
     path, _, _ = _write_original(tmp_path, original_classes)
