@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -31,9 +32,10 @@ def main(cfg: DictConfig) -> object:
     except LnraError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {err}", file=sys.stderr)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
+            logging.getLogger("lnra").error(f"error: {err}")  # into the job's log, which lnra.report shows
             raise  # the sweep records this job as failed and goes on with the others
+        print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -13,6 +13,7 @@ import os
 import pickle
 import queue
 import sys
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -110,10 +111,16 @@ def _execute(payload: bytes, console: str) -> tuple[JobStatus, Any]:
     try:
         ret = run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    except BaseException:  # sys.exit: the log says so before the job process goes
+        traceback.print_exc()
+        raise
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
     value = ret._return_value
+    if ret.status == JobStatus.FAILED:
+        traceback.print_exception(value, file=sys.stderr)
+        sys.stderr.flush()
     try:
         pickle.dumps(value)
     except Exception:  # an exception or a result that cannot travel: send its description

@@ -1,0 +1,193 @@
+"""Sweeps: the cells of Table 1 and Fig. 5(c), the gpu_pool launcher, the SLURM launcher config, and a
+whole CPU sweep of both experiments turned into the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CONF, REPO, tmp_paths
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from lnra.data.synthetic import SyntheticSpec, generate_synthetic
+from lnra.report import FIG5C, TABLE1, build_report
+
+TABLE1_CELLS = {(d, p) for d in ("ped2", "avenue", "shanghai")
+                for p in ("none", "cifar_smoothmix", "skip_frame")}
+FIG5C_CELLS = {("ped2", p) for p in ("cifar_smoothmix", "imagenet_smoothmix", "shanghai_smoothmix",
+                                     "ped2_smoothmix", "cifar_smoothmixc", "cifar_cutmix",
+                                     "cifar_mixup_patch")}
+
+
+def sweep_jobs(experiment: str, *command_line: str) -> list[dict[str, str]]:
+    """The jobs ``python run.py -m experiment=... <command_line>`` launches, as Hydra's BasicSweeper
+    expands them: the experiment's ``hydra.sweeper.params`` first, the command line on top."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    params = [f"{key}={value}" for key, value in cfg.hydra.sweeper.params.items()]
+    overrides = OverridesParser.create().parse_overrides([*params, *command_line])
+    [batch] = BasicSweeper.split_arguments(overrides, None)
+    return [dict(o.split("=", 1) for o in job) for job in batch]
+
+
+@pytest.mark.parametrize(("experiment", "cells"), [("table1", TABLE1_CELLS), ("fig5c", FIG5C_CELLS)])
+def test_experiment_sweeps_exactly_the_paper_cells_at_paper_settings(experiment: str, cells: set,
+                                                                       tmp_path: Path) -> None:
+    jobs = sweep_jobs(experiment)
+    assert len(jobs) == len(cells)
+    assert {(j["dataset"], j["pseudo"]) for j in jobs} == cells
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for job in jobs:
+            cfg = compose("config", overrides=[*tmp_paths(tmp_path), f"experiment={experiment}",
+                                               *(f"{k}={v}" for k, v in job.items())])
+            assert (cfg.dataset.name, cfg.pseudo.name) == (job["dataset"], job["pseudo"])
+            assert cfg.trainer.max_epochs == 60 and cfg.dataset.batch_size == 4 and cfg.model.lr == 1e-4
+            assert (cfg.dataset.height, cfg.dataset.width, cfg.dataset.clip_len) == (256, 256, 16)
+            for patch in cfg.pseudo.patches:
+                assert (patch.p, patch.max_size, patch.max_move) == (0.2, 0.5, 10)
+            if cfg.pseudo.skip:
+                assert cfg.pseudo.skip.p == 0.2 and list(cfg.pseudo.skip.jump) == [2, 3, 4, 5]
+
+
+def test_report_knows_the_cells_the_experiments_run() -> None:
+    assert {(d, pseudo) for _, pseudo, auc in TABLE1 for d in auc} == TABLE1_CELLS
+    assert {("ped2", pseudo) for *_, pseudo, _ in FIG5C} == FIG5C_CELLS
+
+
+def test_seeds_multiply_and_the_command_line_narrows() -> None:
+    jobs = sweep_jobs("table1", "seed=0,1,2")
+    assert len(jobs) == 27
+    assert {(j["dataset"], j["pseudo"], j["seed"]) for j in jobs} == {
+        (d, p, s) for d, p in TABLE1_CELLS for s in "012"}
+    assert {(j["dataset"], j["pseudo"]) for j in sweep_jobs("table1", "dataset=ped2")} == {
+        c for c in TABLE1_CELLS if c[0] == "ped2"}
+
+
+# -- hydra/launcher=gpu_pool ------------------------------------------------------------------------
+APP = '''
+import json, os, sys, time
+from pathlib import Path
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+@hydra.main(version_base="1.3", config_path=None, config_name=None)
+def main(cfg):
+    start = time.time()
+    time.sleep(1.0)
+    print("job", cfg.x, "says hello")
+    if cfg.x == 3:
+        sys.exit("job 3 gives up")
+    Path(HydraConfig.get().runtime.output_dir, "job.json").write_text(json.dumps(
+        {"x": cfg.x, "pid": os.getpid(), "device": os.environ["CUDA_VISIBLE_DEVICES"],
+         "start": start, "end": time.time()}))
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_gpu_pool_runs_jobs_in_parallel_each_on_a_free_gpu_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "LNRA_GPU_COUNT": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "app.py", "-m", "hydra/launcher=gpu_pool", "+x=1,2,3,4,5",
+                           f"hydra.sweep.dir={sweep}"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 1, proc.stderr  # job 3 failed, so the sweep fails ...
+    said = proc.stdout + proc.stderr
+    assert f"job #2 failed: {sweep / '2' / 'console.log'}" in said
+    jobs = [json.loads((sweep / str(i) / "job.json").read_text()) for i in (0, 1, 3, 4)]  # ... after all ran
+    assert not (sweep / "2" / "job.json").exists()
+    assert "job 3 gives up" in (sweep / "2" / "console.log").read_text()
+    assert "job 1 says hello" in (sweep / "0" / "console.log").read_text()
+
+    assert len({j["pid"] for j in jobs}) == 4 and os.getpid() not in {j["pid"] for j in jobs}
+    assert {j["device"] for j in jobs} == {"0", "1"}
+    overlapping = [(a, b) for a in jobs for b in jobs if a["x"] < b["x"] and a["start"] < b["end"]
+                   and b["start"] < a["end"]]
+    assert overlapping, "no two jobs ran at the same time"
+    assert all(a["device"] != b["device"] for a, b in overlapping)  # a GPU is never shared
+
+
+def test_gpu_pool_refuses_more_gpus_than_exist(tmp_path: Path) -> None:
+    from hydra_plugins.lnra_launcher.gpu_pool_launcher import GpuPoolError, choose_gpus, visible_gpus
+
+    assert choose_gpus(None, ["2", "5"]) == ["2", "5"]
+    assert choose_gpus(1, ["2", "5"]) == ["2"]
+    with pytest.raises(GpuPoolError, match=r"hydra.launcher.gpus=3 but this machine has 2 GPU\(s\) \(2, 5\)"):
+        choose_gpus(3, ["2", "5"])
+    with pytest.raises(GpuPoolError, match="found no GPU"):
+        choose_gpus(None, [])
+    os.environ["LNRA_GPU_COUNT"] = "3"
+    try:
+        assert visible_gpus() == ["0", "1", "2"]
+    finally:
+        del os.environ["LNRA_GPU_COUNT"]
+
+
+def test_slurm_launcher_config_composes_with_one_gpu_per_job() -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher",
+                        reason="hydra-submitit-launcher is not installed (pip install -e '.[slurm]')")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
+                      return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.partition) == (1, 1, "gpu")
+
+
+# -- a whole CPU sweep of both experiments ---------------------------------------------------------
+TINY = SyntheticSpec(seed=0, size=32, train_videos=2, test_videos=2, frames_per_video=32)  # = debug/sweep
+
+
+def write_cifar100(root: Path, count: int = 20) -> None:
+    """A tiny CIFAR-100 in torchvision's on-disk format (``cifar-100-python/{train,test,meta}``)."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        data = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+                b"fine_labels": [i % 100 for i in range(count)], b"coarse_labels": [0] * count}
+        (folder / split).write_bytes(pickle.dumps(data))
+    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"c{i}" for i in range(100)]}))
+
+
+@pytest.mark.slow
+def test_cpu_sweep_of_table1_and_fig5c_runs_every_cell_and_reports(tmp_path: Path) -> None:
+    data, intruders = tmp_path / "data", tmp_path / "intruders"
+    for name in ("ped2", "avenue", "shanghai"):
+        generate_synthetic(data / name, TINY)
+    write_cifar100(intruders / "cifar100")  # no ImageNet folder: that Fig. 5(c) job fails, the others go on
+    common = [*tmp_paths(tmp_path), f"paths.data_dir={data}", f"paths.intruder_dir={intruders}",
+              "debug=sweep"]
+
+    def sweep(experiment: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "run.py", "-m", f"experiment={experiment}", *common,
+                               f"hydra.sweep.dir={tmp_path}/sweeps/{experiment}", *extra], cwd=REPO,
+                              env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                              timeout=1800, check=False)
+
+    table1 = sweep("table1")
+    assert table1.returncode == 0, table1.stderr[-3000:]
+    fig5c = sweep("fig5c", "hydra/launcher=gpu_pool", env={"LNRA_GPU_COUNT": "2"})
+    assert fig5c.returncode == 1 and "job #1 failed" in fig5c.stdout + fig5c.stderr
+
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "sweeps").rglob("results.json")]
+    assert sorted((r["dataset"], r["pseudo"]) for r in runs) == sorted(
+        [*TABLE1_CELLS, *(FIG5C_CELLS - {("ped2", "imagenet_smoothmix")})])
+    out = build_report(tmp_path / "sweeps")
+    text = (out / "report.md").read_text()
+    for variant, _, auc in TABLE1:
+        assert f"| {variant} | Ped2 | {auc['ped2']:.2f} |" in text
+    assert "| ImageNet | SmoothMixS | 93.34 | — | — | — | — | none |" in text
+    failed = text.split("without results (failed or unfinished)")[1]
+    assert "| fig5c/1_ped2_imagenet_smoothmix_seed0 |" in failed and "imagenet" in failed
+    assert "15 finished run(s), 1 job(s) without results" in text
