@@ -115,6 +115,11 @@ def test_test_windows_cover_len_minus_15_per_video(dataset_root: Path) -> None:
         assert _source(item["clip"]) == [(item["video"] + 1, item["window"] + t) for t in range(16)]
     assert [(windows[k]["video"], windows[k]["window"]) for k in (0, 2, 3, len(windows) - 1)] == [
         (0, 0), (0, 2), (1, 0), (1, 24)]
+    batch = next(iter(dm.test_dataloader()))  # fetched as one batch, equal to the items stacked
+    stacked = torch.stack([windows[k]["clip"] for k in range(7)])
+    torch.testing.assert_close(batch["clip"], stacked, rtol=0, atol=0)
+    assert batch["video"].tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert batch["window"].tolist() == [0, 1, 2, 0, 1, 2, 3]
 
 
 def _first_train_batch(dm: VideoDataModule) -> tuple[dict, dict]:

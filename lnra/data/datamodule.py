@@ -26,79 +26,83 @@ from lnra.pseudo.skip import skip_frame_indices
 log = logging.getLogger(__name__)
 
 
-class _FrameGather:
-    """Reads frames by global index, either as uint8 tensors (CPU cache) or not at all (GPU cache)."""
+class _Windows(Dataset):
+    """Every ``clip_len``-frame window (stride 1) of every video of a frame store.
 
-    def __init__(self, store: FrameStore, gather: bool) -> None:
-        self.store, self.gather = store, gather
+    Items are fetched a whole batch at a time (``__getitems__``, which the DataLoader prefers): one
+    fancy index into the cache yields the (B, 1, T, H, W) batch directly, with no per-item tensors to
+    stack. With ``gather=False`` (cache on the GPU) only the frame indices travel.
+    """
 
-    def clip(self, start: int, stop: int) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(self.store.frames[start:stop]))[None]
+    def __init__(self, store: FrameStore, clip_len: int, gather: bool) -> None:
+        self.store, self.clip_len, self.gather = store, clip_len, gather
+        self.lengths, self.offsets = store.lengths, store.offsets
+        per_video = np.maximum(self.lengths - clip_len + 1, 0)
+        self.video_of = np.repeat(np.arange(len(per_video)), per_video)
+        self.start_of = np.concatenate([np.arange(n) for n in per_video])  # a store has >= 1 video
 
-    def frames(self, index: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(self.store.frames[index])[None]
+    def __len__(self) -> int:
+        return len(self.video_of)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """One sample: the subclass's batch of one, without its batch dimension."""
+        return {key: value[0] for key, value in self.__getitems__([index]).items()}
+
+    def _window_index(self, indices: list[int] | np.ndarray) -> np.ndarray:
+        """(B, T) global frame indices of the windows ``indices``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        first = self.offsets[self.video_of[indices]] + self.start_of[indices]
+        return first[:, None] + np.arange(self.clip_len)
+
+    def _add(self, batch: dict[str, torch.Tensor], key: str, index: np.ndarray, index_key: str) -> None:
+        """Store the indices, and the (B, 1, T, H, W) uint8 frames unless the cache is on the device."""
+        batch[index_key] = torch.from_numpy(index)
+        if self.gather:
+            batch[key] = torch.from_numpy(self.store.frames[index]).unsqueeze(1)
 
 
-class TrainClips(Dataset):
+class TrainClips(_Windows):
     """Every 16-frame window of every training video (SPEC §1), plus, when skip frames are enabled,
     an independently drawn skip-frame clip and its normal target (SPEC §5) in the same item — so a
     distributed sampler shards normal and skip samples together."""
 
     def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
-        self.reader = _FrameGather(store, gather)
-        self.clip_len, self.jumps = clip_len, jumps
-        self.lengths = store.lengths
-        self.offsets = store.offsets
-        per_video = np.maximum(self.lengths - clip_len + 1, 0)
-        self.video_of = np.repeat(np.arange(len(per_video)), per_video)
-        self.start_of = np.concatenate([np.arange(n) for n in per_video]) if len(per_video) else np.zeros(0)
-        if len(self.video_of) == 0:
+        super().__init__(store, clip_len, gather)
+        self.jumps = jumps
+        if len(self) == 0:
             raise LnraError(f"no training video has {clip_len} frames: nothing to train on")
 
-    def __len__(self) -> int:
-        return len(self.video_of)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        v, i = int(self.video_of[index]), int(self.start_of[index])
-        first = int(self.offsets[v]) + i
-        item = {"clip_index": torch.arange(first, first + self.clip_len)}
-        if self.reader.gather:
-            item["clip"] = self.reader.clip(first, first + self.clip_len)
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        batch: dict[str, torch.Tensor] = {}
+        self._add(batch, "clip", self._window_index(indices), "clip_index")
         if self.jumps:
-            other = np.random.randint(len(self))
-            ov, oi = int(self.video_of[other]), int(self.start_of[other])
-            skip, target = skip_frame_indices(np.random.default_rng(np.random.randint(2**31)),
-                                              int(self.lengths[ov]), oi, self.jumps, self.clip_len)
-            skip, target = skip + self.offsets[ov], target + self.offsets[ov]
-            item["skip_index"], item["skip_target_index"] = torch.from_numpy(skip), torch.from_numpy(target)
-            if self.reader.gather:
-                item["skip_clip"] = self.reader.frames(skip)
-                item["skip_target"] = self.reader.frames(target)
-        return item
+            rng = np.random.default_rng(np.random.randint(2**31))
+            others = rng.integers(len(self), size=len(indices))
+            videos = self.video_of[others]
+            pairs = [skip_frame_indices(rng, int(self.lengths[v]), int(i), self.jumps, self.clip_len)
+                     for v, i in zip(videos, self.start_of[others], strict=True)]
+            first = self.offsets[videos][:, None]
+            self._add(batch, "skip_clip", np.stack([p[0] for p in pairs]) + first, "skip_index")
+            self._add(batch, "skip_target", np.stack([p[1] for p in pairs]) + first, "skip_target_index")
+        return batch
 
 
-class TestWindows(Dataset):
+class TestWindows(_Windows):
     """Stride-1 16-frame windows over every test video (SPEC §6), tagged with video and window index."""
 
-    def __init__(self, store: FrameStore, clip_len: int, gather: bool) -> None:
-        self.reader = _FrameGather(store, gather)
-        self.clip_len = clip_len
-        per_video = np.maximum(store.lengths - clip_len + 1, 0)
-        self.video_of = np.repeat(np.arange(len(per_video)), per_video)
-        self.start_of = np.concatenate([np.arange(n) for n in per_video])
-        self.offsets = store.offsets
+    __test__ = False  # a dataset, not a pytest class
 
-    def __len__(self) -> int:
-        return len(self.video_of)
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        indices = np.asarray(indices, dtype=np.int64)
+        batch = {"video": torch.from_numpy(self.video_of[indices]),
+                 "window": torch.from_numpy(self.start_of[indices])}
+        self._add(batch, "clip", self._window_index(indices), "clip_index")
+        return batch
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
-        v, k = int(self.video_of[index]), int(self.start_of[index])
-        first = int(self.offsets[v]) + k
-        item: dict[str, Any] = {"video": v, "window": k,
-                                "clip_index": torch.arange(first, first + self.clip_len)}
-        if self.reader.gather:
-            item["clip"] = self.reader.clip(first, first + self.clip_len)
-        return item
+
+def already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The DataLoader's collate step for datasets that fetch whole batches: nothing left to stack."""
+    return batch
 
 
 def to_unit_range(frames: torch.Tensor) -> torch.Tensor:
@@ -183,6 +187,7 @@ class VideoDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            collate_fn=already_batched,
         )
 
     def train_dataloader(self) -> DataLoader:
