@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
@@ -37,8 +38,13 @@ def build_pseudo(cfg: DictConfig) -> PseudoAnomalies:
 def build_patch(entry: DictConfig, cfg: DictConfig) -> Any:
     """One patch technique; its intruder source (usually ``${pseudo.source}``) is built first with the
     frame size, because intruders are resized to the whole frame (SPEC §4)."""
-    source = instantiate(entry.source, height=cfg.dataset.height, width=cfg.dataset.width)
-    return instantiate(entry, source=source)
+    try:
+        source = instantiate(entry.source, height=cfg.dataset.height, width=cfg.dataset.width)
+        return instantiate(entry, source=source)
+    except InstantiationException as err:  # Hydra wraps our one-line errors (a missing folder, a bad α)
+        if isinstance(err.__cause__, LnraError):
+            raise err.__cause__ from None
+        raise LnraError(f"cannot build the patch pseudo anomaly of pseudo={cfg.pseudo.name}: {err}") from None
 
 
 def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> VideoDataModule:

@@ -95,9 +95,11 @@ def test_sizes_have_a_10_pixel_minimum_and_stay_below_alpha_times_the_frame():
 def test_centres_are_uniform_over_the_frame_and_smoothmix_c_includes_the_far_edge():
     torch.manual_seed(0)
     box = sample_windows("smoothmix_s", 20000, 16, 8, 12, 0.5, 0)
-    assert set(box.cx.flatten().tolist()) == set(range(12)) and set(box.cy.flatten().tolist()) == set(range(8))
+    assert set(box.cx.flatten().tolist()) == set(range(12))
+    assert set(box.cy.flatten().tolist()) == set(range(8))
     gauss = sample_windows("smoothmix_c", 20000, 16, 8, 12, 0.5, 0)
-    assert set(gauss.cx.flatten().tolist()) == set(range(13)) and set(gauss.cy.flatten().tolist()) == set(range(9))
+    assert set(gauss.cx.flatten().tolist()) == set(range(13))
+    assert set(gauss.cy.flatten().tolist()) == set(range(9))
 
 
 def test_moving_window_steps_at_most_beta_and_stays_in_the_frame():

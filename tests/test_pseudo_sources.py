@@ -27,7 +27,8 @@ def write_cifar100(root: Path, n: int = 12) -> np.ndarray:
         entry = {"data": data.transpose(0, 3, 1, 2).reshape(len(data), -1), "fine_labels": [0] * len(data),
                  "coarse_labels": [0] * len(data), "filenames": [f"{i}.png" for i in range(len(data))]}
         (folder / name).write_bytes(pickle.dumps(entry))
-    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": ["apple"], "coarse_label_names": ["fruit"]}))
+    meta = {"fine_label_names": ["apple"], "coarse_label_names": ["fruit"]}
+    (folder / "meta").write_bytes(pickle.dumps(meta))
     return images
 
 
@@ -117,7 +118,7 @@ def test_image_folder_without_images_says_which_layout_is_expected(tmp_path, mak
 
 
 def test_shared_cifar10_subset_and_imagenet_sample(shared_data):
-    cifar = ImageFolderSource(shared_data / "intruders" / "cifar10_subset", height=64, width=64, max_images=40)
+    cifar = ImageFolderSource(shared_data / "intruders" / "cifar10_subset", 64, 64, max_images=40)
     assert cifar.pool.shape == (40, 1, 32, 32)
     imagenet = ImageFolderSource(shared_data / "intruders" / "imagenet_sample", height=64, width=64,
                                  max_images=4)
