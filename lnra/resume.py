@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,18 @@ _RESUME_KEYS = {"resume", "ckpt_path"}
 
 
 # -- which run ---------------------------------------------------------------------------------------
+def _complete(path: Path) -> bool:
+    """``torch.save`` writes a zip archive, whose directory is at the end: a cut-off file has none."""
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
 def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint to continue ``run_dir`` from: the newer of ``last.ckpt`` and a SLURM ``hpc_ckpt``."""
+    """The checkpoint to continue ``run_dir`` from: the newer complete one of ``last.ckpt`` and a SLURM
+    ``hpc_ckpt``. A damaged file does not count, so a resume never picks (and writes into) a run it
+    cannot continue."""
     run_dir = Path(run_dir)
     candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
-    existing = [p for p in candidates if p.is_file()]
+    existing = [p for p in candidates if _complete(p)]
     return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
 
 
@@ -109,7 +117,8 @@ def _why_not_resumable(resume: Any, runs_dir: Path, run_name: str) -> str:
             return f"resume={resume}: no such run directory"
         if (path / RESULTS).exists():
             return f"resume={resume}: that run finished ({RESULTS} exists); there is nothing to resume"
-        return f"resume={resume}: no checkpoint to continue from ({LAST_CHECKPOINT} is missing)"
+        state = "damaged (cut off?)" if (path / LAST_CHECKPOINT).is_file() else "missing"
+        return f"resume={resume}: no checkpoint to continue from ({LAST_CHECKPOINT} is {state})"
     return (f"resume: no interrupted run of '{run_name}' in {runs_dir} (a run directory with "
             f"{LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make run_name (dataset, "
             "pseudo) or start a new run without resume")

@@ -18,6 +18,7 @@ MESSAGE = (r"training loss is (nan|inf) at epoch 0, step (\d+) \(pseudo kinds in
            r"lower the learning rate or check the data")
 
 
+@pytest.mark.slow  # the inf case below covers the guard by default; this one diverges for real
 def test_a_diverging_learning_rate_stops_training_with_the_step_and_kinds(compose_cfg, tmp_path):
     cfg = compose_cfg(*FAST, "model.lr=1e30", "pseudo=skip_frame", "pseudo.skip.p=0.5")
     with pytest.raises(LnraError) as info:
