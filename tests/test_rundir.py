@@ -36,7 +36,8 @@ def test_concurrent_processes_get_different_directories(tmp_path):
     dirs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert len(set(dirs)) == 6 and all(Path(d).is_dir() for d in dirs)
-    assert sorted(Path(d).name for d in dirs) == sorted([base.name, *(f"{base.name}-{k}" for k in range(1, 6))])
+    expected = [base.name, *(f"{base.name}-{k}" for k in range(1, 6))]
+    assert sorted(Path(d).name for d in dirs) == sorted(expected)
 
 
 @pytest.mark.slow  # two full `python run.py` start-ups: ~50 s on the shared 2-core machine
@@ -45,9 +46,11 @@ def test_two_runs_started_in_the_same_second_write_to_different_directories(tmp_
     pinned to one second for both. The task name is unknown, so each run stops right after Hydra made and
     used its directory."""
     runs = tmp_path / "outputs" / "runs"
-    pinned = f"hydra.run.dir='${{lnra_run_dir:{runs},2026-01-01_00-00-00,${{run_name}},${{resume}},${{ckpt_path}}}}'"
+    resolver = f"lnra_run_dir:{runs},2026-01-01_00-00-00,${{run_name}},${{resume}},${{ckpt_path}}"
+    pinned = f"hydra.run.dir='${{{resolver}}}'"
     cmd = [sys.executable, str(REPO / "run.py"), *tmp_paths(tmp_path), "task=no_such_task", pinned]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 2 and "unknown task 'no_such_task'" in err
