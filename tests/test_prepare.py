@@ -1,0 +1,246 @@
+"""``python -m lnra.data.prepare`` on tiny archives in each official format, checked exactly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.io import savemat
+
+from lnra.data.datamodule import VideoDataModule
+from lnra.data.frames import list_videos
+from lnra.data.prepare import main, parse_ucsd_gt, prepare
+from lnra.errors import LnraError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _frames(seed: int, count: int, shape: tuple[int, ...]) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, *shape), dtype=np.uint8)
+
+
+def _read_back(folder: Path) -> np.ndarray:
+    return np.stack([np.asarray(Image.open(f)) for f in sorted(folder.iterdir())])
+
+
+def _labels(out: Path, name: str) -> np.ndarray:
+    labels = np.load(out / name / f"frame_labels_{name}.npy")
+    assert labels.shape[0] == 1 and labels.dtype == np.uint8
+    return labels[0]
+
+
+# -- UCSD Ped2 -------------------------------------------------------------------------------------
+UCSD_TRAIN = [5, 7]
+UCSD_TEST = [6, 9, 4]
+UCSD_M = """% ground truth of the UCSD Ped2 test videos
+TestVideoFile = {};
+TestVideoFile{end+1}.gt_frame = [3:5];
+TestVideoFile{end+1}.gt_frame = [1:2, 6:9];
+TestVideoFile{end+1}.gt_frame = [4];
+"""
+UCSD_LABELS = [0, 0, 1, 1, 1, 0] + [1, 1, 0, 0, 0, 1, 1, 1, 1] + [0, 0, 0, 1]
+
+
+def _ucsd_release(base: Path) -> Path:
+    """``UCSD_Anomaly_Dataset.v1p2/UCSDped2/{Train,Test}`` with .tif frames, *_gt mask folders and the .m."""
+    ped2 = base / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped2"
+    for folder, lengths, seed in (("Train", UCSD_TRAIN, 0), ("Test", UCSD_TEST, 10)):
+        for v, length in enumerate(lengths, start=1):
+            video = ped2 / folder / f"{folder}{v:03d}"
+            video.mkdir(parents=True)
+            for t, frame in enumerate(_frames(seed + v, length, (12, 18)), start=1):
+                Image.fromarray(frame).save(video / f"{t:03d}.tif")
+    gt_masks = ped2 / "Test" / "Test002_gt"
+    gt_masks.mkdir()
+    Image.fromarray(np.zeros((12, 18), np.uint8)).save(gt_masks / "001.bmp")
+    (ped2 / "Test" / "UCSDped2.m").write_text(UCSD_M)
+    (base / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped1" / "Train" / "Train001").mkdir(parents=True)
+    return base / "UCSD_Anomaly_Dataset.v1p2"
+
+
+def test_parse_ucsd_ground_truth() -> None:
+    assert parse_ucsd_gt(UCSD_M) == [[(3, 5)], [(1, 2), (6, 9)], [(4, 4)]]
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["tar.gz", "folder"])
+def test_prepare_ped2(tmp_path: Path, packed: bool) -> None:
+    release = _ucsd_release(tmp_path / "src")
+    source = release
+    if packed:
+        source = tmp_path / "UCSD_Anomaly_Dataset.tar.gz"
+        with tarfile.open(source, "w:gz") as tar:
+            tar.add(release, arcname=release.name)
+    main(["ped2", "--source", str(source), "--out", str(tmp_path / "out"), "--ext", "png"])
+    out = tmp_path / "out" / "ped2"
+    for split, lengths, seed in (("training", UCSD_TRAIN, 0), ("testing", UCSD_TEST, 10)):
+        listing = list_videos(out / split / "frames")
+        assert listing.names == [f"{v:02d}" for v in range(1, len(lengths) + 1)]  # Test002_gt skipped
+        assert listing.lengths == lengths
+        for v, length in enumerate(lengths, start=1):
+            np.testing.assert_array_equal(_read_back(out / split / "frames" / f"{v:02d}"),
+                                          _frames(seed + v, length, (12, 18)))
+    assert _labels(tmp_path / "out", "ped2").tolist() == UCSD_LABELS
+    dm = VideoDataModule("ped2", out, tmp_path / "cache", 16, 16)  # the layout run.py reads
+    dm.check_test_split()
+    assert [v.tolist() for v in dm.test_labels] == [UCSD_LABELS[:6], UCSD_LABELS[6:15], UCSD_LABELS[15:]]
+
+
+def test_ped2_range_beyond_the_video_is_refused(tmp_path: Path) -> None:
+    release = _ucsd_release(tmp_path / "src")
+    (release / "UCSDped2" / "Test" / "UCSDped2.m").write_text(UCSD_M.replace("[4]", "[3:5]"))
+    with pytest.raises(LnraError, match=r"range \[3:5\] of test video Test003 lies outside its 4 frames"):
+        prepare("ped2", release, tmp_path / "out", log=lambda _: None)
+    assert not (tmp_path / "out" / "ped2").exists() and list((tmp_path / "out").iterdir()) == []
+
+
+def test_ped2_gt_lines_must_match_the_test_videos(tmp_path: Path) -> None:
+    release = _ucsd_release(tmp_path / "src")
+    (release / "UCSDped2" / "Test" / "UCSDped2.m").write_text(UCSD_M.rsplit("TestVideoFile", 1)[0])
+    with pytest.raises(LnraError, match="has 2 gt_frame lines but .* has 3 test videos"):
+        prepare("ped2", release, tmp_path / "out", log=lambda _: None)
+
+
+def test_cli_says_what_it_wrote_and_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
+    release = _ucsd_release(tmp_path / "src")
+    out = tmp_path / "out"
+    args = ["ped2", "--source", str(release), "--out", str(out)]
+    main(args)
+    said = capsys.readouterr().out
+    assert f"ped2 training: 2 videos, 12 frames -> {out / 'ped2'}/training/frames" in said
+    assert "ped2 testing: 3 videos, 19 frames" in said
+    assert "ped2 labels: 19 test frames, 10 anomalous" in said
+    assert "the official ped2 release has 2010 test frames" in said
+    frame = out / "ped2" / "training" / "frames" / "01" / "0000.jpg"
+    before = frame.read_bytes()
+    again = subprocess.run([sys.executable, "-m", "lnra.data.prepare", *args], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: ")
+    assert "already exists and is not empty; add --overwrite" in again.stderr
+    assert frame.read_bytes() == before
+    (release / "UCSDped2" / "Train" / "Train002").rename(tmp_path / "moved")
+    main([*args, "--overwrite"])
+    assert list_videos(out / "ped2" / "training" / "frames").names == ["01"]
+    assert sorted(p.name for p in out.iterdir()) == ["ped2"]  # no staging folder left
+
+
+# -- CUHK Avenue -----------------------------------------------------------------------------------
+AVENUE_TRAIN = [5, 8]
+AVENUE_TEST = [6, 4]
+AVENUE_ANOMALOUS = [[2, 3], [0]]
+
+
+def _write_avi(path: Path, frames: np.ndarray) -> None:
+    """A lossless (PNG-coded) .avi, so the frames read back exactly."""
+    iio.imwrite(path, frames, plugin="FFMPEG", fps=25, codec="png", pixelformat="rgb24", macro_block_size=1)
+
+
+def _avenue_release(base: Path) -> Path:
+    for folder, lengths, seed in (("training_videos", AVENUE_TRAIN, 0), ("testing_videos", AVENUE_TEST, 10)):
+        (base / folder).mkdir(parents=True)
+        for v, length in enumerate(lengths, start=1):
+            _write_avi(base / folder / f"{v:02d}.avi", _frames(seed + v, length, (16, 24, 3)))
+    masks = base / "ground_truth_demo" / "testing_label_mask"
+    masks.mkdir(parents=True)
+    for v, (length, anomalous) in enumerate(zip(AVENUE_TEST, AVENUE_ANOMALOUS, strict=True), start=1):
+        cells = np.empty((1, length), dtype=object)
+        for t in range(length):
+            mask = np.zeros((16, 24), np.uint8)
+            if t in anomalous:
+                mask[3 + t, 5] = 1  # one pixel is enough
+            cells[0, t] = mask
+        savemat(masks / f"{v}_label.mat", {"volLabel": cells})
+    return base
+
+
+def test_prepare_avenue(tmp_path: Path) -> None:
+    source = _avenue_release(tmp_path / "Avenue Dataset")
+    logged: list[str] = []
+    prepare("avenue", source, tmp_path / "out", ext="png", log=logged.append)
+    out = tmp_path / "out" / "avenue"
+    for split, lengths, seed in (("training", AVENUE_TRAIN, 0), ("testing", AVENUE_TEST, 10)):
+        listing = list_videos(out / split / "frames")
+        assert listing.names == ["01", "02"] and listing.lengths == lengths
+        for v, length in enumerate(lengths, start=1):
+            np.testing.assert_array_equal(_read_back(out / split / "frames" / f"{v:02d}"),
+                                          _frames(seed + v, length, (16, 24, 3)))
+    assert _labels(tmp_path / "out", "avenue").tolist() == [0, 0, 1, 1, 0, 0] + [1, 0, 0, 0]
+    assert f"avenue testing: 2 videos, 10 frames -> {out}/testing/frames" in logged
+
+
+def test_avenue_mask_count_must_match_the_video(tmp_path: Path) -> None:
+    source = _avenue_release(tmp_path / "src")
+    cells = np.empty((1, 5), dtype=object)
+    for t in range(5):
+        cells[0, t] = np.zeros((16, 24), np.uint8)
+    savemat(source / "ground_truth_demo" / "testing_label_mask" / "1_label.mat", {"volLabel": cells})
+    with pytest.raises(LnraError, match=r"video 01 has 6 frames but its ground truth .*1_label.mat covers 5"):
+        prepare("avenue", source, tmp_path / "out", log=lambda _: None)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# -- ShanghaiTech ----------------------------------------------------------------------------------
+SHANGHAI_TRAIN = {"01_001": 6, "02_001": 5}
+SHANGHAI_TEST = {"01_0014": [0, 1, 1, 0, 0], "12_0151": [1, 1, 0, 0, 0, 0, 0]}
+
+
+def _shanghai_release(base: Path) -> Path:
+    (base / "training" / "videos").mkdir(parents=True)
+    for v, (name, length) in enumerate(SHANGHAI_TRAIN.items()):
+        _write_avi(base / "training" / "videos" / f"{name}.avi", _frames(v, length, (16, 32, 3)))
+    (base / "testing" / "test_frame_mask").mkdir(parents=True)
+    for v, (name, labels) in enumerate(SHANGHAI_TEST.items()):
+        folder = base / "testing" / "frames" / name
+        folder.mkdir(parents=True)
+        for t, frame in enumerate(_frames(20 + v, len(labels), (16, 32, 3))):
+            Image.fromarray(frame).save(folder / f"{t:03d}.jpg")
+        np.save(base / "testing" / "test_frame_mask" / f"{name}.npy", np.array(labels, np.int64))
+    return base
+
+
+def test_prepare_shanghai(tmp_path: Path) -> None:
+    source = _shanghai_release(tmp_path / "shanghaitech")
+    prepare("shanghai", source, tmp_path / "out", ext="png", log=lambda _: None)
+    out = tmp_path / "out" / "shanghai"
+    train = list_videos(out / "training" / "frames")
+    assert dict(zip(train.names, train.lengths, strict=True)) == SHANGHAI_TRAIN
+    np.testing.assert_array_equal(_read_back(out / "training" / "frames" / "02_001"),
+                                  _frames(1, 5, (16, 32, 3)))
+    test = list_videos(out / "testing" / "frames")
+    assert test.names == list(SHANGHAI_TEST) and test.lengths == [5, 7]
+    for name in SHANGHAI_TEST:  # the test JPEGs are copied byte for byte
+        sources = sorted((source / "testing" / "frames" / name).iterdir())
+        copies = sorted((out / "testing" / "frames" / name).iterdir())
+        assert [c.read_bytes() for c in copies] == [s.read_bytes() for s in sources]
+    assert _labels(tmp_path / "out", "shanghai").tolist() == [x for v in SHANGHAI_TEST.values() for x in v]
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("extra_mask", r"do not pair up; unmatched: 03_0059"),
+    ("short_mask", r"test video 12_0151 has 7 frames but its ground truth .*12_0151.npy covers 6"),
+])
+def test_shanghai_ground_truth_must_pair_with_the_frames(tmp_path: Path, damage: str, message: str) -> None:
+    source = _shanghai_release(tmp_path / "src")
+    masks = source / "testing" / "test_frame_mask"
+    if damage == "extra_mask":
+        np.save(masks / "03_0059.npy", np.zeros(4))
+    else:
+        np.save(masks / "12_0151.npy", np.zeros(6))
+    with pytest.raises(LnraError, match=message):
+        prepare("shanghai", source, tmp_path / "out", log=lambda _: None)
+
+
+def test_missing_source_parts_are_named(tmp_path: Path) -> None:
+    with pytest.raises(LnraError, match="source not found"):
+        prepare("avenue", tmp_path / "nowhere", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LnraError, match="Avenue ground truth folder not found: .*testing_label_mask"):
+        prepare("avenue", tmp_path / "empty", tmp_path / "out")
+    with pytest.raises(LnraError, match="no UCSDped2"):
+        prepare("ped2", tmp_path / "empty", tmp_path / "out")
