@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, tmp_paths
 
 from lnra.resume import SLURM_MARKER, find_run_to_resume
@@ -20,7 +21,7 @@ def _fake_run(runs: Path, name: str, *, ckpt: bool = True, finished: bool = Fals
     path = runs / name
     (path / "checkpoints").mkdir(parents=True)
     if ckpt:
-        (path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+        torch.save({"epoch": 0}, path / "checkpoints" / "last.ckpt")
         if mtime:
             os.utime(path / "checkpoints" / "last.ckpt", (mtime, mtime))
     if finished:
@@ -108,7 +109,7 @@ def test_a_requeued_slurm_job_finds_the_run_it_started(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     assert find_run_to_resume(runs, "synthetic_none", False, None) is None  # no checkpoint yet: start anew
     (Path(first) / "checkpoints").mkdir()
-    (Path(first) / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    torch.save({"epoch": 0}, Path(first) / "checkpoints" / "last.ckpt")
     assert find_run_to_resume(runs, "synthetic_none", False, None) == Path(first)
 
 
