@@ -155,3 +155,15 @@ def test_mixed_frame_sizes_are_resized_with_one_warning(tmp_path: Path, caplog) 
     assert len(warnings) == 1
     assert "2 video(s)" in warnings[0] and "01" in warnings[0] and "03" in warnings[0]
     assert int(store.frames[1, 8, 8]) == 50 and store.frames.shape == (9, 16, 16)
+
+
+def test_damaged_cache_file_is_rebuilt(tmp_path: Path, caplog) -> None:
+    write_dataset(tmp_path, train=[5], test=[])
+    cache = tmp_path / "cache"
+    _store(tmp_path, cache)
+    (data_file,) = cache.glob("*.npy")
+    data_file.write_bytes(data_file.read_bytes()[:100])  # e.g. a disk that ran full
+    with caplog.at_level(logging.WARNING, logger="lnra.data.frames"):
+        store = _store(tmp_path, cache)
+    assert "unreadable" in caplog.text
+    np.testing.assert_array_equal(store.frames, marked_video(1, 5))

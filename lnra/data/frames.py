@@ -169,17 +169,21 @@ def load_frame_store(
     lengths = listing.lengths
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     if data_path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        frames = np.load(data_path, mmap_mode="c")
-        if meta.get("names") == listing.names and meta.get("lengths") == lengths and frames.shape == (
-            offsets[-1], height, width,
+        try:
+            meta = json.loads(meta_path.read_text())
+            frames = np.load(data_path, mmap_mode="c")
+        except (OSError, ValueError) as err:
+            meta, frames = {}, None
+            log.warning("frame cache %s is unreadable (%s)", data_path, err)
+        if frames is not None and meta.get("names") == listing.names and meta.get("lengths") == lengths and (
+            frames.shape == (offsets[-1], height, width)
         ):
             return FrameStore(frames, listing.names, offsets)
         log.warning("frame cache %s does not match its source; rebuilding it", data_path)
     stale = sorted(p.name for p in cache_dir.glob(f"{stem}_*.npy") if p != data_path)
     if stale:
-        log.info("the source of %s/%s changed since %s was built; building a new cache", dataset, split,
-                 stale[-1])
+        log.info("the frames of %s/%s differ from those cached in %s (kept); building a new cache", dataset,
+                 split, stale[-1])
     files = [f for video in listing.files for f in video]
     tmp = data_path.with_name(f"{data_path.name}.partial-{os.getpid()}")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width))
