@@ -154,8 +154,8 @@ def write_cifar100(root: Path, count: int = 20) -> None:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
-        data = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-                b"fine_labels": [i % 100 for i in range(count)], b"coarse_labels": [0] * count}
+        data = {"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+                "fine_labels": [i % 100 for i in range(count)], "coarse_labels": [0] * count}
         (folder / split).write_bytes(pickle.dumps(data))
     (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"c{i}" for i in range(100)]}))
 
