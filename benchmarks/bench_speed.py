@@ -106,10 +106,9 @@ class LoopTimer(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if batch_idx == self.warmup - 1:
             self._mark("warm", pl_module)
+        if batch_idx == trainer.num_training_batches - 1:  # Lightning validates before on_train_epoch_end
+            self._mark("train_end", pl_module)
         self.train_steps = batch_idx + 1
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self._mark("train_end", pl_module)
 
     def _eval_start(self, pl_module) -> None:
         self._mark("eval_start", pl_module)
@@ -150,40 +149,83 @@ def build_run(cfg: DictConfig, run_dir: Path, timer: LoopTimer, **trainer_overri
     return trainer, module, datamodule
 
 
-def full_step_rate(cfg: DictConfig, args: argparse.Namespace) -> float:
-    """Clips/s of ``Trainer.fit`` steps: cache → batch → pseudo anomalies → forward, loss, backward, Adam."""
+class BareStep:
+    """The model alone on random tensors: same precision, memory format and optimiser as the real step."""
+
+    def __init__(self, cfg: DictConfig, args: argparse.Namespace, device: torch.device) -> None:
+        precision = resolve_precision(str(cfg.trainer.precision), args.accelerator)
+        fmt = torch.channels_last_3d if cfg.model.channels_last else torch.contiguous_format
+        model = instantiate(cfg.model.net).to(device, memory_format=fmt).train()
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=float(cfg.model.lr))
+        self.model: Callable = torch.compile(model) if cfg.model.get("compile") else model
+        shape = (args.batch, 1, int(cfg.dataset.clip_len), args.size, args.size)
+        self.clips = (torch.rand(shape, device=device) * 2 - 1).contiguous(memory_format=fmt)
+        self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+        self.device = device
+
+    def step(self) -> None:
+        dtype = self.dtype or torch.float32
+        with torch.autocast(self.device.type, dtype=dtype, enabled=self.dtype is not None):
+            loss = reconstruction_loss(self.model(self.clips), self.clips).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+
+class InterleavedBare(pl.Callback):
+    """After every real training step, one bare model step: on a CPU shared with other work the load drifts
+    by the minute, and only step-by-step alternation compares the two under the same conditions.
+
+    A real step's time runs from the end of the previous bare step to the end of the real step, so it holds
+    everything Lightning does for one batch: fetching it from the cache, pseudo anomalies, the step itself.
+    """
+
+    def __init__(self, bare: BareStep, warmup: int) -> None:
+        self.bare, self.warmup = bare, warmup
+        self.full: list[float] = []
+        self.bare_times: list[float] = []
+        self._mark = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._mark = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        self.bare.step()
+        done = time.perf_counter()
+        if batch_idx >= self.warmup:
+            self.full.append(now - self._mark)
+            self.bare_times.append(done - now)
+        self._mark = time.perf_counter()
+
+
+def measure_steps(cfg: DictConfig, args: argparse.Namespace) -> tuple[float, float]:
+    """(clips/s of the full ``Trainer.fit`` step, clips/s of the bare model step) for one config.
+
+    CPU: medians of step-by-step interleaved timings. GPU: the mean over the timed steps of each, run one
+    after the other, synchronising only at the ends so that the data pipeline overlaps the GPU as usual.
+    """
+    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
+    bare = BareStep(cfg, args, device)
     timer = LoopTimer(args.warmup)
+    interleaved = InterleavedBare(bare, args.warmup) if device.type == "cpu" else None
     with tempfile.TemporaryDirectory() as tmp:
         trainer, module, datamodule = build_run(cfg, Path(tmp), timer, max_epochs=1, limit_val_batches=0,
                                                 limit_train_batches=args.warmup + args.steps)
+        if interleaved:
+            trainer.callbacks.append(interleaved)
         trainer.fit(module, datamodule=datamodule)
-    measured = timer.train_steps - args.warmup
-    return measured * args.batch / (timer.marks["train_end"] - timer.marks["warm"])
-
-
-def bare_step_rate(cfg: DictConfig, args: argparse.Namespace) -> float:
-    """Clips/s of the model alone on random tensors, with the same precision, memory format and optimiser."""
-    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
-    precision = resolve_precision(str(cfg.trainer.precision), args.accelerator)
-    channels_last = bool(cfg.model.channels_last)
-    fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
-    model = instantiate(cfg.model.net).to(device, memory_format=fmt).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(cfg.model.lr))
-    step_model: Callable = torch.compile(model) if cfg.model.get("compile") else model
-    shape = (args.batch, 1, int(cfg.dataset.clip_len), args.size, args.size)
-    clips = (torch.rand(shape, device=device) * 2 - 1).contiguous(memory_format=fmt)
-    dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+    if interleaved:
+        return (args.batch / statistics.median(interleaved.full),
+                args.batch / statistics.median(interleaved.bare_times))
+    full = (timer.train_steps - args.warmup) * args.batch / (timer.marks["train_end"] - timer.marks["warm"])
     for i in range(args.warmup + args.steps):
         if i == args.warmup:
             sync(device)
             start = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = reconstruction_loss(step_model(clips), clips).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        bare.step()
     sync(device)
-    return args.steps * args.batch / (time.perf_counter() - start)
+    return full, args.steps * args.batch / (time.perf_counter() - start)
 
 
 def tflops(clips_per_s: float, size: int, passes: int) -> float:
@@ -223,36 +265,41 @@ def section_train(args: argparse.Namespace) -> list[dict]:
     for _ in range(args.rounds):
         rates: dict[tuple, float] = {}
         for setting in args.settings:
-            rates[(setting, "bare model")] = bare_step_rate(compose_config(args, setting, []), args)
             for variant in variants:
                 cfg = compose_config(args, setting, variant_overrides(variant, args.intruders))
-                rates[(setting, variant)] = full_step_rate(cfg, args)
+                full, bare = measure_steps(cfg, args)
+                rates[(setting, variant, "full")], rates[(setting, variant, "bare")] = full, bare
         rounds.append(rates)
     rates = median_rows(rounds)
     rows = []
-    for (setting, what), rate in rates.items():
-        bare = rates[(setting, "bare model")]
-        row = {"section": "train", "size": args.size, "batch": args.batch, "setting": setting, "step": what,
-               "clips_per_s": rate, "overhead_pct": 100 * (1 - rate / bare),
-               "vs_fp32": rate / rates[("fp32", what)] if ("fp32", what) in rates else None}
-        if args.accelerator == "gpu":
-            row["tflops"] = tflops(rate, args.size, 3)
-        rows.append(row)
-    head = "| setting | step | clips/s | overhead vs bare | × fp32 |"
+    for setting in args.settings:
+        for variant in variants:
+            full, bare = rates[(setting, variant, "full")], rates[(setting, variant, "bare")]
+            fp32 = rates.get(("fp32", variant, "full"))
+            row = {"section": "train", "size": args.size, "batch": args.batch, "setting": setting,
+                   "variant": variant, "clips_per_s": full, "bare_clips_per_s": bare,
+                   "overhead_pct": 100 * (bare / full - 1), "vs_fp32": full / fp32 if fp32 else None}
+            if args.accelerator == "gpu":
+                row["tflops"], row["bare_tflops"] = tflops(full, args.size, 3), tflops(bare, args.size, 3)
+            rows.append(row)
+    head = "| setting | pseudo | full step clips/s | bare model clips/s | overhead | full step × fp32 |"
     if args.accelerator == "gpu":
-        head += " TFLOP/s |"
+        head += " TFLOP/s full (bare) |"
     title = f"Training throughput, 16×{args.size}×{args.size} clips, batch {args.batch}"
     emit(args, f"\n### {title} — {machine()}\n")
     emit(args, head)
     emit(args, "|" + "---|" * (head.count("|") - 1))
     for r in rows:
         vs = f"{r['vs_fp32']:.2f}×" if r["vs_fp32"] is not None else "–"
-        over = "–" if r["step"] == "bare model" else f"{r['overhead_pct']:+.1f} %"
-        line = f"| {r['setting']} | {r['step']} | {r['clips_per_s']:.2f} | {over} | {vs} |"
+        line = (f"| {r['setting']} | {r['variant']} | {r['clips_per_s']:.2f} | {r['bare_clips_per_s']:.2f} | "
+                f"{r['overhead_pct']:+.1f} % | {vs} |")
         if "tflops" in r:
-            line += f" {r['tflops']:.1f} |"
+            line += f" {r['tflops']:.1f} ({r['bare_tflops']:.1f}) |"
         emit(args, line)
-    emit(args, f"\n(medians of {args.rounds} round(s); {args.warmup} warm-up + {args.steps} timed steps)")
+    how = ("medians of per-step times, each real step followed by one bare step" if args.accelerator == "cpu"
+           else "means over the timed steps")
+    emit(args, f"\n({how}; {args.warmup} warm-up + {args.steps} timed steps; median of {args.rounds} "
+               "round(s); overhead = full-step time / bare-step time − 1)")
     return rows
 
 

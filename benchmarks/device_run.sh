@@ -95,7 +95,7 @@ RUN_DIR=$WORK/ped2_skip_frame
 LEFT=$((DEADLINE - ($(date +%s) - START) - 45))   # 45 s for the start-up, the test and the packing
 [ $LEFT -lt $TRAIN_SECONDS ] && TRAIN_SECONDS=$((LEFT > 60 ? LEFT : 60))
 [ $DRY = 0 ] && RUN_ARGS+=("+trainer.max_time={seconds:$TRAIN_SECONDS}")
-say "training Ped2 skip_frame for at most $TRAIN_SECONDS s"
+say "training Ped2 skip_frame$([ $DRY = 0 ] && echo " for at most $TRAIN_SECONDS s")"
 T0=$(date +%s.%N)
 python3 run.py dataset=ped2 pseudo=skip_frame "dataset.root=$REPO/.devdata/ped2_256" \
     "dataset.labels_path=$REPO/.devdata/labels/frame_labels_ped2.npy" logger=csv \
