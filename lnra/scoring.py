@@ -77,7 +77,9 @@ class Evaluation:
         return len(self.labels)
 
 
-def evaluate(psnr_per_video: list[np.ndarray], labels_per_video: list[np.ndarray], clip_len: int) -> Evaluation:
+def evaluate(
+    psnr_per_video: list[np.ndarray], labels_per_video: list[np.ndarray], clip_len: int
+) -> Evaluation:
     """SPEC §6: per-video min–max of the window PSNRs, anomaly = 1 − regularity, micro AUC.
 
     Also the macro AUC (mean over videos that contain both classes) and the micro AUC of raw −PSNR

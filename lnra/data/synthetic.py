@@ -80,7 +80,9 @@ class _Mover:
         _paste(img, self.x, self.y + 0.6 * np.sin(0.5 * t + self.phase), self.patch)
 
 
-def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _video(
+    rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, S, S) uint8 and labels (T,); ``anomaly`` None for a normal video, else its kind 0..3."""
     s, n = spec.size, spec.frames_per_video
     scale = s / 64
