@@ -18,7 +18,7 @@ from torch import nn
 
 from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL
-from lnra.scoring import Evaluation, centre_index, centre_psnr, evaluate
+from lnra.scoring import Evaluation, centre_index, centre_psnr, evaluate, window_count
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,13 @@ class LnraModule(pl.LightningModule):
         labels = self.trainer.datamodule.test_labels
         psnr = self._scores.per_video(self, len(labels))
         self._scores = _WindowScores()
+        seen = sum(len(p) for p in psnr)
+        expected = sum(window_count(len(lab), self.clip_len) for lab in labels)
+        if seen != expected:
+            raise LnraError(
+                f"{prefix} scored {seen} of the {expected} test windows: the AUC is defined over every "
+                f"window; remove trainer.limit_{prefix}_batches"
+            )
         result = evaluate(psnr, labels, self.clip_len)
         self.last_evaluation = result
         for name in ("auc_micro", "auc_macro", "auc_micro_global"):

@@ -83,3 +83,10 @@ def test_resolution_not_multiple_of_16_fails_at_start_up(tmp_path):
     assert "error: frame size 50x48 is not a multiple of 16" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "data" / "synthetic").exists()  # failed before generating or caching data
+
+
+def test_a_partial_evaluation_is_refused_not_scored(tmp_path):
+    proc = run_py(tmp_path, *TINY_DATASET, "debug=fast", "+trainer.limit_val_batches=1", check=False)
+    assert proc.returncode != 0
+    assert "error: val scored 16 of the 34 test windows" in proc.stderr
+    assert "remove trainer.limit_val_batches" in proc.stderr
