@@ -45,7 +45,7 @@ def test_cifar100_is_read_with_torchvision_as_grayscale(tmp_path):
 
 def test_cifar100_official_md5_check_refuses_a_copy_that_is_not_the_official_one(tmp_path):
     write_cifar100(tmp_path)
-    with pytest.raises(LnraError, match=r"CIFAR-100 not found in .*cifar-100-python"):
+    with pytest.raises(LnraError, match=r"not the official files \(verify_md5=true\).*cifar-100-python"):
         Cifar100Source(tmp_path, height=32, width=32, verify_md5=True)
 
 

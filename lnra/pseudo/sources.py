@@ -110,8 +110,9 @@ class Cifar100Source(IntruderSource):
             else:
                 dataset = _LocalCIFAR100(str(root), train=True)
         except RuntimeError:
+            official = " or not the official files (verify_md5=true)" if verify_md5 else ""
             raise LnraError(
-                f"CIFAR-100 not found in {root}: expected torchvision's format "
+                f"CIFAR-100 not found in {root}{official}: expected torchvision's format "
                 f"{root}/cifar-100-python/{{train,test,meta}}; get it with pseudo.source.download=true "
                 "(needs a network) or unpack cifar-100-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html"
             ) from None
