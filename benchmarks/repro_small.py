@@ -39,7 +39,7 @@ def run_one(variant: str, setting: str, overrides: list[str], out_dir: Path, thr
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     (out_dir / f"{setting}_{variant}.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not (run_dir / "results.json").is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return {"variant": variant, "setting": setting, "error": " | ".join(tail), "wall_s": wall}
     res = json.loads((run_dir / "results.json").read_text())
