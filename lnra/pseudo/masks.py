@@ -93,21 +93,19 @@ def sample_windows(
     max_size: float,
     max_move: int,
     device: torch.device | str = "cpu",
-    generator: torch.Generator | None = None,
 ) -> Windows:
     """Random windows of SPEC §4: centre ``U{0..W-1}`` (``U{0..W}`` for SmoothMixC), side
     ``max(10, int(U(0, α)·W))``; with β > 0 the centre of frame t+1 is that of frame t moved by an
     integer step in ``U{-β..β}`` per axis, clipped to [0, W] and [0, H]."""
     rule = rule_of(technique)
     extra = 1 if rule.centre_inclusive else 0
-    kw = {"device": device, "generator": generator}
-    cx = torch.randint(0, width + extra, (batch,), **kw)
-    cy = torch.randint(0, height + extra, (batch,), **kw)
-    w = (torch.rand(batch, **kw) * max_size * width).long().clamp(min=MIN_SIZE)
-    h = (torch.rand(batch, **kw) * max_size * height).long().clamp(min=MIN_SIZE)
+    cx = torch.randint(0, width + extra, (batch,), device=device)
+    cy = torch.randint(0, height + extra, (batch,), device=device)
+    w = (torch.rand(batch, device=device) * max_size * width).long().clamp(min=MIN_SIZE)
+    h = (torch.rand(batch, device=device) * max_size * height).long().clamp(min=MIN_SIZE)
     if max_move == 0:
         return Windows(cx[:, None], cy[:, None], w, h)
-    steps = torch.randint(-max_move, max_move + 1, (2, batch, frames - 1), **kw)
+    steps = torch.randint(-max_move, max_move + 1, (2, batch, frames - 1), device=device)
     return Windows(clipped_walk(cx, steps[0], width), clipped_walk(cy, steps[1], height), w, h)
 
 

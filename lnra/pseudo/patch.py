@@ -33,7 +33,7 @@ class PatchMixer:
         self.p, self.max_size, self.max_move = float(p), float(max_size), int(max_move)
         self.name = name or technique
 
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(self, clips: torch.Tensor) -> torch.Tensor:
         """``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample (a new tensor)."""
         b, _, t, h, w = clips.shape
         if (h, w) != (self.source.height, self.source.width):
@@ -41,9 +41,8 @@ class PatchMixer:
                             f"but the clips are {h}x{w}")
         if self.source.frames not in (1, t):
             raise LnraError(f"intruder clips have {self.source.frames} frames but the clips have {t}")
-        windows = sample_windows(self.technique, b, t, h, w, self.max_size, self.max_move,
-                                 clips.device, generator)
-        patch = self.source.sample(b, clips.device, generator).to(clips.dtype)
+        windows = sample_windows(self.technique, b, t, h, w, self.max_size, self.max_move, clips.device)
+        patch = self.source.sample(b, clips.device).to(clips.dtype)
         # The mask is built in the output's memory and blended there: one clip-sized buffer in all.
         out = torch.empty((b, windows.cx.shape[1], h, w), dtype=clips.dtype, device=clips.device)
         masks = build_masks(self.technique, windows, h, w, out=out)[:, None]

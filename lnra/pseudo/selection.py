@@ -26,7 +26,7 @@ class PatchAnomaly(Protocol):
     p: float
     name: str
 
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(self, clips: torch.Tensor) -> torch.Tensor:
         """Return ``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample."""
         ...
 
@@ -61,10 +61,9 @@ class PseudoAnomalies:
     def enabled(self) -> bool:
         return bool(self._boundaries.numel()) and float(self._boundaries[-1]) > 0
 
-    def select(self, batch_size: int, device: torch.device,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def select(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """Kind code per sample from one uniform draw each."""
-        r = torch.rand(batch_size, device=device, dtype=torch.float64, generator=generator)
+        r = torch.rand(batch_size, device=device, dtype=torch.float64)
         bucket = torch.bucketize(r, self._boundaries.to(device), right=True)
         codes = torch.tensor(([KIND_SKIP] if self.skip else []) + [
             FIRST_PATCH_KIND + j for j in range(len(self.patches))] + [KIND_NORMAL], device=device)
@@ -75,13 +74,12 @@ class PseudoAnomalies:
         clip: torch.Tensor,
         skip_clip: torch.Tensor | None = None,
         skip_target: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, kind): normal → (clip, clip); patch → (patched clip, clip); skip → (skip clip,
         its consecutive-frame target)."""
-        kind = (self.select(clip.shape[0], clip.device, generator) if self.enabled
+        kind = (self.select(clip.shape[0], clip.device) if self.enabled
                 else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
-        return self.apply(kind, clip, skip_clip, skip_target, generator)
+        return self.apply(kind, clip, skip_clip, skip_target)
 
     def apply(
         self,
@@ -89,7 +87,6 @@ class PseudoAnomalies:
         clip: torch.Tensor,
         skip_clip: torch.Tensor | None = None,
         skip_target: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, kind) for given kind codes — the preview forces kinds through here."""
         inputs, target = clip, clip  # normal samples: the clip itself, never modified in place
@@ -102,8 +99,8 @@ class PseudoAnomalies:
         for j, patch in enumerate(self.patches):
             chosen = (kind == FIRST_PATCH_KIND + j).nonzero().squeeze(1)
             if chosen.numel() == len(kind):
-                inputs = patch(clip, generator=generator)
+                inputs = patch(clip)
             elif chosen.numel():
                 inputs = inputs.clone() if inputs is clip else inputs
-                inputs[chosen] = patch(clip[chosen], generator=generator)
+                inputs[chosen] = patch(clip[chosen])
         return inputs, target, kind
