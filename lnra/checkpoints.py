@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,7 +90,11 @@ def safe_load(path: Path) -> Any:
         with torch.serialization.safe_globals(list(_stand_ins())):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        refused = _refused_globals(path) or [str(err).strip().splitlines()[0][:200]]
+        message = str(err).strip()
+        unsupported = re.findall(r"Unsupported global: GLOBAL (\S+)", message)
+        refused = _refused_globals(path) or unsupported
+        if not refused:
+            raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
         raise LnraError(
             f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
             "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"

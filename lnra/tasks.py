@@ -43,6 +43,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     pseudo = build_pseudo(cfg)
     datamodule = build_datamodule(cfg, pseudo)
     datamodule.check_test_split()
+    datamodule.check_train_split()
     module = build_module(cfg)
     if ckpt is not None:
         check_checkpoint(ckpt, module)

@@ -204,7 +204,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
          "has 63 labels but the 2 test videos have 64", None, fast),
         ("labels not 0/1", [*p, *dataset(not_binary)], "expected 0 (normal) and 1 (anomalous)", None, slow),
         ("missing labels", [*p, *dataset(no_labels)], "label file not found", None, slow),
-        ("too-short training videos", [*p, *dataset(short_train)], "no training video has 16 frames", None,
+        ("too-short training videos", [*p, *dataset(short_train)], "has 16 frames (the longest has", None,
          slow),
         ("height not divisible by 16", [*p, "dataset.height=40"], "frame size 40x32 is not a multiple of 16",
          None, fast),

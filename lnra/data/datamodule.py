@@ -159,6 +159,15 @@ class VideoDataModule(pl.LightningDataModule):
             log.warning("test videos %s are shorter than %d frames and cannot be scored",
                         short, self.clip_len)
 
+    def check_train_split(self) -> None:
+        """List the training videos (cheap): a split with no video of a whole clip fails before caching."""
+        listing = list_videos(self.root / "training" / "frames")
+        if max(listing.lengths) < self.clip_len:
+            raise LnraError(
+                f"no training video in {listing.split_dir} has {self.clip_len} frames (the longest has "
+                f"{max(listing.lengths)}): nothing to train on"
+            )
+
     def store(self, split: str) -> FrameStore:
         if split not in self._stores:
             folder = "training" if split == "train" else "testing"
