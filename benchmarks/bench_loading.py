@@ -1,7 +1,7 @@
 """Training-clip loading throughput: slices of the decoded-frame cache vs decoding JPEGs every time.
 
 One training sample is what a training step consumes per batch slot: a normal clip, a skip-frame clip
-and its normal target, each 16 frames of ``size``×``size`` uint8 (SPEC §3, §5). Both approaches draw
+and its normal target, each 16 frames of ``size``×``size`` uint8 (docs/method.md §3, §5). Both approaches draw
 the very same frame indices (TrainClips without gathering) and go through a real DataLoader with
 batch size 4; only the way the frames are obtained differs. Also reports the time to build the cache.
 

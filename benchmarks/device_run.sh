@@ -39,21 +39,21 @@ SITE=$WORK/site
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
     .whl/hydra_core-*.whl .whl/omegaconf-*.whl .whl/antlr4_python3_runtime-*.whl || exit 2
 export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
-# lightning is on the image; its carried wheel is used only where it is missing or older than 2.5.
-if ! python3 -c "import lightning, sys; v = tuple(map(int, lightning.__version__.split('.')[:2])); sys.exit(v < (2, 5))" \
+# pytorch_lightning is on the image; its carried wheel is used only where it is missing or older than 2.5.
+if ! python3 -c "import pytorch_lightning, sys; v = tuple(map(int, pytorch_lightning.__version__.split('.')[:2])); sys.exit(v < (2, 5))" \
     2>/dev/null || [ $DRY = 1 ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$WORK/lightning" \
-        .whl/lightning-*.whl || exit 2
-    python3 -c "import lightning" 2>/dev/null || export PYTHONPATH=$WORK/lightning:$PYTHONPATH
+        .whl/pytorch_lightning-*.whl || exit 2
+    python3 -c "import pytorch_lightning" 2>/dev/null || export PYTHONPATH=$WORK/lightning:$PYTHONPATH
 fi
-python3 -c "import hydra, omegaconf, lightning, lnra.builders" || { echo "error: imports fail" >&2; exit 2; }
+python3 -c "import hydra, omegaconf, pytorch_lightning, lnra.builders" || { echo "error: imports fail" >&2; exit 2; }
 
 {
     date -u
     nvidia-smi 2>&1 || echo "no nvidia-smi (dry run)"
-    python3 -c "import sys, torch, lightning, hydra; print(sys.version); print('torch', torch.__version__, \
+    python3 -c "import sys, torch, pytorch_lightning, hydra; print(sys.version); print('torch', torch.__version__, \
 'cuda', torch.version.cuda, 'gpu', torch.cuda.get_device_name(0) if torch.cuda.is_available() else None); \
-print('lightning', lightning.__version__, 'hydra', hydra.__version__)"
+print('pytorch_lightning', pytorch_lightning.__version__, 'hydra', hydra.__version__)"
     python3 -c "import os; print(os.cpu_count())"
 } > "$OUT/env.txt" 2>&1
 say "packages ready; $(tail -1 "$OUT/env.txt") cores"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare what benchmarks/device_run.sh carries to the lent GPU machine (both folders are git-ignored):
-#   .whl/     the Python packages that machine lacks (hydra-core, omegaconf, antlr4 runtime; lightning as a
+#   .whl/     the Python packages that machine lacks (hydra-core, omegaconf, antlr4 runtime; pytorch-lightning as a
 #             fallback), as wheels for its Python 3.12
 #   .devdata/ Ped2 already gray 256x256 (ped2_256), its labels and 50 CIFAR-10 images per class
 # usage: bash benchmarks/prepare_device.sh [SHARED_DATA_DIR]   (default $LNRA_SHARED_DATA or ../shared/data)
@@ -11,7 +11,7 @@ PLATFORMS="--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --p
 
 mkdir -p .whl
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp $PLATFORMS \
-    -d .whl hydra-core==1.3.8 omegaconf==2.3.1 lightning==2.6.6
+    -d .whl hydra-core==1.3.8 omegaconf==2.3.1 pytorch-lightning==2.6.6
 # antlr4-python3-runtime 4.9.3 (what omegaconf 2.3 pins) is published as source only: build its pure-Python wheel.
 ls .whl/antlr4_python3_runtime-4.9.3-*.whl >/dev/null 2>&1 ||
     python3 -m pip wheel -q --no-deps --no-build-isolation -w .whl antlr4-python3-runtime==4.9.3

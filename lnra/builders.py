@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.checkpoint_io import AtomicCheckpointIO
@@ -37,7 +37,7 @@ def build_pseudo(cfg: DictConfig) -> PseudoAnomalies:
 
 def build_patch(entry: DictConfig, cfg: DictConfig) -> Any:
     """One patch technique; its intruder source (usually ``${pseudo.source}``) is built first with the
-    frame size, because intruders are resized to the whole frame (SPEC §4)."""
+    frame size, because intruders are resized to the whole frame (docs/method.md §4)."""
     try:
         source = instantiate(entry.source, height=cfg.dataset.height, width=cfg.dataset.width)
         return instantiate(entry, source=source)

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 from fsspec.implementations.local import LocalFileSystem
-from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning_fabric.utilities.cloud_io import get_filesystem
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 
 def partial_path(path: Path) -> Path:

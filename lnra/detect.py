@@ -2,7 +2,7 @@
 
 Frames are read one at a time (a video through imageio's bundled ffmpeg, or a folder of images in
 sorted name order), prepared exactly as the datasets are (grayscale, bilinear resize to the
-checkpoint's resolution, [-1, 1]) and scored with the protocol of SPEC §6: stride-1 windows of the
+checkpoint's resolution, [-1, 1]) and scored with the protocol of docs/method.md §6: stride-1 windows of the
 clip length, each scoring its centre frame by PSNR. Only one window of frames is held in memory, so
 any length of video fits. The scores are raw (anomaly score = −PSNR, comparable across videos);
 ``--normalize`` gives the paper's per-video min–max instead.

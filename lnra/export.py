@@ -1,7 +1,7 @@
 """Export a trained autoencoder: ``python -m lnra.export --ckpt PATH --format onnx|torchscript``.
 
 The exported model maps a batch of clips (B, 1, T, H, W) in [-1, 1] to their reconstructions, with
-the batch size free; a deployment computes the centre-frame PSNR from the two (SPEC §6). After
+the batch size free; a deployment computes the centre-frame PSNR from the two (docs/method.md §6). After
 writing, the file is loaded back and run on a random batch, and its output is compared with
 PyTorch's, so a file that does not reproduce the model is never left behind under its final name.
 """

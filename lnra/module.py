@@ -1,7 +1,7 @@
 """The LightningModule: the autoencoder, the learning-not-to-reconstruct loss and the AUC evaluation.
 
 Training reads (input, target, kind) per sample, as the DataModule made them, so the loss needs no
-knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of SPEC §6
+knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of docs/method.md §6
 and gather every rank's window scores before computing the AUC.
 """
 
@@ -11,7 +11,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import numpy as np
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample MSE against each sample's own target (SPEC §3), in fp32: shape (B,)."""
+    """Per-sample MSE against each sample's own target (docs/method.md §3), in fp32: shape (B,)."""
     return (recon.float() - target.float()).pow(2).flatten(1).mean(1)
 
 
@@ -136,8 +136,10 @@ class LnraModule(pl.LightningModule):
                                  "auc_macro": result.auc_macro, "auc_micro_global": result.auc_micro_global})
         return result
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._score_step(batch)
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Score the windows; hand the reconstructed centre frames to callbacks, as at test time."""
+        recon = self._score_step(batch)
+        return {"recon_centre": recon[:, :, centre_index(self.clip_len)]}
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
+from pytorch_lightning.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 from torch.utils.data import default_collate

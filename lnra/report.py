@@ -29,14 +29,14 @@ from lnra.errors import LnraError
 
 DATASETS = {"ped2": "Ped2", "avenue": "Avenue", "shanghai": "ShanghaiTech"}
 
-# Table 1 of the paper (SPEC §7): (variant, pseudo config) → AUC per dataset, in %.
+# Table 1 of the paper (docs/method.md §7): (variant, pseudo config) → AUC per dataset, in %.
 TABLE1 = [
     ("baseline", "none", {"ped2": 92.49, "avenue": 81.47, "shanghai": 71.28}),
     ("patch (CIFAR-100, SmoothMixS)", "cifar_smoothmix", {"ped2": 94.77, "avenue": 84.91, "shanghai": 72.46}),
     ("skip frame", "skip_frame", {"ped2": 96.50, "avenue": 84.67, "shanghai": 75.97}),
 ]
 
-# Fig. 5(c) of the paper (SPEC §7), all on Ped2: (intruder, patching, pseudo config, AUC in %).
+# Fig. 5(c) of the paper (docs/method.md §7), all on Ped2: (intruder, patching, pseudo config, AUC in %).
 FIG5C = [
     ("CIFAR-100", "SmoothMixS", "cifar_smoothmix", 94.77),
     ("ImageNet", "SmoothMixS", "imagenet_smoothmix", 93.34),

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
+from pytorch_lightning.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.checkpoints import load_weights_into, read_weights

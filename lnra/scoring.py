@@ -1,4 +1,4 @@
-"""The evaluation protocol of SPEC §6 as pure functions on arrays.
+"""The evaluation protocol of docs/method.md §6 as pure functions on arrays.
 
 Every published number of the paper is computed this way, so nothing here is approximate: the
 window's centre frame is the scored frame, each video is min–max normalised on its own, and the
@@ -80,7 +80,7 @@ class Evaluation:
 def evaluate(
     psnr_per_video: list[np.ndarray], labels_per_video: list[np.ndarray], clip_len: int
 ) -> Evaluation:
-    """SPEC §6: per-video min–max of the window PSNRs, anomaly = 1 − regularity, micro AUC.
+    """docs/method.md §6: per-video min–max of the window PSNRs, anomaly = 1 − regularity, micro AUC.
 
     Also the macro AUC (mean over videos that contain both classes) and the micro AUC of raw −PSNR
     without per-video normalisation, which shows how much the normalisation contributes.

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer

@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import matplotlib
 import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
+from pytorch_lightning.loggers import TensorBoardLogger
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -237,7 +237,7 @@ class ResultVisualizer(pl.Callback):
     """Writes result images, anomaly timelines and demo videos of a test into the run directory.
 
     Result images are written per batch; timelines and videos need each video's final scores, so
-    they are drawn at ``on_test_end`` from the module's evaluation (SPEC §6 scores).
+    they are drawn at ``on_test_end`` from the module's evaluation (docs/method.md §6 scores).
     """
 
     def __init__(self, run_dir: str | Path, images: bool = False, video: bool = False,

@@ -1,10 +1,10 @@
-"""Training clips, skip-frame clips and test windows as the datamodule serves them (SPEC §1, §5, §6)."""
+"""Training clips, skip-frame clips and test windows as the datamodule serves them (docs/method.md §1, §5, §6)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import numpy as np
 import pytest
 import torch

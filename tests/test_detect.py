@@ -7,7 +7,7 @@ from itertools import islice
 from pathlib import Path
 
 import imageio.v2 as imageio
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""The learning-not-to-reconstruct loss (SPEC §3): every sample is compared with its own target."""
+"""The learning-not-to-reconstruct loss (docs/method.md §3): every sample is compared with its own target."""
 
 import torch
 

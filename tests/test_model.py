@@ -1,4 +1,4 @@
-"""The autoencoder of SPEC §2: shapes, layer layout, output range and early shape errors."""
+"""The autoencoder of docs/method.md §2: shapes, layer layout, output range and early shape errors."""
 
 import pytest
 import torch

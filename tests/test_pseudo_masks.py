@@ -1,4 +1,4 @@
-"""Patch masks against the formulas of SPEC §4, on chosen centres and sizes."""
+"""Patch masks against the formulas of docs/method.md §4, on chosen centres and sizes."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def mask_of(technique: str, cx: int, cy: int, w: int, h: int) -> torch.Tensor:
 
 
 def spec_value(technique: str, x: int, y: int, cx: int, cy: int, w: int, h: int) -> float:
-    """SPEC §4 written out per pixel, independently of the implementation."""
+    """docs/method.md §4 written out per pixel, independently of the implementation."""
     if technique == "smoothmix_c":
         return math.exp(-((x - cx) ** 2) / (2 * w**2)) * math.exp(-((y - cy) ** 2) / (2 * h**2))
 

@@ -1,4 +1,4 @@
-"""Per-sample selection (SPEC §3) and the skip-frame settings (SPEC §5), with real patch mixers and
+"""Per-sample selection (docs/method.md §3) and the skip-frame settings (docs/method.md §5), with real patch mixers and
 real Hydra configs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The evaluation protocol of SPEC §6, pinned on hand-made scores."""
+"""The evaluation protocol of docs/method.md §6, pinned on hand-made scores."""
 
 import numpy as np
 import pytest

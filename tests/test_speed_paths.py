@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import pytest
 import torch
 from conftest import TINY_DATASET

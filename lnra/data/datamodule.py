@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -62,8 +62,8 @@ class _Windows(Dataset):
 
 
 class TrainClips(_Windows):
-    """Every 16-frame window of every training video (SPEC §1), plus, when skip frames are enabled,
-    an independently drawn skip-frame clip and its normal target (SPEC §5) in the same item — so a
+    """Every 16-frame window of every training video (docs/method.md §1), plus, when skip frames are enabled,
+    an independently drawn skip-frame clip and its normal target (docs/method.md §5) in the same item — so a
     distributed sampler shards normal and skip samples together."""
 
     def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
@@ -88,7 +88,7 @@ class TrainClips(_Windows):
 
 
 class TestWindows(_Windows):
-    """Stride-1 16-frame windows over every test video (SPEC §6), tagged with video and window index."""
+    """Stride-1 16-frame windows over every test video (docs/method.md §6), tagged with video and window index."""
 
     __test__ = False  # a dataset, not a pytest class
 
@@ -106,7 +106,7 @@ def already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def to_unit_range(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] → float [-1, 1] as ``x/127.5 - 1`` (SPEC §1)."""
+    """uint8 [0, 255] → float [-1, 1] as ``x/127.5 - 1`` (docs/method.md §1)."""
     return frames.float().div_(127.5).sub_(1.0)
 
 

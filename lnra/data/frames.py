@@ -31,7 +31,7 @@ LAYOUT = "<root>/<dataset>/{training,testing}/frames/<video>/<frame>.jpg (or .pn
 
 @dataclass(frozen=True)
 class VideoListing:
-    """The frame files of one split, videos and frames in sorted name order (SPEC §1)."""
+    """The frame files of one split, videos and frames in sorted name order (docs/method.md §1)."""
 
     split_dir: Path
     names: list[str]

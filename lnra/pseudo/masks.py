@@ -1,4 +1,4 @@
-"""Patch masks of SPEC §4 for a whole batch and every frame at once: SmoothMixS, SmoothMixC, CutMix and
+"""Patch masks of docs/method.md §4 for a whole batch and every frame at once: SmoothMixS, SmoothMixC, CutMix and
 MixUp-patch.
 
 All four masks are separable — the product of a profile along x and a profile along y — so a mask is
@@ -16,7 +16,7 @@ import torch
 
 from lnra.errors import LnraError
 
-MIN_SIZE = 10  # pixels: the smallest window side, whatever α draws (SPEC §4)
+MIN_SIZE = 10  # pixels: the smallest window side, whatever α draws (docs/method.md §4)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def sample_windows(
     max_move: int,
     device: torch.device | str = "cpu",
 ) -> Windows:
-    """Random windows of SPEC §4: centre ``U{0..W-1}`` (``U{0..W}`` for SmoothMixC), side
+    """Random windows of docs/method.md §4: centre ``U{0..W-1}`` (``U{0..W}`` for SmoothMixC), side
     ``max(10, int(U(0, α)·W))``; with β > 0 the centre of frame t+1 is that of frame t moved by an
     integer step in ``U{-β..β}`` per axis, clipped to [0, W] and [0, H]."""
     rule = rule_of(technique)

@@ -1,4 +1,4 @@
-"""Patch pseudo anomalies (SPEC §4): a window of an intruder pasted into every frame of a clip.
+"""Patch pseudo anomalies (docs/method.md §4): a window of an intruder pasted into every frame of a clip.
 
 One mixer serves all four techniques — SmoothMixS, SmoothMixC, CutMix, MixUp-patch — which differ
 only in their mask (:mod:`lnra.pseudo.masks`). The paste ``x' = m·patch + (1-m)·x`` is one fused

@@ -1,4 +1,4 @@
-"""One uniform draw per sample picks at most one pseudo-anomaly type (SPEC §3).
+"""One uniform draw per sample picks at most one pseudo-anomaly type (docs/method.md §3).
 
 The enabled types are laid end to end on [0, 1) — skip frame first, then the patch types in order —
 and a draw beyond all of them leaves the sample normal. Everything is done for the whole batch on

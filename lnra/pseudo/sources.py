@@ -1,4 +1,4 @@
-"""Intruder sources: where the content pasted as a patch pseudo anomaly comes from (SPEC §4).
+"""Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4).
 
 Every source decodes a bounded pool of grayscale uint8 images or clips once, at start-up, and then
 only samples from it — the training loop never touches the disk for intruders. The pool is copied to
@@ -152,7 +152,7 @@ class ImageFolderSource(IntruderSource):
 
 
 class VideoClipSource(IntruderSource):
-    """Training clips of a video dataset (Ped2, ShanghaiTech, …) in the layout of SPEC §1, read through
+    """Training clips of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1, read through
     the dataset's frame cache at the frame size; every clip is ``clip_len`` consecutive frames of one
     video. At most ``max_clips`` clips (drawn at random starts) are kept in memory."""
 
