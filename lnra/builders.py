@@ -10,8 +10,8 @@ import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from pytorch_lightning.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lnra.checkpoint_io import AtomicCheckpointIO
 from lnra.data.datamodule import VideoDataModule

@@ -1,7 +1,8 @@
 """The 3D-convolutional autoencoder of the paper (MemAE's backbone, without the memory).
 
-It reads top to bottom as docs/method.md §2. The attribute names ``encoder.encoder.N`` and ``decoder.decoder.N``
-are kept so that the state dicts of the paper's released checkpoints load without renaming.
+It reads top to bottom as docs/method.md §2. The attribute names ``encoder.encoder.N`` and
+``decoder.decoder.N`` are kept so that the state dicts of the paper's released checkpoints
+load without renaming.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The LightningModule: the autoencoder, the learning-not-to-reconstruct loss and the AUC evaluation.
 
 Training reads (input, target, kind) per sample, as the DataModule made them, so the loss needs no
-knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of docs/method.md §6
-and gather every rank's window scores before computing the AUC.
+knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of
+docs/method.md §6 and gather every rank's window scores before computing the AUC.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-import pytorch_lightning as pl
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from torch import nn
 

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytorch_lightning as pl
 import numpy as np
+import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 from PIL import Image, ImageDraw
+from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import default_collate
 from torchvision.utils import make_grid
 

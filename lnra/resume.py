@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from pytorch_lightning.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback
 
 from lnra.checkpoints import load_weights_into, read_weights
 from lnra.errors import LnraError

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytorch_lightning as pl
 import matplotlib
 import numpy as np
+import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import TensorBoardLogger
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+from pytorch_lightning.loggers import TensorBoardLogger
 
 from lnra.errors import LnraError
 from lnra.scoring import centre_index

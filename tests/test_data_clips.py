@@ -1,12 +1,13 @@
-"""Training clips, skip-frame clips and test windows as the datamodule serves them (docs/method.md §1, §5, §6)."""
+"""Training clips, skip-frame clips and test windows as the datamodule serves them (docs/method.md §1,
+§5, §6)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytorch_lightning as pl
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from data_helpers import write_dataset
 

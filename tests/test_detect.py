@@ -7,9 +7,9 @@ from itertools import islice
 from pathlib import Path
 
 import imageio.v2 as imageio
-import pytorch_lightning as pl
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from PIL import Image
 

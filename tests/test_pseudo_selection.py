@@ -1,5 +1,5 @@
-"""Per-sample selection (docs/method.md §3) and the skip-frame settings (docs/method.md §5), with real patch mixers and
-real Hydra configs."""
+"""Per-sample selection (docs/method.md §3) and the skip-frame settings (docs/method.md §5), with real
+patch mixers and real Hydra configs."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import TINY_DATASET
 

@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -88,7 +88,8 @@ class TrainClips(_Windows):
 
 
 class TestWindows(_Windows):
-    """Stride-1 16-frame windows over every test video (docs/method.md §6), tagged with video and window index."""
+    """Stride-1 16-frame windows over every test video (docs/method.md §6), tagged with video and window
+    index."""
 
     __test__ = False  # a dataset, not a pytest class
 

@@ -1,5 +1,5 @@
-"""Patch masks of docs/method.md §4 for a whole batch and every frame at once: SmoothMixS, SmoothMixC, CutMix and
-MixUp-patch.
+"""Patch masks of docs/method.md §4 for a whole batch and every frame at once: SmoothMixS, SmoothMixC,
+CutMix and MixUp-patch.
 
 All four masks are separable — the product of a profile along x and a profile along y — so a mask is
 built from two small (B, T, W) and (B, T, H) profiles and one outer product. The four techniques

@@ -1,4 +1,5 @@
-"""Skip-frame pseudo anomalies (docs/method.md §5): a clip that jumps ``s`` frames per step, and its normal target.
+"""Skip-frame pseudo anomalies (docs/method.md §5): a clip that jumps ``s`` frames per step, and its
+normal target.
 
 Only frame indices are computed here; the frames themselves are sliced from the cache by the dataset,
 so a skip-frame sample costs two array slices, not any decoding.

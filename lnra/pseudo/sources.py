@@ -152,8 +152,8 @@ class ImageFolderSource(IntruderSource):
 
 
 class VideoClipSource(IntruderSource):
-    """Training clips of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1, read through
-    the dataset's frame cache at the frame size; every clip is ``clip_len`` consecutive frames of one
+    """Training clips of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1, read
+    through the dataset's frame cache at the frame size; every clip is ``clip_len`` consecutive frames of one
     video. At most ``max_clips`` clips (drawn at random starts) are kept in memory."""
 
     def __init__(self, name: str, root: str | Path, cache_dir: str | Path, height: int, width: int,
