@@ -11,7 +11,7 @@ from lnra.errors import LnraError
 
 def label_candidates(name: str, dataset_root: Path, labels_path: str | Path | None) -> list[Path]:
     """Where the labels may be: the configured file only, else the dataset folder, then the
-    ``labels/`` folder beside the dataset folders (the layout of ``../shared/data``)."""
+    ``labels/`` folder beside the dataset folders (``<data_dir>/labels``)."""
     if labels_path:
         return [Path(labels_path)]
     filename = f"frame_labels_{name}.npy"

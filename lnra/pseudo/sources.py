@@ -138,7 +138,7 @@ class ImageFolderSource(IntruderSource):
                  seed: int = 0) -> None:
         root = Path(root)
         expected = (f"expected an image folder {root}/<class>/<image>.JPEG (the ImageNet training layout, "
-                    "or e.g. ../shared/data/intruders/cifar10_subset); set pseudo.source.root=FOLDER")
+                    "or any folder of images sorted into class folders); set pseudo.source.root=FOLDER")
         if not root.is_dir():
             raise LnraError(f"intruder folder not found: {root}; {expected}")
         try:
