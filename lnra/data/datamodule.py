@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lnra.data.frames import FrameStore, list_videos, load_frame_store
 from lnra.data.labels import find_label_file, load_labels
+from lnra.data.masks import MaskStore, list_masks, load_mask_store
 from lnra.errors import LnraError
 from lnra.model import check_clip_shape
 from lnra.pseudo import PseudoAnomalies
@@ -58,7 +59,7 @@ class _Windows(Dataset):
         """Store the indices, and the (B, 1, T, H, W) uint8 frames unless the cache is on the device."""
         batch[index_key] = torch.from_numpy(index)
         if self.gather:
-            batch[key] = torch.from_numpy(self.store.frames[index]).unsqueeze(1)
+            batch[key] = torch.from_numpy(self.store.gather(index)).unsqueeze(1)
 
 
 class TrainClips(_Windows):
@@ -146,6 +147,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.test_names: list[str] = []
         self._stores: dict[str, FrameStore] = {}
         self._device_frames: dict[str, torch.Tensor] = {}
+        self._masks: MaskStore | None = None
 
     # -- data on disk -------------------------------------------------------------------------
     def check_test_split(self) -> None:
@@ -177,6 +179,16 @@ class VideoDataModule(pl.LightningDataModule):
                 listing, self.cache_dir, self.name, folder, self.height, self.width
             )
         return self._stores[split]
+
+    def pixel_masks(self) -> MaskStore | None:
+        """The test split's pixel-level ground truth (``testing/pixel_masks``), or None when the dataset
+        has none; checked against the test frames and cached as packed bits on first use."""
+        if self._masks is None:
+            listing = list_masks(self.root / "testing", list_videos(self.root / "testing" / "frames"))
+            if listing is None:
+                return None
+            self._masks = load_mask_store(listing, self.cache_dir, self.name)
+        return self._masks
 
     def prepare_data(self) -> None:
         self.check_test_split()
@@ -217,11 +229,11 @@ class VideoDataModule(pl.LightningDataModule):
         """The whole cache of ``split`` as one uint8 tensor on ``device``, uploaded once in chunks so the
         host never holds a second full copy of the memory-mapped file."""
         if split not in self._device_frames:
-            frames = self.store(split).frames
-            on_device = torch.empty(frames.shape, dtype=torch.uint8, device=device)
-            chunk = max(1, (256 << 20) // max(1, frames[0].nbytes))
-            for start in range(0, len(frames), chunk):
-                on_device[start : start + chunk] = torch.from_numpy(np.array(frames[start : start + chunk]))
+            store = self.store(split)
+            on_device = torch.empty(store.frames.shape, dtype=torch.uint8, device=device)
+            chunk = max(1, (256 << 20) // max(1, store.frames[0].nbytes))
+            for start in range(0, len(store.frames), chunk):
+                on_device[start : start + chunk] = torch.from_numpy(store.gather(slice(start, start + chunk)))
             self._device_frames[split] = on_device
         return self._device_frames[split]
 

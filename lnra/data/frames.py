@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
-from PIL import Image
 from tqdm.auto import tqdm
 
+from lnra.data.cache_files import build_lock, explained_cache_write, remove_partials, write_npy_chunks
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -66,44 +66,57 @@ def list_videos(split_dir: Path) -> VideoListing:
     return VideoListing(split_dir, [v.name for v in videos], files)
 
 
-def resize_frames(frames: list[np.ndarray], height: int, width: int) -> np.ndarray:
-    """Bilinear resize without antialiasing (half-pixel centres), as OpenCV's INTER_LINEAR does.
+def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``cv2.resize`` of the uint8 frame to (height, width) with INTER_LINEAR, the reference resize
+    (docs/method.md §1); a frame already of that size is returned as it is."""
+    if frame.shape[:2] == (height, width):
+        return frame
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
 
-    Frames of one size are resized as one batch: a single call amortises torch's thread start-up,
-    which for one small frame at a time costs more than the resize itself on a busy machine.
-    """
+
+def resize_frames(frames: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """(N, height, width) uint8: every frame resized by :func:`resize_frame`."""
     out = np.empty((len(frames), height, width), np.uint8)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, frame in enumerate(frames):
-        by_shape.setdefault(frame.shape, []).append(i)
-    for shape, index in by_shape.items():
-        stack = np.stack([frames[i] for i in index])
-        if shape != (height, width):
-            t = torch.from_numpy(stack.astype(np.float32))[:, None]
-            t = F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False, antialias=False)
-            stack = t[:, 0].round_().clamp_(0, 255).to(torch.uint8).numpy()
-        out[index] = stack
+        out[i] = resize_frame(frame, height, width)
     return out
 
 
-def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """One frame resized as :func:`resize_frames` does."""
-    return resize_frames([frame], height, width)[0]
+def _truncated_jpeg(data: np.ndarray) -> bool:
+    """True for a JPEG whose data stops before its end-of-image marker. libjpeg decodes such a file
+    without an error (the missing part grey), so a damaged frame would otherwise pass unnoticed. The
+    main image's last start-of-scan marker must be followed by an end-of-image marker (a marker cannot
+    occur inside entropy-coded data, and an embedded thumbnail's markers all come before)."""
+    raw = data.tobytes()
+    return raw[:2] == b"\xff\xd8" and raw.rfind(b"\xff\xd9") < raw.rfind(b"\xff\xda")
 
 
-def read_frame(path: Path) -> np.ndarray:
-    """Decode one frame to grayscale uint8 (ITU-R 601 luma, as OpenCV's BGR2GRAY)."""
+def read_frame(path: Path, what: str = "frame") -> np.ndarray:
+    """Decode one image file to grayscale uint8 exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``
+    does (docs/method.md §1): the decoder's own gray output, not an RGB image converted afterwards.
+
+    The bytes are read here and decoded by ``cv2.imdecode`` (the same decoder as ``cv2.imread``), so
+    that a truncated JPEG is refused and any path, whatever its characters, can be read. ``what`` names
+    the file in the error.
+    """
     try:
-        with Image.open(path) as img:
-            img.load()
-            return np.asarray(img.convert("L"))
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise LnraError(f"cannot read frame {path}: {err}") from None
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise LnraError(f"cannot read {what} {path}: {err.strerror or err}") from None
+    if _truncated_jpeg(data):
+        raise LnraError(f"cannot read {what} {path}: the JPEG data is truncated")
+    frame = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if frame is None:
+        raise LnraError(f"cannot read {what} {path}: not an image OpenCV can decode")
+    return frame
+
+
+READER = "opencv-imread-gray+resize-linear"  # part of the cache key: caches of another reader are not reused
 
 
 def _source_key(listing: VideoListing, dataset: str, split: str, height: int, width: int) -> str:
     """Hash of everything the cached pixels depend on: a changed file list or file changes the key."""
-    h = hashlib.sha1(f"{dataset}|{split}|{height}x{width}".encode())
+    h = hashlib.sha1(f"{READER}|{dataset}|{split}|{height}x{width}".encode())
     for name, frames in zip(listing.names, listing.files, strict=True):
         h.update(name.encode())
         for f in frames:
@@ -119,6 +132,7 @@ class FrameStore:
     frames: np.ndarray  # memory-mapped copy-on-write: writable views for torch, the file never changes
     names: list[str]
     offsets: np.ndarray  # (V + 1,), video v is frames[offsets[v]:offsets[v+1]]
+    _read_bytes: int = field(default=0, repr=False)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -127,24 +141,54 @@ class FrameStore:
     def video(self, v: int) -> np.ndarray:
         return self.frames[self.offsets[v] : self.offsets[v + 1]]
 
+    def gather(self, index: np.ndarray | slice) -> np.ndarray:
+        """A copy of ``frames[index]`` that keeps this process's resident memory bounded.
+
+        Every page read through the memory map stays mapped — and counts as the process's resident
+        memory — until unmapped, so an epoch over a 17 GB cache would end with 17 GB resident. After
+        every :data:`RELEASE_BYTES` read the mapping is dropped (``MADV_DONTNEED``): the pages stay in
+        the OS page cache, so nothing is read from disk twice, but they no longer belong to this process.
+        """
+        out = self.frames[index]
+        if isinstance(index, slice):  # a view of the map, not a copy
+            out = out.copy()
+        self._read_bytes += out.nbytes
+        if self._read_bytes >= RELEASE_BYTES:
+            self.release()
+        return out
+
+    def release(self) -> None:
+        """Unmap the pages read so far (see :meth:`gather`); a no-op for an in-memory array."""
+        self._read_bytes = 0
+        mapped = getattr(self.frames, "_mmap", None)
+        if mapped is not None and hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+
+RELEASE_BYTES = 256 << 20
+
 
 DECODE_CHUNK = 64
 
 
 def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, desc: str) -> None:
-    """Decode ``files`` into ``out`` chunk by chunk: a few threads decode (PIL releases the GIL), then
-    the chunk is resized as one batch. Stops at the first unreadable frame. Videos whose frames differ
+    """Decode and resize ``files`` into ``out`` chunk by chunk on a few threads (OpenCV releases the
+    GIL while decoding and resizing). Stops at the first unreadable frame. Videos whose frames differ
     in size are reported in one warning."""
     sizes: dict[str, set[tuple[int, ...]]] = {}
+
+    def load(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
+        frame = read_frame(path)
+        return frame.shape, resize_frame(frame, height, width)
+
     with ThreadPoolExecutor(min(8, (os.cpu_count() or 2) * 2)) as pool, tqdm(
         total=len(files), desc=desc, unit="frame"
     ) as progress:
         for start in range(0, len(files), DECODE_CHUNK):
             chunk = files[start : start + DECODE_CHUNK]
-            decoded = list(pool.map(read_frame, chunk))
-            for path, frame in zip(chunk, decoded, strict=True):
-                sizes.setdefault(str(path.parent), set()).add(frame.shape)
-            out[start : start + len(chunk)] = resize_frames(decoded, height, width)
+            for i, (path, (shape, frame)) in enumerate(zip(chunk, pool.map(load, chunk), strict=True)):
+                sizes.setdefault(str(path.parent), set()).add(shape)
+                out[start + i] = frame
             progress.update(len(chunk))
     mixed = {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}
     if mixed:
@@ -157,43 +201,67 @@ def load_frame_store(
 ) -> FrameStore:
     """Open the cache for this exact source and resolution, building it first if it does not exist.
 
-    The cache is written to a temporary name and renamed when complete, so an interrupted build never
-    leaves a half-written cache; caches of other resolutions or older file lists are left untouched.
+    However many processes ask at once (the jobs of a sweep on a cold cache), one builds: it holds a
+    lock on ``<cache>.lock`` while the others wait, then they open what it built (see
+    :mod:`lnra.data.cache_files`). The cache is written under temporary names and made visible by
+    renaming its metadata first and its data last, so a reader that sees the data sees its metadata;
+    an interrupted build never leaves a half-written cache; caches of other resolutions or older file
+    lists are left untouched.
     """
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    with explained_cache_write(cache_dir):
+        cache_dir.mkdir(parents=True, exist_ok=True)
     key = _source_key(listing, dataset, split, height, width)
     stem = f"{dataset}_{split}_{height}x{width}"
     data_path = cache_dir / f"{stem}_{key}.npy"
     meta_path = cache_dir / f"{stem}_{key}.json"
-    lengths = listing.lengths
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    if data_path.exists() and meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text())
-            frames = np.load(data_path, mmap_mode="c")
-        except (OSError, ValueError) as err:
-            meta, frames = {}, None
-            log.warning("frame cache %s is unreadable (%s)", data_path, err)
-        if frames is not None and meta.get("names") == listing.names and meta.get("lengths") == lengths and (
-            frames.shape == (offsets[-1], height, width)
-        ):
-            return FrameStore(frames, listing.names, offsets)
-        log.warning("frame cache %s does not match its source; rebuilding it", data_path)
-    stale = sorted(p.name for p in cache_dir.glob(f"{stem}_*.npy") if p != data_path)
-    if stale:
-        log.info("the frames of %s/%s differ from those cached in %s (kept); building a new cache", dataset,
-                 split, stale[-1])
-    files = [f for video in listing.files for f in video]
-    tmp = data_path.with_name(f"{data_path.name}.partial-{os.getpid()}")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width))
+    store = _open_cache(data_path, meta_path, listing, (height, width), warn=False)
+    if store is not None:
+        return store
+    with build_lock(data_path):
+        # another process may have built it while this one waited for the lock
+        store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+        if store is None:
+            _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
+            store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+    if store is None:
+        raise LnraError(f"the frame cache {data_path} just built does not read back; delete it and rerun")
+    return store
+
+
+def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: tuple[int, int],
+                warn: bool) -> FrameStore | None:
+    """The cache at ``data_path`` when it exists and matches ``listing``, else None."""
+    if not data_path.exists():
+        return None
     try:
-        _decode_into(out, files, height, width, f"caching {dataset}/{split} at {height}x{width}")
-        out.flush()
-        del out
-        os.replace(tmp, data_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    meta_path.write_text(json.dumps({"names": listing.names, "lengths": lengths,
-                                     "source": str(listing.split_dir)}))
-    return FrameStore(np.load(data_path, mmap_mode="c"), listing.names, offsets)
+        meta = json.loads(meta_path.read_text())
+        frames = np.load(data_path, mmap_mode="c")
+    except (OSError, ValueError) as err:
+        if warn:
+            log.warning("frame cache %s is unreadable (%s); rebuilding it", data_path, err)
+        return None
+    if (meta.get("names") == listing.names and meta.get("lengths") == listing.lengths
+            and frames.shape == (sum(listing.lengths), *size)):
+        offsets = np.concatenate([[0], np.cumsum(listing.lengths)]).astype(np.int64)
+        return FrameStore(frames, listing.names, offsets)
+    if warn:
+        log.warning("frame cache %s does not match its source; rebuilding it", data_path)
+    return None
+
+
+def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: str, height: int,
+                 width: int) -> None:
+    """Decode every frame into ``data_path`` (called with the build lock held)."""
+    stem = data_path.name.rsplit("_", 1)[0]
+    stale = sorted(p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path)
+    if stale:
+        log.info("the frames of %s differ from those cached in %s (kept); building a new cache", what,
+                 stale[-1])
+    remove_partials(data_path, meta_path)
+    data_path.unlink(missing_ok=True)  # a damaged or mismatched one: never beside new metadata
+    files = [f for video in listing.files for f in video]
+    log.info("building the frame cache %s (%d frames at %dx%d)", data_path, len(files), height, width)
+    meta = {"names": listing.names, "lengths": listing.lengths, "source": str(listing.split_dir)}
+    with write_npy_chunks(data_path, meta_path, meta, (len(files), height, width)) as out:
+        _decode_into(out, files, height, width, f"caching {what} at {height}x{width}")

@@ -1,0 +1,127 @@
+"""The frame cache's files: one builder at a time, and data that appears only with its metadata.
+
+* :func:`build_lock` — an ``fcntl`` lock on ``<cache>.lock``. The jobs of a sweep that start together
+  on a cold cache would otherwise each decode the whole dataset; with the lock one builds while the
+  others wait (saying so once) and then open its cache. The OS releases the lock when its holder dies,
+  however it dies, so a killed builder never blocks anyone. The holder removes the lock file when done;
+  a waiter that then gets the lock of a removed file locks the current one instead, so two processes
+  never hold "the" lock at once.
+* :func:`write_npy_chunks` — writes the ``.npy`` with plain chunked file writes (a writable memory map
+  would keep every written page resident until the end), then renames the metadata into place first
+  and the data last: whoever sees the data sees its metadata.
+* Temporary files are ``<name>.partial-<pid>``; the next builder, holding the lock, removes those a dead
+  builder left.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from lnra.diskio import explained_write_errors
+
+log = logging.getLogger(__name__)
+
+
+def explained_cache_write(path: Path) -> Any:
+    """A full disk or a read-only cache folder → one line naming ``path`` and the free space."""
+    return explained_write_errors(path, "the frame cache")
+
+
+@contextmanager
+def build_lock(data_path: Path) -> Iterator[None]:
+    """Hold the exclusive build lock of the cache ``data_path``; wait (with one log line) while another
+    process holds it."""
+    lock_path = data_path.with_name(f"{data_path.name}.lock")
+    said = False
+    while True:
+        with explained_cache_write(lock_path):
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not said:
+                log.info("waiting for another process that is building the frame cache %s (lock %s)",
+                         data_path.name, lock_path)
+                said = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if _same_file(fd, lock_path):
+            break
+        os.close(fd)  # the holder we waited for removed this lock file: lock the current one
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # while still locked: a waiter on this file sees it is gone
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def partial_name(path: Path) -> Path:
+    return path.with_name(f"{path.name}.partial-{os.getpid()}")
+
+
+def remove_partials(*paths: Path) -> None:
+    """Delete the temporary files dead builders of ``paths`` left (call only with the lock held)."""
+    for path in paths:
+        for stale in path.parent.glob(f"{path.name}.partial-*"):
+            log.info("removing %s, left by an interrupted cache build", stale)
+            stale.unlink(missing_ok=True)
+
+
+class _ChunkWriter:
+    """Receives ``out[i] = frame`` or ``out[a:b] = frames`` in order, as a memory-mapped array would, and
+    appends them to a file."""
+
+    def __init__(self, file: BinaryIO, frame_shape: tuple[int, int]) -> None:
+        self.file, self.frame_shape, self.written = file, frame_shape, 0
+
+    def __setitem__(self, index: int | slice, frames: np.ndarray) -> None:
+        first = index.start if isinstance(index, slice) else index
+        if first != self.written:
+            raise ValueError(f"frames must arrive in order: got {first}, expected {self.written}")
+        block = np.ascontiguousarray(frames, dtype=np.uint8).reshape(-1, *self.frame_shape)
+        self.file.write(block.data)
+        self.written += len(block)
+
+
+@contextmanager
+def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
+                     shape: tuple[int, int, int]) -> Iterator[_ChunkWriter]:
+    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish metadata then data.
+
+    On any failure nothing is published and the temporary files are removed; a full disk or missing
+    permission becomes one line naming the path and the free space.
+    """
+    data_tmp, meta_tmp = partial_name(data_path), partial_name(meta_path)
+    try:
+        with explained_cache_write(data_path):
+            with open(data_tmp, "wb") as f:
+                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                          "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(f, header)
+                writer = _ChunkWriter(f, shape[1:])
+                yield writer
+                if writer.written != shape[0]:
+                    raise ValueError(f"cache build wrote {writer.written} of {shape[0]} frames")
+                f.flush()
+                os.fsync(f.fileno())
+            meta_tmp.write_text(json.dumps(meta))
+            os.replace(meta_tmp, meta_path)
+            os.replace(data_tmp, data_path)
+    finally:
+        data_tmp.unlink(missing_ok=True)
+        meta_tmp.unlink(missing_ok=True)
