@@ -47,6 +47,18 @@ TestVideoFile{end+1}.gt_frame = [4];
 UCSD_LABELS = [0, 0, 1, 1, 1, 0] + [1, 1, 0, 0, 0, 1, 1, 1, 1] + [0, 0, 0, 1]
 
 
+def _ucsd_masks() -> list[np.ndarray]:
+    """Per test video (frames, 12, 18) bool masks: one pixel per anomalous frame, placed by frame index."""
+    out, start = [], 0
+    for length in UCSD_TEST:
+        masks = np.zeros((length, 12, 18), bool)
+        for t, label in enumerate(UCSD_LABELS[start : start + length]):
+            masks[t, t % 12, (3 * t) % 18] = bool(label)
+        out.append(masks)
+        start += length
+    return out
+
+
 def _ucsd_release(base: Path) -> Path:
     """``UCSD_Anomaly_Dataset.v1p2/UCSDped2/{Train,Test}`` with .tif frames, *_gt mask folders and the .m."""
     ped2 = base / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped2"
@@ -56,9 +68,11 @@ def _ucsd_release(base: Path) -> Path:
             video.mkdir(parents=True)
             for t, frame in enumerate(_frames(seed + v, length, (12, 18)), start=1):
                 Image.fromarray(frame).save(video / f"{t:03d}.tif")
-    gt_masks = ped2 / "Test" / "Test002_gt"
-    gt_masks.mkdir()
-    Image.fromarray(np.zeros((12, 18), np.uint8)).save(gt_masks / "001.bmp")
+    for v, mask_stack in enumerate(_ucsd_masks(), start=1):
+        gt_masks = ped2 / "Test" / f"Test{v:03d}_gt"
+        gt_masks.mkdir()
+        for t, mask in enumerate(mask_stack, start=1):
+            Image.fromarray(mask.astype(np.uint8) * 255).save(gt_masks / f"{t:03d}.bmp")
     (ped2 / "Test" / "UCSDped2.m").write_text(UCSD_M)
     (base / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped1" / "Train" / "Train001").mkdir(parents=True)
     return base / "UCSD_Anomaly_Dataset.v1p2"
@@ -89,6 +103,17 @@ def test_prepare_ped2(tmp_path: Path, packed: bool) -> None:
     dm = VideoDataModule("ped2", out, tmp_path / "cache", 16, 16)  # the layout run.py reads
     dm.check_test_split()
     assert [v.tolist() for v in dm.test_labels] == [UCSD_LABELS[:6], UCSD_LABELS[6:15], UCSD_LABELS[15:]]
+    store = dm.pixel_masks()  # the Test0NN_gt bitmaps, in the frames' layout and order
+    assert (store.height, store.width) == (12, 18)
+    np.testing.assert_array_equal(store.masks(np.arange(sum(UCSD_TEST))), np.concatenate(_ucsd_masks()))
+
+
+def test_ped2_mask_count_must_match_the_video(tmp_path: Path) -> None:
+    release = _ucsd_release(tmp_path / "src")
+    (release / "UCSDped2" / "Test" / "Test003_gt" / "004.bmp").unlink()
+    with pytest.raises(LnraError, match=r"video 03 has 4 frames but its pixel ground truth .*_gt has 3"):
+        prepare("ped2", release, tmp_path / "out", log=lambda _: None)
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_ped2_range_beyond_the_video_is_refused(tmp_path: Path) -> None:
@@ -172,6 +197,10 @@ def test_prepare_avenue(tmp_path: Path) -> None:
                                           _frames(seed + v, length, (16, 24, 3)))
     assert _labels(tmp_path / "out", "avenue").tolist() == [0, 0, 1, 1, 0, 0] + [1, 0, 0, 0]
     assert f"avenue testing: 2 videos, 10 frames -> {out}/testing/frames" in logged
+    masks = VideoDataModule("avenue", out, tmp_path / "cache", 16, 16).pixel_masks()
+    flat = masks.masks(np.arange(10))
+    assert flat.shape == (10, 16, 24) and flat.sum() == 3
+    assert flat[2, 5, 5] and flat[3, 6, 5] and flat[6, 3, 5]  # volLabel pixel (3 + t, 5) of each frame
 
 
 def test_avenue_mask_count_must_match_the_video(tmp_path: Path) -> None:

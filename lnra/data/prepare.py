@@ -5,7 +5,9 @@
     python -m lnra.data.prepare shanghai --source shanghaitech --out data
 
 writes ``OUT/<name>/{training,testing}/frames/<video>/<NNN>.jpg`` and ``OUT/<name>/frame_labels_<name>.npy``
-(shape (1, total test frames), 1 = anomalous, videos in sorted order), so that
+(shape (1, total test frames), 1 = anomalous, videos in sorted order) and, where the release has
+pixel-level ground truth (Ped2's ``Test0NN_gt/*.bmp``, Avenue's ``volLabel`` masks), one binary mask
+per test frame in ``OUT/<name>/testing/pixel_masks/<video>/<NNNN>.png``, so that
 ``python run.py dataset=<name> paths.data_dir=OUT`` reads it. Every test video's frame count is checked
 against its ground truth. The result is built in a hidden folder beside the output and renamed when
 complete; an existing non-empty output is kept unless ``--overwrite`` is given.
@@ -75,6 +77,23 @@ class Writer:
         for t, f in enumerate(files):
             shutil.copyfile(f, folder / self.frame_name(t, f.suffix.lower()))
         return len(files)
+
+    def masks(self, video: str, masks: list[np.ndarray], where: Path) -> None:
+        """Write one test video's pixel masks (0/1 PNGs named like its frames), checked for count and
+        size against the frames already written: a mask must cover its frame pixel for pixel."""
+        frames = _files(self.root / "testing" / "frames" / video, f".{self.ext}")
+        if len(masks) != len(frames):
+            raise LnraError(f"test video {video} has {len(frames)} frames but its pixel ground truth {where} "
+                            f"has {len(masks)} masks")
+        with Image.open(frames[0]) as first:
+            size = (first.height, first.width)
+        folder = self.root / "testing" / "pixel_masks" / video
+        folder.mkdir(parents=True)
+        for t, mask in enumerate(masks):
+            if mask.shape != size:
+                raise LnraError(f"pixel mask {t} of test video {video} ({where}) is {mask.shape[0]}x"
+                                f"{mask.shape[1]} but the frames are {size[0]}x{size[1]}")
+            Image.fromarray(mask.astype(bool)).save(folder / self.frame_name(t, ".png"))
 
     def split_done(self, name: str, split: str, counts: dict[str, int]) -> None:
         self.log(f"{name} {split}: {len(counts)} videos, {sum(counts.values())} frames -> "
@@ -167,6 +186,22 @@ def _ucsd_root(source: Path, tmp: Path) -> Path:
     return found[0]
 
 
+def write_ucsd_masks(test_dir: Path, videos: list[Path], names: list[str], writer: Writer) -> None:
+    """Pixel masks from the ``<video>_gt/*.bmp`` folders beside the test videos: all or none of the
+    videos must have one (a release without them writes no masks; a partial set is refused)."""
+    gt_dirs = [test_dir / f"{video.name}_gt" for video in videos]
+    present = [d for d in gt_dirs if d.is_dir()]
+    if not present:
+        writer.log(f"note: no pixel-level ground truth (<video>_gt folders) in {test_dir}; no pixel masks")
+        return
+    if len(present) != len(gt_dirs):
+        missing = ", ".join(d.name for d in gt_dirs if not d.is_dir())
+        raise LnraError(f"pixel-level ground truth folders missing in {test_dir}: {missing}")
+    for gt_dir, name in zip(gt_dirs, names, strict=True):
+        writer.masks(name, [read_frame(f) > 0 for f in _files(gt_dir, ".bmp")], gt_dir)
+    writer.log(f"ped2 pixel masks: {len(names)} videos -> {writer.target}/testing/pixel_masks")
+
+
 def prepare_ped2(source: Path, writer: Writer) -> None:
     with tempfile.TemporaryDirectory(prefix="lnra-ucsd-") as tmp:
         root = _ucsd_root(source, Path(tmp))
@@ -190,6 +225,8 @@ def prepare_ped2(source: Path, writer: Writer) -> None:
                 if split == "testing":
                     per_video.append(ucsd_labels(gt[v], counts[name], video.name, gt_file))
             writer.split_done("ped2", split, counts)
+            if split == "testing":
+                write_ucsd_masks(root / folder, videos, list(counts), writer)
         writer.labels("ped2", per_video)
 
 
@@ -206,6 +243,13 @@ def avenue_mask_labels(mat_file: Path) -> np.ndarray:
         raise LnraError(f"{mat_file}: volLabel is a {masks.dtype} array of shape {masks.shape}; "
                         "expected a cell array with one mask per frame")
     return np.array([int(np.any(mask)) for mask in masks.ravel()], np.uint8)
+
+
+def avenue_masks(mat_file: Path) -> list[np.ndarray]:
+    """The per-frame pixel masks (``volLabel`` cells) of one Avenue test video."""
+    from scipy.io import loadmat
+
+    return [np.asarray(mask) > 0 for mask in loadmat(mat_file)["volLabel"].ravel()]
 
 
 def prepare_avenue(source: Path, writer: Writer) -> None:
@@ -226,6 +270,7 @@ def prepare_avenue(source: Path, writer: Writer) -> None:
             counts[video.stem] = writer.video(split, video.stem, read_video(video))
             if split == "testing":
                 check_count(video.stem, counts[video.stem], len(per_video[-1]), mat_file)
+                writer.masks(video.stem, avenue_masks(mat_file), mat_file)
         writer.split_done("avenue", split, counts)
     writer.labels("avenue", per_video)
 

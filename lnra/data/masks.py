@@ -1,0 +1,140 @@
+"""Pixel-level ground truth: ``<root>/testing/pixel_masks/<video>/<frame>.png``, one binary mask per frame.
+
+The masks sit beside the frames in the same layout (same video folders, one mask per frame, matched by
+sorted position as the frames are), at the frames' original resolution. They are decoded once into a
+memory-mapped cache of packed bits (1 bit per pixel, at the mask resolution: 22 MB for Ped2's 2,010
+masks of 240×360, 0.4 GB for Avenue), so the pixel metrics read a batch of masks with one slice and
+memory does not grow with the test set. Masks are kept at their own resolution — the error maps are
+upsampled to it — because the published pixel-level numbers are measured at that resolution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lnra.data.frames import VideoListing, list_videos
+from lnra.errors import LnraError
+
+log = logging.getLogger(__name__)
+
+MASK_DIR = "pixel_masks"
+
+
+@dataclass
+class MaskStore:
+    """All masks of the test split as packed bits, (N, H, ceil(W/8)) uint8, with per-video offsets."""
+
+    bits: np.ndarray
+    height: int
+    width: int
+    offsets: np.ndarray  # (V + 1,), video v is rows offsets[v]:offsets[v+1]
+
+    def masks(self, index: np.ndarray) -> np.ndarray:
+        """(B, H, W) bool masks of the global frame indices ``index``."""
+        return np.unpackbits(self.bits[np.asarray(index)], axis=-1, count=self.width).astype(bool)
+
+    def frame_index(self, video: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """Global index of frame ``frame`` (position within its video) of video ``video``."""
+        return self.offsets[np.asarray(video)] + np.asarray(frame)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """One mask file as bool (any non-zero pixel is anomalous: 0/255 and 0/1 files both work)."""
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("L")) > 0
+    except (OSError, ValueError) as err:
+        raise LnraError(f"cannot read pixel mask {path}: {err}") from None
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header, without decoding the pixels."""
+    try:
+        with Image.open(path) as img:
+            return img.size[1], img.size[0]
+    except (OSError, ValueError) as err:
+        raise LnraError(f"cannot read {path}: {err}") from None
+
+
+def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
+    """The mask files of ``<testing_dir>/pixel_masks``, checked against the test frames; None if absent.
+
+    Every test video needs a mask folder with one mask per frame, and masks of one size that equals
+    the frames' original size (checked on each video's first frame: masks drawn on resized frames
+    would misplace every region). A mismatch is an error naming the first video that differs.
+    """
+    mask_dir = Path(testing_dir) / MASK_DIR
+    if not mask_dir.is_dir():
+        return None
+    masks = list_videos(mask_dir)
+    if masks.names != frames.names:
+        missing = sorted(set(frames.names) ^ set(masks.names))
+        raise LnraError(f"{mask_dir} and {frames.split_dir} hold different videos (unmatched: "
+                        f"{', '.join(missing)}); every test video needs its mask folder")
+    sizes = set()
+    for name, mask_files, frame_files in zip(masks.names, masks.files, frames.files, strict=True):
+        if len(mask_files) != len(frame_files):
+            raise LnraError(f"test video {name} has {len(frame_files)} frames but {len(mask_files)} pixel "
+                            f"masks in {mask_dir / name}")
+        mask_size, frame_size = _image_size(mask_files[0]), _image_size(frame_files[0])
+        if mask_size != frame_size:
+            raise LnraError(f"pixel masks of test video {name} are {mask_size[0]}x{mask_size[1]} but its "
+                            f"frames are {frame_size[0]}x{frame_size[1]}; masks must have the frames' size")
+        sizes.add(mask_size)
+    if len(sizes) > 1:
+        raise LnraError(f"pixel masks in {mask_dir} have different sizes {sorted(sizes)}; one size is needed")
+    return masks
+
+
+def _cache_key(listing: VideoListing) -> str:
+    """Hash of the mask files' names, sizes and times: a changed file makes a new cache."""
+    h = hashlib.sha1(b"masks")
+    for name, files in zip(listing.names, listing.files, strict=True):
+        h.update(name.encode())
+        for f in files:
+            st = f.stat()
+            h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> MaskStore:
+    """Open the packed-bit cache of these masks, decoding them into it first if it does not exist.
+
+    The cache is written under a temporary name and renamed when complete, so a reader never sees a
+    partial file; two processes building at once write the same bytes and the last rename wins.
+    """
+    files = [f for video in listing.files for f in video]
+    height, width = _image_size(files[0])
+    offsets = np.concatenate([[0], np.cumsum(listing.lengths)]).astype(np.int64)
+    cache_dir = Path(cache_dir)
+    path = cache_dir / f"{dataset}_pixel_masks_{height}x{width}_{_cache_key(listing)}.npy"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.partial{os.getpid()}.npy")
+        try:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                            shape=(len(files), height, (width + 7) // 8))
+            for i, f in enumerate(files):
+                mask = read_mask(f)
+                if mask.shape != (height, width):
+                    raise LnraError(f"pixel mask {f} is {mask.shape[0]}x{mask.shape[1]}, the others "
+                                    f"{height}x{width}")
+                out[i] = np.packbits(mask, axis=-1)
+            out.flush()
+            del out
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
+    bits = np.load(path, mmap_mode="r")
+    if bits.shape != (len(files), height, (width + 7) // 8):
+        raise LnraError(f"pixel mask cache {path} does not match its masks; delete it and rerun")
+    return MaskStore(bits, height, width, offsets)
+
