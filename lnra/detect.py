@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
-from PIL import Image
 
 from lnra.checkpoints import model_from_checkpoint
 from lnra.data.datamodule import to_unit_range
@@ -66,7 +66,7 @@ def _video_frames(path: Path) -> FrameSource:
     def frames() -> Iterator[np.ndarray]:
         try:
             for rgb in reader:
-                yield np.asarray(Image.fromarray(rgb).convert("L"))  # the same luma as read_frame
+                yield cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)  # OpenCV's luma
         except Exception as err:  # noqa: BLE001
             raise LnraError(f"cannot decode video {path}: {err}") from None
         finally:

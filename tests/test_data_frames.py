@@ -6,12 +6,15 @@ import logging
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import torch
 from data_helpers import marked_video, write_dataset, write_video
 from PIL import Image
 
 from lnra.data import frames as frames_mod
+from lnra.data.datamodule import to_unit_range
 from lnra.data.frames import list_videos, load_frame_store
 from lnra.errors import LnraError
 
@@ -139,7 +142,7 @@ def test_unreadable_frame_is_named_and_no_cache_is_left(tmp_path: Path, damage: 
         rng = np.random.default_rng(0)
         Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(bad, quality=95)
         bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
-    with pytest.raises(LnraError, match=r"cannot read frame .*01/003\.jpg"):
+    with pytest.raises(LnraError, match=r"cannot read frame .*01/003\.jpg: (not an image|the JPEG data)"):
         _store(tmp_path, tmp_path / "cache")
     assert _npy(tmp_path / "cache") == []
 
@@ -167,3 +170,52 @@ def test_damaged_cache_file_is_rebuilt(tmp_path: Path, caplog) -> None:
         store = _store(tmp_path, cache)
     assert "unreadable" in caplog.text
     np.testing.assert_array_equal(store.frames, marked_video(1, 5))
+
+
+def _opencv_reference(path: Path, height: int, width: int) -> np.ndarray:
+    """The reference reader of docs/method.md §1, spelled out with OpenCV's own calls."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return img if img.shape == (height, width) else cv2.resize(img, (width, height))
+
+
+def test_colour_jpeg_is_cached_as_opencv_gray_read_and_resize(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    smooth = cv2.resize(coarse, (45, 30), interpolation=cv2.INTER_CUBIC)
+    colour = np.clip(smooth.astype(int) + rng.integers(-40, 41, smooth.shape), 0, 255).astype(np.uint8)
+    folder = tmp_path / "training" / "frames" / "01"
+    folder.mkdir(parents=True)
+    paths = [folder / f"{t:03d}.jpg" for t in range(2)]
+    for path, image in zip(paths, (colour, colour[::-1]), strict=True):
+        Image.fromarray(image).save(path, quality=90)
+    store = _store(tmp_path, tmp_path / "cache", size=16)
+    expected = np.stack([_opencv_reference(p, 16, 16) for p in paths])
+    np.testing.assert_array_equal(store.frames, expected)
+    # the reader's decode is the JPEG decoder's gray output, which differs from PIL's RGB → L
+    pil = np.stack([cv2.resize(np.asarray(Image.open(p).convert("L")), (16, 16)) for p in paths])
+    assert (pil != expected).any()
+
+
+def test_to_unit_range_is_x_over_127_5_minus_1() -> None:
+    frames = torch.arange(256, dtype=torch.uint8)
+    scaled = to_unit_range(frames)
+    assert scaled.dtype == torch.float32 and scaled[0] == -1 and scaled[255] == 1
+    expected = torch.arange(256, dtype=torch.float64) / 127.5 - 1
+    assert (scaled.double() - expected).abs().max() < 1e-7
+
+
+def test_caches_of_another_reader_are_not_reused(tmp_path: Path, monkeypatch) -> None:
+    write_dataset(tmp_path, train=[3], test=[])
+    _store(tmp_path, tmp_path / "cache")
+    monkeypatch.setattr(frames_mod, "READER", "pil-convert-L+float-bilinear")
+    _store(tmp_path, tmp_path / "cache")
+    assert len(_npy(tmp_path / "cache")) == 2
+
+
+def test_real_ped2_frames_are_cached_as_opencv_reads_them(shared_data: Path, tmp_path: Path) -> None:
+    # one training video (180 frames, 360x240 JPEG) at the reduced resolution of experiment=ped2_small
+    video = shared_data / "ped2" / "training" / "frames" / "01"
+    listing = frames_mod.VideoListing(video.parent, [video.name], [sorted(video.glob("*.jpg"))])
+    store = load_frame_store(listing, tmp_path / "cache", "ped2", "training", 64, 64)
+    expected = np.stack([_opencv_reference(p, 64, 64) for p in listing.files[0]])
+    np.testing.assert_array_equal(store.frames, expected)

@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torchvision.datasets import CIFAR100, ImageFolder
 
-from lnra.data.frames import list_videos, load_frame_store
+from lnra.data.frames import list_videos, load_frame_store, read_frame
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -124,11 +123,7 @@ class Cifar100Source(IntruderSource):
 
 
 def _read_gray(path: str) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return np.array(img.convert("L"))
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise LnraError(f"cannot read intruder image {path}: {err}") from None
+    return read_frame(Path(path), "intruder image")
 
 
 class ImageFolderSource(IntruderSource):
