@@ -19,6 +19,8 @@ from fsspec.implementations.local import LocalFileSystem
 from lightning_fabric.utilities.cloud_io import get_filesystem
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from lnra.diskio import explained_write_errors
+
 
 def partial_path(path: Path) -> Path:
     """Where a checkpoint is written before it is renamed to ``path``: a fixed, hidden sibling, so that a
@@ -41,16 +43,18 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` by write-then-rename in the same folder: the old file survives any failure."""
+    """``torch.save`` by write-then-rename in the same folder: the old file survives any failure, and a
+    full disk or a read-only folder stops the run with one line naming the path and the free space."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(path)
     try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with explained_write_errors(path, "checkpoint"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                torch.save(obj, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from lnra.diskio import explained_write_errors
 from lnra.scoring import Evaluation
 
 
@@ -17,9 +19,12 @@ def best_epoch(history: list[dict[str, float]]) -> dict[str, float] | None:
 
 def write_results(run_dir: Path, evaluation: Evaluation, video_names: list[str], meta: dict[str, Any],
                   history: list[dict[str, float]]) -> Path:
-    """Write both files and return the path of ``results.json``."""
+    """Write both files and return the path of ``results.json``.
+
+    ``results.json`` marks a run as finished (a resumed sweep skips it), so it is written last and by
+    rename: it exists complete or not at all. A full disk or a read-only folder is one line.
+    """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     best = best_epoch(history)
     results = {
         **meta,
@@ -32,11 +37,18 @@ def write_results(run_dir: Path, evaluation: Evaluation, video_names: list[str],
         "history": history,
     }
     path = run_dir / "results.json"
-    path.write_text(json.dumps(results, indent=2, allow_nan=True))
-    with open(run_dir / "scores.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["video", "frame", "psnr", "anomaly_score", "label"])
-        for v, t, p, a, y in zip(evaluation.video_index, evaluation.frame_index, evaluation.psnr,
-                                 evaluation.anomaly_score, evaluation.labels, strict=True):
-            writer.writerow([video_names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with explained_write_errors(path, "results"):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with open(run_dir / "scores.csv", "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["video", "frame", "psnr", "anomaly_score", "label"])
+                for v, t, p, a, y in zip(evaluation.video_index, evaluation.frame_index, evaluation.psnr,
+                                         evaluation.anomaly_score, evaluation.labels, strict=True):
+                    writer.writerow([video_names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
+            tmp.write_text(json.dumps(results, indent=2, allow_nan=True))
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -75,6 +75,14 @@ def find_interrupted_run(runs_dir: Path, run_name: str) -> Path | None:
     return runs[-1]
 
 
+def in_sweep() -> bool:
+    """True inside a job of a Hydra multirun (``-m``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def slurm_job_id() -> str | None:
     return os.environ.get("SLURM_JOB_ID")
 
@@ -165,6 +173,9 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
         log.info("resuming %s from %s", run_dir, own)
         return own
     if resume_requested(resume, ckpt_path):
+        if in_sweep():  # a resumed sweep's job that never reached a checkpoint: it starts now
+            log.info("resume: %s has no checkpoint; this job of the sweep starts from the beginning", run_dir)
+            return None
         raise LnraError(_why_not_resumable(resume, Path(run_dir).parent, cfg.run_name))
     if ckpt_path and not Path(ckpt_path).is_file():
         raise LnraError(f"checkpoint not found: {ckpt_path}")

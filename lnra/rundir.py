@@ -3,7 +3,8 @@
 Registered as the OmegaConf resolver ``lnra_unique`` and used for ``hydra.sweep.dir``. The folder is
 created with an exclusive ``mkdir``, which is atomic, so concurrent runs cannot pick the same name.
 ``lnra_run_dir`` (``hydra.run.dir``) does the same unless the command resumes an interrupted run, which
-then continues in its own folder (see :mod:`lnra.resume`); ``lnra_config_subdir`` keeps that run's
+then continues in its own folder (see :mod:`lnra.resume`), and ``lnra_sweep_dir`` (``hydra.sweep.dir``)
+unless it resumes a sweep (see :mod:`lnra.sweep_resume`); ``lnra_config_subdir`` keeps a resumed run's
 original ``.hydra`` files and saves the resuming command's next to them.
 """
 
@@ -20,6 +21,7 @@ _claimed: dict[str, str] = {}
 _run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
 _config_subdirs: dict[str, str] = {}
+_sweep_dirs: dict[str, str] = {}
 
 
 def unique_dir(base: str) -> str:
@@ -61,15 +63,26 @@ def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path
 
 
 def config_subdir(run_dir_path: str) -> str:
-    """``hydra.output_subdir``: ``.hydra``, or for a resumed run ``.hydra/resume-<time>`` so that the
-    interrupted run's own config files are kept."""
+    """``hydra.output_subdir``: ``.hydra``, or for a resumed run (or a job of a resumed sweep, whose folder
+    already holds ``.hydra/config.yaml``) ``.hydra/resume-<time>`` so that the interrupted run's own
+    config files are kept. Decided once per folder: the answer must not change once Hydra wrote there."""
     path = os.path.abspath(run_dir_path)
-    if path not in _resumed:
-        return ".hydra"
     if path not in _config_subdirs:
-        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-        _config_subdirs[path] = os.path.relpath(unique_dir(f"{path}/.hydra/resume-{stamp}"), path)
+        if path in _resumed or Path(path, ".hydra", "config.yaml").is_file():
+            stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+            _config_subdirs[path] = os.path.relpath(unique_dir(f"{path}/.hydra/resume-{stamp}"), path)
+        else:
+            _config_subdirs[path] = ".hydra"
     return _config_subdirs[path]
+
+
+def sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Any) -> str:
+    """``hydra.sweep.dir`` (see :func:`lnra.sweep_resume.choose_sweep_dir`), chosen once per process."""
+    if multiruns not in _sweep_dirs:
+        from lnra.sweep_resume import choose_sweep_dir
+
+        _sweep_dirs[multiruns] = choose_sweep_dir(multiruns, stamp, resume, overrides)
+    return _sweep_dirs[multiruns]
 
 
 def register_resolvers() -> None:
@@ -77,5 +90,7 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("lnra_unique", unique_dir, use_cache=True)
     if not OmegaConf.has_resolver("lnra_run_dir"):
         OmegaConf.register_new_resolver("lnra_run_dir", run_dir, use_cache=True)
+    if not OmegaConf.has_resolver("lnra_sweep_dir"):
+        OmegaConf.register_new_resolver("lnra_sweep_dir", sweep_dir, use_cache=True)
     if not OmegaConf.has_resolver("lnra_config_subdir"):
         OmegaConf.register_new_resolver("lnra_config_subdir", config_subdir, use_cache=True)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +75,7 @@ def test_seeds_multiply_and_the_command_line_narrows() -> None:
 
 # -- hydra/launcher=gpu_pool ------------------------------------------------------------------------
 APP = '''
-import json, os, sys, time
+import json, os, signal, sys, time
 from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -82,9 +84,12 @@ from hydra.core.hydra_config import HydraConfig
 def main(cfg):
     start = time.time()
     time.sleep(1.0)
-    print("job", cfg.x, "says hello")
+    print("job", cfg.x, "says hello", flush=True)
     if cfg.x == 3:
         sys.exit("job 3 gives up")
+    if cfg.x == 5:
+        print("job 5 is about to crash", flush=True)
+        os.kill(os.getpid(), signal.SIGSEGV)
     Path(HydraConfig.get().runtime.output_dir, "job.json").write_text(json.dumps(
         {"x": cfg.x, "pid": os.getpid(), "device": os.environ["CUDA_VISIBLE_DEVICES"],
          "start": start, "end": time.time()}))
@@ -98,14 +103,16 @@ def test_gpu_pool_runs_jobs_in_parallel_each_on_a_free_gpu_of_its_own(tmp_path: 
     (tmp_path / "app.py").write_text(APP)
     sweep = tmp_path / "sweep"
     env = {**os.environ, "LNRA_GPU_COUNT": "2", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "app.py", "-m", "hydra/launcher=gpu_pool", "+x=1,2,3,4,5",
+    proc = subprocess.run([sys.executable, "app.py", "-m", "hydra/launcher=gpu_pool", "+x=1,2,3,4,5,6",
                            f"hydra.sweep.dir={sweep}"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
-    assert proc.returncode == 1, proc.stderr  # job 3 failed, so the sweep fails ...
+    assert proc.returncode == 1, proc.stderr  # job 3 failed and job 5 crashed, so the sweep fails ...
     said = proc.stdout + proc.stderr
     assert f"job #2 failed: {sweep / '2' / 'console.log'}" in said
-    jobs = [json.loads((sweep / str(i) / "job.json").read_text()) for i in (0, 1, 3, 4)]  # ... after all ran
-    assert not (sweep / "2" / "job.json").exists()
+    assert (f"job #4 died (killed by SIGSEGV); last line of {sweep / '4' / 'console.log'}: "
+            "job 5 is about to crash") in said
+    jobs = [json.loads((sweep / str(i) / "job.json").read_text()) for i in (0, 1, 3, 5)]  # ... after all ran
+    assert not (sweep / "2" / "job.json").exists() and not (sweep / "4" / "job.json").exists()
     assert "job 3 gives up" in (sweep / "2" / "console.log").read_text()
     assert "job 1 says hello" in (sweep / "0" / "console.log").read_text()
 
@@ -115,6 +122,68 @@ def test_gpu_pool_runs_jobs_in_parallel_each_on_a_free_gpu_of_its_own(tmp_path: 
                    and b["start"] < a["end"]]
     assert overlapping, "no two jobs ran at the same time"
     assert all(a["device"] != b["device"] for a, b in overlapping)  # a GPU is never shared
+
+
+STOPPABLE_APP = '''
+import os, signal, subprocess, sys, time
+from pathlib import Path
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+@hydra.main(version_base="1.3", config_path=None, config_name=None)
+def main(cfg):
+    out = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.x == 2:  # a job that ignores SIGTERM (busy in C code): the pool must kill it
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a data worker
+    (out / "pids").write_text(f"{os.getpid()} {worker.pid}")
+    time.sleep(600)
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))  # zombie = ended
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_gpu_pool_stops_every_job_and_its_children_on_a_signal(tmp_path: Path, sig: int) -> None:
+    """Two of four jobs run (two fake GPUs), each with a child process; one ignores SIGTERM. A signal to
+    the launcher ends everything within seconds, starts no further job, and leaves no process behind."""
+    (tmp_path / "app.py").write_text(STOPPABLE_APP)
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "LNRA_GPU_COUNT": "2", "PYTHONPATH": str(REPO)}
+    launcher = subprocess.Popen([sys.executable, "app.py", "-m", "hydra/launcher=gpu_pool", "+x=1,2,3,4",
+                                 "hydra.launcher.stop_grace_s=2", f"hydra.sweep.dir={sweep}"], cwd=tmp_path,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(sweep.glob("*/pids"))) < 2:
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.stdout.read()
+            time.sleep(0.1)
+        pids = [int(p) for f in sweep.glob("*/pids") for p in f.read_text().split()]
+        sent = time.monotonic()
+        launcher.send_signal(sig)
+        out, _ = launcher.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 128 + sig, out
+    assert took < 15, f"the sweep took {took:.1f} s to stop"
+    assert sorted(p.parent.name for p in sweep.glob("*/pids")) == ["0", "1"]  # jobs 2 and 3 never started
+    assert "jobs without results: #0, #1, #2, #3; run the same command with resume=true" in out
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if _alive(p)], "processes outlived the sweep"
+    print(f"\n{signal.Signals(sig).name}: sweep stopped in {took:.1f} s, {len(pids)} processes ended")
 
 
 def test_gpu_pool_refuses_more_gpus_than_exist(tmp_path: Path) -> None:
