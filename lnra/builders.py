@@ -20,6 +20,7 @@ from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.model import check_clip_shape
 from lnra.module import LnraModule
+from lnra.monitor import build_monitor
 from lnra.preview import PreviewLogger
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.resume import RngStateCallback, free_logger_version
@@ -116,7 +117,11 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
     kwargs["precision"] = resolve_precision(kwargs.get("precision", "auto"), str(kwargs.get("accelerator")))
     logger = False
     if cfg.get("logger"):
-        logger = instantiate(cfg.logger, save_dir=str(run_dir), **free_logger_version(run_dir, cfg.logger))
+        # A resumed run keeps TensorBoard in its folder (event files are appended, so the run stays one
+        # run and one HParams row, named after its run directory); a CSV log would be overwritten.
+        appends = str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger")
+        version = {} if appends else free_logger_version(run_dir, cfg.logger)
+        logger = instantiate(cfg.logger, save_dir=str(run_dir), **version)
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/auc_micro", mode="max",
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
@@ -125,6 +130,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
     viz = cfg.get("viz")
     if viz and (viz.images or viz.video or viz.timelines):
         callbacks.append(instantiate(viz, run_dir=run_dir))
+    callbacks += build_monitor(cfg, run_dir)
     kwargs.update(overrides)
     try:
         return pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir),

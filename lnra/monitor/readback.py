@@ -1,0 +1,70 @@
+"""Read a sweep's HParams table back from its TensorBoard event files, without TensorBoard's server.
+
+``python -m lnra.monitor.readback outputs/multiruns/<time>`` prints one row per run (its settings and
+the last value of each ``hparams/`` metric), best AUC first: the table TensorBoard's HParams tab shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from lnra.monitor.hparams import COLUMNS, METRICS
+
+SESSION_START = "_hparams_/session_start_info"
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    return {"number_value": value.number_value, "string_value": value.string_value,
+            "bool_value": value.bool_value}.get(kind)
+
+
+def read_run(run_dir: Path) -> dict[str, Any] | None:
+    """The HParams values and last metric values of one event-file folder, or None if it has none."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    content = events.PluginTagToContent("hparams").get(SESSION_START)
+    if content is None:
+        return None
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    values = {name: _value(value) for name, value in start.hparams.items()}
+    row = {name: values.pop(name) for name in COLUMNS if name in values} | values
+    scalars = set(events.Tags()["scalars"])
+    for tag in METRICS:
+        row[tag.split("/", 1)[1]] = events.Scalars(tag)[-1].value if tag in scalars else math.nan
+    return row
+
+
+def read_hparams(logdir: Path) -> list[dict[str, Any]]:
+    """Every run under ``logdir`` that wrote an HParams session, best ``auc_best`` first."""
+    folders = sorted({p.parent for p in Path(logdir).rglob("events.out.tfevents.*")})
+    rows = [row for row in map(read_run, folders) if row is not None]
+    return sorted(rows, key=lambda r: -r["auc_best"] if not math.isnan(r["auc_best"]) else math.inf)
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+
+    def cell(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logdir", type=Path, help="a run or sweep directory (searched recursively)")
+    rows = read_hparams(parser.parse_args(argv).logdir)
+    print(markdown(rows) if rows else "no HParams sessions found")
+
+
+if __name__ == "__main__":
+    main()
