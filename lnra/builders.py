@@ -130,6 +130,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
     viz = cfg.get("viz")
     if viz and (viz.images or viz.video or viz.timelines):
         callbacks.append(instantiate(viz, run_dir=run_dir))
+    if cfg.get("localisation"):
+        callbacks.append(instantiate(cfg.localisation))
     callbacks += build_monitor(cfg, run_dir)
     kwargs.update(overrides)
     try:

@@ -13,6 +13,7 @@ from lnra.builders import build_datamodule, build_module, build_pseudo, build_tr
 from lnra.checkpoints import load_checkpoint
 from lnra.data.datamodule import VideoDataModule
 from lnra.errors import LnraError
+from lnra.localisation import pixel_results
 from lnra.module import LnraModule
 from lnra.preview import preview
 from lnra.results import write_results
@@ -27,13 +28,17 @@ def _finish(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: LnraMod
     """Test, write the results files and print the headline number."""
     trainer.test(module, datamodule=datamodule, verbose=False)
     evaluation = module.last_evaluation
+    pixel = pixel_results(trainer)
     if trainer.is_global_zero:
         meta = {"dataset": cfg.dataset.name, "pseudo": cfg.pseudo.name, "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
-                "height": cfg.dataset.height, "width": cfg.dataset.width, **extra}
+                "height": cfg.dataset.height, "width": cfg.dataset.width, **extra, **pixel}
         write_results(run_dir, evaluation, datamodule.test_names, meta, module.history)
         print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
               f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
+        if pixel["pixel_auroc"] is not None:
+            print(f"pixel AUROC: {100 * pixel['pixel_auroc']:.2f}%  (UCSD pixel-level AUC "
+                  f"{100 * pixel['pixel_ucsd_auc']:.2f}%, EER {100 * pixel['pixel_ucsd_eer']:.2f}%)")
         print(f"run directory: {run_dir}")
     return evaluation.auc_micro
 

@@ -1,0 +1,167 @@
+"""Pixel-level localisation: the metrics on maps with known answers, streaming vs exact, the real Ped2
+masks, and the metrics of a real (tiny) train + test run in results.json and the history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_DATASET
+from omegaconf import OmegaConf
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+from lnra.data.datamodule import VideoDataModule
+from lnra.data.synthetic import SyntheticSpec, generate_synthetic
+from lnra.pixel_metrics import PixelLocalisation, equal_error_rate, error_maps, threshold_grid
+from lnra.tasks import run_task
+
+
+def _metric(errors: torch.Tensor, masks: torch.Tensor, **kwargs) -> dict:
+    metric = PixelLocalisation(**kwargs)
+    metric.update(errors, masks)
+    return metric.compute()
+
+
+def _masks(frames: int = 6, size: int = 12) -> torch.Tensor:
+    """Half the frames anomalous, each with a differently placed rectangle."""
+    masks = torch.zeros(frames, size, size, dtype=torch.bool)
+    for t in range(0, frames, 2):
+        masks[t, t : t + 4, 2 : 2 + t + 3] = True
+    return masks
+
+
+def test_a_perfect_map_scores_one_and_an_inverted_map_zero() -> None:
+    masks = _masks()
+    perfect = _metric(masks.float() * 0.3, masks)
+    assert perfect == {"pixel_auroc": 1.0, "pixel_ucsd_auc": 1.0, "pixel_ucsd_eer": 0.0}
+    inverted = _metric((~masks).float() * 0.3, masks)
+    assert inverted == {"pixel_auroc": 0.0, "pixel_ucsd_auc": 0.0, "pixel_ucsd_eer": 1.0}
+
+
+def test_without_both_classes_the_metrics_are_none() -> None:
+    normal = torch.zeros(2, 8, 8, dtype=torch.bool)
+    assert _metric(torch.rand(2, 8, 8), normal) == dict.fromkeys(
+        ("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer"))
+
+
+@pytest.mark.parametrize(("gt_pixels", "flagged", "detected"),
+                         [(10, 4, True), (10, 3, False), (15, 6, True), (15, 5, False), (5, 2, True)])
+def test_the_40_percent_rule_at_its_boundary(gt_pixels: int, flagged: int, detected: bool) -> None:
+    """One anomalous frame with ``flagged`` of its ``gt_pixels`` at a high error, one clean normal frame:
+    at that error's threshold the anomalous frame is a true positive exactly when flagged/gt ≥ 0.4."""
+    masks = torch.zeros(2, 4, 8, dtype=torch.bool)
+    masks[0].view(-1)[:gt_pixels] = True
+    errors = torch.zeros(2, 4, 8)
+    errors[0].view(-1)[:flagged] = 1.0
+    result = _metric(errors, masks)
+    # detected: the point (FPR 0, TPR 1) exists → AUC 1; missed: only (1, 1) beyond (0, 0) → AUC 0.5
+    assert result["pixel_ucsd_auc"] == (1.0 if detected else 0.5)
+    assert result["pixel_ucsd_eer"] == (0.0 if detected else 0.5)
+
+
+def test_a_normal_frame_with_one_flagged_pixel_is_a_false_positive() -> None:
+    masks = torch.zeros(2, 4, 4, dtype=torch.bool)
+    masks[0, :2] = True
+    errors = masks.float()
+    errors[1, 3, 3] = 1.0  # as high as the anomaly: at every threshold the normal frame is flagged too
+    assert _metric(errors, masks)["pixel_ucsd_auc"] == 0.5
+    errors[1, 3, 3] = 0.5  # lower: a threshold between them separates the frames
+    assert _metric(errors, masks)["pixel_ucsd_auc"] == 1.0
+
+
+def _exact_ucsd(errors: np.ndarray, masks: np.ndarray, fraction: float = 0.4) -> float:
+    """The UCSD pixel-level ROC AUC swept over every distinct error (the unbinned definition)."""
+    points = [(0.0, 0.0)]
+    anomalous = masks.reshape(len(masks), -1).any(1)
+    for t in np.unique(np.concatenate([errors.ravel(), [np.inf]]))[::-1]:
+        flagged = errors >= t
+        hits = (flagged & masks).reshape(len(masks), -1).sum(1)
+        tp = hits[anomalous] >= fraction * masks.reshape(len(masks), -1).sum(1)[anomalous]
+        fp = flagged[~anomalous].reshape((~anomalous).sum(), -1).any(1)
+        points.append((np.mean(fp), np.mean(tp)))
+    fpr, tpr = np.array(sorted(points)).T
+    return float(np.trapezoid(tpr, fpr))
+
+
+def test_streaming_equals_exact_on_small_data() -> None:
+    """Errors on the threshold grid, fed in three batches: the binned results equal sklearn's exact
+    pixel AUROC and the UCSD AUC swept over every distinct error; off the grid they stay within 1e-3."""
+    gen = torch.Generator().manual_seed(0)
+    grid = threshold_grid()
+    masks = torch.cat([_masks(), _masks(), _masks()])
+    lift = masks * grid[torch.randint(0, 1000, masks.shape, generator=gen)]
+    on_grid = grid[torch.bucketize(grid[torch.randint(0, 1000, masks.shape, generator=gen)] + lift, grid,
+                                   right=True) - 1]
+    metric = PixelLocalisation()
+    for chunk in range(3):
+        metric.update(on_grid[6 * chunk : 6 * chunk + 6], masks[6 * chunk : 6 * chunk + 6])
+    streamed = metric.compute()
+    assert streamed["pixel_auroc"] == pytest.approx(roc_auc_score(masks.ravel(), on_grid.ravel()), abs=1e-12)
+    assert streamed["pixel_ucsd_auc"] == pytest.approx(_exact_ucsd(on_grid.numpy(), masks.numpy()), abs=1e-12)
+    off_grid = torch.rand(masks.shape, generator=gen) * 0.2 + masks * 0.05
+    assert _metric(off_grid, masks)["pixel_auroc"] == pytest.approx(
+        roc_auc_score(masks.ravel(), off_grid.ravel()), abs=1e-3)
+
+
+def test_equal_error_rate_interpolates_where_fpr_meets_the_miss_rate() -> None:
+    fpr, tpr = torch.tensor([0.0, 0.2, 0.6, 1.0]), torch.tensor([0.0, 0.6, 0.9, 1.0])
+    assert equal_error_rate(fpr, tpr) == pytest.approx(0.2 + 0.2 / 0.7 * 0.4)
+
+
+def test_error_maps_are_upsampled_to_the_mask_and_smoothed() -> None:
+    recon, frame = torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
+    recon[0, 0, 3, 3] = 1.0
+    maps = error_maps(recon, frame, (16, 16))
+    assert maps.shape == (1, 16, 16) and maps[0, 6:8, 6:8].min() > 0 and maps[0, 10:, 10:].max() == 0
+    smooth = error_maps(recon, frame, (16, 16), sigma=1.5)  # spreads the error, keeps its mass
+    assert smooth.sum() == pytest.approx(maps.sum(), rel=1e-4) and smooth.max() < maps.max()
+    assert smooth[0, 10:, 10:].max() > 0
+
+
+def test_real_ped2_masks_load_and_align_with_the_frames(shared_data: Path, tmp_path: Path) -> None:
+    dm = VideoDataModule("ped2", shared_data / "ped2", tmp_path / "cache", 64, 64)
+    dm.check_test_split()
+    store = dm.pixel_masks()
+    assert store is not None and (store.height, store.width) == (240, 360)
+    assert len(store.bits) == 2010 and store.offsets[-1] == sum(len(lab) for lab in dm.test_labels)
+    frame = np.asarray(Image.open(sorted((shared_data / "ped2/testing/frames/01").iterdir())[0]))
+    assert frame.shape[:2] == (store.height, store.width)  # masks cover the frames pixel for pixel
+    any_pixel = np.concatenate([store.masks(np.arange(store.offsets[v], store.offsets[v + 1])).any((1, 2))
+                                for v in range(len(dm.test_names))])
+    np.testing.assert_array_equal(any_pixel, np.concatenate(dm.test_labels).astype(bool))
+
+
+def _with_masks(cfg) -> None:
+    """Generate the tiny synthetic set and give every anomalous test frame a square mask."""
+    root = Path(cfg.dataset.root)
+    generate_synthetic(root, SyntheticSpec(**OmegaConf.to_container(cfg.dataset.generate)))
+    labels = np.load(root / "frame_labels_synthetic.npy")[0]
+    t = 0
+    for video in sorted((root / "testing" / "frames").iterdir()):
+        folder = root / "testing" / "pixel_masks" / video.name
+        folder.mkdir(parents=True)
+        for frame in sorted(video.iterdir()):
+            mask = np.zeros((32, 32), bool)
+            mask[8:20, 8:20] = bool(labels[t])
+            Image.fromarray(mask).save(folder / f"{frame.stem}.png")
+            t += 1
+
+
+def test_a_run_reports_pixel_metrics_in_results_history_and_logger(compose_cfg, tmp_path: Path) -> None:
+    cfg = compose_cfg(*TINY_DATASET, "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+                      "logger=csv", "viz.timelines=false", "localisation.validation=true",
+                      "localisation.sigma=1.0")
+    _with_masks(cfg)
+    run_dir = tmp_path / "run"
+    run_task(cfg, run_dir)
+    results = json.loads((run_dir / "results.json").read_text())
+    keys = ("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer")
+    assert results["pixel_sigma"] == 1.0 and results["pixel_bins"] == 1000
+    assert all(0.0 <= results[k] <= 1.0 for k in keys)
+    assert all(0.0 <= results["history"][0][k] <= 1.0 for k in keys)
+    logged = (next(run_dir.rglob("metrics.csv"))).read_text().splitlines()[0]
+    assert "test/pixel_auroc" in logged and "val/pixel_ucsd_auc" in logged
