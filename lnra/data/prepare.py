@@ -3,6 +3,7 @@
     python -m lnra.data.prepare ped2 --source UCSD_Anomaly_Dataset.tar.gz --out data
     python -m lnra.data.prepare avenue --source Avenue_Dataset --out data
     python -m lnra.data.prepare shanghai --source shanghaitech --out data
+    python -m lnra.data.prepare ped2 --download --out data     # also avenue, cifar100 (intruders)
 
 writes ``OUT/<name>/{training,testing}/frames/<video>/<NNN>.jpg`` and ``OUT/<name>/frame_labels_<name>.npy``
 (shape (1, total test frames), 1 = anomalous, videos in sorted order) and, where the release has
@@ -334,19 +335,43 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
     return target
 
 
+def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "jpg") -> None:
+    """``--download``: fetch the official release (lnra.data.download), then prepare it as usual."""
+    from lnra.data.download import download_cifar100, downloaded_source
+
+    if name == "cifar100":
+        download_cifar100(Path(out))
+        return
+    target = Path(out) / name
+    if name in PREPARERS and target.exists() and any(target.iterdir()) and not overwrite:
+        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
+    with downloaded_source(name, Path(out)) as source:
+        prepare(name, source, out, overwrite, ext)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lnra.data.prepare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", choices=sorted(PREPARERS))
-    parser.add_argument("--source", type=Path, required=True,
-                        help="ped2: UCSD_Anomaly_Dataset.tar.gz or its unpacked folder; avenue, shanghai: "
-                             "the unpacked release folder")
+    parser.add_argument("name", choices=[*sorted(PREPARERS), "cifar100", "imagenet"],
+                        help="a dataset, or an intruder set for patch pseudo anomalies (--download only)")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--source", type=Path,
+                       help="ped2: UCSD_Anomaly_Dataset.tar.gz or its unpacked folder; avenue, shanghai: "
+                            "the unpacked release folder")
+    given.add_argument("--download", action="store_true",
+                       help="fetch the official release into OUT/downloads (resumable, checksum-verified), "
+                            "then prepare it; shanghai and imagenet: says where to get them")
     parser.add_argument("--out", type=Path, required=True, help="data folder; writes OUT/<name>/")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/<name>")
     parser.add_argument("--ext", choices=["jpg", "png"], default="jpg",
                         help="format of decoded frames (ShanghaiTech's test JPEGs are copied as they are)")
     args = parser.parse_args(argv)
     try:
-        prepare(args.name, args.source, args.out, args.overwrite, args.ext)
+        if args.download:
+            prepare_download(args.name, args.out, args.overwrite, args.ext)
+        elif args.name not in PREPARERS:
+            raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
+        else:
+            prepare(args.name, args.source, args.out, args.overwrite, args.ext)
     except LnraError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,220 @@
+"""Fetch the official dataset releases for ``python -m lnra.data.prepare <name> --download``.
+
+Ped2 and Avenue have stable direct links; their archives are downloaded into ``OUT/downloads/`` with a
+progress bar, resumed from a ``.partial`` file after an interruption (HTTP ``Range``), checked for size
+and SHA-256 and only then handed to the usual preparation. The checksums are the ones the field's
+tools publish for these archives, so a mirror that serves other bytes is refused instead of prepared.
+ShanghaiTech and ImageNet have no stable direct link: asking for them says where to get them. CIFAR-100
+goes through torchvision's own downloader (it checks torchvision's MD5).
+
+``LNRA_DOWNLOAD_MIRROR=URL`` replaces the directory of every official URL (the file names stay), for
+a local mirror — and for the tests, which serve tiny archives from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lnra.errors import LnraError
+
+MIRROR_ENV = "LNRA_DOWNLOAD_MIRROR"
+CHUNK = 1 << 20
+TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One file of an official release: where it is and what it must be."""
+
+    url: str
+    sha256: str
+    size: int | None = None  # bytes, where the release's size is known
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+# The official archives and the SHA-256 sums published for them (e.g. by anomalib's dataset modules).
+RELEASES: dict[str, tuple[Archive, ...]] = {
+    "ped2": (
+        Archive("http://www.svcl.ucsd.edu/projects/anomaly/UCSD_Anomaly_Dataset.tar.gz",
+                "2329af326951f5097fdd114c50e853957d3e569493a49d22fc082a9fd791915b"),
+    ),
+    "avenue": (
+        Archive("http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/Avenue_Dataset.zip",
+                "fc9cb8432a11ca79c18aa180c72524011411b69d3b0ff27c8816e41c0de61531", 813_227_845),
+        Archive("http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/ground_truth_demo.zip",
+                "60fec1728ec8f73a58aad3aeb5729d70a805a47e0b8eb4bf91ab67ef06386d77", 931_269),
+    ),
+}
+
+# What to do where no direct link exists: one line each, with the command that follows.
+NO_DIRECT_LINK = {
+    "shanghai": (
+        "ShanghaiTech Campus has no stable direct download: get shanghaitech.tar.gz from the authors' page "
+        "https://svip-lab.github.io/dataset/campus_dataset.html (OneDrive/BaiduPan links), unpack it and run "
+        "python -m lnra.data.prepare shanghai --source <unpacked folder with training/videos and "
+        "testing/frames> --out {out}"
+    ),
+    "imagenet": (
+        "ImageNet cannot be downloaded without an account: register at https://image-net.org/download, "
+        "unpack the ILSVRC2012 training set as <folder>/<class>/<image>.JPEG and pass "
+        "pseudo.source.root=<folder> (or put it at {out}/intruders/imagenet)"
+    ),
+}
+
+
+def archive_url(archive: Archive) -> str:
+    """The official URL, or the same file name under ``$LNRA_DOWNLOAD_MIRROR``."""
+    mirror = os.environ.get(MIRROR_ENV)
+    return f"{mirror.rstrip('/')}/{archive.filename}" if mirror else archive.url
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open(url: str, offset: int) -> tuple[object, int]:
+    """The response for ``url`` from byte ``offset`` on, and the offset the server actually honoured
+    (0 when it ignores ``Range`` and sends the whole file)."""
+    headers = {"User-Agent": "lnra-download"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and offset:  # the partial file already holds every byte
+            return None, offset
+        raise LnraError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise LnraError(f"cannot download {url}: {reason}") from None
+    return response, offset if response.status == 206 else 0
+
+
+def _expected_total(archive: Archive, response: object, offset: int) -> int | None:
+    length = response.headers.get("Content-Length") if response is not None else None
+    served = offset + int(length) if length is not None else None
+    if archive.size is not None and served is not None and served != archive.size:
+        raise LnraError(f"{archive_url(archive)} serves {served} bytes but the official "
+                        f"{archive.filename} has {archive.size}; not downloading it")
+    return archive.size or served
+
+
+def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) -> Path:
+    """``folder/<file name>``, downloaded (or resumed) and verified; a verified file already there is
+    reused. An interrupted download leaves ``<file name>.partial`` for the next call to continue."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / archive.filename
+    if target.is_file():
+        if sha256_of(target) == archive.sha256:
+            log(f"{target}: already downloaded, checksum ok")
+            return target
+        log(f"{target}: checksum does not match the official release; downloading it again")
+        target.unlink()
+    partial = target.with_name(target.name + ".partial")
+    url = archive_url(archive)
+    offset = partial.stat().st_size if partial.is_file() else 0
+    response, offset = _open(url, offset)
+    total = _expected_total(archive, response, offset)
+    if offset:
+        log(f"resuming {archive.filename} at {offset / 1e6:.1f} MB")
+    if response is not None:
+        _stream(response, partial, offset, total, url)
+    size = partial.stat().st_size
+    if total is not None and size != total:
+        raise LnraError(f"download of {url} stopped at {size} of {total} bytes; run the same command "
+                        "again to resume it")
+    digest = sha256_of(partial)
+    if digest != archive.sha256:
+        partial.unlink()
+        raise LnraError(f"{url}: SHA-256 {digest} is not the official {archive.sha256}; the file was "
+                        "deleted (a broken mirror or a changed release?)")
+    partial.rename(target)
+    log(f"{target}: {size / 1e6:.1f} MB, checksum ok")
+    return target
+
+
+def _stream(response: object, partial: Path, offset: int, total: int | None, url: str) -> None:
+    """Append the body to ``partial`` (truncated first when the server restarted from byte 0)."""
+    with response, partial.open("ab" if offset else "wb") as out, tqdm(
+        total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=partial.stem,
+        mininterval=1.0,
+    ) as bar:
+        try:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                out.write(block)
+                bar.update(len(block))
+        except (OSError, http.client.HTTPException) as err:  # a reset, a timeout, a short body
+            raise LnraError(f"download of {url} interrupted at {offset + bar.n - bar.initial} bytes "
+                            f"({err}); run the same command again to resume it") from None
+
+
+def _unzip(archive: Path, into: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(into)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise LnraError(f"cannot unpack {archive}: {err}") from None
+
+
+@contextmanager
+def downloaded_source(name: str, out: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
+    """The ``--source`` for ``prepare name``, fetched into ``out/downloads``: Ped2's tarball as it is,
+    Avenue's two zips unpacked together (videos + ``ground_truth_demo``) in a folder removed afterwards."""
+    if name in NO_DIRECT_LINK:
+        raise LnraError(NO_DIRECT_LINK[name].format(out=out))
+    if name not in RELEASES:
+        raise LnraError(f"no download for '{name}'; choose one of {', '.join(sorted(RELEASES))}")
+    downloads = Path(out) / "downloads"
+    files = [fetch(archive, downloads, log) for archive in RELEASES[name]]
+    if name == "ped2":
+        yield files[0]
+        return
+    unpacked = downloads / f".{name}-unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    try:
+        log(f"unpacking {', '.join(f.name for f in files)}")
+        for f in files:
+            _unzip(f, unpacked)
+        roots = [p.parent for p in unpacked.rglob("training_videos") if p.is_dir()]
+        if not roots:
+            raise LnraError(f"{files[0]} holds no training_videos folder: is it the Avenue release?")
+        ground_truth = next((p for p in unpacked.rglob("ground_truth_demo") if p.is_dir()), None)
+        if ground_truth is not None and ground_truth.parent != roots[0]:
+            ground_truth.rename(roots[0] / "ground_truth_demo")
+        yield roots[0]
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+
+
+def download_cifar100(out: Path, log: Callable[[str], None] = print) -> Path:
+    """CIFAR-100 through torchvision's downloader (MD5-checked) into ``out/intruders/cifar100``, the
+    folder ``pseudo/source=cifar100`` reads by default with ``paths.data_dir=out``."""
+    from torchvision.datasets import CIFAR100
+
+    root = Path(out) / "intruders" / "cifar100"
+    try:
+        CIFAR100(str(root), train=True, download=True)
+    except (OSError, RuntimeError, urllib.error.URLError) as err:
+        raise LnraError(f"cannot download CIFAR-100 into {root}: {err}") from None
+    log(f"CIFAR-100 in {root}/cifar-100-python; use it with: paths.data_dir={out} (or "
+        f"pseudo.source.root={root})")
+    return root
