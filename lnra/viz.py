@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +26,15 @@ from matplotlib.figure import Figure
 from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from lnra.data.masks import MaskStore
 from lnra.errors import LnraError
 from lnra.scoring import centre_index
 
 log = logging.getLogger(__name__)
 
 PANEL_TITLES = ("input", "reconstruction", "error")
+LOCALISATION_TITLE = "localisation"
+OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey frames and the heat map
 HEADER_PX = 24
 MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
 
@@ -54,15 +57,49 @@ class ErrorColours:
         self.lut = (cmap(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
         self.scale = 255.0 / (error_max * 127.5)  # uint8 difference → LUT index
 
-    def __call__(self, frame: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    def level(self, frame: np.ndarray, recon: np.ndarray) -> np.ndarray:
+        """Per pixel the LUT index of ``|recon − frame|``: 0 … 255, 255 from ``error_max`` on."""
         diff = np.abs(frame.astype(np.int16) - recon.astype(np.int16)) * self.scale
-        return self.lut[np.minimum(diff, 255).astype(np.uint8)]
+        return np.minimum(diff, 255).astype(np.uint8)
+
+    def __call__(self, frame: np.ndarray, recon: np.ndarray) -> np.ndarray:
+        return self.lut[self.level(frame, recon)]
 
 
-def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1) -> np.ndarray:
-    """Input | reconstruction | error map side by side, (H·f, 3·W·f, 3) uint8."""
+def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of a bool mask (pixel centres), e.g. a 240×360 mask onto a 64×64 panel."""
+    rows = ((np.arange(height) + 0.5) * mask.shape[0] / height).astype(int)
+    cols = ((np.arange(width) + 0.5) * mask.shape[1] / width).astype(int)
+    return mask[rows[:, None], cols[None, :]]
+
+
+def outline(mask: np.ndarray) -> np.ndarray:
+    """The pixels of a bool mask that touch a pixel outside it (4-neighbourhood; the border counts)."""
+    padded = np.pad(mask, 1, constant_values=False)
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~inner
+
+
+def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours,
+                       mask: np.ndarray | None = None) -> np.ndarray:
+    """The frame in grey with the error heat map laid over it — opaque where the error reaches
+    ``error_max``, transparent where there is none — and the ground truth's outline, (H, W, 3) uint8."""
+    level = colours.level(frame, recon)
+    alpha = (level.astype(np.float32) / 255.0)[..., None]
+    grey = np.repeat(frame[..., None], 3, axis=2).astype(np.float32)
+    out = (grey * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)
+    if mask is not None:
+        out[outline(resize_mask(mask, *frame.shape))] = OUTLINE_RGB
+    return out
+
+
+def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1,
+              overlay: np.ndarray | None = None) -> np.ndarray:
+    """Input | reconstruction | error map (| ``overlay``, the localisation panel) side by side,
+    (H·f, n·W·f, 3) uint8."""
     grey = [np.repeat(x[..., None], 3, axis=2) for x in (frame, recon)]
-    row = np.concatenate([*grey, colours(frame, recon)], axis=1)
+    extra = [overlay] if overlay is not None else []
+    row = np.concatenate([*grey, colours(frame, recon), *extra], axis=1)
     return row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
 
 
@@ -150,16 +187,17 @@ class DemoLayout:
     paints the marker column of its frame index.
     """
 
-    def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100) -> None:
+    def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100,
+                 titles: tuple[str, ...] = PANEL_TITLES) -> None:
         ph, pw = panel_hw[0] * factor, panel_hw[1] * factor
-        width = _ceil_to(3 * pw, MACRO_BLOCK)
+        width = _ceil_to(len(titles) * pw, MACRO_BLOCK)
         curve_h = max(160, round(width * 0.3))
         height = _ceil_to(HEADER_PX + ph + curve_h, MACRO_BLOCK)
         curve_h = height - HEADER_PX - ph
-        self.panel_box = (HEADER_PX, (width - 3 * pw) // 2)
+        self.panel_box = (HEADER_PX, (width - len(titles) * pw) // 2)
         fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
         FigureCanvasAgg(fig)
-        for i, title in enumerate(PANEL_TITLES):
+        for i, title in enumerate(titles):
             fig.text((self.panel_box[1] + (i + 0.5) * pw) / width, 1 - HEADER_PX / 2 / height, title,
                      ha="center", va="center", fontsize=10)
         ax = fig.add_axes((55 / width, 46 / height, 1 - 68 / width, (curve_h - 70) / height))
@@ -191,18 +229,23 @@ def enlarge_factor(height: int, min_panel: int) -> int:
 
 def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
-                     min_panel: int = 192) -> Path:
-    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples."""
+                     min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
+    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples.
+
+    With ``masks`` (frame index → ground-truth mask or None) a fourth panel shows the localisation.
+    """
     import imageio.v2 as imageio
 
     factor = enlarge_factor(panel_hw[0], min_panel)
-    layout = DemoLayout(timeline, panel_hw, factor)
+    titles = (*PANEL_TITLES, LOCALISATION_TITLE) if masks is not None else PANEL_TITLES
+    layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
     with atomic_path(path) as tmp:
         writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=7,
                                     macro_block_size=MACRO_BLOCK, ffmpeg_log_level="error")
         try:
             for index, frame, recon in frames:
-                writer.append_data(layout.frame(index, panel_row(frame, recon, colours, factor)))
+                overlay = None if masks is None else localisation_panel(frame, recon, colours, masks(index))
+                writer.append_data(layout.frame(index, panel_row(frame, recon, colours, factor, overlay)))
         finally:
             writer.close()
     return path
@@ -242,10 +285,12 @@ class ResultVisualizer(pl.Callback):
 
     def __init__(self, run_dir: str | Path, images: bool = False, video: bool = False,
                  timelines: bool = True, fps: float = 10, error_max: float = 0.5, colormap: str = "inferno",
-                 min_panel: int = 192) -> None:
+                 min_panel: int = 192, localisation: bool = False) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.images, self.video, self.timelines = images, video, timelines
+        self.localisation = localisation
+        self._masks: MaskStore | None = None
         self.fps, self.min_panel = fps, min_panel
         self.colours = ErrorColours(colormap, error_max)
         self._spools: dict[int, PanelSpool] = {}
@@ -256,6 +301,15 @@ class ResultVisualizer(pl.Callback):
                         trainer.world_size)
             self.video = False
         self._discard_spools()
+        datamodule = trainer.datamodule
+        has_masks = self.localisation and hasattr(datamodule, "pixel_masks")
+        self._masks = datamodule.pixel_masks() if has_masks else None
+
+    def _mask(self, video: int, frame: int) -> np.ndarray | None:
+        """The ground-truth mask of a frame, or None when the dataset has none."""
+        if self._masks is None:
+            return None
+        return self._masks.masks(self._masks.frame_index(np.array([video]), np.array([frame])))[0]
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                           batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -271,8 +325,10 @@ class ResultVisualizer(pl.Callback):
             if self.images:
                 folder = self.run_dir / "images" / names[video]
                 folder.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(panel_row(frame, recon, self.colours)).save(folder / f"{index:04d}.png",
-                                                                            compress_level=1)
+                overlay = (localisation_panel(frame, recon, self.colours, self._mask(video, index))
+                           if self.localisation else None)
+                Image.fromarray(panel_row(frame, recon, self.colours, overlay=overlay)).save(
+                    folder / f"{index:04d}.png", compress_level=1)
             if self.video:
                 if video not in self._spools:
                     self._spools[video] = PanelSpool(self.run_dir / "videos" / f".{names[video]}.spool",
@@ -296,8 +352,9 @@ class ResultVisualizer(pl.Callback):
                     self._write_timeline(trainer, timeline)
                 if self.video and v in self._spools:
                     spool = self._spools[v]
+                    masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None
                     write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
-                                     spool.shape[1:], self.colours, self.fps, self.min_panel)
+                                     spool.shape[1:], self.colours, self.fps, self.min_panel, masks)
                     spool.discard()
         finally:
             self._discard_spools()

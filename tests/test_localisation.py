@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
@@ -18,6 +19,7 @@ from lnra.data.datamodule import VideoDataModule
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.pixel_metrics import PixelLocalisation, equal_error_rate, error_maps, threshold_grid
 from lnra.tasks import run_task
+from lnra.viz import OUTLINE_RGB, ErrorColours, localisation_panel
 
 
 def _metric(errors: torch.Tensor, masks: torch.Tensor, **kwargs) -> dict:
@@ -153,8 +155,9 @@ def _with_masks(cfg) -> None:
 
 def test_a_run_reports_pixel_metrics_in_results_history_and_logger(compose_cfg, tmp_path: Path) -> None:
     cfg = compose_cfg(*TINY_DATASET, "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-                      "logger=csv", "viz.timelines=false", "localisation.validation=true",
-                      "localisation.sigma=1.0")
+                      "model.net.widths=[8,8,16,16]", "logger=csv", "localisation.validation=true",
+                      "localisation.sigma=1.0",
+                      "viz.timelines=false", "viz.images=true", "viz.video=true", "viz.localisation=true")
     _with_masks(cfg)
     run_dir = tmp_path / "run"
     run_task(cfg, run_dir)
@@ -165,3 +168,27 @@ def test_a_run_reports_pixel_metrics_in_results_history_and_logger(compose_cfg, 
     assert all(0.0 <= results["history"][0][k] <= 1.0 for k in keys)
     logged = (next(run_dir.rglob("metrics.csv"))).read_text().splitlines()[0]
     assert "test/pixel_auroc" in logged and "val/pixel_ucsd_auc" in logged
+    # pictures: a 4th panel with the outline of the square mask on anomalous frames only
+    labels = np.load(Path(cfg.dataset.root) / "frame_labels_synthetic.npy")[0]
+    for t in (int(np.flatnonzero(labels[8:24])[0]) + 8, int(np.flatnonzero(labels[8:24] == 0)[0]) + 8):
+        image = np.asarray(Image.open(run_dir / "images" / "01" / f"{t:04d}.png"))
+        assert image.shape == (32, 128, 3)
+        green = (image[:, 96:] == OUTLINE_RGB).all(axis=2)
+        assert green.any() == bool(labels[t])
+    assert iio.imread(run_dir / "videos" / "01.mp4").shape[2] == 4 * 192  # four enlarged panels
+
+
+def test_localisation_panel_blends_the_heat_map_and_outlines_the_mask() -> None:
+    colours = ErrorColours("gray", error_max=0.5)
+    frame = np.full((8, 8), 40, np.uint8)
+    recon = frame.copy()
+    recon[2:4, 2:4] = 255  # far beyond error_max: opaque heat (white in the gray map)
+    mask = np.zeros((16, 16), bool)
+    mask[4:12, 4:12] = True  # twice the panel's resolution
+    panel = localisation_panel(frame, recon, colours, mask)
+    assert (panel[0, 0] == 40).all() and (panel[3, 3] == 255).all()  # no error: the frame; full error: heat
+    green = (panel == OUTLINE_RGB).all(axis=2)
+    expected = np.zeros((8, 8), bool)
+    expected[2:6, 2:6] = True
+    expected[3:5, 3:5] = False
+    np.testing.assert_array_equal(green, expected)
