@@ -9,6 +9,9 @@ listed with their log, so a failed or unfinished job is never silently dropped.
 Writes, into ``<multirun dir>/report`` unless ``--out`` says otherwise: ``report.md`` (everything),
 ``table1.csv``, ``fig5c.csv``, ``other.csv`` (cells outside the paper) and ``table1.png``,
 ``fig5c.png``. Existing report files are never overwritten without ``--overwrite``.
+
+When any run measured pixel-level localisation (a dataset with pixel masks), every table gains three
+columns: pixel AUROC and the UCSD pixel-level ROC AUC and EER of the last epoch, mean ± std in %.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ FIG5C = [
 
 REPORT_FILES = ("report.md", "table1.csv", "fig5c.csv", "other.csv", "table1.png", "fig5c.png")
 LOG_NAMES = ("console.log", "run.log")
+# results.json keys of the pixel-level metrics (lnra.localisation) → their column titles
+PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
+                 "pixel_ucsd_eer": "UCSD pixel EER"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Run:
     last: float
     best: float | None
     path: Path
+    pixel: tuple[float | None, ...] = (None,) * len(PIXEL_COLUMNS)  # in %, PIXEL_COLUMNS order
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class Summary:
     last_std: float | None
     best_mean: float | None
     best_std: float | None
+    pixel: tuple[tuple[float | None, float | None], ...] = ()  # (mean, std) per PIXEL_COLUMNS
 
     @classmethod
     def of(cls, runs: list[Run]) -> Summary:
@@ -89,7 +97,11 @@ class Summary:
         last_mean, last_std = _mean_std([r.last for r in runs])
         bests = [r.best for r in runs]
         best_mean, best_std = _mean_std(bests) if None not in bests else (None, None)
-        return cls(tuple(r.seed for r in runs), last_mean, last_std, best_mean, best_std)
+        pixel = []
+        for i in range(len(PIXEL_COLUMNS)):
+            values = [r.pixel[i] for r in runs if r.pixel[i] is not None]
+            pixel.append(_mean_std(values) if values else (None, None))
+        return cls(tuple(r.seed for r in runs), last_mean, last_std, best_mean, best_std, tuple(pixel))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
@@ -108,7 +120,8 @@ def read_run(path: Path) -> Run:
         data = json.loads(path.read_text())
         last = _percent(data["auc_micro"])
         return Run(str(data["dataset"]), str(data["pseudo"]), int(data["seed"]),
-                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path)
+                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path,
+                   tuple(_percent(data.get(key)) for key in PIXEL_COLUMNS))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise LnraError(f"{path} is not a results.json of lnra ({err!r}); move it out of the sweep "
                         "directory or repair it") from None
@@ -182,14 +195,26 @@ def fig5c_rows() -> list[Row]:
     return [Row((intruder, patching), "ped2", pseudo, auc) for intruder, patching, pseudo, auc in FIG5C]
 
 
-def markdown_table(headers: list[str], rows: list[Row], cells: dict[tuple[str, str], Summary]) -> str:
+def has_pixel(cells: dict[tuple[str, str], Summary]) -> bool:
+    """Whether any run of the sweep measured pixel-level localisation (then the tables show it)."""
+    return any(mean is not None for s in cells.values() for mean, _ in s.pixel)
+
+
+def _pixel_values(s: Summary | None) -> list[str]:
+    return ["—"] * len(PIXEL_COLUMNS) if s is None else [_pm(mean, std) for mean, std in s.pixel]
+
+
+def markdown_table(headers: list[str], rows: list[Row], cells: dict[tuple[str, str], Summary],
+                   pixel: bool = False) -> str:
     columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds"]
+    columns += list(PIXEL_COLUMNS.values()) if pixel else []
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         s = cells.get((row.dataset, row.pseudo))
         values = (["—", "—", "—", "—", "none"] if s is None else
                   [_pm(s.last_mean, s.last_std), _diff(s.last_mean, row.paper), _pm(s.best_mean, s.best_std),
                    _diff(s.best_mean, row.paper), ",".join(map(str, s.seeds))])
+        values += _pixel_values(s) if pixel else []
         lines.append("| " + " | ".join([*row.labels, f"{row.paper:.2f}", *values]) + " |")
     return "\n".join(lines)
 
@@ -198,21 +223,28 @@ CSV_COLUMNS = ["dataset", "pseudo", "paper", "n_runs", "seeds", "last_mean", "la
                "best_mean", "best_std", "best_diff"]
 
 
-def _csv_row(dataset: str, pseudo: str, paper: float | None, s: Summary | None) -> list[str]:
+PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean", "std")]
+
+
+def _csv_row(dataset: str, pseudo: str, paper: float | None, s: Summary | None, pixel: bool = False
+             ) -> list[str]:
     def diff(mean: float | None) -> str:
         return "" if mean is None or paper is None else f"{mean - paper:.4f}"
 
+    pixel_values = [] if not pixel else (["", ""] * len(PIXEL_COLUMNS) if s is None else
+                                         [_num(v) for pair in s.pixel for v in pair])
     if s is None:
-        return [dataset, pseudo, _num(paper), "0", "", "", "", "", "", "", ""]
+        return [dataset, pseudo, _num(paper), "0", "", "", "", "", "", "", "", *pixel_values]
     return [dataset, pseudo, _num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds)),
             _num(s.last_mean), _num(s.last_std), diff(s.last_mean),
-            _num(s.best_mean), _num(s.best_std), diff(s.best_mean)]
+            _num(s.best_mean), _num(s.best_std), diff(s.best_mean), *pixel_values]
 
 
-def write_csv(path: Path, label_columns: list[str], rows: list[tuple[tuple[str, ...], list[str]]]) -> None:
+def write_csv(path: Path, label_columns: list[str], rows: list[tuple[tuple[str, ...], list[str]]],
+              pixel: bool = False) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*label_columns, *CSV_COLUMNS])
+        writer.writerow([*label_columns, *CSV_COLUMNS, *(PIXEL_CSV_COLUMNS if pixel else [])])
         for labels, values in rows:
             writer.writerow([*labels, *values])
 
@@ -253,6 +285,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
                         "pass --overwrite to replace it or --out DIR to write elsewhere")
     runs, missing = collect(root, out_dir)
     cells = summarise(runs)
+    pixel = has_pixel(cells)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in existing:
         (out_dir / name).unlink()
@@ -266,21 +299,24 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
                                        ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"], fig5c_rows())):
         if not any((r.dataset, r.pseudo) in cells for r in rows):
             continue
-        sections += [f"## {title}", "", markdown_table(headers, rows, cells), ""]
+        sections += [f"## {title}", "", markdown_table(headers, rows, cells, pixel), ""]
         write_csv(out_dir / f"{name}.csv", headers,
-                  [(r.labels, _csv_row(r.dataset, r.pseudo, r.paper, cells.get((r.dataset, r.pseudo))))
-                   for r in rows])
+                  [(r.labels, _csv_row(r.dataset, r.pseudo, r.paper, cells.get((r.dataset, r.pseudo)), pixel))
+                   for r in rows], pixel)
         bar_chart(out_dir / f"{name}.png", title, rows, cells)
         sections += [f"![{title}]({name}.png)", ""]
     if other:
-        sections += ["## Other runs", "", "| dataset | pseudo | last epoch | best epoch | seeds |",
-                     "|---|---|---|---|---|"]
+        columns = ["dataset", "pseudo", "last epoch", "best epoch", "seeds",
+                   *(PIXEL_COLUMNS.values() if pixel else [])]
+        sections += ["## Other runs", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for d, p in other:
             s = cells[(d, p)]
-            sections.append(f"| {d} | {p} | {_pm(s.last_mean, s.last_std)} | {_pm(s.best_mean, s.best_std)} "
-                            f"| {','.join(map(str, s.seeds))} |")
+            values = [d, p, _pm(s.last_mean, s.last_std), _pm(s.best_mean, s.best_std),
+                      ",".join(map(str, s.seeds)), *(_pixel_values(s) if pixel else [])]
+            sections.append("| " + " | ".join(values) + " |")
         sections.append("")
-        write_csv(out_dir / "other.csv", [], [((), _csv_row(d, p, None, cells[(d, p)])) for d, p in other])
+        write_csv(out_dir / "other.csv", [],
+                  [((), _csv_row(d, p, None, cells[(d, p)], pixel)) for d, p in other], pixel)
     if missing:
         sections += ["## Jobs without results (failed or unfinished)", "",
                      "| job | overrides | log | last line of the log |", "|---|---|---|---|"]

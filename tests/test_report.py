@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def write_run(root: Path, job: str, dataset: str, pseudo: str, seed: int, last: float,
-              best: float | None) -> None:
+              best: float | None, **pixel: float | None) -> None:
     """A job directory as a sweep leaves it: Hydra's overrides, lnra's results.json (AUCs as fractions)."""
     folder = root / job
     (folder / ".hydra").mkdir(parents=True)
@@ -26,7 +26,7 @@ def write_run(root: Path, job: str, dataset: str, pseudo: str, seed: int, last: 
     (folder / "results.json").write_text(json.dumps({
         "dataset": dataset, "pseudo": pseudo, "seed": seed, "epoch": 59, "auc_micro": last,
         "auc_macro": 0.5, "auc_micro_global": 0.5, "n_frames": 100,
-        "best_epoch": None if best is None else 12, "best_auc_micro": best, "history": [],
+        "best_epoch": None if best is None else 12, "best_auc_micro": best, "history": [], **pixel,
     }))
 
 
@@ -123,3 +123,22 @@ def test_command_line(sweep: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "| skip frame | Ped2 | 96.50 | 96.50 | +0.00 |" in proc.stdout
     assert (sweep / "r" / "table1.csv").is_file()
+
+
+def test_pixel_metrics_become_extra_columns(sweep: Path) -> None:
+    """Runs with pixel-level localisation add mean ± std columns; runs without show a dash."""
+    for job, seed, auroc, auc, eer in (("7_ped2_skip_frame_seed1", 1, 0.80, 0.60, 0.40),
+                                       ("8_ped2_skip_frame_seed2", 2, 0.90, 0.70, 0.30)):
+        write_run(sweep, job, "ped2", "skip_frame", seed, 0.965, 0.97, pixel_auroc=auroc, pixel_ucsd_auc=auc,
+                  pixel_ucsd_eer=eer)
+    out = build_report(sweep)
+    text = (out / "report.md").read_text()
+    assert "| seeds | pixel AUROC | UCSD pixel AUC | UCSD pixel EER |" in text
+    assert ("| skip frame | Ped2 | 96.50 | 96.50 ± 0.00 | +0.00 | 97.00 ± 0.00 | +0.50 | 0,1,2 "
+            "| 85.00 ± 7.07 | 65.00 ± 7.07 | 35.00 ± 7.07 |") in text
+    assert ("| baseline | Ped2 | 92.49 | 91.00 ± 1.41 | -1.49 | 94.00 ± 1.41 | +1.51 | 0,1 "
+            "| — | — | — |") in text
+    with open(out / "table1.csv") as f:
+        rows = {(r["dataset"], r["pseudo"]): r for r in csv.DictReader(f)}
+    assert rows[("ped2", "skip_frame")]["pixel_ucsd_eer_mean"] == "35.0000"
+    assert rows[("ped2", "none")]["pixel_auroc_mean"] == ""
