@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from lnra.data.cache_files import build_lock, explained_cache_write, remove_partials, write_npy_chunks
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,7 @@ class FrameStore:
     frames: np.ndarray  # memory-mapped copy-on-write: writable views for torch, the file never changes
     names: list[str]
     offsets: np.ndarray  # (V + 1,), video v is frames[offsets[v]:offsets[v+1]]
+    _read_bytes: int = field(default=0, repr=False)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -137,6 +140,32 @@ class FrameStore:
 
     def video(self, v: int) -> np.ndarray:
         return self.frames[self.offsets[v] : self.offsets[v + 1]]
+
+    def gather(self, index: np.ndarray | slice) -> np.ndarray:
+        """A copy of ``frames[index]`` that keeps this process's resident memory bounded.
+
+        Every page read through the memory map stays mapped — and counts as the process's resident
+        memory — until unmapped, so an epoch over a 17 GB cache would end with 17 GB resident. After
+        every :data:`RELEASE_BYTES` read the mapping is dropped (``MADV_DONTNEED``): the pages stay in
+        the OS page cache, so nothing is read from disk twice, but they no longer belong to this process.
+        """
+        out = self.frames[index]
+        if isinstance(index, slice):  # a view of the map, not a copy
+            out = out.copy()
+        self._read_bytes += out.nbytes
+        if self._read_bytes >= RELEASE_BYTES:
+            self.release()
+        return out
+
+    def release(self) -> None:
+        """Unmap the pages read so far (see :meth:`gather`); a no-op for an in-memory array."""
+        self._read_bytes = 0
+        mapped = getattr(self.frames, "_mmap", None)
+        if mapped is not None and hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+
+RELEASE_BYTES = 256 << 20
 
 
 DECODE_CHUNK = 64
@@ -172,43 +201,67 @@ def load_frame_store(
 ) -> FrameStore:
     """Open the cache for this exact source and resolution, building it first if it does not exist.
 
-    The cache is written to a temporary name and renamed when complete, so an interrupted build never
-    leaves a half-written cache; caches of other resolutions or older file lists are left untouched.
+    However many processes ask at once (the jobs of a sweep on a cold cache), one builds: it holds a
+    lock on ``<cache>.lock`` while the others wait, then they open what it built (see
+    :mod:`lnra.data.cache_files`). The cache is written under temporary names and made visible by
+    renaming its metadata first and its data last, so a reader that sees the data sees its metadata;
+    an interrupted build never leaves a half-written cache; caches of other resolutions or older file
+    lists are left untouched.
     """
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    with explained_cache_write(cache_dir):
+        cache_dir.mkdir(parents=True, exist_ok=True)
     key = _source_key(listing, dataset, split, height, width)
     stem = f"{dataset}_{split}_{height}x{width}"
     data_path = cache_dir / f"{stem}_{key}.npy"
     meta_path = cache_dir / f"{stem}_{key}.json"
-    lengths = listing.lengths
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    if data_path.exists() and meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text())
-            frames = np.load(data_path, mmap_mode="c")
-        except (OSError, ValueError) as err:
-            meta, frames = {}, None
-            log.warning("frame cache %s is unreadable (%s)", data_path, err)
-        if frames is not None and meta.get("names") == listing.names and meta.get("lengths") == lengths and (
-            frames.shape == (offsets[-1], height, width)
-        ):
-            return FrameStore(frames, listing.names, offsets)
-        log.warning("frame cache %s does not match its source; rebuilding it", data_path)
-    stale = sorted(p.name for p in cache_dir.glob(f"{stem}_*.npy") if p != data_path)
-    if stale:
-        log.info("the frames of %s/%s differ from those cached in %s (kept); building a new cache", dataset,
-                 split, stale[-1])
-    files = [f for video in listing.files for f in video]
-    tmp = data_path.with_name(f"{data_path.name}.partial-{os.getpid()}")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(files), height, width))
+    store = _open_cache(data_path, meta_path, listing, (height, width), warn=False)
+    if store is not None:
+        return store
+    with build_lock(data_path):
+        # another process may have built it while this one waited for the lock
+        store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+        if store is None:
+            _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
+            store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+    if store is None:
+        raise LnraError(f"the frame cache {data_path} just built does not read back; delete it and rerun")
+    return store
+
+
+def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: tuple[int, int],
+                warn: bool) -> FrameStore | None:
+    """The cache at ``data_path`` when it exists and matches ``listing``, else None."""
+    if not data_path.exists():
+        return None
     try:
-        _decode_into(out, files, height, width, f"caching {dataset}/{split} at {height}x{width}")
-        out.flush()
-        del out
-        os.replace(tmp, data_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    meta_path.write_text(json.dumps({"names": listing.names, "lengths": lengths,
-                                     "source": str(listing.split_dir)}))
-    return FrameStore(np.load(data_path, mmap_mode="c"), listing.names, offsets)
+        meta = json.loads(meta_path.read_text())
+        frames = np.load(data_path, mmap_mode="c")
+    except (OSError, ValueError) as err:
+        if warn:
+            log.warning("frame cache %s is unreadable (%s); rebuilding it", data_path, err)
+        return None
+    if (meta.get("names") == listing.names and meta.get("lengths") == listing.lengths
+            and frames.shape == (sum(listing.lengths), *size)):
+        offsets = np.concatenate([[0], np.cumsum(listing.lengths)]).astype(np.int64)
+        return FrameStore(frames, listing.names, offsets)
+    if warn:
+        log.warning("frame cache %s does not match its source; rebuilding it", data_path)
+    return None
+
+
+def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: str, height: int,
+                 width: int) -> None:
+    """Decode every frame into ``data_path`` (called with the build lock held)."""
+    stem = data_path.name.rsplit("_", 1)[0]
+    stale = sorted(p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path)
+    if stale:
+        log.info("the frames of %s differ from those cached in %s (kept); building a new cache", what,
+                 stale[-1])
+    remove_partials(data_path, meta_path)
+    data_path.unlink(missing_ok=True)  # a damaged or mismatched one: never beside new metadata
+    files = [f for video in listing.files for f in video]
+    log.info("building the frame cache %s (%d frames at %dx%d)", data_path, len(files), height, width)
+    meta = {"names": listing.names, "lengths": listing.lengths, "source": str(listing.split_dir)}
+    with write_npy_chunks(data_path, meta_path, meta, (len(files), height, width)) as out:
+        _decode_into(out, files, height, width, f"caching {what} at {height}x{width}")
