@@ -5,13 +5,16 @@ sorted name order), prepared exactly as the datasets are (grayscale, bilinear re
 checkpoint's resolution, [-1, 1]) and scored with the protocol of docs/method.md §6: stride-1 windows of the
 clip length, each scoring its centre frame by PSNR. Only one window of frames is held in memory, so
 any length of video fits. The scores are raw (anomaly score = −PSNR, comparable across videos);
-``--normalize`` gives the paper's per-video min–max instead.
+``--normalize`` gives the paper's per-video min–max instead. Where in the frame: ``--error-maps`` writes
+each scored frame's error heat map and ``--pixel-threshold T`` a mask video of the pixels whose
+squared error reaches T (:mod:`lnra.error_map_writer`), both at the input's resolution.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import logging
 import sys
 from collections import deque
@@ -26,6 +29,7 @@ import torch
 from lnra.checkpoints import model_from_checkpoint
 from lnra.data.datamodule import to_unit_range
 from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
+from lnra.error_map_writer import ErrorMapWriter
 from lnra.errors import LnraError
 from lnra.model import Autoencoder3D
 from lnra.scoring import centre_index, centre_psnr, min_max
@@ -41,7 +45,8 @@ from lnra.viz import (
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp4"}
+OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp4",
+           "error_maps": "error_maps", "mask": "mask.mp4"}
 
 
 @dataclass
@@ -94,6 +99,7 @@ class WindowScore:
     psnr: float
     input_centre: np.ndarray  # uint8, for pictures
     recon_centre: np.ndarray
+    error: np.ndarray  # float32 (h, w) squared error of the centre frame, for error maps
 
 
 @torch.no_grad()
@@ -115,8 +121,9 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
         recon = model(clips)
         psnr = centre_psnr(recon, clips, clip_len).cpu().tolist()
         inputs, recons = to_uint8(clips[:, 0, c]), to_uint8(recon[:, 0, c])
+        errors = (recon[:, 0, c].float() - clips[:, 0, c].float()).pow(2).cpu().numpy()
         for i, value in enumerate(psnr):
-            yield WindowScore(start + i + c, value, inputs[i], recons[i])
+            yield WindowScore(start + i + c, value, inputs[i], recons[i], errors[i])
 
     for frame in frames:
         recent.append(to_unit_range(torch.tensor(resize_frame(frame, height, width))))
@@ -133,8 +140,8 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
         yield from run(batch, first_window)
 
 
-def _check_outputs(out: Path, video: bool, overwrite: bool) -> dict[str, Path]:
-    paths = {k: out / name for k, name in OUTPUTS.items() if k != "video" or video}
+def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Path]:
+    paths = {k: out / name for k, name in OUTPUTS.items() if k in {"scores", "timeline"} | wanted}
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
@@ -144,22 +151,33 @@ def _check_outputs(out: Path, video: bool, overwrite: bool) -> dict[str, Path]:
 def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalize: bool = False,
            video: bool = False, fps: float | None = None, batch_size: int = 8, device: str = "cpu",
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
-           overwrite: bool = False) -> dict[str, Path]:
-    """Score one video; write ``scores.csv``, ``timeline.png`` and optionally ``demo.mp4`` into ``out``."""
+           overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
+           ) -> dict[str, Path]:
+    """Score one video; write ``scores.csv``, ``timeline.png`` and optionally ``demo.mp4``, per-frame
+    ``error_maps/`` and the thresholded ``mask.mp4`` into ``out``."""
     out = Path(out)
-    paths = _check_outputs(out, video, overwrite)
+    wanted = {k for k, on in (("video", video), ("error_maps", error_maps),
+                              ("mask", pixel_threshold is not None)) if on}
+    paths = _check_outputs(out, wanted, overwrite)
     model, _ = model_from_checkpoint(Path(ckpt), clip_len, height, width)
     model.to(device)
     frames = open_frames(Path(source))
     out.mkdir(parents=True, exist_ok=True)
     spool = PanelSpool(out / f".{frames.name}.spool", *model.clip_shape[1:]) if video else None
+    first = next(frames.frames, None)  # its size is the size of the error maps
+    stream = itertools.chain([] if first is None else [first], frames.frames)
+    size = first.shape[:2] if first is not None else model.clip_shape[1:]
+    maps = ErrorMapWriter(size, paths.get("error_maps"), paths.get("mask"), pixel_threshold,
+                          fps or frames.fps or 25.0)
     try:
         scored_frames, psnr = [], []
-        for window in score_frames(model, frames.frames, batch_size, device):
-            scored_frames.append(window.frame)
-            psnr.append(window.psnr)
-            if spool is not None:
-                spool.append(window.frame, window.input_centre, window.recon_centre)
+        with maps:
+            for window in score_frames(model, stream, batch_size, device):
+                scored_frames.append(window.frame)
+                psnr.append(window.psnr)
+                if spool is not None:
+                    spool.append(window.frame, window.input_centre, window.recon_centre)
+                maps.add(window.frame, window.error)
         n_frames = scored_frames[-1] + model.clip_shape[0] - centre_index(model.clip_shape[0])
         frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
         score = 1.0 - min_max(psnr) if normalize else -psnr
@@ -197,6 +215,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")
     p.add_argument("--height", type=int, help="override the checkpoint's frame height")
     p.add_argument("--width", type=int, help="override the checkpoint's frame width")
+    p.add_argument("--error-maps", action="store_true",
+                   help="also write error_maps/<frame>.png: each scored frame's error heat map")
+    p.add_argument("--pixel-threshold", type=float,
+                   help="also write mask.mp4: white where a pixel's squared error (in [-1, 1] units) >= this")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     return p
 
@@ -206,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         paths = detect(args.ckpt, args.input, args.out, args.threshold, args.normalize, args.video, args.fps,
-                       args.batch_size, args.device, args.clip_len, args.height, args.width, args.overwrite)
+                       args.batch_size, args.device, args.clip_len, args.height, args.width, args.overwrite,
+                       args.error_maps, args.pixel_threshold)
     except LnraError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -57,15 +57,20 @@ def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(maps, kernel.view(1, 1, -1, 1))
 
 
-def error_maps(recon: torch.Tensor, frame: torch.Tensor, size: tuple[int, int], sigma: float = 0.0
-               ) -> torch.Tensor:
-    """(B, H, W) squared-error maps at the mask size ``(H, W)`` from (B, 1, h, w) frames in [-1, 1]."""
-    err = (recon.float() - frame.float()).pow(2)
+def upsample_errors(err: torch.Tensor, size: tuple[int, int], sigma: float = 0.0) -> torch.Tensor:
+    """(B, 1, h, w) squared errors → (B, H, W) at ``size``: bilinear (half-pixel centres), then smoothed."""
+    err = err.float()
     if tuple(err.shape[-2:]) != tuple(size):
         err = F.interpolate(err, size=tuple(size), mode="bilinear", align_corners=False)
     if sigma > 0:
         err = gaussian_blur(err, sigma)
     return err[:, 0]
+
+
+def error_maps(recon: torch.Tensor, frame: torch.Tensor, size: tuple[int, int], sigma: float = 0.0
+               ) -> torch.Tensor:
+    """(B, H, W) squared-error maps at the mask size ``(H, W)`` from (B, 1, h, w) frames in [-1, 1]."""
+    return upsample_errors((recon.float() - frame.float()).pow(2), size, sigma)
 
 
 def roc_auc(fpr: torch.Tensor, tpr: torch.Tensor) -> float:

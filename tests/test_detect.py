@@ -83,6 +83,26 @@ def test_video_file_gives_scores_and_a_demo_video(setup, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["demo.mp4", "scores.csv", "timeline.png"]
 
 
+def test_error_maps_and_mask_video_at_the_input_resolution(setup, tmp_path):
+    """The model runs at 16x16; the maps and the mask video come back at the frames' 32x32."""
+    root, ckpt, _ = setup
+    folder = root / "testing" / "frames" / "01"
+    out = tmp_path / "out"
+    assert main(["--ckpt", str(ckpt), "--input", str(folder), "--out", str(out), "--height", "16",
+                 "--width", "16", "--error-maps", "--pixel-threshold", "0"]) == 0
+    maps = sorted((out / "error_maps").iterdir())
+    assert [p.name for p in maps] == [f"{t:06d}.png" for t in range(8, 24 - 7)]
+    assert np.asarray(Image.open(maps[0])).shape == (32, 32, 3)
+    mask = imageio.get_reader(out / "mask.mp4")
+    frames = [frame for frame in mask]
+    assert len(frames) == len(maps) and frames[0].shape[:2] == (32, 32)
+    assert min(f.min() for f in frames) > 200  # threshold 0: every pixel is flagged
+    assert sorted(p.name for p in out.iterdir()) == ["error_maps", "mask.mp4", "scores.csv", "timeline.png"]
+    assert main(["--ckpt", str(ckpt), "--input", str(folder), "--out", str(out), "--height", "16",
+                 "--width", "16", "--pixel-threshold", "4.5", "--overwrite"]) == 0
+    assert max(f.max() for f in imageio.get_reader(out / "mask.mp4")) < 50  # above any error: none
+
+
 def test_scoring_streams(setup):
     """An endless frame source still yields windows: only one window of frames is held."""
     _, _, model = setup
