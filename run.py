@@ -16,6 +16,8 @@ os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
 
 from lnra.errors import LnraError  # noqa: E402
 from lnra.rundir import register_resolvers  # noqa: E402
+from lnra.schema.preflight import preflight  # noqa: E402
+from lnra.schema.validate import check_config  # noqa: E402
 
 register_resolvers()
 
@@ -27,6 +29,7 @@ def main(cfg: DictConfig) -> object:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_config(cfg)  # run.py's pre-flight checked this command; a sweep's jobs are checked here
         check_launch(cfg)
         return run_task(cfg, run_dir)
     except LnraError as err:
@@ -40,4 +43,5 @@ def main(cfg: DictConfig) -> object:
 
 
 if __name__ == "__main__":
+    preflight(sys.argv[1:], Path(__file__).resolve().parent / "conf")  # before Hydra makes the run directory
     main()

@@ -1,3 +1,9 @@
 """lnra: Learning Not to Reconstruct Anomalies, on PyTorch Lightning and Hydra."""
 
 __version__ = "0.1.0"
+
+# Every way into Hydra (run.py, the compose API in tests, a launcher's job process) imports lnra first, so
+# registering here means every composition merges the YAML files onto their schemas.
+from lnra.schema import register_schemas  # noqa: E402
+
+register_schemas()

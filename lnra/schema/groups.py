@@ -1,0 +1,301 @@
+"""The schema of every config group: one dataclass per group (or per option kind), registered in Hydra's
+ConfigStore by :func:`lnra.schema.register_schemas` and named first in each YAML's defaults list
+(``- /schema_dataset@_here_``), so the YAML is merged onto it.
+
+Each field's annotation is the option's type (OmegaConf refuses ``seed=abc`` while composing); its
+``rule`` (:mod:`lnra.schema.rules`) is the allowed range or set, checked by :mod:`lnra.schema.validate`
+right after composition; its ``doc`` is the line ``--help`` and the README print.
+
+Adding an option: add a field here (with a rule where the type alone does not bound it) and its value
+to the YAML files; ``python -m lnra.schema --markdown --write README.md`` refreshes the README table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, is_dataclass, replace
+from typing import Any
+
+from lnra.schema.rules import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    PROBABILITY,
+    SEED,
+    Either,
+    FloatRange,
+    IntRange,
+    Items,
+    Mapping,
+    MultipleOf,
+    NonEmpty,
+    OneOf,
+    Range,
+    Rule,
+)
+
+# The autoencoder halves H and W four times and T three times (docs/method.md §2); lnra.model has the same.
+SPATIAL_FACTOR = 16
+TEMPORAL_FACTOR = 8
+TASKS = ("train", "test", "preview")
+PATCH_TECHNIQUES = ("smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch")
+# Lightning's accepted `precision` values (lightning_fabric's _PRECISION_INPUT_STR, plus auto: lnra picks).
+PRECISIONS = ("auto", "64-true", "64", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true",
+              "bf16-true", "transformer-engine", "transformer-engine-float16")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
+INT_OR_FRACTION = Either((IntRange(NON_NEGATIVE), FloatRange(PROBABILITY)))
+INTERVAL = Either((IntRange(AT_LEAST_ONE), FloatRange(Range(0, 1, low_open=True))))
+DEVICES = Either((IntRange(AT_LEAST_ONE), OneOf((-1, "auto")), Items(IntRange(NON_NEGATIVE))))
+
+
+def opt(default: Any, rule: Rule | None = None, doc: str = "", schema: type | None = None,
+        allowed: str = "") -> Any:
+    """A schema field: its default (lists are copied per instance), allowed values and one line of help.
+
+    ``schema``: for a field typed ``Any`` that holds a dict or null, the dataclass its dict is checked
+    against in the validation pass. OmegaConf cannot merge a dict given on the command line into an
+    ``Optional[<dataclass>]`` field that is null (``pseudo.skip={p:0.2,jump:[2,3]}`` on pseudo=none), so
+    such fields stay ``Any`` at composition and get their types checked right after it.
+    ``allowed``: the allowed values in words, for an option checked by :mod:`lnra.schema.validate`'s
+    cross checks rather than by a rule.
+    """
+    metadata = {"rule": rule, "doc": doc, "schema": schema, "allowed": allowed}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    if is_dataclass(default):
+        return field(default_factory=lambda: replace(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class RootSchema:
+    """The top-level options of ``conf/config.yaml``; the groups below are fields of their own schemas."""
+
+    task: str = opt("train", OneOf(TASKS), "train: fit, then test the last epoch; test: score ckpt_path; "
+                    "preview: pictures of the pseudo anomalies")
+    seed: int = opt(0, SEED, "seeds Python, NumPy, torch and the data-loader workers")
+    ckpt_path: str | None = opt(None, None, "task=test: the checkpoint to score; task=train: one to "
+                                "continue from (last: the newest interrupted run)",
+                                allowed="an existing file, or last; required by task=test")
+    resume: Any = opt(False, None, "true: continue the newest interrupted run of run_name; a run "
+                      "directory: continue that run", allowed="true | false | an existing run directory")
+    run_name: str = opt("${dataset.name}_${pseudo.name}", NonEmpty(no_slash=True),
+                        "the run directory's name after its time stamp")
+
+
+@dataclass
+class PathsSchema:
+    root_dir: str = opt("${oc.env:LNRA_ROOT,.}", NonEmpty(), "the project folder (set by run.py)")
+    data_dir: str = opt("${paths.root_dir}/data", NonEmpty(), "holds <dataset>/{training,testing}/frames")
+    generated_dir: str = opt("${paths.root_dir}/data", NonEmpty(), "the synthetic dataset is generated here")
+    cache_dir: str = opt("${paths.root_dir}/data/cache", NonEmpty(), "decoded-frame caches")
+    output_dir: str = opt("${paths.root_dir}/outputs", NonEmpty(), "run directories",
+                          allowed="a folder where directories can be created")
+    intruder_dir: str = opt("${paths.data_dir}/intruders", NonEmpty(),
+                            "images pasted as patch pseudo anomalies")
+
+
+@dataclass
+class GenerateSchema:
+    """How the synthetic dataset is generated (``dataset.generate``; null for recorded datasets)."""
+
+    seed: int = opt(0, SEED, "the generator's seed")
+    size: int = opt(64, MultipleOf(SPATIAL_FACTOR, 64), "side of the generated frames, in pixels")
+    train_videos: int = opt(6, AT_LEAST_ONE, "training videos")
+    test_videos: int = opt(4, AT_LEAST_ONE, "test videos")
+    frames_per_video: int = opt(64, AT_LEAST_ONE, "frames of each video",
+                                allowed=">= dataset.clip_len")
+
+
+@dataclass
+class DatasetSchema:
+    name: str = opt("synthetic", NonEmpty(no_slash=True), "the dataset's name (labels file, run name)")
+    root: str = opt("${paths.data_dir}/${dataset.name}", NonEmpty(), "the dataset folder")
+    height: int = opt(256, MultipleOf(SPATIAL_FACTOR, 256), "frame height after resizing, in pixels")
+    width: int = opt(256, MultipleOf(SPATIAL_FACTOR, 256), "frame width after resizing, in pixels")
+    clip_len: int = opt(16, MultipleOf(TEMPORAL_FACTOR, 16), "frames per clip")
+    batch_size: int = opt(4, AT_LEAST_ONE, "training clips per batch")
+    eval_batch_size: int = opt(16, AT_LEAST_ONE, "clips per batch when scoring")
+    num_workers: int = opt(0, NON_NEGATIVE, "data-loader worker processes")
+    pin_memory: bool = opt(False, None, "pinned host memory for the loaders")
+    cache_on_device: Any = opt(False, OneOf((True, False, "auto")),
+                               "keep the decoded frame cache on the GPU (auto: when it fits)")
+    labels_path: str | None = opt(None, None, "frame labels (.npy); null: frame_labels_<name>.npy")
+    max_epochs: int = opt(60, AT_LEAST_ONE, "training epochs (trainer.max_epochs follows it)")
+    generate: Any = opt(None, Mapping("generate settings"), "synthetic datasets only: how to generate it",
+                        schema=GenerateSchema)
+
+
+@dataclass
+class SkipSchema:
+    """Skip-frame pseudo anomalies (docs/method.md §5)."""
+
+    p: float = opt(0.2, PROBABILITY, "probability that a training sample is a skip-frame clip")
+    jump: list[int] = opt([2, 3, 4, 5], Items(AT_LEAST_ONE), "the jumps s drawn per sample")
+
+
+@dataclass
+class PatchSchema:
+    """One patch technique (docs/method.md §4); ``source`` is usually ``${pseudo.source}``."""
+
+    _target_: str = opt("lnra.pseudo.patch.PatchMixer", NonEmpty(), "the class that pastes patches")
+    technique: str = opt("smoothmix_s", OneOf(PATCH_TECHNIQUES), "how the intruder is blended in")
+    p: float = opt(0.2, PROBABILITY, "probability that a training sample gets this patch",
+                   allowed="in [0, 1]; with pseudo.skip.p and the other patches' p, sum <= 1")
+    max_size: float = opt(0.5, Range(0, 1, low_open=True), "α: the window's largest side, as a fraction "
+                          "of the frame")
+    max_move: int = opt(10, NON_NEGATIVE, "β: the window's largest step per frame, in pixels")
+    source: Any = opt("${pseudo.source}", Mapping("source settings"), "the intruder source (normally the "
+                      "pseudo.source above)")
+
+
+@dataclass
+class PseudoSchema:
+    name: str = opt("none", NonEmpty(no_slash=True), "the variant's name (run name, results)")
+    skip: Any = opt(None, Mapping("skip-frame settings"), "skip-frame pseudo anomalies, or null",
+                    schema=SkipSchema)
+    patches: list[PatchSchema] = opt([], None, "patch pseudo anomalies (each with its own p)")
+    source: Any = opt(None, Mapping("source settings"), "the intruder source of the patches (pick one "
+                      "with pseudo/source=cifar100|image_folder|textures|video)")
+
+
+@dataclass
+class Cifar100SourceSchema:
+    _target_: str = opt("lnra.pseudo.sources.Cifar100Source", NonEmpty(), "the source class")
+    root: str = opt("${paths.intruder_dir}/cifar100", NonEmpty(), "holds cifar-100-python/")
+    download: bool = opt(False, None, "let torchvision download the archive (needs a network)")
+    verify_md5: bool = opt(False, None, "check the files against the official md5 sums")
+    max_images: int = opt(50000, AT_LEAST_ONE, "images decoded at start-up")
+    seed: int = opt(0, SEED, "which images, when max_images is below the set's size")
+
+
+@dataclass
+class ImageFolderSourceSchema:
+    _target_: str = opt("lnra.pseudo.sources.ImageFolderSource", NonEmpty(), "the source class")
+    root: str = opt("${paths.intruder_dir}/imagenet", NonEmpty(), "an ImageFolder: <root>/<class>/<image>")
+    max_images: int = opt(10000, AT_LEAST_ONE, "images decoded at start-up")
+    seed: int = opt(0, SEED, "which images")
+
+
+@dataclass
+class TexturesSourceSchema:
+    _target_: str = opt("lnra.pseudo.sources.TextureSource", NonEmpty(), "the source class")
+    count: int = opt(1000, AT_LEAST_ONE, "textures generated")
+    size: int = opt(32, Range(2), "side of each texture, in pixels")
+    seed: int = opt(0, SEED, "the generator's seed")
+
+
+@dataclass
+class VideoSourceSchema:
+    _target_: str = opt("lnra.pseudo.sources.VideoClipSource", NonEmpty(), "the source class")
+    name: str = opt("ped2", NonEmpty(no_slash=True), "the video dataset whose training clips are pasted")
+    root: str = opt("${paths.data_dir}/${.name}", NonEmpty(), "that dataset's folder")
+    cache_dir: str = opt("${paths.cache_dir}", NonEmpty(), "its frame cache")
+    clip_len: int = opt("${dataset.clip_len}", AT_LEAST_ONE, "frames per intruder clip")
+    max_clips: int = opt(256, AT_LEAST_ONE, "clips kept in memory")
+    seed: int = opt(0, SEED, "which clips")
+
+
+@dataclass
+class NetSchema:
+    """The 3D-conv autoencoder (docs/method.md §2); its clip shape follows the dataset."""
+
+    _target_: str = opt("lnra.model.Autoencoder3D", NonEmpty(), "the network class")
+    in_channels: int = opt(1, AT_LEAST_ONE, "input channels (1: grey frames)")
+    widths: list[int] = opt([96, 128, 256, 256], Items(AT_LEAST_ONE, length=4),
+                            "channels of the four encoder stages")
+    frames: int = opt("${dataset.clip_len}", AT_LEAST_ONE, "clip length (follows dataset.clip_len)")
+    height: int = opt("${dataset.height}", AT_LEAST_ONE, "frame height (follows dataset.height)")
+    width: int = opt("${dataset.width}", AT_LEAST_ONE, "frame width (follows dataset.width)")
+
+
+@dataclass
+class ModelSchema:
+    net: NetSchema = opt(NetSchema(), None, "the autoencoder")
+    lr: float = opt(1e-4, POSITIVE, "Adam's learning rate")
+    channels_last: bool = opt(True, None, "channels-last 3D memory format")
+    compile: bool = opt(False, None, "torch.compile the autoencoder")
+
+
+@dataclass
+class TrainerSchema:
+    """The ``pytorch_lightning.Trainer`` arguments lnra's configs use or users commonly set; any other
+    Trainer argument can be added with ``+trainer.NAME=VALUE`` and goes to Lightning unchecked."""
+
+    accelerator: str = opt("auto", OneOf(ACCELERATORS), "the device kind")
+    devices: Any = opt(1, DEVICES, "devices per node: a count, -1 (all), auto, or a list of indices")
+    num_nodes: int = opt(1, AT_LEAST_ONE, "machines")
+    strategy: str = opt("auto", NonEmpty(), "Lightning's strategy (auto, ddp, ...)")
+    precision: str = opt("auto", OneOf(PRECISIONS), "numeric precision (auto: bf16 mixed where native)")
+    max_epochs: int = opt("${dataset.max_epochs}", Either((AT_LEAST_ONE, OneOf((-1,)))),
+                          "training epochs (-1: no limit)")
+    min_epochs: int | None = opt(None, NON_NEGATIVE, "epochs before early stopping may stop")
+    max_steps: int = opt(-1, Range(-1), "optimiser steps (-1: no limit)")
+    limit_train_batches: int | float | None = opt(None, INT_OR_FRACTION,
+                                                  "training batches per epoch: a count or a fraction")
+    limit_val_batches: int | float | None = opt(None, INT_OR_FRACTION,
+                                                "validation batches: the AUC needs all (1.0)")
+    limit_test_batches: int | float | None = opt(None, INT_OR_FRACTION,
+                                                 "test batches: the AUC needs all (1.0)")
+    overfit_batches: int | float = opt(0.0, INT_OR_FRACTION, "train and validate on these batches")
+    val_check_interval: int | float | None = opt(None, INTERVAL,
+                                                 "validate every N batches or fraction of an epoch")
+    check_val_every_n_epoch: int | None = opt(1, AT_LEAST_ONE, "validate every N epochs")
+    num_sanity_val_steps: int = opt(0, Range(-1), "validation batches before training (-1: all)")
+    log_every_n_steps: int = opt(10, AT_LEAST_ONE, "logging interval in steps")
+    accumulate_grad_batches: int = opt(1, AT_LEAST_ONE, "batches per optimiser step")
+    gradient_clip_val: float | None = opt(None, NON_NEGATIVE, "clip gradients at this norm or value")
+    deterministic: Any = opt(False, OneOf((True, False, "warn")), "deterministic algorithms only")
+    benchmark: bool | None = opt(None, None, "cuDNN autotuning")
+    fast_dev_run: bool | int = opt(False, Either((OneOf((True, False)), IntRange(NON_NEGATIVE))),
+                                         "run N batches of each loop once (true: 1) as a smoke test")
+    enable_progress_bar: bool = opt(True, None, "Lightning's progress bar")
+    enable_model_summary: bool | None = opt(None, None, "print the model summary")
+    inference_mode: bool = opt(True, None, "torch.inference_mode for evaluation")
+    detect_anomaly: bool = opt(False, None, "autograd anomaly detection (slow)")
+
+
+@dataclass
+class TensorBoardLoggerSchema:
+    _target_: str = opt("pytorch_lightning.loggers.TensorBoardLogger", NonEmpty(), "the logger class")
+    name: str = opt("tensorboard", NonEmpty(no_slash=True), "its folder in the run directory")
+    version: str = opt("", None, "its sub-folder (empty: none)")
+    default_hp_metric: bool = opt(False, None, "log a placeholder hp_metric")
+
+
+@dataclass
+class CsvLoggerSchema:
+    _target_: str = opt("pytorch_lightning.loggers.CSVLogger", NonEmpty(), "the logger class")
+    name: str = opt("csv", NonEmpty(no_slash=True), "its folder in the run directory")
+    version: str = opt("", None, "its sub-folder (empty: none)")
+
+
+@dataclass
+class VizSchema:
+    _target_: str = opt("lnra.viz.ResultVisualizer", NonEmpty(), "the visualiser class")
+    images: bool = opt(False, None, "per test window: input | reconstruction | error map PNGs")
+    video: bool = opt(False, None, "per test video: an MP4 with the three panels and the score curve")
+    timelines: bool = opt(True, None, "per test video: score vs frame, ground truth shaded")
+    fps: int = opt(10, AT_LEAST_ONE, "frames per second of the demo videos")
+    error_max: float = opt(0.5, POSITIVE, "the error (in [-1, 1] units) that gets the top colour")
+    colormap: str = opt("inferno", NonEmpty(), "colours of the error maps",
+                        allowed="a matplotlib colormap name (inferno, viridis, ...)")
+    min_panel: int = opt(192, AT_LEAST_ONE, "small frames are enlarged to at least this many pixels")
+    localisation: bool = opt(False, None, "a 4th panel: error heat map over the frame, ground-truth outline")
+
+
+# ConfigStore name -> (schema, where its options live in the composed config, for the docs).
+SCHEMAS: dict[str, tuple[type, str]] = {
+    "schema_root": (RootSchema, ""),
+    "schema_paths": (PathsSchema, "paths"),
+    "schema_dataset": (DatasetSchema, "dataset"),
+    "schema_pseudo": (PseudoSchema, "pseudo"),
+    "schema_source_cifar100": (Cifar100SourceSchema, "pseudo.source (cifar100)"),
+    "schema_source_image_folder": (ImageFolderSourceSchema, "pseudo.source (image_folder)"),
+    "schema_source_textures": (TexturesSourceSchema, "pseudo.source (textures)"),
+    "schema_source_video": (VideoSourceSchema, "pseudo.source (video)"),
+    "schema_model": (ModelSchema, "model"),
+    "schema_trainer": (TrainerSchema, "trainer"),
+    "schema_logger_tensorboard": (TensorBoardLoggerSchema, "logger (tensorboard)"),
+    "schema_logger_csv": (CsvLoggerSchema, "logger (csv)"),
+    "schema_viz": (VizSchema, "viz"),
+}
