@@ -65,7 +65,10 @@ def preview_batch(datamodule: VideoDataModule, clips: int = 4, seed: int = 0,
     dataset = TrainClips(datamodule.store("train"), datamodule.clip_len, jumps, gather=True)
     with _isolated_rng(seed):
         picks = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
-        batch = default_collate([dataset[int(i)] for i in picks])
+        starts = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
+        seeds = np.random.randint(2**31, size=clips)
+        items = zip(picks.tolist(), starts.tolist(), seeds.tolist(), strict=True)  # as ShuffledPairs gives
+        batch = default_collate([dataset[item] for item in items])
         kind, names = _kinds(pseudo, clips)
         clip, skip_clip, skip_target = (to_unit_range(batch[k]) if k in batch else None
                                         for k in ("clip", "skip_clip", "skip_target"))

@@ -13,6 +13,7 @@ from data_helpers import write_dataset
 
 from lnra.data import datamodule
 from lnra.data.datamodule import TrainClips, VideoDataModule
+from lnra.data.epoch_order import ShuffledPairs
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.pseudo.skip import skip_frame_indices
 
@@ -56,7 +57,7 @@ def test_every_16_frame_window_of_every_training_video(dataset_root: Path) -> No
     assert len(clips) == 5 + 1 + 0 + 18
     seen = []
     for k in range(len(clips)):
-        item = clips[k]
+        item = clips[(k, k, 0)]
         assert item["clip"].shape == (1, 16, 16, 16) and item["clip"].dtype == torch.uint8
         frames = _source(item["clip"])
         video, start = frames[0]
@@ -69,9 +70,8 @@ def test_every_16_frame_window_of_every_training_video(dataset_root: Path) -> No
 def test_skip_clip_and_target_come_from_one_video_with_one_jump(dataset_root: Path) -> None:
     dm = _datamodule(dataset_root, cache_on_device=False)
     clips = TrainClips(dm.store("train"), 16, (2, 3), gather=True)
-    np.random.seed(0)
     for k in range(60):
-        item = clips[k % len(clips)]
+        item = clips[(k % len(clips), 7 * k % len(clips), k)]
         skip, target = _source(item["skip_clip"]), _source(item["skip_target"])
         video = skip[0][0]
         assert {v for v, _ in skip + target} == {video}
@@ -83,6 +83,55 @@ def test_skip_clip_and_target_come_from_one_video_with_one_jump(dataset_root: Pa
         jump = steps.pop() if steps else None
         if jump is not None:
             assert skip == [(video, min(start + jump * t, last)) for t in range(16)]
+
+
+def _epoch(dm: VideoDataModule) -> list[dict]:
+    return list(dm.train_dataloader())
+
+
+def test_train_epoch_is_a_shuffled_pass_without_the_last_partial_batch(dataset_root: Path) -> None:
+    # 24 training windows in batches of 5: 4 full batches, the last 4 windows of the pass dropped
+    dm = _datamodule(dataset_root, cache_on_device=True, p_skip=0.5)
+    torch.manual_seed(0)
+    loader = dm.train_dataloader()
+    assert len(loader) == 4
+    epochs = [list(loader), list(loader)]
+    for batches in epochs:
+        assert [len(b["clip_index"]) for b in batches] == [5, 5, 5, 5]
+        firsts = torch.cat([b["clip_index"][:, 0] for b in batches]).tolist()
+        assert len(set(firsts)) == 20  # without replacement
+        assert firsts != sorted(firsts)  # shuffled
+    assert epochs[0][0]["clip_index"].tolist() != epochs[1][0]["clip_index"].tolist()  # a new order
+    torch.manual_seed(0)
+    again = list(dm.train_dataloader())
+    for key in ("clip_index", "skip_index", "skip_target_index"):
+        assert all(torch.equal(a[key], b[key]) for a, b in zip(epochs[0], again, strict=True))
+    torch.manual_seed(1)
+    assert not torch.equal(next(iter(dm.train_dataloader()))["clip_index"], epochs[0][0]["clip_index"])
+
+
+def test_skip_starts_are_a_second_shuffled_pass_over_all_windows() -> None:
+    sampler = ShuffledPairs(24, seed=5)
+    passes = [list(sampler), list(sampler)]
+    for items in passes:
+        clips, starts, seeds = (list(column) for column in zip(*items, strict=True))
+        assert sorted(clips) == sorted(starts) == list(range(24))  # each a permutation
+        assert starts != clips and len(set(seeds)) == 24
+    assert passes[0] != passes[1]  # a new permutation each epoch
+    sampler.set_epoch(0)
+    assert list(sampler) == passes[0]  # Lightning's set_epoch repeats an epoch exactly
+    assert list(ShuffledPairs(24, seed=6)) != passes[0]
+
+
+def test_skip_clip_starts_at_the_items_skip_start_when_it_fits(dataset_root: Path) -> None:
+    dm = _datamodule(dataset_root, cache_on_device=False)
+    clips = TrainClips(dm.store("train"), 16, (2,), gather=True)
+    # video 4 (33 frames) holds the last 18 windows; with s = 2 its starts 0..3 fit (33 >= i + 30)
+    for i in range(4):
+        window = len(clips) - 18 + i
+        item = clips[(0, window, 123)]
+        assert _source(item["skip_clip"]) == [(4, min(i + 2 * t, 32)) for t in range(16)]
+        assert _source(item["clip"])[0] == (1, 0)
 
 
 def test_skip_indices_follow_the_spec_when_the_clip_fits() -> None:
@@ -161,3 +210,15 @@ def test_real_ped2_cache_at_64x64(shared_data: Path, tmp_path: Path) -> None:
     assert train.frames.shape == (2550, 64, 64) and test.frames.shape == (2010, 64, 64)
     assert 60 < float(np.asarray(test.frames).mean()) < 200  # real pixels, not an empty array
     assert len(TrainClips(train, 16, None, gather=True)) == 2550 - 16 * 15
+
+
+def test_real_ped2_epoch_is_577_full_shuffled_batches(shared_data: Path, tmp_path: Path) -> None:
+    pseudo = PseudoAnomalies(skip=SkipFrame(p=0.2, jump=(2, 3, 4, 5)))
+    dm = VideoDataModule("ped2", shared_data / "ped2", tmp_path / "cache", 64, 64, batch_size=4,
+                         cache_on_device=True, pseudo=pseudo)  # indices only: nothing to gather
+    loader = dm.train_dataloader()
+    batches = list(loader)
+    assert len(loader) == len(batches) == 577  # 2,310 clips // 4: the last partial batch (2) dropped
+    assert {len(b["clip_index"]) for b in batches} == {4}
+    firsts = torch.cat([b["clip_index"][:, 0] for b in batches])
+    assert len(set(firsts.tolist())) == 2308 and not bool((firsts.diff() > 0).all())

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from lnra.data.epoch_order import EpochItem, ShuffledPairs
 from lnra.data.frames import FrameStore, list_videos, load_frame_store
 from lnra.data.labels import find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
@@ -63,9 +64,14 @@ class _Windows(Dataset):
 
 
 class TrainClips(_Windows):
-    """Every 16-frame window of every training video (docs/method.md §1), plus, when skip frames are enabled,
-    an independently drawn skip-frame clip and its normal target (docs/method.md §5) in the same item — so a
-    distributed sampler shards normal and skip samples together."""
+    """Every 16-frame window of every training video (docs/method.md §1), plus, when skip frames are
+    enabled, a skip-frame clip and its normal target (docs/method.md §5) in the same item — so a
+    distributed sampler shards normal and skip samples together.
+
+    Items are :data:`~lnra.data.epoch_order.EpochItem` triples from :class:`ShuffledPairs`: the
+    window, the start of the skip-frame clip (a second shuffled pass over the same windows) and the
+    seed of the skip-frame clip's jump and redraws.
+    """
 
     def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
         super().__init__(store, clip_len, gather)
@@ -73,15 +79,15 @@ class TrainClips(_Windows):
         if len(self) == 0:
             raise LnraError(f"no training video has {clip_len} frames: nothing to train on")
 
-    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, items: list[EpochItem]) -> dict[str, torch.Tensor]:
+        clips, starts, seeds = (np.asarray(column, dtype=np.int64) for column in zip(*items, strict=True))
         batch: dict[str, torch.Tensor] = {}
-        self._add(batch, "clip", self._window_index(indices), "clip_index")
+        self._add(batch, "clip", self._window_index(clips), "clip_index")
         if self.jumps:
-            rng = np.random.default_rng(np.random.randint(2**31))
-            others = rng.integers(len(self), size=len(indices))
-            videos = self.video_of[others]
-            pairs = [skip_frame_indices(rng, int(self.lengths[v]), int(i), self.jumps, self.clip_len)
-                     for v, i in zip(videos, self.start_of[others], strict=True)]
+            videos = self.video_of[starts]
+            pairs = [skip_frame_indices(np.random.default_rng(int(seed)), int(self.lengths[v]), int(i),
+                                        self.jumps, self.clip_len)
+                     for v, i, seed in zip(videos, self.start_of[starts], seeds, strict=True)]
             first = self.offsets[videos][:, None]
             self._add(batch, "skip_clip", np.stack([p[0] for p in pairs]) + first, "skip_index")
             self._add(batch, "skip_target", np.stack([p[1] for p in pairs]) + first, "skip_target_index")
@@ -200,12 +206,15 @@ class VideoDataModule(pl.LightningDataModule):
             self.check_test_split()
 
     # -- loaders ------------------------------------------------------------------------------
-    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:
+        """Training (``sampler`` given) drops the last partial batch, as the reference does: an epoch is
+        every full batch (Ped2: 2,310 clips → 577 steps of 4), never a last one of a few samples in
+        train-mode BatchNorm. Evaluation keeps every window, in order."""
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=False,
+            sampler=sampler,
+            drop_last=sampler is not None,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
@@ -215,11 +224,12 @@ class VideoDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         jumps = tuple(self.pseudo.skip.jump) if self.pseudo.needs_skip_clips else None
         dataset = TrainClips(self.store("train"), self.clip_len, jumps, gather=not self.cache_on_device)
-        return self._loader(dataset, self.batch_size, shuffle=True)
+        # torch.initial_seed() is the run's seed (seed_everything): the same on every rank of a DDP run
+        return self._loader(dataset, self.batch_size, ShuffledPairs(len(dataset), torch.initial_seed()))
 
     def test_dataloader(self) -> DataLoader:
         dataset = TestWindows(self.store("test"), self.clip_len, gather=not self.cache_on_device)
-        return self._loader(dataset, self.eval_batch_size, shuffle=False)
+        return self._loader(dataset, self.eval_batch_size)
 
     def val_dataloader(self) -> DataLoader:
         return self.test_dataloader()
