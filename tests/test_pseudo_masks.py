@@ -29,14 +29,11 @@ def spec_value(technique: str, x: int, y: int, cx: int, cy: int, w: int, h: int)
         lo = min(max(c - size // 2, 0), length)
         if technique == "smoothmix_s":
             hi = min(max(c + size // 2, 0), length)
-        else:
-            hi = min(max(lo + size, 0), length)
-        if lo <= p < hi:
-            return 1.0
-        if technique != "smoothmix_s":
-            return 0.0
-        distance = lo - p if p < lo else p - (hi - 1)
-        return max(0.0, 1 - distance / ((size // 2) * 0.1))
+            r = 0.1 * (size // 2)
+            value = (p - (lo - r)) / r if p < c else ((hi + r) - p) / r
+            return min(max(value, 0.0), 1.0)
+        hi = min(max(lo + size, 0), length)
+        return 1.0 if lo <= p < hi else 0.0
 
     gain = 0.5 if technique == "mixup_patch" else 1.0
     return gain * axis(x, cx, w, W) * axis(y, cy, h, H)
@@ -52,19 +49,37 @@ def test_every_pixel_follows_the_spec(technique, window):
 
 
 def test_smoothmix_s_box_and_linear_ramps():
-    # cx 30, w 40: box x 10..49, ramp (40//2)·0.1 = 2 px; cy 20, h 20: box y 10..29, ramp 1 px.
+    # cx 30, w 40: x1 = 10, x2 = 50, r = (40//2)·0.1 = 2 px; cy 20, h 20: y1 = 10, y2 = 30, r = 1 px.
     m = mask_of("smoothmix_s", 30, 20, 40, 20)
-    assert m[10:30, 10:50].eq(1).all()
-    assert m[20, 9] == pytest.approx(0.5) and m[20, 50] == pytest.approx(0.5)
-    assert m[20, 8] == 0 and m[20, 51] == 0
-    assert m[9, 30] == 0 and m[30, 30] == 0  # 1-px ramp: the next pixel is already at 0
-    assert m[:, :8].eq(0).all() and m[:, 52:].eq(0).all() and m[:9].eq(0).all() and m[31:].eq(0).all()
+    assert m[10:31, 10:51].eq(1).all()  # both edge columns x1 = 10 and x2 = 50 are inside
+    assert m[20, 9] == pytest.approx(0.5) and m[20, 51] == pytest.approx(0.5)
+    assert m[20, 8] == 0 and m[20, 52] == 0
+    assert m[9, 30] == 0 and m[31, 30] == 0  # 1-px ramp: the next pixel is already at 0
+    assert m[:, :9].eq(0).all() and m[:, 52:].eq(0).all() and m[:10].eq(0).all() and m[31:].eq(0).all()
+
+
+def test_smoothmix_s_edge_values_inside_and_at_the_border():
+    # r = 0.1·(25//2) = 1.2: an odd size, a ramp that is not a whole number of pixels
+    m = mask_of("smoothmix_s", 30, 20, 25, 25)
+    x1, x2, r = 30 - 12, 30 + 12, 1.2
+    row = m[20]
+    assert row[x1] == 1 and row[x2] == 1 and row[x1 + 1 : x2].eq(1).all()
+    assert row[x2 + 1] == pytest.approx((x2 + r - (x2 + 1)) / r, abs=1e-5)  # 1/6: the fall starts after x2
+    assert row[x1 - 1] == pytest.approx((x1 - 1 - (x1 - r)) / r, abs=1e-5)  # 1/6
+    assert row[x2 + 2] == 0 and row[x1 - 2] == 0
+    # at the border: x1 = clip(3 - 12) = 0 and x2 = clip(62 + 12) = 64, so the ramps lie off the frame
+    left, right = mask_of("smoothmix_s", 3, 20, 25, 25)[20], mask_of("smoothmix_s", 62, 20, 25, 25)[20]
+    assert left[: 3 + 12 + 1].eq(1).all() and left[3 + 13] == pytest.approx(0.2 / 1.2, abs=1e-5)
+    assert right[62 - 12 :].eq(1).all() and right[62 - 13] == pytest.approx(0.2 / 1.2, abs=1e-5)
+    # a centre on the far edge (a moved window may reach cx = W): every column is left of the centre
+    edge = mask_of("smoothmix_s", 64, 20, 25, 25)[20]
+    assert edge[64 - 12 :].eq(1).all() and edge[64 - 13] == pytest.approx(0.2 / 1.2, abs=1e-5)
 
 
 def test_box_is_clipped_at_the_border_and_cutmix_keeps_its_size():
-    smooth = mask_of("smoothmix_s", 3, 20, 40, 20)  # x from 3-20 → 0 to 3+20 = 23
+    smooth = mask_of("smoothmix_s", 3, 20, 40, 20)  # x from 3-20 → 0 to 3+20 = 23, both included
     cut = mask_of("cutmix", 3, 20, 40, 20)  # x from clip(-17) = 0 to 0 + 40
-    assert smooth[20, :23].eq(1).all() and smooth[20, 23] < 1
+    assert smooth[20, :24].eq(1).all() and smooth[20, 24] < 1
     assert cut[20, :40].eq(1).all() and cut[20, 40:].eq(0).all()
     right = mask_of("cutmix", 60, 20, 40, 20)  # x from 40 to clip(80) = 64
     assert right[20, 40:].eq(1).all() and right[20, :40].eq(0).all()

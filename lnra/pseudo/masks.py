@@ -24,7 +24,8 @@ class MaskRule:
     """What distinguishes one patching technique's mask from another's.
 
     ``gaussian``: a Gaussian bump with σ = the window size instead of a box; ``ramp``: the smooth border
-    of a box as a fraction of its half-size (0 = hard edge); ``keep_size_at_border``: the box's far edge
+    of a box as a fraction of its half-size (0 = hard edge; see :func:`profile` for SmoothMixS's exact
+    edges); ``keep_size_at_border``: the box's far edge
     is measured from the clipped near edge, so a box at the border keeps its full size (CutMix);
     ``gain``: the mask value inside (0.5 = MixUp of patch and frame); ``centre_inclusive``: the centre
     is drawn from 0..W instead of 0..W-1 (SmoothMixC's reference draw).
@@ -112,9 +113,15 @@ def sample_windows(
 def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: int) -> torch.Tensor:
     """The mask along one axis, (B, T, length), for centres (B, T) and sizes (B,) — values in [0, 1].
 
-    Box: pixels ``lo <= x < hi`` are inside, with ``lo = clip(c - size//2)`` and ``hi = clip(c + size//2)``
-    (``clip(lo + size)`` when the box keeps its size at the border). A smooth border falls linearly from
-    1 to 0 over ``ramp·(size//2)`` pixels of distance from the nearest inside pixel.
+    SmoothMixS (``ramp`` > 0), exactly as docs/method.md §4 writes it: with ``x1 = clip(c - size//2)``,
+    ``x2 = clip(c + size//2)`` and the float ``r = ramp·(size//2)``, pixel ``x`` has
+    ``clip((x - (x1 - r))/r, 0, 1)`` left of the centre (``x < c``) and ``clip(((x2 + r) - x)/r, 0, 1)``
+    from the centre on — so ``x1 … x2``, both ends included, are 1 and each side falls to 0 over ``r``.
+    Hard box: pixels ``lo <= x < hi`` are inside, with ``lo = clip(c - size//2)`` and ``hi = clip(c +
+    size//2)`` (``clip(lo + size)`` when the box keeps its size at the border).
+    Gaussian (SmoothMixC): σ = the window's size along this axis. The reference builds the transpose —
+    its σ drawn with the width runs along the rows — which on the paper's square frames gives the same
+    distribution of masks; lnra keeps each σ on its own axis.
     """
     x = torch.arange(length, device=centre.device, dtype=torch.float32)
     c = centre[..., None]
@@ -124,11 +131,14 @@ def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: in
         return torch.exp(-((x - c) ** 2) / (2 * sigma**2))
     half = size // 2
     lo = (c - half).clamp(0, length)
+    if rule.ramp > 0:
+        hi = (c + half).clamp(0, length)
+        r = rule.ramp * half
+        rising = ((x - (lo - r)) / r).clamp(0, 1)
+        falling = (((hi + r) - x) / r).clamp(0, 1)
+        return torch.where(x < c, rising, falling)
     hi = ((lo + size) if rule.keep_size_at_border else (c + half)).clamp(0, length)
-    distance = torch.maximum(lo - x, x - (hi - 1)).clamp(min=0)
-    if rule.ramp == 0:
-        return (distance == 0).float()
-    return (1 - distance / (rule.ramp * half)).clamp(0, 1)
+    return ((x >= lo) & (x < hi)).float()
 
 
 def build_masks(technique: str, windows: Windows, height: int, width: int,
