@@ -15,9 +15,10 @@ every rank's counts simply add up:
   crowded scenes", CVPR 2010), as read here: at a threshold t a pixel is flagged when its error is
   ≥ t; a frame whose mask has anomalous pixels is a true positive when at least 40 % of those pixels
   are flagged (below that it is a miss); a frame without anomalous pixels is a false positive when
-  any of its pixels is flagged. TPR over the anomalous frames and FPR over the normal frames, swept
-  over the grid, give the pixel-level ROC, its AUC and its equal error rate (EER: the rate where
-  FPR = 1 − TPR, linearly interpolated between grid points).
+  any of its pixels is flagged (some implementations also count an anomalous frame below 40 % as a
+  false positive; here it is only a miss). TPR over the anomalous frames and FPR over the normal
+  frames, swept over the grid, give the pixel-level ROC, its AUC and its equal error rate (EER: the
+  rate where FPR = 1 − TPR, linearly interpolated between grid points).
 
 With several devices, a distributed sampler may repeat up to ``world_size − 1`` windows to even out
 the shards; those few frames are counted twice (the frame-level AUC de-duplicates; these sums cannot).
