@@ -24,9 +24,11 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> object:
+    from lnra.console import setup_console
     from lnra.launcher import check_launch
     from lnra.tasks import run_task
 
+    setup_console()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         check_config(cfg)  # run.py's pre-flight checked this command; a sweep's jobs are checked here

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lnra.checkpoint_io import AtomicCheckpointIO
+from lnra.console import ModelLine
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
@@ -22,6 +23,7 @@ from lnra.model import check_clip_shape
 from lnra.module import LnraModule
 from lnra.monitor import build_monitor
 from lnra.preview import PreviewLogger
+from lnra.progress import ProgressLines, console_is_terminal
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.resume import RngStateCallback, free_logger_version
 
@@ -134,6 +136,14 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
         callbacks.append(instantiate(cfg.localisation))
     callbacks += build_monitor(cfg, run_dir)
     kwargs.update(overrides)
+    if kwargs.get("fast_dev_run"):  # a smoke test leaves no last.ckpt (Lightning writes one at its end),
+        callbacks.remove(checkpoint)  # which resume=true would take for an interrupted run
+        kwargs["enable_checkpointing"] = False
+    if not console_is_terminal():  # a bar in a log file is a flood of carriage returns: lines instead
+        kwargs["enable_progress_bar"] = False
+    callbacks.append(ProgressLines(lines=kwargs.get("enable_progress_bar") is False))  # None: a bar
+    if kwargs.get("enable_model_summary") is not False:
+        callbacks.append(ModelLine())  # one line instead of Lightning's table (with its "0 Total Flops")
     try:
         return pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir),
                           plugins=[AtomicCheckpointIO()])

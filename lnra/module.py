@@ -114,13 +114,15 @@ class LnraModule(pl.LightningModule):
         self._scores.add(centre_psnr(recon, clip, self.clip_len), batch["video"], batch["window"])
         return recon
 
-    def _evaluate(self, prefix: str) -> Evaluation:
+    def _evaluate(self, prefix: str) -> Evaluation | None:
         labels = self.trainer.datamodule.test_labels
         psnr = self._scores.per_video(self, len(labels))
         self._scores = _WindowScores()
         seen = sum(len(p) for p in psnr)
         expected = sum(window_count(len(lab), self.clip_len) for lab in labels)
         if seen != expected:
+            if self.trainer.fast_dev_run:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
+                return None
             raise LnraError(
                 f"{prefix} scored {seen} of the {expected} test windows: the AUC is defined over every "
                 f"window; remove trainer.limit_{prefix}_batches"
@@ -154,4 +156,3 @@ class LnraModule(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._evaluate("test")
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,13 +12,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer
 from lnra.checkpoints import load_checkpoint
+from lnra.console import describe_run
 from lnra.data.datamodule import VideoDataModule
 from lnra.errors import LnraError
+from lnra.inputs import check_inputs
 from lnra.localisation import pixel_results
 from lnra.module import LnraModule
 from lnra.preview import preview
 from lnra.results import write_results
 from lnra.resume import check_checkpoint, checkpoint_to_resume
+from lnra.summary import write_summary
 from lnra.sweep_resume import finished_cell
 
 log = logging.getLogger(__name__)
@@ -28,12 +32,17 @@ def _finish(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: LnraMod
     """Test, write the results files and print the headline number."""
     trainer.test(module, datamodule=datamodule, verbose=False)
     evaluation = module.last_evaluation
+    if evaluation is None:  # trainer.fast_dev_run scored one batch of each loop
+        log.info("fast_dev_run: one batch of each loop ran; the AUC needs every test window, so it is "
+                 "skipped and no results are written")
+        return math.nan
     pixel = pixel_results(trainer)
     if trainer.is_global_zero:
         meta = {"dataset": cfg.dataset.name, "pseudo": cfg.pseudo.name, "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
                 "height": cfg.dataset.height, "width": cfg.dataset.width, **extra, **pixel}
         write_results(run_dir, evaluation, datamodule.test_names, meta, module.history)
+        write_summary(run_dir, cfg, trainer, evaluation, module.history)
         print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
               f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
         if pixel["pixel_auroc"] is not None:
@@ -47,6 +56,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     done = finished_cell(cfg, run_dir)
     if done is not None:  # a resumed sweep's job that finished before
         return done
+    check_inputs(cfg, training=True)
     ckpt = checkpoint_to_resume(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     pseudo = build_pseudo(cfg)
@@ -57,6 +67,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     if ckpt is not None:
         check_checkpoint(ckpt, module)
     trainer = build_trainer(cfg, run_dir)
+    log.info(describe_run(cfg, trainer, run_dir))
     if trainer.logger is not None:
         trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
@@ -67,14 +78,14 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     ckpt = cfg.get("ckpt_path")
     if not ckpt:
         raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or the paper's .pth)")
-    if not Path(ckpt).is_file():
-        raise LnraError(f"checkpoint not found: {ckpt}")
+    check_inputs(cfg, training=False)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     datamodule.check_test_split()
     module = build_module(cfg)
     epoch = load_checkpoint(module, Path(ckpt))
     trainer = build_trainer(cfg, run_dir)
+    log.info(describe_run(cfg, trainer, run_dir))
     return _finish(cfg, run_dir, trainer, module, datamodule, {"epoch": epoch, "ckpt_path": str(ckpt)})
 
 

@@ -86,7 +86,52 @@ def test_resolution_not_multiple_of_16_fails_at_start_up(tmp_path):
 
 
 def test_a_partial_evaluation_is_refused_not_scored(tmp_path):
-    proc = run_py(tmp_path, *TINY_DATASET, "debug=fast", "+trainer.limit_val_batches=1", check=False)
-    assert proc.returncode != 0
-    assert "error: val scored 16 of the 34 test windows" in proc.stderr
+    proc = run_py(tmp_path, *TINY_DATASET, "debug=fast", "++trainer.limit_val_batches=1", check=False)
+    assert proc.returncode == 2
+    assert "error: trainer.limit_val_batches=1 would score only part of the test set" in proc.stderr
     assert "remove trainer.limit_val_batches" in proc.stderr
+    assert "model:" not in proc.stdout  # refused before anything was built, not after an epoch
+
+
+def _run_dir(proc: subprocess.CompletedProcess) -> Path:
+    return Path(re.search(r"run directory:? (/\S+)", proc.stdout).group(1))
+
+
+def test_the_console_says_each_thing_once(trained_run):
+    """What the run is, the model, progress lines (stdout is a pipe), each epoch's AUC and the result —
+    each once; Lightning's device lines only in run.log; no advertisement, FLOPs or repeated warning."""
+    _, proc = trained_run
+    out = proc.stdout
+    assert out.count("training 2 epochs: dataset synthetic, pseudo none, 32x32, precision ") == 1
+    assert out.count("model: Autoencoder3D, 6.0 M parameters") == 1
+    assert re.search(r"epoch 1/2  step \d+/\d+  [\d.]+ clips/s  loss [\d.]+, ETA epoch \d+:\d\d, run ", out)
+    assert len(re.findall(r"epoch (\d)/2  val AUC \d+\.\d\d%", out)) == 2
+    assert out.count("AUC: ") == 1 and "\r" not in out
+    for noise in ("litlogger", "Total Flops", "LeafSpec", "GPU available"):
+        assert noise not in out + proc.stderr, noise
+    log = (_run_dir(proc) / "run.log").read_text()
+    assert log.count("GPU available") == 1 and log.count("val AUC") == 2 and "litlogger" not in log
+
+
+def test_summary_md_tells_the_run(trained_run):
+    _, proc = trained_run
+    run_dir = _run_dir(proc)
+    results = json.loads((run_dir / "results.json").read_text())
+    summary = (run_dir / "summary.md").read_text()
+    assert "| Command | `python run.py " in summary and "trainer.max_epochs=2" in summary
+    assert "| Dataset | synthetic at 32x32" in summary and "| Variant (pseudo anomalies) | none |" in summary
+    assert "| Epochs | 2 of 2 |" in summary and re.search(r"\| Training speed \| [\d.]+ clips/s", summary)
+    assert f"**{100 * results['auc_micro']:.2f}%**" in summary
+    best = max(results["history"], key=lambda h: h["auc_micro"])
+    assert f"| Best validation AUC | {100 * best['auc_micro']:.2f}% at epoch {best['epoch'] + 1} |" in summary
+    for link in re.findall(r"\]\(([^)]+)\)", summary):
+        assert (run_dir / link).is_file(), link
+    assert f"tensorboard --logdir {run_dir}/tensorboard" in summary
+
+
+def test_fast_dev_run_runs_one_batch_of_each_loop_and_skips_the_auc(tmp_path):
+    proc = run_py(tmp_path, *TINY_DATASET, "trainer.fast_dev_run=true")
+    assert proc.stdout.count("fast_dev_run: one batch of each loop ran; the AUC needs every test window") == 1
+    assert "AUC: " not in proc.stdout and "val AUC" not in proc.stdout
+    [run_dir] = (tmp_path / "outputs" / "runs").iterdir()
+    assert not (run_dir / "results.json").exists() and not (run_dir / "checkpoints").exists()

@@ -1,0 +1,101 @@
+"""What a run prints: each thing once, and lnra's own account of the run; everything else to run.log.
+
+The console (``conf/hydra/job_logging/lnra.yaml``) shows lnra's lines (what is run, progress, the AUC
+of each epoch, the result) and every warning; ``run.log`` also keeps Lightning's device and model lines.
+:func:`setup_console` undoes what would print a message twice or on every epoch: Lightning's own
+handler (added when it is imported before Hydra configures logging), its advertisement line, and a
+deprecation warning that Lightning's pytree helper raises inside every loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelSummary
+from pytorch_lightning.utilities.model_summary import summarize
+from pytorch_lightning.utilities.model_summary.model_summary import get_human_readable_count
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
+
+
+class ConsoleFilter(logging.Filter):
+    """lnra's own lines and every warning; other libraries' information stays in run.log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name == "lnra" or record.name.startswith("lnra.")
+
+
+class NoAdvertisement(logging.Filter):
+    """Drops Lightning's "💡 Tip: … litlogger …" line, printed on every run that has another logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``[HH:MM:SS] message``; warnings and errors say what they are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).rstrip()  # a captured warning ends in a newline
+        if record.levelno >= logging.WARNING:
+            stamp, _, message = text.partition("] ")
+            return f"{stamp}] {record.levelname.lower()}: {message}"
+        return text
+
+
+class TqdmStreamHandler(logging.StreamHandler):
+    """Writes above a live progress bar (``tqdm.write``) instead of into the middle of its line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+            self.flush()
+        except Exception:  # noqa: BLE001 - logging must never raise (the logging module's own rule)
+            self.handleError(record)
+
+
+def setup_console() -> None:
+    """Route Lightning's messages through the root handlers only, and silence the repeated noise."""
+    for name in LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+    logging.captureWarnings(True)  # warnings reach run.log too, and the console once
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+class ModelLine(ModelSummary):
+    """The model in one line (name, parameters, size) instead of Lightning's table, whose FLOPs column
+    reads 0 for a module without ``example_input_array``."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            summary = summarize(pl_module, max_depth=0)
+            net = getattr(pl_module, "model", pl_module)
+            log.info("model: %s, %s parameters (%.1f MB)", type(getattr(net, "_orig_mod", net)).__name__,
+                     get_human_readable_count(summary.total_parameters), summary.model_size)
+
+
+def device_name(trainer: pl.Trainer) -> str:
+    """``cpu`` or the GPU's name, with the device count when several are used."""
+    kind = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+    if kind == "cuda" and torch.cuda.is_available():
+        kind = f"cuda ({torch.cuda.get_device_name(trainer.strategy.root_device)})"
+    return kind if trainer.num_devices == 1 else f"{trainer.num_devices} x {kind}"
+
+
+def describe_run(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path) -> str:
+    """The one line that says what this run is, printed before any work starts."""
+    d = cfg.dataset
+    what = f"training {trainer.max_epochs} epochs" if cfg.task == "train" else f"testing {cfg.ckpt_path}"
+    return (f"{what}: dataset {d.name}, pseudo {cfg.pseudo.name}, {d.height}x{d.width}, "
+            f"precision {trainer.precision}, {device_name(trainer)}, run directory {run_dir}")

@@ -1,0 +1,134 @@
+"""Check every input a run needs before anything heavy, and report all that are missing at once.
+
+Without this a run stops at the first missing input it happens to build (say the CIFAR-100 intruders),
+the user fixes that and reruns, and only then learns that the dataset is missing too. Here the dataset
+splits, the labels, the intruder source and the checkpoint are only looked up (no frame is decoded, no
+model built), and the one error line names each missing input with the command that gets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from lnra.data.download import NO_DIRECT_LINK, RELEASES
+from lnra.data.frames import list_videos
+from lnra.data.labels import find_label_file
+from lnra.errors import LnraError
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One missing input: what was looked for, and how to get it (empty when there is no recipe)."""
+
+    what: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.what}; get it with: {self.fix}" if self.fix else self.what
+
+
+def dataset_command(name: str, root: Path) -> str:
+    """The command that writes ``root`` (``<out>/<name>``) for a dataset lnra knows how to prepare."""
+    out = root.parent
+    where = "" if root.name == name else f" and set dataset.root={out / name}"
+    if name in RELEASES:
+        return f"python -m lnra.data.prepare {name} --download --out {out}{where}"
+    if name in NO_DIRECT_LINK:
+        return NO_DIRECT_LINK[name].format(out=out) + where
+    return ""
+
+
+def _split_missing(split_dir: Path, fix: str) -> Missing | None:
+    """The split's own error (folder missing or without videos), from a look at its top level only."""
+    if split_dir.is_dir() and any(p.is_dir() for p in split_dir.iterdir()):
+        return None
+    try:
+        list_videos(split_dir)
+    except LnraError as err:
+        return Missing(str(err), fix)
+    return None
+
+
+def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
+    """Frame folders of the splits the task reads, and the test labels (none for generated data)."""
+    d = cfg.dataset
+    if d.get("generate"):
+        return []
+    root = Path(d.root)
+    fix = dataset_command(d.name, root)
+    missing = [m for m in (_split_missing(root / "testing" / "frames", fix),
+                           _split_missing(root / "training" / "frames", fix) if training else None) if m]
+    if not root.is_dir():
+        return missing[:1]  # one line for a dataset that is not there at all
+    try:
+        find_label_file(d.name, root, d.get("labels_path"))
+    except LnraError as err:
+        missing.append(Missing(str(err), fix if d.name in RELEASES else ""))
+    return missing
+
+
+def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
+    """The intruder source's files, by the class it builds (textures need none)."""
+    kind = str(source.get("_target_", "")).rsplit(".", 1)[-1]
+    if kind == "Cifar100Source" and not source.get("download"):
+        root = Path(source.root)
+        if (root / "cifar-100-python" / "train").is_file():
+            return None
+        default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
+        fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
+               else "pseudo.source.download=true")
+        return Missing(f"CIFAR-100 not found in {root}: expected torchvision's format "
+                       f"{root}/cifar-100-python/{{train,test,meta}}", fix)
+    if kind == "ImageFolderSource" and not Path(source.root).is_dir():
+        return Missing(f"intruder folder not found: {source.root} (an image folder <root>/<class>/<image>)",
+                       NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
+    if kind == "VideoClipSource":
+        root = Path(source.root)
+        if not (root / "training" / "frames").is_dir():
+            return Missing(f"intruder videos not found: {root / 'training' / 'frames'} (the {source.name} "
+                           "training frames)", dataset_command(str(source.name), root))
+    return None
+
+
+def intruder_inputs(cfg: DictConfig) -> list[Missing]:
+    """The intruder sources of the patch pseudo anomalies (each one once, even when shared)."""
+    found: list[Missing] = []
+    for entry in cfg.pseudo.get("patches") or []:
+        missing = _source_missing(entry.source, cfg)
+        if missing is not None and missing not in found:
+            found.append(missing)
+    return found
+
+
+def check_trainer_limits(cfg: DictConfig) -> None:
+    """Refuse options that would score part of the test set, before training rather than after an
+    epoch: the AUC is only defined over every test window (``trainer.fast_dev_run`` skips it instead)."""
+    for option in ("limit_val_batches", "limit_test_batches", "overfit_batches"):
+        value = cfg.trainer.get(option)
+        if option == "overfit_batches":
+            partial = value not in (None, 0)
+        else:  # Lightning reads an int as a number of batches and a float as a fraction: all is 1.0
+            partial = value is not None and not (isinstance(value, float) and value == 1.0)
+        if partial:
+            raise LnraError(
+                f"trainer.{option}={value} would score only part of the test set, but the AUC is defined "
+                f"over every test window; remove trainer.{option} (validate less often with "
+                "trainer.check_val_every_n_epoch=N; smoke-test with trainer.fast_dev_run=true)"
+            )
+
+
+def check_inputs(cfg: DictConfig, training: bool) -> None:
+    """Everything the task will read, looked up in well under a second; all gaps in one error."""
+    check_trainer_limits(cfg)
+    missing = dataset_inputs(cfg, training) + intruder_inputs(cfg)
+    ckpt = cfg.get("ckpt_path")
+    if not training and ckpt and not Path(ckpt).is_file():
+        missing.append(Missing(f"checkpoint not found: {ckpt}"))
+    if len(missing) == 1:
+        raise LnraError(str(missing[0]))
+    if missing:
+        raise LnraError(f"{len(missing)} inputs of this run are missing: "
+                        + " ".join(f"({i}) {m}." for i, m in enumerate(missing, start=1)))

@@ -1,0 +1,90 @@
+"""The pre-flight look-up of every input (lnra/inputs.py) on configs composed from the real ``conf/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lnra.errors import LnraError
+from lnra.inputs import check_inputs
+
+
+def _error(cfg, training: bool = True) -> str:
+    with pytest.raises(LnraError) as err:
+        check_inputs(cfg, training)
+    return str(err.value)
+
+
+def _dataset(root: Path, name: str, labels: bool = True) -> None:
+    for split in ("training", "testing"):
+        (root / name / split / "frames" / "01").mkdir(parents=True)
+    if labels:
+        np.save(root / name / f"frame_labels_{name}.npy", np.zeros((1, 20), np.uint8))
+
+
+def test_every_missing_input_is_named_at_once_with_its_command(compose_cfg, tmp_path) -> None:
+    data = tmp_path / "nothing"
+    message = _error(compose_cfg("dataset=avenue", "pseudo=cifar_smoothmix", f"paths.data_dir={data}"))
+    assert message.startswith("2 inputs of this run are missing: (1) dataset folder not found: ")
+    assert f"get it with: python -m lnra.data.prepare avenue --download --out {data}." in message
+    assert f"(2) CIFAR-100 not found in {data}/intruders/cifar100" in message
+    assert f"python -m lnra.data.prepare cifar100 --download --out {data}." in message
+    assert "\n" not in message
+
+
+def test_once_the_dataset_is_there_only_the_intruders_are_named(compose_cfg, tmp_path) -> None:
+    _dataset(tmp_path, "avenue")
+    message = _error(compose_cfg("dataset=avenue", "pseudo=cifar_smoothmix", f"paths.data_dir={tmp_path}"))
+    assert message.startswith(f"CIFAR-100 not found in {tmp_path}/intruders/cifar100")  # one input: as before
+    (tmp_path / "intruders" / "cifar100" / "cifar-100-python").mkdir(parents=True)
+    (tmp_path / "intruders" / "cifar100" / "cifar-100-python" / "train").write_bytes(b"")
+    check_inputs(compose_cfg("dataset=avenue", "pseudo=cifar_smoothmix", f"paths.data_dir={tmp_path}"), True)
+
+
+def test_labels_test_split_and_checkpoint(compose_cfg, tmp_path) -> None:
+    _dataset(tmp_path, "ped2", labels=False)
+    labels = tmp_path / "mine.npy"
+    cfg = compose_cfg("dataset=ped2", f"paths.data_dir={tmp_path}", f"dataset.labels_path={labels}",
+                      "task=test", f"ckpt_path={tmp_path}/x.ckpt")
+    message = _error(cfg, training=False)
+    assert message.startswith("2 inputs of this run are missing: (1) label file not found; looked at "
+                              f"{labels} ")
+    assert f"(2) checkpoint not found: {tmp_path}/x.ckpt" in message
+    # task=test reads no training frames: their absence is no gap
+    (tmp_path / "ped2" / "training" / "frames" / "01").rmdir()
+    np.save(labels, np.zeros((1, 20), np.uint8))
+    (tmp_path / "x.ckpt").write_bytes(b"")
+    check_inputs(cfg, training=False)
+    assert "no video folders in" in _error(cfg, training=True)
+
+
+@pytest.mark.parametrize(("variant", "says"), [
+    ("pseudo=imagenet_smoothmix", "register at https://image-net.org/download"),
+    ("pseudo=ped2_smoothmix", "intruder videos not found"),
+    ("dataset=shanghai", "https://svip-lab.github.io/dataset/campus_dataset.html"),
+])
+def test_inputs_without_a_download_say_where_to_get_them(compose_cfg, tmp_path, variant, says) -> None:
+    assert says in _error(compose_cfg(variant, f"paths.data_dir={tmp_path}", "dataset.generate=null")
+                          if variant.startswith("dataset") else compose_cfg(variant))
+
+
+def test_generated_data_and_textures_need_nothing(compose_cfg) -> None:
+    check_inputs(compose_cfg("pseudo=synthetic_smoothmix"), True)
+
+
+@pytest.mark.parametrize(("override", "refused"), [
+    ("++trainer.limit_val_batches=1", True),  # an int is a number of batches
+    ("++trainer.limit_test_batches=0.5", True),
+    ("++trainer.overfit_batches=2", True),
+    ("++trainer.limit_val_batches=1.0", False),
+    ("++trainer.overfit_batches=0", False),
+])
+def test_a_partial_evaluation_is_refused_naming_the_option(compose_cfg, override, refused) -> None:
+    cfg = compose_cfg(override)
+    option = override.split("=")[0].lstrip("+")
+    if refused:
+        assert f"remove {option}" in _error(cfg)
+    else:
+        check_inputs(cfg, True)
