@@ -153,7 +153,7 @@ def _alive(pid: int) -> bool:
     return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))  # zombie = ended
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_gpu_pool_stops_every_job_and_its_children_on_a_signal(tmp_path: Path, sig: int) -> None:
     """Two of four jobs run (two fake GPUs), each with a child process; one ignores SIGTERM. A signal to
     the launcher ends everything within seconds, starts no further job, and leaves no process behind."""
