@@ -21,6 +21,7 @@ import pytorch_lightning as pl
 import torch
 
 from lnra.data.masks import MaskStore
+from lnra.errors import LnraError
 from lnra.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
 from lnra.scoring import centre_index
 
@@ -48,7 +49,7 @@ class LocalisationMetrics(pl.Callback):
                  bins: int = DEFAULT_BINS, min_fraction: float = UCSD_MIN_FRACTION) -> None:
         super().__init__()
         if sigma < 0:
-            raise ValueError(f"localisation.sigma must be >= 0, got {sigma}")
+            raise LnraError(f"localisation.sigma must be >= 0, got {sigma}")
         self.enabled, self.validation = enabled, validation
         self.sigma, self.bins, self.min_fraction = float(sigma), int(bins), float(min_fraction)
         self.last_test: dict[str, float | None] = empty_results()

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
 
+from lnra.errors import LnraError
+
 DEFAULT_BINS = 1000
 MIN_ERROR = 1e-6  # below 1/60 of one grey level squared: indistinguishable from 0
 MAX_ERROR = 4.0  # (1 − (−1))²
@@ -43,7 +45,7 @@ UCSD_MIN_FRACTION = 0.4
 def threshold_grid(bins: int = DEFAULT_BINS) -> torch.Tensor:
     """The ``bins`` thresholds, ascending: 0, then ``bins − 1`` values geometric from 1e-6 to 4."""
     if bins < 2:
-        raise ValueError(f"bins must be at least 2, got {bins}")
+        raise LnraError(f"localisation.bins must be at least 2, got {bins}")
     return torch.cat([torch.zeros(1), torch.from_numpy(np.geomspace(MIN_ERROR, MAX_ERROR, bins - 1))]).float()
 
 
@@ -106,8 +108,8 @@ class PixelLocalisation(Metric):
 
     def __init__(self, bins: int = DEFAULT_BINS, min_fraction: float = UCSD_MIN_FRACTION) -> None:
         super().__init__()
-        if not 0 < min_fraction <= 1:
-            raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction}")
+        if not 0 <= min_fraction <= 1:
+            raise LnraError(f"localisation.min_fraction must be in [0, 1], got {min_fraction}")
         self.bins = bins
         self.thresholds = threshold_grid(bins)
         # an exact ratio, so "at least 40 %" is decided in integers at its boundary
