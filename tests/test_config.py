@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+from test_schema import undeclared
 
 from lnra.builders import build_pseudo
+from lnra.schema.validate import config_mistakes
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUP_OPTIONS = sorted(
@@ -23,6 +25,8 @@ def test_required_groups_exist():
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_group_option_composes(compose_cfg, group, option):
     cfg = compose_cfg(f"{group}={option}")
+    assert [str(m) for m in config_mistakes(cfg)] == []  # the shipped values fit the schema
+    assert undeclared(cfg) == [], "declare these keys in lnra/schema/groups.py"
     assert cfg.dataset.height % 16 == 0 and cfg.dataset.width % 16 == 0
     assert cfg.pseudo.name
     assert cfg.trainer.max_epochs >= 1

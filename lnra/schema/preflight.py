@@ -24,7 +24,7 @@ from hydra._internal.utils import get_args_parser  # the parser hydra.main itsel
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lnra.errors import LnraError
@@ -50,6 +50,14 @@ def _unknown_key(key: str, schema_name: str) -> str:
     return f"no such option{hint}"
 
 
+def _refusal(override: Override, err: OmegaConfBaseException) -> str:
+    """The line for a ``key=value`` that OmegaConf refused: an unknown key, or a value of the wrong type."""
+    key = re.sub(r"\[(\d+)\]", r".\1", getattr(err, "full_key", None) or override.key_or_group)
+    unknown = re.search(r"Key '.+' (?:not in '(\w+)'|is not in struct)", str(err))
+    problem = _unknown_key(key, unknown.group(1) or "") if unknown else omegaconf_problem(err)
+    return f"{key}={show(override.value())}: {problem}"
+
+
 def _explain(err: Exception, overrides: list[Override]) -> tuple[str, Override | None]:
     """One line for a composition error, and the override that caused it (None: it is not an override)."""
     message, cause = str(err), err.__cause__
@@ -61,15 +69,12 @@ def _explain(err: Exception, overrides: list[Override]) -> tuple[str, Override |
             problem = f"{entry.group(1)} has no entry {entry.group(2)}"
             return f"{culprit.key_or_group}={show(culprit.value())}: {problem}", culprit
         if culprit is not None and isinstance(cause, OmegaConfBaseException):
-            key = re.sub(r"\[(\d+)\]", r".\1", getattr(cause, "full_key", None) or culprit.key_or_group)
-            return f"{key}={show(culprit.value())}: {omegaconf_problem(cause)}", culprit
+            return _refusal(culprit, cause), culprit
     missing_key = re.search(r"Could not override '(.+?)'", message)
     if missing_key:
         culprit = _find(overrides, missing_key.group(1))
-        schema = re.search(r"not in '(\w+)'", str(cause))
-        value = show(culprit.value()) if culprit else "?"
-        problem = _unknown_key(missing_key.group(1), schema.group(1) if schema else "")
-        return f"{missing_key.group(1)}={value}: {problem}", culprit
+        if culprit is not None and isinstance(cause, OmegaConfBaseException):
+            return _refusal(culprit, cause), culprit
     missing_option = re.search(r"Could not find '(.+)/(.+?)'", message)
     if missing_option:
         group, option = missing_option.groups()
@@ -89,10 +94,39 @@ def _explain(err: Exception, overrides: list[Override]) -> tuple[str, Override |
     return f"cannot compose the configuration: {first}", None
 
 
-def _compose(config_name: str, overrides: list[Override]) -> tuple[DictConfig | None, list[str]]:
+def _is_plain_key(override: Override, config_dir: Path) -> bool:
+    """``key=value`` that Hydra applies with ``OmegaConf.update`` (not a group choice, +, ++, ~ or @)."""
+    key = override.key_or_group
+    special = override.is_add() or override.is_force_add() or override.is_delete() or override.package
+    return not special and "/" not in key and not key.startswith("hydra") and not (config_dir / key).is_dir()
+
+
+def _refused_values(config_name: str, overrides: list[Override],
+                    config_dir: Path) -> list[tuple[str, Override]]:
+    """The plain ``key=value`` overrides OmegaConf refuses (unknown key, wrong type), found with one
+    composition: the other overrides are composed, then each plain one is applied as Hydra applies it.
+    Without this, every refused override would cost a composition of its own."""
+    plain = [o for o in overrides if _is_plain_key(o, config_dir)]
+    try:
+        base = compose(config_name=config_name,
+                       overrides=[o.input_line for o in overrides if all(o is not p for p in plain)])
+    except (HydraException, OmegaConfBaseException, AttributeError, ValueError):
+        return []  # _compose reports it
+    refused = []
+    for override in plain:
+        try:
+            OmegaConf.update(base, override.key_or_group, override.value(), merge=True)
+        except OmegaConfBaseException as err:
+            refused.append((_refusal(override, err), override))
+    return refused
+
+
+def _compose(config_name: str, overrides: list[Override],
+             config_dir: Path) -> tuple[DictConfig | None, list[str]]:
     """The composed config, leaving out each override composition refuses (one line for each)."""
-    lines: list[str] = []
-    kept = list(overrides)
+    refused = _refused_values(config_name, overrides, config_dir)
+    lines = [line for line, _ in refused]
+    kept = [o for o in overrides if all(o is not r for _, r in refused)]
     while True:
         try:
             return compose(config_name=config_name, overrides=[o.input_line for o in kept]), lines
@@ -135,7 +169,7 @@ def command_mistakes(argv: Sequence[str], config_dir: Path) -> list[str]:
     lines: list[str] = []
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3", job_name="run"):
         for variant in _variants(overrides):
-            cfg, refused = _compose(args.config_name or "config", variant)
+            cfg, refused = _compose(args.config_name or "config", variant, config_dir)
             lines += refused
             if cfg is not None:
                 lines += [str(m) for m in config_mistakes(cfg)]

@@ -108,9 +108,10 @@ def _show(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Either(Rule):
-    """Fits when any of ``rules`` fits (e.g. ``-1`` or ``>= 1``)."""
+    """Fits when any of ``rules`` fits (e.g. ``-1`` or ``>= 1``); ``text`` says it shorter, if given."""
 
     rules: tuple[Rule, ...]
+    text: str = ""
 
     def problem(self, value: Any) -> str | None:
         if any(rule.problem(value) is None for rule in self.rules):
@@ -118,7 +119,7 @@ class Either(Rule):
         return f"must be {self.describe()}"
 
     def describe(self) -> str:
-        return " or ".join(rule.describe() for rule in self.rules)
+        return self.text or " or ".join(rule.describe() for rule in self.rules)
 
 
 @dataclass(frozen=True)
@@ -206,9 +207,25 @@ class Mapping(Rule):
         return f"a dict of {self.what}, or null"
 
 
+@dataclass(frozen=True)
+class Colormap(Rule):
+    """A matplotlib colormap name (matplotlib is imported only when a config is checked)."""
+
+    def problem(self, value: Any) -> str | None:
+        import matplotlib
+
+        if isinstance(value, str) and value in matplotlib.colormaps:
+            return None
+        return "unknown matplotlib colormap (e.g. inferno, viridis)"
+
+    def describe(self) -> str:
+        return "a matplotlib colormap name (inferno, viridis, ...)"
+
+
 def describe(rule: Rule | None) -> str:
     return rule.describe() if rule is not None else "-"
 
 
-__all__ = ["AT_LEAST_ONE", "NON_NEGATIVE", "POSITIVE", "PROBABILITY", "SEED", "Either", "FloatRange",
-           "IntRange", "Items", "Mapping", "MultipleOf", "NonEmpty", "OneOf", "Range", "Rule", "describe"]
+__all__ = ["AT_LEAST_ONE", "NON_NEGATIVE", "POSITIVE", "PROBABILITY", "SEED", "Colormap", "Either",
+           "FloatRange", "IntRange", "Items", "Mapping", "MultipleOf", "NonEmpty", "OneOf", "Range", "Rule",
+           "describe"]

@@ -45,6 +45,8 @@ def show(value: Any) -> str:
         return "''"
     if isinstance(value, list):
         return "[" + ",".join(show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{show(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -98,6 +100,10 @@ def omegaconf_problem(err: OmegaConfBaseException) -> str:
         kinds = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
                  "String": "a string"}
         return f"must be {kinds.get(converted.group(1), converted.group(1))}"
+    if "is not a valid bool" in first:
+        return "must be true or false"
+    if "Cannot convert" in first and "to string" in first:
+        return "must be a string"
     hint = re.search(r"incompatible with type hint '(.+)'", first)
     if hint:
         kinds = hint.group(1).replace("Optional[", "").replace("Union[", "").rstrip("]")
@@ -156,15 +162,6 @@ def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
                       f"must be at least dataset.clip_len={clip_len} (a video must hold one clip)")
 
 
-def _colormap(cfg: DictConfig) -> Iterator[Mistake]:
-    name = _get(cfg, "viz.colormap")
-    if isinstance(name, str) and name:
-        import matplotlib  # here, not at the top: only a config with a viz group needs it
-
-        if name not in matplotlib.colormaps:
-            yield Mistake("viz.colormap", name, "unknown matplotlib colormap (e.g. inferno, viridis)")
-
-
 def _output_dir(cfg: DictConfig) -> Iterator[Mistake]:
     """Run directories go under ``paths.output_dir``: probe, with a directory made and removed at once in
     the nearest existing folder, that they can be created (permissions, read-only or virtual file
@@ -186,7 +183,7 @@ def _output_dir(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 CROSS_CHECKS: tuple[Callable[[DictConfig], Iterator[Mistake]], ...] = (
-    _checkpoint, _resume, _probabilities, _generated_length, _colormap, _output_dir,
+    _checkpoint, _resume, _probabilities, _generated_length, _output_dir,
 )
 
 
