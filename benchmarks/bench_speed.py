@@ -61,7 +61,7 @@ def variant_overrides(variant: str, intruders: Path) -> list[str]:
     (CIFAR-100 itself is not available here)."""
     if variant == "cifar_smoothmix":
         return ["pseudo=cifar_smoothmix", "pseudo/source=image_folder", f"pseudo.source.root={intruders}",
-                "pseudo.source.max_images=1000"]
+                "pseudo.source.crop=false"]  # drawn like CIFAR: whole images, no crop or flip
     return [f"pseudo={variant}"]
 
 

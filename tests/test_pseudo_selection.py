@@ -3,6 +3,8 @@ patch mixers and real Hydra configs."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -11,12 +13,12 @@ from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
 from lnra.pseudo.patch import PatchMixer
 from lnra.pseudo.selection import FIRST_PATCH_KIND
-from lnra.pseudo.sources import IntruderSource
+from lnra.pseudo.sources import PooledSource
 
 
-def constant_source(value: int) -> IntruderSource:
+def constant_source(value: int) -> PooledSource:
     """Intruders of one grey level, so a patched sample tells which mixer patched it."""
-    return IntruderSource(torch.full((1, 1, 4, 4), value, dtype=torch.uint8), 16, 16, f"grey {value}")
+    return PooledSource(torch.full((1, 1, 4, 4), value, dtype=torch.uint8), 16, 16, f"grey {value}")
 
 
 def two_patches(p_a: float, p_b: float) -> list[PatchMixer]:
@@ -130,9 +132,13 @@ def test_intruder_location_is_overridable_and_missing_data_stops_at_start_up(com
         build_pseudo(cifar)
 
 
-def test_cifar_variant_with_the_cifar10_stand_in(compose_cfg, shared_data):
+def test_cifar_variant_with_the_cifar10_stand_in(compose_cfg, shared_data, tmp_path):
+    # 30 images of the stand-in (decoding all 10,000 takes seconds), drawn like CIFAR: whole, no crop
+    for class_dir in sorted((shared_data / "intruders" / "cifar10_subset").iterdir())[:3]:
+        (tmp_path / "cifar10" / class_dir.name).mkdir(parents=True)
+        for image in sorted(class_dir.iterdir())[:10]:
+            shutil.copy(image, tmp_path / "cifar10" / class_dir.name / image.name)
     cfg = compose_cfg("pseudo=cifar_smoothmix", "pseudo/source=image_folder",
-                      f"pseudo.source.root={shared_data}/intruders/cifar10_subset",
-                      "pseudo.source.max_images=30")
+                      f"pseudo.source.root={tmp_path}/cifar10", "pseudo.source.crop=false")
     (patch,) = build_pseudo(cfg).patches
-    assert patch.technique == "smoothmix_s" and patch.source.pool.shape == (30, 1, 32, 32)
+    assert patch.technique == "smoothmix_s" and patch.source._pool.pool.shape == (30, 1, 32, 32)

@@ -12,9 +12,16 @@ import torch
 import torch.nn.functional as F
 from data_helpers import write_dataset
 from PIL import Image
+from torchvision import transforms
 
 from lnra.errors import LnraError
-from lnra.pseudo.sources import Cifar100Source, ImageFolderSource, TextureSource, VideoClipSource
+from lnra.pseudo.sources import (
+    Cifar100Source,
+    ImageFolderSource,
+    ShuffledPasses,
+    TextureSource,
+    VideoClipSource,
+)
 
 
 def write_cifar100(root: Path, n: int = 12) -> np.ndarray:
@@ -75,6 +82,9 @@ def test_pool_is_a_reproducible_subset_when_capped(tmp_path):
     a = Cifar100Source(tmp_path, height=32, width=32, max_images=5, seed=3)
     b = Cifar100Source(tmp_path, height=32, width=32, max_images=5, seed=3)
     assert len(a) == 5 and torch.equal(a.pool, b.pool)
+    drawn = ((a.sample(5) + 1) * 127.5).round().to(torch.uint8)  # one pass: each pooled image once
+    assert sorted(img.flatten().tolist() for img in drawn[:, 0]) == sorted(
+        img.flatten().tolist() for img in a.pool[:, 0])
     with pytest.raises(LnraError, match="at least one image"):
         Cifar100Source(tmp_path, height=32, width=32, max_images=0)
 
@@ -91,22 +101,23 @@ def write_image_folder(root: Path, sizes: list[tuple[int, int]]) -> list[np.ndar
     return images
 
 
-def test_image_folder_of_one_size_is_kept_at_its_own_size(tmp_path):
+def test_image_folder_without_crop_is_pooled_whole_at_its_own_size(tmp_path):
     write_image_folder(tmp_path, [(20, 24)] * 4)
-    source = ImageFolderSource(tmp_path, height=32, width=32)
-    assert source.pool.shape == (4, 1, 20, 24)
+    source = ImageFolderSource(tmp_path, height=32, width=32, crop=False)
+    assert source._pool.pool.shape == (4, 1, 20, 24)
     assert source.sample(2).shape == (2, 1, 32, 32)
 
 
 def test_image_folder_of_mixed_sizes_is_resized_to_the_frame_once(tmp_path):
     write_image_folder(tmp_path, [(20, 24), (40, 30), (17, 50)])
-    source = ImageFolderSource(tmp_path, height=32, width=48)
-    assert source.pool.shape == (3, 1, 32, 48)
+    source = ImageFolderSource(tmp_path, height=32, width=48, crop=False)
+    pool = source._pool.pool
+    assert pool.shape == (3, 1, 32, 48)
     # class0 holds images 0 and 2, class1 image 1: ImageFolder's order is class0/000, class0/002, class1/001
     opencv_gray = cv2.imread(str(tmp_path / "class0" / "002.png"), cv2.IMREAD_GRAYSCALE)
     g = torch.from_numpy(opencv_gray).float()[None, None] / 127.5 - 1
     expected = F.interpolate(g, size=(32, 48), mode="bilinear", align_corners=True)
-    assert (source.pool[1].float() / 127.5 - 1 - expected[0]).abs().max() <= 0.5 / 127.5 + 1e-6
+    assert (pool[1].float() / 127.5 - 1 - expected[0]).abs().max() <= 0.5 / 127.5 + 1e-6
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])
@@ -119,30 +130,70 @@ def test_image_folder_without_images_says_which_layout_is_expected(tmp_path, mak
     assert "\n" not in str(err.value)
 
 
-def test_shared_cifar10_subset_and_imagenet_sample(shared_data):
-    cifar = ImageFolderSource(shared_data / "intruders" / "cifar10_subset", 64, 64, max_images=40)
-    assert cifar.pool.shape == (40, 1, 32, 32)
-    imagenet = ImageFolderSource(shared_data / "intruders" / "imagenet_sample", height=64, width=64,
-                                 max_images=4)
-    assert imagenet.pool.shape == (4, 1, 64, 64) and imagenet.pool.float().std() > 10
+def test_shuffled_passes_take_every_index_once_per_pass():
+    passes = ShuffledPasses(5)
+    torch.manual_seed(0)
+    drawn = [passes.take(k).tolist() for k in (2, 2, 2, 4)]  # 10 = two passes, the third draw spans both
+    flat = sum(drawn, [])
+    assert sorted(flat[:5]) == sorted(flat[5:]) == list(range(5))
+    assert flat[:5] != flat[5:]  # a new order each pass
+
+
+def test_every_image_of_the_folder_is_drawn_once_per_pass(tmp_path):
+    # 7 flat grey images: crop and flips leave each one its grey level, which names it
+    for i in range(7):
+        folder = tmp_path / f"class{i % 3}"
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(np.full((30 + i, 40, 3), 20 * i + 10, np.uint8)).save(folder / f"{i}.png")
+    torch.manual_seed(0)
+    source = ImageFolderSource(tmp_path, height=16, width=16, workers=1)  # streamed by one worker
+    assert len(source) == 7
+    for _ in range(2):
+        draws = source.sample(7)
+        assert draws.shape == (7, 1, 16, 16)
+        levels = ((draws + 1) * 127.5).round().flatten(1)
+        assert (levels == levels[:, :1]).all()
+        assert sorted(levels[:, 0].tolist()) == [20 * i + 10 for i in range(7)]
+
+
+def test_imagenet_draws_are_random_resized_crops_flipped_both_ways(tmp_path):
+    # one image, darker on the left and at the top: a crop keeps that order, only flips reverse it
+    yy, xx = np.mgrid[:96, :128]
+    image = (60 + 100 * (xx >= 64) + 60 * (yy >= 48)).astype(np.uint8)
+    (tmp_path / "only").mkdir()
+    Image.fromarray(np.repeat(image[..., None], 3, axis=2)).save(tmp_path / "only" / "a.png")
+    torch.manual_seed(0)
+    source = ImageFolderSource(tmp_path, height=24, width=24, workers=0)
+    draws = source.sample(40)[:, 0]
+    assert draws.shape == (40, 24, 24)
+    assert len({tuple(d.flatten().tolist()) for d in draws}) > 20  # different draws of one image differ
+    left, right = draws[:, :, :12].mean((1, 2)), draws[:, :, 12:].mean((1, 2))
+    top, bottom = draws[:, :12].mean((1, 2)), draws[:, 12:].mean((1, 2))
+    assert (left < right - 0.1).any() and (left > right + 0.1).any()  # horizontal flips
+    assert (top < bottom - 0.1).any() and (top > bottom + 0.1).any()  # vertical flips
+    crop = source._stream.dataset.transform.transforms[0]
+    assert isinstance(crop, transforms.RandomResizedCrop) and crop.size == (24, 24)
+    assert crop.scale == (0.08, 1.0) and crop.ratio == pytest.approx((3 / 4, 4 / 3))  # torchvision's defaults
+
+
+def test_shared_imagenet_sample_is_streamed_whole(shared_data):
+    imagenet = ImageFolderSource(shared_data / "intruders" / "imagenet_sample", 64, 64, workers=0)
+    assert len(imagenet) == 1000
+    draws = imagenet.sample(4)
+    assert draws.shape == (4, 1, 64, 64) and draws.std() > 0.05
 
 
 def test_video_clips_are_consecutive_frames_of_one_training_video(tmp_path):
     write_dataset(tmp_path / "vids", train=[20, 18], test=[16])
     source = VideoClipSource("vids", tmp_path / "vids", tmp_path / "cache", height=16, width=16, clip_len=16)
-    assert source.pool.shape == (5 + 3, 16, 16, 16) and source.frames == 16
-    video, position = source.pool[:, :, 0, 0], source.pool[:, :, 0, 1]
+    assert len(source) == 5 + 3 and source.frames == 16
+    torch.manual_seed(0)
+    clips = ((source.sample(8) + 1) * 127.5).round()  # one whole pass: every clip once
+    video, position = clips[:, :, 0, 0], clips[:, :, 0, 1]
     assert (video == video[:, :1]).all()  # one video per clip
     assert (position.diff(dim=1) == 1).all()  # consecutive frames
-    assert set(video[:, 0].tolist()) == {1, 2}
-    out = source.sample(4)
-    assert out.shape == (4, 16, 16, 16)
-
-
-def test_video_source_caps_the_clips_it_keeps(tmp_path):
-    write_dataset(tmp_path / "vids", train=[40], test=[16])
-    source = VideoClipSource("vids", tmp_path / "vids", tmp_path / "cache", 16, 16, clip_len=16, max_clips=6)
-    assert len(source) == 6 and len(set(source.pool[:, 0, 0, 1].tolist())) == 6
+    starts = sorted(zip(video[:, 0].tolist(), position[:, 0].tolist(), strict=True))
+    assert starts == [(1.0, float(i)) for i in range(5)] + [(2.0, float(i)) for i in range(3)]
 
 
 def test_video_source_missing_names_the_layout(tmp_path):

@@ -1,22 +1,29 @@
 """Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4).
 
-Every source decodes a bounded pool of grayscale uint8 images or clips once, at start-up, and then
-only samples from it — the training loop never touches the disk for intruders. The pool is copied to
-the batch's device on first use there. ``sample`` returns intruders in [-1, 1] resized to the whole
-frame (bilinear, ``align_corners=True``), as (k, 1, H, W) for images and (k, T, H, W) for clips,
-whose frame t is pasted into frame t of the clip.
+Every source is drawn as the reference draws it: a shuffled pass over the *whole* source without
+replacement, a new pass when one is exhausted. Small sources (CIFAR, generated textures, a folder of
+small images) are decoded once into a uint8 pool that follows the batch to its device; video clips are
+sliced from the source dataset's frame cache; ImageNet-style folders are streamed from disk by a
+DataLoader whose workers decode, crop and flip ahead of time, so a training step does not wait for
+them. ``sample`` returns intruders in [-1, 1] resized to the whole frame (bilinear,
+``align_corners=True``), as (k, 1, H, W) for images and (k, T, H, W) for clips, whose frame t is
+pasted into frame t of the clip.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, RandomSampler
+from torchvision import transforms
 from torchvision.datasets import CIFAR100, ImageFolder
 
 from lnra.data.frames import list_videos, load_frame_store, read_frame
@@ -31,6 +38,76 @@ def resize_to_frame(images: torch.Tensor, height: int, width: int) -> torch.Tens
     if x.shape[-2:] == (height, width):
         return x
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=True)
+
+
+class ShuffledPasses:
+    """Indices into ``n`` items in shuffled passes: every item once per pass, in a new random order
+    each pass (torch's global generator, so a seeded run repeats)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def take(self, k: int) -> torch.Tensor:
+        """The next ``k`` indices; a pass that runs out continues into the next one."""
+        while len(self._order) < k:
+            self._order = torch.cat([self._order, torch.randperm(self.n)])
+        taken, self._order = self._order[:k], self._order[k:]
+        return taken
+
+
+class IntruderSource:
+    """What a patch mixer draws from: ``count`` intruders of ``frames`` frames (1 for still images).
+    Subclasses supply :meth:`_draw`; :meth:`sample` scales and resizes to the frame."""
+
+    def __init__(self, count: int, frames: int, height: int, width: int, description: str) -> None:
+        if count == 0:
+            raise LnraError(f"{description}: no intruders were loaded")
+        self.count, self.frames, self.height, self.width = count, frames, height, width
+        self.description = description
+        log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        """``k`` intruders, uint8 (k, frames, h, w), on ``device``."""
+        raise NotImplementedError
+
+    def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The next ``k`` intruders of the shuffled passes: float [-1, 1], (k, T, H, W), on ``device``."""
+        return resize_to_frame(self._draw(k, torch.device(device)), self.height, self.width)
+
+
+class _Pool:
+    """A uint8 pool (N, T, h, w) drawn in shuffled passes, copied to a device on first use there."""
+
+    def __init__(self, pool: torch.Tensor) -> None:
+        self.pool = pool
+        self._passes = ShuffledPasses(len(pool))
+        self._on_device: dict[torch.device, torch.Tensor] = {}
+
+    def draw(self, k: int, device: torch.device) -> torch.Tensor:
+        if device not in self._on_device:
+            self._on_device[device] = self.pool.to(device)
+        return self._on_device[device][self._passes.take(k).to(device)]
+
+
+class PooledSource(IntruderSource):
+    """Intruders held in memory as one uint8 pool (N, T, h, w)."""
+
+    def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
+        if pool.dim() != 4:
+            raise LnraError(f"{description}: expected a (N, T, h, w) pool, got shape {tuple(pool.shape)}")
+        super().__init__(pool.shape[0], pool.shape[1], height, width, description)
+        self._pool = _Pool(pool)
+
+    @property
+    def pool(self) -> torch.Tensor:
+        return self._pool.pool
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        return self._pool.draw(k, device)
 
 
 def _subset(n: int, limit: int, seed: int) -> np.ndarray:
@@ -51,38 +128,6 @@ def _stack_images(images: list[np.ndarray], height: int, width: int) -> torch.Te
     return torch.cat(resized).add_(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-class IntruderSource:
-    """A pool of intruders (N, T, h, w) uint8 (T = 1 for still images) and uniform sampling from it."""
-
-    def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
-        if pool.dim() != 4 or pool.shape[0] == 0:
-            raise LnraError(f"{description}: no intruders were loaded")
-        self.pool, self.height, self.width = pool, height, width
-        self.description = description
-        self._on_device: dict[torch.device, torch.Tensor] = {}
-        log.info("intruders: %d %s from %s", len(pool), "clips" if self.frames > 1 else "images", description)
-
-    @property
-    def frames(self) -> int:
-        """1 for still images, else the number of frames of each intruder clip."""
-        return self.pool.shape[1]
-
-    def __len__(self) -> int:
-        return self.pool.shape[0]
-
-    def _pool_on(self, device: torch.device) -> torch.Tensor:
-        if device not in self._on_device:
-            self._on_device[device] = self.pool.to(device)
-        return self._on_device[device]
-
-    def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """``k`` intruders drawn uniformly with replacement: float [-1, 1], (k, T, H, W), on ``device``."""
-        device = torch.device(device)
-        pool = self._pool_on(device)
-        index = torch.randint(0, len(self), (k,), device=device)
-        return resize_to_frame(pool[index], self.height, self.width)
-
-
 class _LocalCIFAR100(CIFAR100):
     """torchvision's CIFAR-100 loader with the md5 pins of the official files removed.
 
@@ -97,8 +142,10 @@ class _LocalCIFAR100(CIFAR100):
     meta = {**CIFAR100.meta, "md5": None}
 
 
-class Cifar100Source(IntruderSource):
-    """CIFAR-100 training images from ``<root>/cifar-100-python/`` (torchvision's on-disk format)."""
+class Cifar100Source(PooledSource):
+    """CIFAR-100 training images from ``<root>/cifar-100-python/`` (torchvision's on-disk format), made
+    grayscale by PIL as torchvision's ``Grayscale`` transform does; all 50,000 unless ``max_images``
+    picks a reproducible subset (``seed``)."""
 
     def __init__(self, root: str | Path, height: int, width: int, download: bool = False,
                  verify_md5: bool = False, max_images: int = 50000, seed: int = 0) -> None:
@@ -122,37 +169,102 @@ class Cifar100Source(IntruderSource):
         super().__init__(torch.from_numpy(np.stack(images))[:, None], height, width, f"CIFAR-100 in {root}")
 
 
-def _read_gray(path: str) -> np.ndarray:
-    return read_frame(Path(path), "intruder image")
+class _ImageStream:
+    """An endless stream of transformed images of an ImageFolder, decoded ahead by DataLoader workers.
+
+    Each pass is one shuffled pass over every image (a ``RandomSampler`` without replacement); when
+    it ends the next begins. The loader starts on first use and is not pickled (a copy starts its own).
+    """
+
+    CHUNK = 16  # images per worker batch: small, so the first draw comes quickly
+
+    def __init__(self, dataset: ImageFolder, workers: int) -> None:
+        self.dataset, self.workers = dataset, workers
+        self._batches: Iterator[Any] | None = None
+        self._ready = torch.empty(0, dtype=torch.uint8)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_batches": None, "_ready": torch.empty(0, dtype=torch.uint8)}
+
+    def _passes(self) -> Iterator[Any]:
+        loader = DataLoader(self.dataset, batch_size=self.CHUNK, sampler=RandomSampler(self.dataset),
+                            num_workers=self.workers, persistent_workers=self.workers > 0,
+                            prefetch_factor=4 if self.workers else None)
+        while True:
+            yield from loader
+
+    def take(self, k: int) -> torch.Tensor:
+        """The next ``k`` images, uint8 (k, 1, H, W)."""
+        if self._batches is None:
+            self._batches = self._passes()
+        while len(self._ready) < k:
+            images, _ = next(self._batches)
+            self._ready = torch.cat([self._ready, images])
+        taken, self._ready = self._ready[:k], self._ready[k:]
+        return taken
+
+
+def _gray_uint8(image: Any) -> torch.Tensor:
+    """A PIL image → (1, h, w) uint8 after torchvision's ``Grayscale`` (ITU-R 601-2 luma)."""
+    return transforms.functional.pil_to_tensor(transforms.functional.to_grayscale(image))
 
 
 class ImageFolderSource(IntruderSource):
-    """Images of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, the ImageNet training layout)."""
+    """Images of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, the ImageNet training layout),
+    every image of the folder, drawn in shuffled passes.
 
-    def __init__(self, root: str | Path, height: int, width: int, max_images: int = 10000,
-                 seed: int = 0) -> None:
+    ``crop=true`` (ImageNet, as the reference draws it): each draw is torchvision's
+    ``RandomResizedCrop((H, W))`` (default scale and ratio), a random horizontal and a random vertical
+    flip, in colour, then ``Grayscale`` — torchvision's PIL pipeline, as the reference's — streamed by
+    ``workers`` DataLoader processes. ``crop=false`` (a folder of small images standing in for CIFAR):
+    every image is read once as the frames are (OpenCV's grayscale decode) into a pool and pasted whole,
+    upsampled like CIFAR.
+    """
+
+    def __init__(self, root: str | Path, height: int, width: int, crop: bool = True,
+                 workers: int = 2) -> None:
         root = Path(root)
         expected = (f"expected an image folder {root}/<class>/<image>.JPEG (the ImageNet training layout, "
                     "or any folder of images sorted into class folders); set pseudo.source.root=FOLDER")
         if not root.is_dir():
             raise LnraError(f"intruder folder not found: {root}; {expected}")
+        if workers < 0:
+            raise LnraError(f"pseudo.source.workers={workers} must be >= 0 (0: decode in this process)")
+        augment = transforms.Compose([
+            transforms.RandomResizedCrop((height, width)),
+            transforms.RandomHorizontalFlip(),
+            transforms.RandomVerticalFlip(),
+            _gray_uint8,
+        ])
         try:
-            files = [path for path, _ in ImageFolder(str(root)).samples]
+            dataset = ImageFolder(str(root), transform=augment)
         except (FileNotFoundError, RuntimeError) as err:
             raise LnraError(f"no intruder images in {root} ({err}); {expected}") from None
-        chosen = [files[i] for i in _subset(len(files), max_images, seed)]
-        with ThreadPoolExecutor(4) as pool:
-            images = list(pool.map(_read_gray, chosen))
-        super().__init__(_stack_images(images, height, width), height, width, f"image folder {root}")
+        files = [path for path, _ in dataset.samples]
+        self._stream: _ImageStream | None = None
+        self._pool: _Pool | None = None
+        if crop:
+            self._stream = _ImageStream(dataset, workers)
+        else:
+            with ThreadPoolExecutor(4) as pool:
+                images = list(pool.map(lambda f: read_frame(Path(f), "intruder image"), files))
+            self._pool = _Pool(_stack_images(images, height, width))
+        how = "random crops and flips of" if crop else "whole"
+        super().__init__(len(files), 1, height, width, f"{how} images of the image folder {root}")
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        if self._pool is not None:
+            return self._pool.draw(k, device)
+        return self._stream.take(k).to(device, non_blocking=True)
 
 
 class VideoClipSource(IntruderSource):
-    """Training clips of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1, read
-    through the dataset's frame cache at the frame size; every clip is ``clip_len`` consecutive frames of one
-    video. At most ``max_clips`` clips (drawn at random starts) are kept in memory."""
+    """Every training clip of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1,
+    sliced from the dataset's frame cache at the frame size: ``clip_len`` consecutive frames of one
+    video, in shuffled passes over all clip starts."""
 
     def __init__(self, name: str, root: str | Path, cache_dir: str | Path, height: int, width: int,
-                 clip_len: int = 16, max_clips: int = 256, seed: int = 0) -> None:
+                 clip_len: int = 16) -> None:
         root = Path(root)
         split = root / "training" / "frames"
         if not split.is_dir():
@@ -160,14 +272,18 @@ class VideoClipSource(IntruderSource):
                 f"intruder videos not found: {split}; expected the {name} training frames in the layout "
                 f"{root}/training/frames/<video>/<frame>.jpg (set pseudo.source.root=DATASET_FOLDER)"
             )
-        store = load_frame_store(list_videos(split), Path(cache_dir), name, "training", height, width)
-        per_video = np.maximum(store.lengths - clip_len + 1, 0)
-        starts = np.concatenate([store.offsets[v] + np.arange(n) for v, n in enumerate(per_video)])
-        if len(starts) == 0:
+        self.store = load_frame_store(list_videos(split), Path(cache_dir), name, "training", height, width)
+        per_video = np.maximum(self.store.lengths - clip_len + 1, 0)
+        self.starts = np.concatenate([self.store.offsets[v] + np.arange(n) for v, n in enumerate(per_video)])
+        if len(self.starts) == 0:
             raise LnraError(f"no training video in {split} has {clip_len} frames to give an intruder clip")
-        chosen = starts[_subset(len(starts), max_clips, seed)]
-        pool = np.stack([store.frames[s : s + clip_len] for s in chosen])
-        super().__init__(torch.from_numpy(pool), height, width, f"{name} training clips in {root}")
+        self._offsets = np.arange(clip_len)
+        self._passes = ShuffledPasses(len(self.starts))
+        super().__init__(len(self.starts), clip_len, height, width, f"{name} training clips in {root}")
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        first = self.starts[self._passes.take(k).numpy()]
+        return torch.from_numpy(self.store.frames[first[:, None] + self._offsets]).to(device)
 
 
 def _textures(count: int, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -190,7 +306,7 @@ def _textures(count: int, size: int, generator: torch.Generator) -> torch.Tensor
     return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-class TextureSource(IntruderSource):
+class TextureSource(PooledSource):
     """Procedurally generated textures: an intruder that needs no file and no network, so every patch
     technique runs offline on the synthetic dataset (``pseudo=synthetic_smoothmix``). Like CIFAR, these
     are small foreign images upsampled to the frame."""
