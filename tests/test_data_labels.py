@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 from data_helpers import write_dataset, write_stub_videos
 
+import lnra
 from lnra.builders import build_datamodule
 from lnra.data.datamodule import VideoDataModule
-from lnra.data.labels import find_label_file, load_labels
+from lnra.data.labels import find_label_file, load_labels, paper_label_file
 from lnra.errors import LnraError
 
 PED2_TEST_LENGTHS = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
@@ -21,23 +23,47 @@ SHANGHAI_TEST_FRAMES = 40791
 
 
 def test_labels_found_in_dataset_folder_then_in_the_labels_folder(tmp_path: Path) -> None:
-    root = tmp_path / "ped2"
+    root = tmp_path / "toy"
     root.mkdir()
     (tmp_path / "labels").mkdir()
-    np.save(tmp_path / "labels" / "frame_labels_ped2.npy", np.zeros((1, 3)))
-    assert find_label_file("ped2", root, None) == tmp_path / "labels" / "frame_labels_ped2.npy"
-    np.save(root / "frame_labels_ped2.npy", np.zeros((1, 3)))
-    assert find_label_file("ped2", root, None) == root / "frame_labels_ped2.npy"
+    np.save(tmp_path / "labels" / "frame_labels_toy.npy", np.zeros((1, 3)))
+    assert find_label_file("toy", root, None) == tmp_path / "labels" / "frame_labels_toy.npy"
+    np.save(root / "frame_labels_toy.npy", np.zeros((1, 3)))
+    assert find_label_file("toy", root, None) == root / "frame_labels_toy.npy"
     np.save(tmp_path / "mine.npy", np.zeros((1, 3)))
-    assert find_label_file("ped2", root, tmp_path / "mine.npy") == tmp_path / "mine.npy"
+    assert find_label_file("toy", root, tmp_path / "mine.npy") == tmp_path / "mine.npy"
+
+
+@pytest.mark.parametrize("name", ["ped2", "avenue", "shanghai"])
+def test_the_papers_labels_are_the_default_of_the_three_datasets(tmp_path: Path, name: str) -> None:
+    shipped = find_label_file(name, tmp_path / name, None)
+    assert shipped == paper_label_file(name) and shipped.is_file()
+    assert Path(lnra.__file__).parent / "data" / "paper_labels" == shipped.parent  # inside the package
+
+
+def test_a_label_file_on_disk_wins_and_is_reported_when_it_differs(tmp_path: Path, caplog) -> None:
+    paper = np.load(paper_label_file("avenue"))
+    (tmp_path / "avenue").mkdir()
+    mine = paper.copy()
+    mine[0, :441] = 1 - mine[0, :441]  # e.g. labels derived from the pixel masks
+    np.save(tmp_path / "avenue" / "frame_labels_avenue.npy", mine)
+    with caplog.at_level(logging.WARNING, logger="lnra.data.labels"):
+        found = find_label_file("avenue", tmp_path / "avenue", None)
+    assert found == tmp_path / "avenue" / "frame_labels_avenue.npy"
+    assert "differ from the paper's avenue labels on 441 of 15324 frames" in caplog.text
+    caplog.clear()
+    np.save(tmp_path / "avenue" / "frame_labels_avenue.npy", paper)
+    with caplog.at_level(logging.WARNING, logger="lnra.data.labels"):
+        find_label_file("avenue", tmp_path / "avenue", None)
+    assert caplog.text == ""
 
 
 def test_missing_labels_name_every_place_looked_at(tmp_path: Path) -> None:
     with pytest.raises(LnraError) as err:
-        find_label_file("avenue", tmp_path / "avenue", None)
+        find_label_file("toy", tmp_path / "toy", None)
     message = str(err.value)
-    assert str(tmp_path / "avenue" / "frame_labels_avenue.npy") in message
-    assert str(tmp_path / "labels" / "frame_labels_avenue.npy") in message
+    assert str(tmp_path / "toy" / "frame_labels_toy.npy") in message
+    assert str(tmp_path / "labels" / "frame_labels_toy.npy") in message
     with pytest.raises(LnraError, match="looked at .*elsewhere.npy"):
         find_label_file("avenue", tmp_path / "avenue", tmp_path / "elsewhere.npy")
 

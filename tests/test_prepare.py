@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
+from lnra.data import prepare as prepare_module
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
-from lnra.data.prepare import main, parse_ucsd_gt, prepare
+from lnra.data.labels import paper_label_file
+from lnra.data.prepare import OFFICIAL_TEST_FRAMES, main, parse_ucsd_gt, prepare
 from lnra.errors import LnraError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,7 +141,8 @@ def test_cli_says_what_it_wrote_and_refuses_to_overwrite(tmp_path: Path, capsys)
     said = capsys.readouterr().out
     assert f"ped2 training: 2 videos, 12 frames -> {out / 'ped2'}/training/frames" in said
     assert "ped2 testing: 3 videos, 19 frames" in said
-    assert "ped2 labels: 19 test frames, 10 anomalous" in said
+    assert "ped2 labels: labels from the official ground truth, 19 test frames, 10 anomalous" in said
+    assert "the paper's ped2 labels cover 2010 test frames but this source has 19" in said
     assert "the official ped2 release has 2010 test frames" in said
     frame = out / "ped2" / "training" / "frames" / "01" / "0000.jpg"
     before = frame.read_bytes()
@@ -273,3 +276,28 @@ def test_missing_source_parts_are_named(tmp_path: Path) -> None:
         prepare("avenue", tmp_path / "empty", tmp_path / "out")
     with pytest.raises(LnraError, match="no UCSDped2"):
         prepare("ped2", tmp_path / "empty", tmp_path / "out")
+
+
+@pytest.mark.parametrize("choice", ["paper", "ground_truth"])
+def test_the_papers_labels_are_written_by_default_and_compared_per_video(tmp_path: Path, monkeypatch,
+                                                                           choice: str) -> None:
+    # a stand-in for the shipped paper labels of a release of this size: 2 frames differ, in videos 01 and 03
+    paper = np.array(UCSD_LABELS, np.uint8)
+    paper[[0, 16]] = 1 - paper[[0, 16]]
+    np.save(tmp_path / "paper.npy", paper[None])
+    monkeypatch.setattr(prepare_module, "paper_label_file", lambda name: tmp_path / "paper.npy")
+    logged: list[str] = []
+    args = [] if choice == "paper" else ["--labels", "ground_truth"]
+    main(["ped2", "--source", str(_ucsd_release(tmp_path / "src")), "--out", str(tmp_path / "out"), *args])
+    prepare("ped2", _ucsd_release(tmp_path / "src2"), tmp_path / "out2", log=logged.append, labels=choice)
+    expected = paper if choice == "paper" else np.array(UCSD_LABELS)
+    assert _labels(tmp_path / "out", "ped2").tolist() == _labels(tmp_path / "out2", "ped2").tolist()
+    assert _labels(tmp_path / "out", "ped2").tolist() == expected.tolist()
+    assert ("ped2 frames where the paper's labels differ from the official ground truth: 2 in all; "
+            "per video: 01 1, 02 0, 03 1") in logged
+
+
+def test_shipped_paper_labels_have_the_official_test_frame_counts() -> None:
+    for name, total in OFFICIAL_TEST_FRAMES.items():
+        labels = np.load(paper_label_file(name))
+        assert labels.shape == (1, total) and set(np.unique(labels).tolist()) == {0, 1}

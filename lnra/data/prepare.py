@@ -6,7 +6,9 @@
     python -m lnra.data.prepare ped2 --download --out data     # also avenue, cifar100 (intruders)
 
 writes ``OUT/<name>/{training,testing}/frames/<video>/<NNN>.jpg`` and ``OUT/<name>/frame_labels_<name>.npy``
-(shape (1, total test frames), 1 = anomalous, videos in sorted order) and, where the release has
+(shape (1, total test frames), 1 = anomalous, videos in sorted order: the paper's own labels, shipped
+with lnra, unless ``--labels ground_truth`` asks for those derived from the release's ground truth;
+the two are compared per video) and, where the release has
 pixel-level ground truth (Ped2's ``Test0NN_gt/*.bmp``, Avenue's ``volLabel`` masks), one binary mask
 per test frame in ``OUT/<name>/testing/pixel_masks/<video>/<NNNN>.png``, so that
 ``python run.py dataset=<name> paths.data_dir=OUT`` reads it. Every test video's frame count is checked
@@ -32,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from lnra.data.frames import natural_key, read_frame
+from lnra.data.labels import paper_label_file
 from lnra.errors import LnraError
 
 # Test-frame totals of the official releases; a different total is reported, not refused (a subset).
@@ -46,6 +49,7 @@ class Writer:
     target: Path  # what it becomes: the name to report
     ext: str
     log: Callable[[str], None] = print
+    label_source: str = "paper"  # or "ground_truth": labels derived from the official ground truth
 
     def frame_name(self, position: int, suffix: str | None = None) -> str:
         """``0000.jpg``, ``0001.jpg``, …: the sorted position (names are never parsed as indices)."""
@@ -100,12 +104,30 @@ class Writer:
         self.log(f"{name} {split}: {len(counts)} videos, {sum(counts.values())} frames -> "
                  f"{self.target}/{split}/frames")
 
-    def labels(self, name: str, per_video: list[np.ndarray]) -> None:
-        labels = np.concatenate(per_video).astype(np.uint8)[None]
-        np.save(self.root / f"frame_labels_{name}.npy", labels)
-        total = labels.shape[1]
-        self.log(f"{name} labels: {total} test frames, {int(labels.sum())} anomalous "
+    def labels(self, name: str, per_video: dict[str, np.ndarray]) -> None:
+        """Write the frame labels: the paper's own (shipped with lnra) unless ``label_source`` is
+        ``ground_truth`` or the source is not the whole release (then the paper's do not fit), and say per
+        test video how many frames the paper's labels and those derived from the official ground truth
+        (``per_video``) disagree on."""
+        derived = np.concatenate(list(per_video.values())).astype(np.uint8)
+        total = len(derived)
+        paper = np.load(paper_label_file(name)).ravel().astype(np.uint8)
+        paper_chosen = self.label_source == "paper" and len(paper) == total
+        if self.label_source == "paper" and not paper_chosen:
+            self.log(f"note: the paper's {name} labels cover {len(paper)} test frames but this source has "
+                     f"{total}, so its own ground truth gives the labels")
+        labels = paper if paper_chosen else derived
+        np.save(self.root / f"frame_labels_{name}.npy", labels[None])
+        what = "the paper's labels" if paper_chosen else "labels from the official ground truth"
+        self.log(f"{name} labels: {what}, {total} test frames, {int(labels.sum())} anomalous "
                  f"({100 * labels.mean():.1f} %) -> {self.target}/frame_labels_{name}.npy")
+        if len(paper) == total:
+            ends = np.cumsum([len(v) for v in per_video.values()])
+            differ = [int((paper[end - len(v) : end] != v).sum()) for v, end in zip(per_video.values(), ends,
+                                                                                     strict=True)]
+            self.log(f"{name} frames where the paper's labels differ from the official ground truth: "
+                     f"{sum(differ)} in all; per video: "
+                     + ", ".join(f"{video} {n}" for video, n in zip(per_video, differ, strict=True)))
         if total != OFFICIAL_TEST_FRAMES[name]:
             self.log(f"note: the official {name} release has {OFFICIAL_TEST_FRAMES[name]} test frames; "
                      f"this source has {total}")
@@ -210,7 +232,7 @@ def prepare_ped2(source: Path, writer: Writer) -> None:
         if gt_file is None:
             raise LnraError(f"ground truth UCSDped2.m not found under {root}")
         gt = parse_ucsd_gt(gt_file.read_text(errors="replace"))
-        per_video: list[np.ndarray] = []
+        per_video: dict[str, np.ndarray] = {}
         for split, folder in (("training", "Train"), ("testing", "Test")):
             videos = [v for v in _dirs(_require(root / folder, "folder")) if not v.name.endswith("_gt")]
             if split == "testing" and len(gt) != len(videos):
@@ -224,7 +246,7 @@ def prepare_ped2(source: Path, writer: Writer) -> None:
                     raise LnraError(f"no .tif frames in {video}")
                 counts[name] = writer.video(split, name, (read_frame(f) for f in frames))
                 if split == "testing":
-                    per_video.append(ucsd_labels(gt[v], counts[name], video.name, gt_file))
+                    per_video[name] = ucsd_labels(gt[v], counts[name], video.name, gt_file)
             writer.split_done("ped2", split, counts)
             if split == "testing":
                 write_ucsd_masks(root / folder, videos, list(counts), writer)
@@ -255,7 +277,7 @@ def avenue_masks(mat_file: Path) -> list[np.ndarray]:
 
 def prepare_avenue(source: Path, writer: Writer) -> None:
     mask_dir = _require(source / "ground_truth_demo" / "testing_label_mask", "Avenue ground truth folder")
-    per_video: list[np.ndarray] = []
+    per_video: dict[str, np.ndarray] = {}
     for split, folder in (("training", "training_videos"), ("testing", "testing_videos")):
         videos = _files(_require(source / folder, "Avenue video folder"), ".avi")
         if not videos:
@@ -267,10 +289,10 @@ def prepare_avenue(source: Path, writer: Writer) -> None:
                     raise LnraError(f"Avenue test video {video} is not named by its number (01.avi … 21.avi)")
                 mat_file = mask_dir / f"{int(video.stem)}_label.mat"
                 _require(mat_file, f"ground truth of {video.name}")
-                per_video.append(avenue_mask_labels(mat_file))
+                per_video[video.stem] = avenue_mask_labels(mat_file)
             counts[video.stem] = writer.video(split, video.stem, read_video(video))
             if split == "testing":
-                check_count(video.stem, counts[video.stem], len(per_video[-1]), mat_file)
+                check_count(video.stem, counts[video.stem], len(per_video[video.stem]), mat_file)
                 writer.masks(video.stem, avenue_masks(mat_file), mat_file)
         writer.split_done("avenue", split, counts)
     writer.labels("avenue", per_video)
@@ -292,7 +314,7 @@ def prepare_shanghai(source: Path, writer: Writer) -> None:
     if unmatched:
         raise LnraError(f"test videos in {frame_dir} and masks in {mask_dir} do not pair up; unmatched: "
                         f"{', '.join(unmatched)}")
-    counts, per_video = {}, []
+    counts, per_video = {}, {}
     for video in test_videos:
         frames = _files(video, ".jpg")
         if not frames:
@@ -301,7 +323,7 @@ def prepare_shanghai(source: Path, writer: Writer) -> None:
         labels = np.asarray(np.load(mask_file), dtype=np.uint8).ravel()
         check_count(video.name, len(frames), len(labels), mask_file)
         counts[video.name] = writer.copy("testing", video.name, frames)
-        per_video.append(labels)
+        per_video[video.name] = labels
     writer.split_done("shanghai", "testing", counts)
     writer.labels("shanghai", per_video)
 
@@ -312,7 +334,7 @@ PREPARERS: dict[str, Callable[[Path, Writer], None]] = {
 
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
-            log: Callable[[str], None] = print) -> Path:
+            log: Callable[[str], None] = print, labels: str = "paper") -> Path:
     """Convert one dataset; returns ``out/<name>``. Nothing existing is touched until the new copy is
     complete, and a non-empty ``out/<name>`` is only replaced with ``overwrite``."""
     source, target = Path(source), Path(out) / name
@@ -324,7 +346,7 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        PREPARERS[name](source, Writer(staging, target, ext, log))
+        PREPARERS[name](source, Writer(staging, target, ext, log, labels))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -335,7 +357,8 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
     return target
 
 
-def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "jpg") -> None:
+def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "jpg",
+                     labels: str = "paper") -> None:
     """``--download``: fetch the official release (lnra.data.download), then prepare it as usual."""
     from lnra.data.download import download_cifar100, downloaded_source
 
@@ -346,7 +369,7 @@ def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "
     if name in PREPARERS and target.exists() and any(target.iterdir()) and not overwrite:
         raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
     with downloaded_source(name, Path(out)) as source:
-        prepare(name, source, out, overwrite, ext)
+        prepare(name, source, out, overwrite, ext, labels=labels)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -364,14 +387,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/<name>")
     parser.add_argument("--ext", choices=["jpg", "png"], default="jpg",
                         help="format of decoded frames (ShanghaiTech's test JPEGs are copied as they are)")
+    parser.add_argument("--labels", choices=["paper", "ground_truth"], default="paper",
+                        help="frame labels to write: the paper's own (default; its AUCs were computed with "
+                             "them) or derived from the official ground truth; both are compared per video")
     args = parser.parse_args(argv)
     try:
         if args.download:
-            prepare_download(args.name, args.out, args.overwrite, args.ext)
+            prepare_download(args.name, args.out, args.overwrite, args.ext, args.labels)
         elif args.name not in PREPARERS:
             raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
         else:
-            prepare(args.name, args.source, args.out, args.overwrite, args.ext)
+            prepare(args.name, args.source, args.out, args.overwrite, args.ext, labels=args.labels)
     except LnraError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
