@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
 
 from lnra.errors import LnraError  # noqa: E402
+from lnra.habits import lightning_habits  # noqa: E402
 from lnra.rundir import register_resolvers  # noqa: E402
 from lnra.schema.preflight import preflight  # noqa: E402
 from lnra.schema.validate import check_config  # noqa: E402
@@ -45,5 +46,6 @@ def main(cfg: DictConfig) -> object:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = lightning_habits(sys.argv[1:])  # logger=false, as in Trainer(logger=False)
     preflight(sys.argv[1:], Path(__file__).resolve().parent / "conf")  # before Hydra makes the run directory
     main()

@@ -135,7 +135,7 @@ def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) ->
     response, offset = _open(url, offset)
     total = _expected_total(archive, response, offset)
     if offset:
-        log(f"resuming {archive.filename} at {offset / 1e6:.1f} MB")
+        log(f"resuming {archive.filename} at byte {offset:,}" + (f" of {total:,}" if total else ""))
     if response is not None:
         _stream(response, partial, offset, total, url)
     size = partial.stat().st_size
