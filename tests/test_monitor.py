@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,15 @@ def test_training_writes_every_view_per_epoch(compose_cfg, tmp_path):
     assert (row["seed"], row["resolution"], row["epochs"], row["precision"]) == (0, "32x32", 2, "32-true")
     assert row["auc_last"] == pytest.approx(history[-1], abs=1e-6)
     assert row["auc_best"] == pytest.approx(max(history), abs=1e-6)
+
+
+def test_a_resumed_run_stays_one_tensorboard_run(compose_cfg, tmp_path):
+    """TensorBoard appends to the run's folder (one run, one HParams row); a CSV log, which Lightning would
+    overwrite, moves to resume<k>."""
+    for name in ("tensorboard", "csv"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "earlier").write_text("kept")
+    board = build_trainer(compose_cfg(*TINY_DATASET, *TINY_RUN), tmp_path)
+    assert Path(board.logger.log_dir) == tmp_path / "tensorboard"
+    csv = build_trainer(compose_cfg(*TINY_DATASET, *TINY_RUN, "logger=csv"), tmp_path)
+    assert Path(csv.logger.log_dir) == tmp_path / "csv" / "resume1"
