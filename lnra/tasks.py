@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer
@@ -84,9 +85,18 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     datamodule.check_test_split()
     module = build_module(cfg)
     epoch = load_checkpoint(module, Path(ckpt))
-    trainer = build_trainer(cfg, run_dir)
+    trainer = build_trainer(cfg, run_dir, **({} if _precision_given() else {"precision": "32-true"}))
     log.info(describe_run(cfg, trainer, run_dir))
     return _finish(cfg, run_dir, trainer, module, datamodule, {"epoch": epoch, "ckpt_path": str(ckpt)})
+
+
+def _precision_given() -> bool:
+    """Whether the command line sets ``trainer.precision``. Otherwise ``task=test`` scores in fp32
+    whatever the trainer profile's default: a released checkpoint must give its published AUC, and
+    reduced precision moves the PSNRs that AUC is computed from."""
+    if not HydraConfig.initialized():
+        return False
+    return any(o.lstrip("+~").startswith("trainer.precision=") for o in HydraConfig.get().overrides.task)
 
 
 TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test": test, "preview": preview}

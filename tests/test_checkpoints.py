@@ -1,5 +1,6 @@
 """Checkpoints: the paper's original pickles (whole DataParallel modules of classes that are not
-importable here) and state-dict files load into our autoencoder with identical outputs; malicious,
+importable here, built from the paper's layer table independently of lnra's model) and state-dict files
+load into our autoencoder with identical outputs; malicious,
 truncated and foreign files are refused with one clear line."""
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_ae import ReferenceDecoder, ReferenceEncoder
 from torch import nn
 
 from lnra.checkpoints import load_checkpoint, model_from_checkpoint, read_weights, safe_load
 from lnra.errors import LnraError
-from lnra.model import Autoencoder3D, Decoder, Encoder
+from lnra.model import Autoencoder3D
 from lnra.module import LnraModule
 
 WIDTHS = (8, 8, 16, 16)
@@ -34,10 +36,11 @@ def original_classes() -> Iterator[tuple[type, type, type]]:
     autoencoder = types.ModuleType("model.autoencoder")
     recon = types.ModuleType("model.reconstruction_model")
 
-    class Reconstruction3DEncoder(Encoder):
+    # built from the paper's layer table (tests/reference_ae.py), not from lnra's classes
+    class Reconstruction3DEncoder(ReferenceEncoder):
         pass
 
-    class Reconstruction3DDecoder(Decoder):
+    class Reconstruction3DDecoder(ReferenceDecoder):
         pass
 
     class convAE(nn.Module):  # noqa: N801 — the original class name
@@ -144,16 +147,21 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path, original_classes
         read_weights(tmp_path / "absent.pth")
 
 
-@pytest.mark.slow  # a subprocess with Hydra and a test run: ~20 s
-def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes):
-    """``python run.py task=test ckpt_path=model.pth`` on a tiny synthetic set, through Hydra."""
+@pytest.mark.slow  # a subprocess with Hydra and a test run: ~20 s each
+@pytest.mark.parametrize(("given", "precision"), [([], "32-true"),
+                                                  (["trainer.precision=bf16-mixed"], "bf16-mixed")])
+def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes, given, precision):
+    """``python run.py task=test ckpt_path=model.pth`` on a tiny synthetic set, through Hydra: in fp32
+    unless the command line sets the precision (whatever the trainer profile's default)."""
     path, _, _ = _write_original(tmp_path, original_classes)
     cmd = [sys.executable, "run.py", "task=test", f"ckpt_path={path}", "debug=fast", "viz.timelines=false",
            f"paths.generated_dir={tmp_path}/data", f"paths.cache_dir={tmp_path}/cache",
            f"paths.output_dir={tmp_path}/out", "dataset.height=32", "dataset.width=32",
            "dataset.generate.size=32", "dataset.generate.train_videos=1", "dataset.generate.test_videos=2",
            "dataset.generate.frames_per_video=24", f"model.net.widths=[{','.join(map(str, WIDTHS))}]",
-           "trainer.accelerator=cpu"]
+           "trainer.accelerator=cpu", *given]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "AUC:" in done.stdout
+    (summary,) = (tmp_path / "out").rglob("summary.md")
+    assert f"| Precision | {precision} |" in summary.read_text()

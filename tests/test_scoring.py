@@ -65,3 +65,16 @@ def test_window_count_mismatch_is_an_error():
 def test_single_class_labels_make_the_auc_undefined():
     with pytest.raises(LnraError, match="AUC is undefined"):
         evaluate([np.array([1.0, 2.0, 3.0])], [np.zeros(18, int)], 16)
+
+
+def test_micro_and_macro_auc_differ_on_a_hand_computed_fixture():
+    # Two videos of 20 frames: 5 windows each, scoring frames 8..12.
+    psnr = [np.array([30.0, 10.0, 20.0, 25.0, 15.0]), np.array([40.0, 30.0, 35.0, 20.0, 50.0])]
+    labels = [np.zeros(20, int), np.zeros(20, int)]
+    labels[0][[9, 12]] = 1  # anomaly scores 1 and 0.75 against 0, 0.5, 0.25: video AUC 1
+    labels[1][[8, 12]] = 1  # anomaly scores 1/3 and 0 against 2/3, 1/2, 1: video AUC 0
+    result = evaluate(psnr, labels, 16)
+    assert result.auc_macro == pytest.approx(0.5)  # the mean of 1 and 0
+    # pooled: 4 positives x 6 negatives = 24 pairs; 13 won (ties count one half)
+    assert result.auc_micro == pytest.approx(13 / 24)
+    np.testing.assert_allclose(result.anomaly_score, [0, 1, 0.5, 0.25, 0.75, 1 / 3, 2 / 3, 0.5, 1, 0])
