@@ -52,6 +52,9 @@ def _unknown_key(key: str, schema_name: str) -> str:
 
 def _refusal(override: Override, err: OmegaConfBaseException) -> str:
     """The line for a ``key=value`` that OmegaConf refused: an unknown key, or a value of the wrong type."""
+    entry = re.search(r"^(.+?)[.\[](\d+)\]?(\.|$)", override.key_or_group.replace("[", ".").replace("]", ""))
+    if entry and ("list index out of range" in str(err) or "is not a subclass" in str(err)):
+        return f"{override.input_line}: {entry.group(1)} has no entry {entry.group(2)}"
     key = re.sub(r"\[(\d+)\]", r".\1", getattr(err, "full_key", None) or override.key_or_group)
     unknown = re.search(r"Key '.+' (?:not in '(\w+)'|is not in struct)", str(err))
     problem = _unknown_key(key, unknown.group(1) or "") if unknown else omegaconf_problem(err)
@@ -114,6 +117,11 @@ def _refused_values(config_name: str, overrides: list[Override],
         return []  # _compose reports it
     refused = []
     for override in plain:
+        parent = override.key_or_group.rpartition(".")[0]
+        if parent and OmegaConf.select(base, parent, default="absent") is None:
+            refused.append((f"{override.input_line}: {parent} is null here; give it whole "
+                            f"({parent}={{...}}) or pick a group option that sets it", override))
+            continue
         try:
             OmegaConf.update(base, override.key_or_group, override.value(), merge=True)
         except OmegaConfBaseException as err:
@@ -166,8 +174,10 @@ def command_mistakes(argv: Sequence[str], config_dir: Path) -> list[str]:
         overrides = OverridesParser.create().parse_overrides(args.overrides)
     except HydraException as err:
         return [f"cannot read the command line: {str(err).strip().splitlines()[0]}"]
-    lines: list[str] = []
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3", job_name="run"):
+    lines = [f"{o.input_line}: several values sweep only with -m (python run.py -m {o.input_line} ...)"
+             for o in overrides if o.is_sweep_override() and not args.multirun]
+    conf = str(Path(config_dir).resolve())
+    with initialize_config_dir(config_dir=conf, version_base="1.3", job_name="run"):
         for variant in _variants(overrides):
             cfg, refused = _compose(args.config_name or "config", variant, config_dir)
             lines += refused

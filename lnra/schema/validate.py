@@ -28,8 +28,11 @@ class Mistake:
     key: str
     value: Any
     problem: str
+    removed: bool = False  # ~key on the command line
 
     def __str__(self) -> str:
+        if self.removed:
+            return f"~{self.key}: {self.problem}"
         return f"{self.key}={show(self.value)}: {self.problem}"
 
 
@@ -77,6 +80,7 @@ def _field_mistakes(node: DictConfig, prefix: str) -> Iterator[Mistake]:
                 yield Mistake(key, value, problem)
         inner = specs[name].metadata.get("schema") if name in specs else None
         if inner is not None and isinstance(value, DictConfig):
+            yield from _removed(inner, value, f"{key}.")
             typed = OmegaConf.structured(inner)
             for item in value:  # one by one, so that each wrong key or type is reported
                 try:
@@ -90,6 +94,16 @@ def _field_mistakes(node: DictConfig, prefix: str) -> Iterator[Mistake]:
             for i, item in enumerate(value):
                 if isinstance(item, DictConfig):
                     yield from _field_mistakes(item, f"{key}.{i}.")
+    if specs:
+        yield from _removed(schema, node, prefix)
+
+
+def _removed(schema: type, node: DictConfig, prefix: str) -> Iterator[Mistake]:
+    """Options of ``schema`` that ``~key`` deleted: the code reads every one of them."""
+    for spec in fields(schema):
+        if spec.name not in node:
+            yield Mistake(f"{prefix}{spec.name}", None, "is required: set a value instead of removing it",
+                          removed=True)
 
 
 def omegaconf_problem(err: OmegaConfBaseException) -> str:
