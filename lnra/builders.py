@@ -11,12 +11,14 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
-from lnra.checkpoint_io import AtomicCheckpointIO, LastEveryValidation
+from lnra.checkpoint_io import AtomicCheckpointIO
 from lnra.console import ModelLine
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
+from lnra.epoch_weights import EpochWeights
 from lnra.errors import LnraError
 from lnra.model import check_clip_shape
 from lnra.module import LnraModule
@@ -123,11 +125,13 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
         appends = str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger")
         version = {} if appends else free_logger_version(run_dir, cfg.logger)
         logger = instantiate(cfg.logger, save_dir=str(run_dir), **version)
-    checkpoint = LastEveryValidation(
+    checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/auc_micro", mode="max",
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
     callbacks: list[pl.Callback] = [checkpoint, RngStateCallback(), PreviewLogger(seed=cfg.seed)]
+    if cfg.get("checkpoint") and cfg.checkpoint.get("every_epoch"):
+        callbacks.append(EpochWeights(run_dir / "checkpoints"))
     viz = cfg.get("viz")
     if viz and (viz.images or viz.video or viz.timelines):
         callbacks.append(instantiate(viz, run_dir=run_dir))

@@ -165,3 +165,27 @@ def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes, given, 
     assert "AUC:" in done.stdout
     (summary,) = (tmp_path / "out").rglob("summary.md")
     assert f"| Precision | {precision} |" in summary.read_text()
+
+
+def test_every_epoch_keeps_each_epochs_weights_only(compose_cfg, tmp_path):
+    from conftest import TINY_DATASET
+
+    from lnra.builders import build_trainer
+    from lnra.epoch_weights import EpochWeights
+    from lnra.tasks import train
+
+    tiny = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=2", "logger=none",
+            "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false"]
+    assert not any(isinstance(c, EpochWeights) for c in build_trainer(compose_cfg(*tiny), tmp_path).callbacks)
+    run_dir = tmp_path / "run"
+    train(compose_cfg(*tiny, "checkpoint.every_epoch=true"), run_dir)
+    folder = run_dir / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "epoch_000.ckpt", "epoch_001.ckpt",
+                                                         "last.ckpt"]  # and no partial file left
+    first, second = (torch.load(folder / f"epoch_00{e}.ckpt", weights_only=True) for e in (0, 1))
+    assert "optimizer_states" not in first and "loops" not in first  # weights only
+    assert (first["epoch"], second["epoch"]) == (0, 1) and len(second["lnra_history"]) == 2
+    weights = [read_weights(folder / name) for name in ("epoch_000.ckpt", "epoch_001.ckpt")]
+    assert [w.kind for w in weights] == ["lnra", "lnra"] and len(weights[0].state_dict) == 51
+    assert not torch.equal(weights[0].state_dict["decoder.decoder.9.weight"],
+                           weights[1].state_dict["decoder.decoder.9.weight"])
