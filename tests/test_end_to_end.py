@@ -80,7 +80,7 @@ def test_missing_dataset_is_one_line_naming_path_and_layout(tmp_path):
 def test_resolution_not_multiple_of_16_fails_at_start_up(tmp_path):
     proc = run_py(tmp_path, "dataset.height=50", check=False)
     assert proc.returncode != 0
-    assert "error: frame size 50x48 is not a multiple of 16" in proc.stderr
+    assert "error: dataset.height=50: must be a positive multiple of 16 (e.g. 256)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "data" / "synthetic").exists()  # failed before generating or caching data
 
