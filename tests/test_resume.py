@@ -93,7 +93,7 @@ def test_killed_run_resumes_in_its_own_directory_and_finishes_all_epochs(tmp_pat
     t2 = time.monotonic()
     _check_completed(run_dir, proc)
     last = run_dir / "checkpoints" / "last.ckpt"
-    assert f"Restored all states from the checkpoint at {last}" in proc.stderr
+    assert f"Restored all states from the checkpoint at {last}" in (run_dir / "run.log").read_text()
     # The interrupted run's own config stays; the resuming command's is saved beside it.
     assert (run_dir / ".hydra" / "config.yaml").read_bytes() == original_config
     (resumed,) = (run_dir / ".hydra").glob("resume-*/config.yaml")

@@ -162,7 +162,7 @@ def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(t
     assert f"resuming the sweep in {sweep}" in said
     assert re.search(r"#0 done before \(AUC [\d.]+%\)", said)
     assert {f: f.stat().st_mtime_ns for f in done_files} == mtimes, "a finished job was retrained"
-    job1 = (sweep / "1_ped2_skip_frame_seed0" / "console.log").read_text()
+    job1 = (sweep / "1_ped2_skip_frame_seed0" / "run.log").read_text()  # the job's full log
     assert "Restored all states from the checkpoint" in job1  # continued, not restarted
     assert _cells(sweep) == _cells(reference_sweep)
     assert len(_cells(sweep)) == 4
