@@ -6,6 +6,7 @@ A generated dataset in the usual layout gets a training split of ``--gb`` gigaby
 noise) next to the small test split of the synthetic dataset (so that the run can score an AUC). Each
 phase runs in its own process, whose peak RSS (``ru_maxrss``) is the figure reported:
 
+* ``imports``: the modules a run loads, nothing else (the floor every row below stands on);
 * ``build``: ``load_frame_store`` on a cold cache — decode, resize, write the ``.npy`` (frames/s);
 * ``read``: every frame of the cache read once, through the training dataset's gather, in shuffled
   non-overlapping 16-frame windows — the reads of a whole epoch, without the model; once as lnra does
@@ -105,9 +106,16 @@ windows = np.flatnonzero(clips.start_of % 16 == 0)
 np.random.default_rng(0).shuffle(windows)
 start, read = time.perf_counter(), 0
 for i in range(0, len(windows), 8):
-    read += clips.__getitems__(windows[i : i + 8].tolist())["clip"].numel()
+    items = [(w, w, 0) for w in windows[i : i + 8].tolist()]  # (window, skip-clip start, seed)
+    read += clips.__getitems__(items)["clip"].numel()
 took = time.perf_counter() - start
 print(read, took, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+BASELINE = """
+import resource
+import lnra.data.datamodule, lnra.module, pytorch_lightning
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 TRAIN = """
@@ -140,7 +148,7 @@ def main() -> None:
     root, cache = args.dir / "data", args.dir / "cache"
     n_frames, generate_s = make_dataset(root, args.gb, args.size, args.frames_per_video)
     shutil.rmtree(cache, ignore_errors=True)
-    rows = []
+    rows = [("imports only (torch, Lightning, lnra): the fixed cost", "", int(_python(BASELINE)))]
 
     count, took, peak = _python(BUILD, str(root), str(cache), str(args.size)).split()
     cache_gib = sum(p.stat().st_size for p in cache.glob("*.npy")) / 2**30
