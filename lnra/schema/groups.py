@@ -21,6 +21,7 @@ from lnra.schema.rules import (
     POSITIVE,
     PROBABILITY,
     SEED,
+    Colormap,
     Either,
     FloatRange,
     IntRange,
@@ -44,7 +45,8 @@ PRECISIONS = ("auto", "64-true", "64", "32-true", "32", "16-mixed", "16", "bf16-
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
 INT_OR_FRACTION = Either((IntRange(NON_NEGATIVE), FloatRange(PROBABILITY)))
 INTERVAL = Either((IntRange(AT_LEAST_ONE), FloatRange(Range(0, 1, low_open=True))))
-DEVICES = Either((IntRange(AT_LEAST_ONE), OneOf((-1, "auto")), Items(IntRange(NON_NEGATIVE))))
+DEVICES = Either((IntRange(AT_LEAST_ONE), OneOf((-1, "auto")), Items(IntRange(NON_NEGATIVE))),
+                 "a count >= 1, -1 (all), auto, or a list of device indices")
 
 
 def opt(default: Any, rule: Rule | None = None, doc: str = "", schema: type | None = None,
@@ -284,9 +286,37 @@ class VizSchema:
     timelines: bool = opt(True, None, "per test video: score vs frame, ground truth shaded")
     fps: int = opt(10, AT_LEAST_ONE, "frames per second of the demo videos")
     error_max: float = opt(0.5, POSITIVE, "the error (in [-1, 1] units) that gets the top colour")
-    colormap: str = opt("inferno", NonEmpty(), "colours of the error maps",
-                        allowed="a matplotlib colormap name (inferno, viridis, ...)")
+    colormap: str = opt("inferno", Colormap(), "colours of the error maps")
     min_panel: int = opt(192, AT_LEAST_ONE, "small frames are enlarged to at least this many pixels")
+    localisation: bool = opt(False, None, "a 4th panel: the error heat map over the frame and the "
+                             "ground-truth outline (needs pixel masks)")
+
+
+@dataclass
+class LocalisationSchema:
+    """Pixel-level localisation metrics, computed when the dataset has pixel masks."""
+
+    _target_: str = opt("lnra.localisation.LocalisationMetrics", NonEmpty(), "the metrics callback")
+    enabled: bool = opt(True, None, "compute them when masks exist")
+    validation: bool = opt(False, None, "also after every validation epoch")
+    sigma: float = opt(0.0, NON_NEGATIVE, "Gaussian smoothing of the error maps, in mask pixels")
+    bins: int = opt(1000, AT_LEAST_ONE, "thresholds of the streamed ROCs")
+    min_fraction: float = opt(0.4, PROBABILITY, "UCSD criterion: share of a frame's anomalous pixels "
+                              "that must be flagged")
+
+
+@dataclass
+class MonitorSchema:
+    """TensorBoard views refreshed at every validation epoch (monitor=none: off)."""
+
+    windows: int = opt(6, NON_NEGATIVE, "fixed test windows shown (input | reconstruction | error)")
+    pseudo_clips: int = opt(4, NON_NEGATIVE, "fixed pseudo-anomalous training clips shown")
+    timelines: int = opt(16, NON_NEGATIVE, "score timelines of at most this many test videos")
+    histograms: bool = opt(True, None, "anomaly scores of normal vs anomalous frames")
+    hparams: bool = opt(True, None, "the run's settings and last/best AUC in the HParams table")
+    health: bool = opt(True, None, "learning rate, clips/s, windows/s, peak GPU memory")
+    error_max: float = opt(0.5, POSITIVE, "the error (in [-1, 1] units) that gets the top colour")
+    colormap: str = opt("inferno", Colormap(), "colours of the error maps")
     localisation: bool = opt(False, None, "a 4th panel: error heat map over the frame, ground-truth outline")
 
 
@@ -305,4 +335,6 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "schema_logger_tensorboard": (TensorBoardLoggerSchema, "logger (tensorboard)"),
     "schema_logger_csv": (CsvLoggerSchema, "logger (csv)"),
     "schema_viz": (VizSchema, "viz"),
+    "schema_localisation": (LocalisationSchema, "localisation"),
+    "schema_monitor": (MonitorSchema, "monitor"),
 }
