@@ -96,6 +96,7 @@ def device_name(trainer: pl.Trainer) -> str:
 def describe_run(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path) -> str:
     """The one line that says what this run is, printed before any work starts."""
     d = cfg.dataset
-    what = f"training {trainer.max_epochs} epochs" if cfg.task == "train" else f"testing {cfg.ckpt_path}"
+    epochs = f"{trainer.max_epochs} epoch{'' if trainer.max_epochs == 1 else 's'}"
+    what = f"training {epochs}" if cfg.task == "train" else f"testing {cfg.ckpt_path}"
     return (f"{what}: dataset {d.name}, pseudo {cfg.pseudo.name}, {d.height}x{d.width}, "
             f"precision {trainer.precision}, {device_name(trainer)}, run directory {run_dir}")

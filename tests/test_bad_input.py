@@ -275,8 +275,8 @@ def _check(result: Result, expected: str) -> str:
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert len(errors) == 1, f"expected one 'error: ' line, got {errors} in {result.stderr[-2000:]}"
     assert expected in errors[0], errors[0]
-    assert "Total params" not in result.stdout + result.stderr or "training loss" in errors[0], \
-        "the model was set up for training before the error"
+    assert "] model: " not in result.stdout + result.stderr or "training loss" in errors[0], \
+        "the model was set up for training before the error"  # lnra.console.ModelLine's line
     return errors[0]
 
 
