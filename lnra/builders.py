@@ -11,9 +11,8 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
 
-from lnra.checkpoint_io import AtomicCheckpointIO
+from lnra.checkpoint_io import AtomicCheckpointIO, LastEveryValidation
 from lnra.console import ModelLine
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
@@ -125,7 +124,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
         appends = str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger")
         version = {} if appends else free_logger_version(run_dir, cfg.logger)
         logger = instantiate(cfg.logger, save_dir=str(run_dir), **version)
-    checkpoint = ModelCheckpoint(
+    checkpoint = LastEveryValidation(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/auc_micro", mode="max",
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
