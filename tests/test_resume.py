@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import REPO, TINY_DATASET, tmp_paths
+from torch.utils.data import DataLoader
 
-from lnra.checkpoint_io import AtomicCheckpointIO, atomic_torch_save, partial_path
+from lnra.checkpoint_io import AtomicCheckpointIO, LastEveryValidation, atomic_torch_save, partial_path
 from lnra.resume import RngStateCallback
 
 MAX_EPOCHS = 3
@@ -168,7 +170,43 @@ def test_lightning_writes_through_the_atomic_plugin(compose_cfg, tmp_path):
 
     trainer = build_trainer(compose_cfg(*TINY_DATASET, "~logger"), tmp_path / "run")
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    assert any(isinstance(cb, LastEveryValidation) for cb in trainer.callbacks)
     assert any(isinstance(cb, RngStateCallback) for cb in trainer.callbacks)
+
+
+class _NeverImproves(pl.LightningModule):
+    """Validation reports the same AUC every epoch, so only the first epoch is ever the best."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch: torch.Tensor, index: int) -> torch.Tensor:
+        return (self.w - batch).pow(2).mean()
+
+    def validation_step(self, batch: torch.Tensor, index: int) -> None:
+        self.log("val/auc_micro", 0.5)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(torch.ones(4, 1), batch_size=2)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(torch.ones(2, 1), batch_size=2)
+
+
+def test_last_checkpoint_follows_every_validation_even_without_improvement(tmp_path):
+    """Lightning alone writes last.ckpt only when best.ckpt improves; a resume must not lose epochs."""
+    callback = LastEveryValidation(dirpath=tmp_path, filename="best", monitor="val/auc_micro", mode="max",
+                                   save_last=True, enable_version_counter=False)
+    trainer = pl.Trainer(max_epochs=3, callbacks=[callback], logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu")
+    trainer.fit(_NeverImproves())
+    last = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 2 and torch.load(tmp_path / "best.ckpt", weights_only=True)["epoch"] == 0
+    assert any(key.startswith("ModelCheckpoint{") for key in last["callbacks"])  # older checkpoints resume
 
 
 # -- random number generators ------------------------------------------------------------------------
