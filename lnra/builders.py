@@ -129,8 +129,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Traine
         save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
     )
     callbacks: list[pl.Callback] = [checkpoint, RngStateCallback(), PreviewLogger(seed=cfg.seed)]
-    if cfg.get("checkpoint") and cfg.checkpoint.get("every_epoch"):
-        callbacks.append(EpochWeights(run_dir / "checkpoints"))
+    if cfg.get("checkpoint") and cfg.checkpoint.get("every_epoch") and not kwargs.get("fast_dev_run"):
+        callbacks.append(EpochWeights(run_dir / "checkpoints"))  # a smoke test keeps no checkpoint
     viz = cfg.get("viz")
     if viz and (viz.images or viz.video or viz.timelines):
         callbacks.append(instantiate(viz, run_dir=run_dir))
