@@ -104,17 +104,10 @@ def _is_plain_key(override: Override, config_dir: Path) -> bool:
     return not special and "/" not in key and not key.startswith("hydra") and not (config_dir / key).is_dir()
 
 
-def _refused_values(config_name: str, overrides: list[Override],
-                    config_dir: Path) -> list[tuple[str, Override]]:
-    """The plain ``key=value`` overrides OmegaConf refuses (unknown key, wrong type), found with one
-    composition: the other overrides are composed, then each plain one is applied as Hydra applies it.
-    Without this, every refused override would cost a composition of its own."""
-    plain = [o for o in overrides if _is_plain_key(o, config_dir)]
-    try:
-        base = compose(config_name=config_name,
-                       overrides=[o.input_line for o in overrides if all(o is not p for p in plain)])
-    except (HydraException, OmegaConfBaseException, AttributeError, ValueError):
-        return []  # _compose reports it
+def _refused_values(base: DictConfig, plain: list[Override]) -> list[tuple[str, Override]]:
+    """The plain ``key=value`` overrides OmegaConf refuses (unknown key, wrong type, a key under a null
+    setting), each applied to ``base`` as Hydra applies it — one composition for all of them, instead of
+    one composition per refused override."""
     refused = []
     for override in plain:
         parent = override.key_or_group.rpartition(".")[0]
@@ -129,21 +122,37 @@ def _refused_values(config_name: str, overrides: list[Override],
     return refused
 
 
-def _compose(config_name: str, overrides: list[Override],
-             config_dir: Path) -> tuple[DictConfig | None, list[str]]:
-    """The composed config, leaving out each override composition refuses (one line for each)."""
-    refused = _refused_values(config_name, overrides, config_dir)
-    lines = [line for line, _ in refused]
-    kept = [o for o in overrides if all(o is not r for _, r in refused)]
+def _compose_dropping(config_name: str,
+                      overrides: list[Override]) -> tuple[DictConfig | None, list[str], list[Override]]:
+    """Compose, leaving out each override that composition refuses: the config, one line for each
+    refused override, and the overrides kept."""
+    lines: list[str] = []
+    kept = list(overrides)
     while True:
         try:
-            return compose(config_name=config_name, overrides=[o.input_line for o in kept]), lines
+            return compose(config_name=config_name, overrides=[o.input_line for o in kept]), lines, kept
         except (HydraException, OmegaConfBaseException, AttributeError, ValueError) as err:
             line, culprit = _explain(err, kept)
             lines.append(line)
             if culprit is None:
-                return None, lines
+                return None, lines, kept
             kept.remove(culprit)
+
+
+def _compose(config_name: str, overrides: list[Override],
+             config_dir: Path) -> tuple[DictConfig | None, list[str]]:
+    """The composed config without the overrides it refuses, and one line for each of those: group
+    choices and +/~ first, then every plain ``key=value`` checked on that config, then the whole command."""
+    plain = [o for o in overrides if _is_plain_key(o, config_dir)]
+    others = [o for o in overrides if all(o is not p for p in plain)]
+    base, lines, kept_others = _compose_dropping(config_name, others)
+    if base is None:
+        return None, lines
+    refused = _refused_values(base, plain)
+    survivors = [*kept_others, *(p for p in plain if all(p is not r for _, r in refused))]
+    kept = [o for o in overrides if any(o is s for s in survivors)]  # in the command's order
+    cfg, more, _ = _compose_dropping(config_name, kept)
+    return cfg, [*lines, *(line for line, _ in refused), *more]
 
 
 def _variants(overrides: list[Override]) -> list[list[Override]]:
