@@ -113,7 +113,7 @@ def _cells(sweep: Path) -> set[tuple[str, str, str]]:
             for p in sweep.glob("*/results.json") for r in [json.loads(p.read_text())]}
 
 
-@pytest.mark.slow  # three sweeps of four tiny cells: about 3 minutes on the shared 2-core machine
+@pytest.mark.slow  # three sweeps of four tiny cells: 3-7 minutes on the shared 2-core machine
 def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(tmp_path: Path) -> None:
     from lnra.data.synthetic import SyntheticSpec, generate_synthetic
     from lnra.report import build_report
