@@ -28,8 +28,10 @@ COMMAND = ["experiment=table1", "dataset=ped2,avenue", "pseudo=none,skip_frame"]
 
 @pytest.fixture(autouse=True)
 def _no_pinned_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``choose_sweep_dir`` pins its answer in the environment for job processes; keep tests apart."""
-    monkeypatch.delenv(SWEEP_ENV, raising=False)
+    """``choose_sweep_dir`` pins its answer in the environment for job processes: start without it, and
+    have monkeypatch remove it afterwards (setenv first, so that it restores the variable's absence)."""
+    monkeypatch.setenv(SWEEP_ENV, "")
+    monkeypatch.delenv(SWEEP_ENV)
 
 
 def test_a_resumed_sweep_finds_the_newest_sweep_of_the_same_command(tmp_path: Path) -> None:
