@@ -78,7 +78,7 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], list[Bad], tuple[str, ...]
                       "viz.localisation": "maybe"}),
             *_values({"localisation._target_": "''", "localisation.enabled": "maybe",
                       "localisation.validation": "maybe", "localisation.sigma": "-1",
-                      "localisation.bins": "0",
+                      "localisation.bins": "1",
                       "localisation.min_fraction": "2"}),
             *_values({"monitor.windows": "-1", "monitor.pseudo_clips": "-1", "monitor.timelines": "-1",
                       "monitor.histograms": "maybe", "monitor.hparams": "maybe", "monitor.health": "maybe",

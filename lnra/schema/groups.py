@@ -300,7 +300,7 @@ class LocalisationSchema:
     enabled: bool = opt(True, None, "compute them when masks exist")
     validation: bool = opt(False, None, "also after every validation epoch")
     sigma: float = opt(0.0, NON_NEGATIVE, "Gaussian smoothing of the error maps, in mask pixels")
-    bins: int = opt(1000, AT_LEAST_ONE, "thresholds of the streamed ROCs")
+    bins: int = opt(1000, Range(2), "thresholds of the streamed ROCs (at least 2)")
     min_fraction: float = opt(0.4, PROBABILITY, "UCSD criterion: share of a frame's anomalous pixels "
                               "that must be flagged")
 
