@@ -15,8 +15,8 @@ from omegaconf import DictConfig
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
 
 from lnra.errors import LnraError  # noqa: E402
-from lnra.habits import lightning_habits  # noqa: E402
-from lnra.rundir import register_resolvers  # noqa: E402
+from lnra.run.habits import lightning_habits  # noqa: E402
+from lnra.run.rundir import register_resolvers  # noqa: E402
 from lnra.schema.preflight import preflight  # noqa: E402
 from lnra.schema.validate import check_config  # noqa: E402
 
@@ -25,9 +25,9 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> object:
-    from lnra.console import setup_console
-    from lnra.launcher import check_launch
-    from lnra.tasks import run_task
+    from lnra.run.console import setup_console
+    from lnra.run.launch_guard import check_launch
+    from lnra.run.tasks import run_task
 
     setup_console()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -39,7 +39,7 @@ def main(cfg: DictConfig) -> object:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            logging.getLogger("lnra").error(f"error: {err}")  # into the job's log, which lnra.report shows
+            logging.getLogger("lnra").error(f"error: {err}")  # into the job's log; the report shows it
             raise  # the sweep records this job as failed and goes on with the others
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lnra.callbacks.localisation import batch_masks
 from lnra.data.datamodule import VideoDataModule
-from lnra.localisation import batch_masks
-from lnra.pixel_metrics import DEFAULT_BINS, PixelLocalisation, error_maps
-from lnra.scoring import window_count
+from lnra.method.pixel_metrics import DEFAULT_BINS, PixelLocalisation, error_maps
+from lnra.method.scoring import window_count
 
 CLIP = 16
 

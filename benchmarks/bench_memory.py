@@ -114,7 +114,7 @@ print(read, took, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 BASELINE = """
 import resource
-import lnra.data.datamodule, lnra.module, pytorch_lightning
+import lnra.data.datamodule, lnra.method.module, pytorch_lightning
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 

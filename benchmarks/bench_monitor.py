@@ -1,4 +1,5 @@
-"""Cost of the per-epoch TensorBoard views (lnra.monitor): one ped2_small epoch with them off and on.
+"""Cost of the per-epoch TensorBoard views (lnra.callbacks.monitor):
+one ped2_small epoch with them off and on.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_monitor.py paths.data_dir=../shared/data \
         +trainer.limit_train_batches=100 [--repeats 1] [any key=value]
@@ -22,9 +23,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 
-from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer
-from lnra.monitor import build_monitor
-from lnra.rundir import register_resolvers
+from lnra.callbacks.monitor import build_monitor
+from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer
+from lnra.run.rundir import register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
 ONCE = {"setup", "on_fit_start", "on_train_start"}

@@ -5,7 +5,7 @@
     python benchmarks/bench_speed.py epoch --size 64    # wall time of one full Ped2 epoch (+ validation)
 
 Every section composes the project's Hydra config (``dataset=ped2`` by default, the data found through
-``--data-dir``), builds the data, pseudo anomalies, module and Lightning Trainer with ``lnra.builders``
+``--data-dir``), builds the data, pseudo anomalies, module and Lightning Trainer with ``lnra.run.builders``
 exactly as ``run.py`` does, and times the Trainer's own loops with a callback. ``--settings`` picks the
 precision / memory-format combinations to compare (see ``SETTINGS``); they are measured in turn, round by
 round, so that a noisy shared machine slows all of them alike. Extra ``key=value`` arguments are Hydra
@@ -39,10 +39,10 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer, resolve_precision  # noqa: E402
 from lnra.errors import LnraError  # noqa: E402
-from lnra.module import reconstruction_loss  # noqa: E402
-from lnra.rundir import register_resolvers  # noqa: E402
+from lnra.method.module import reconstruction_loss  # noqa: E402
+from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer, resolve_precision  # noqa: E402
+from lnra.run.rundir import register_resolvers  # noqa: E402
 
 FORWARD_GFLOP_256 = 64.3  # one 1×16×256×256 clip through the autoencoder (issue 7)
 
@@ -139,7 +139,7 @@ class LoopTimer(pl.Callback):
 
 
 def build_run(cfg: DictConfig, run_dir: Path, timer: LoopTimer, **trainer_overrides):
-    """Data, pseudo anomalies, module and Trainer exactly as ``lnra.tasks.train`` builds them."""
+    """Data, pseudo anomalies, module and Trainer exactly as ``lnra.run.tasks.train`` builds them."""
     pl.seed_everything(0, verbose=False)
     datamodule = build_datamodule(cfg, build_pseudo(cfg))
     datamodule.check_test_split()

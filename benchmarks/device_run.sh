@@ -46,7 +46,7 @@ if ! python3 -c "import pytorch_lightning, sys; v = tuple(map(int, pytorch_light
         .whl/pytorch_lightning-*.whl || exit 2
     python3 -c "import pytorch_lightning" 2>/dev/null || export PYTHONPATH=$WORK/lightning:$PYTHONPATH
 fi
-python3 -c "import hydra, omegaconf, pytorch_lightning, lnra.builders" || { echo "error: imports fail" >&2; exit 2; }
+python3 -c "import hydra, omegaconf, pytorch_lightning, lnra.run.builders" || { echo "error: imports fail" >&2; exit 2; }
 
 {
     date -u

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from lnra.errors import LnraError
 
@@ -58,3 +59,44 @@ def explained_write_errors(path: str | os.PathLike, what: str) -> Iterator[None]
         if err.errno in WRITE_ERRNOS:
             raise write_error(path, what, err) from None
         raise
+
+
+def partial_path(path: Path) -> Path:
+    """Where a checkpoint is written before it is renamed to ``path``: a fixed, hidden sibling, so that a
+    write killed half-way leaves one stale file that the next save overwrites rather than a pile of them."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a crash right after ``os.replace`` could otherwise undo it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some filesystems do not allow opening a folder; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` by write-then-rename in the same folder: the old file survives any failure, and a
+    full disk or a read-only folder stops the run with one line naming the path and the free space."""
+    import torch  # here, not at the top: the cache and result writers that import this module do not need it
+
+    path = Path(path)
+    tmp = partial_path(path)
+    try:
+        with explained_write_errors(path, "checkpoint"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                torch.save(obj, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)

@@ -32,7 +32,7 @@ SPEC = SyntheticSpec(size=32, train_videos=2, test_videos=2, frames_per_video=32
 # The server imports everything once, then forks one child per request line (JSON) on stdin.
 _SERVER = r"""
 import json, os, runpy, sys, time, traceback
-import lnra.tasks, lnra.detect, lnra.export, lnra.report  # the slow part, done once
+import lnra.run.tasks, lnra.tools.detect, lnra.tools.export, lnra.tools.report  # the slow part, done once
 print("ready", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
@@ -245,13 +245,14 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
          None, slow),
         ("unknown task", [*p, "task=fly"], "task=fly: must be one of train | test | preview", None, slow),
         ("detect: too-short video", [*detect, str(short_clip)],
-         "the input has 5 frames; scoring needs at least one clip of 16", "lnra.detect", fast),
-        ("detect: unreadable video", [*detect, str(bad_video)], "cannot read video", "lnra.detect", slow),
-        ("detect: missing input", [*detect, str(w.root / "none.mp4")], "input not found", "lnra.detect",
+         "the input has 5 frames; scoring needs at least one clip of 16", "lnra.tools.detect", fast),
+        ("detect: unreadable video", [*detect, str(bad_video)], "cannot read video", "lnra.tools.detect",
+         slow),
+        ("detect: missing input", [*detect, str(w.root / "none.mp4")], "input not found", "lnra.tools.detect",
          slow),
         ("export over an existing file", ["--ckpt", str(best), "--format", "torchscript", "--out",
          str(w.finished_run / "results.json")], "already exists; choose another --out or add --overwrite",
-         "lnra.export", fast),
+         "lnra.tools.export", fast),
     ]
 
 
@@ -276,7 +277,7 @@ def _check(result: Result, expected: str) -> str:
     assert len(errors) == 1, f"expected one 'error: ' line, got {errors} in {result.stderr[-2000:]}"
     assert expected in errors[0], errors[0]
     assert "] model: " not in result.stdout + result.stderr or "training loss" in errors[0], \
-        "the model was set up for training before the error"  # lnra.console.ModelLine's line
+        "the model was set up for training before the error"  # lnra.run.console.ModelLine's line
     return errors[0]
 
 

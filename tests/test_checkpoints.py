@@ -17,10 +17,10 @@ import torch
 from reference_ae import ReferenceDecoder, ReferenceEncoder
 from torch import nn
 
-from lnra.checkpoints import load_checkpoint, model_from_checkpoint, read_weights, safe_load
 from lnra.errors import LnraError
-from lnra.model import Autoencoder3D
-from lnra.module import LnraModule
+from lnra.method.model import Autoencoder3D
+from lnra.method.module import LnraModule
+from lnra.run.original_weights import load_checkpoint, model_from_checkpoint, read_weights, safe_load
 
 WIDTHS = (8, 8, 16, 16)
 REPO = Path(__file__).resolve().parents[1]
@@ -170,9 +170,9 @@ def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes, given, 
 def test_every_epoch_keeps_each_epochs_weights_only(compose_cfg, tmp_path):
     from conftest import TINY_DATASET
 
-    from lnra.builders import build_trainer
-    from lnra.epoch_weights import EpochWeights
-    from lnra.tasks import train
+    from lnra.callbacks.epoch_weights import EpochWeights
+    from lnra.run.builders import build_trainer
+    from lnra.run.tasks import train
 
     tiny = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=2", "logger=none",
             "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false"]

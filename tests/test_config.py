@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from test_schema import undeclared
 
-from lnra.builders import build_pseudo
+from lnra.run.builders import build_pseudo
 from lnra.schema.validate import config_mistakes
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -10,10 +10,10 @@ import pytest
 from data_helpers import write_dataset, write_stub_videos
 
 import lnra
-from lnra.builders import build_datamodule
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.labels import find_label_file, load_labels, paper_label_file
 from lnra.errors import LnraError
+from lnra.run.builders import build_datamodule
 
 PED2_TEST_LENGTHS = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]
 AVENUE_TEST_LENGTHS = [1439, 1211, 923, 947, 1007, 1283, 605, 36, 1175, 841, 472, 1271, 549, 507, 1001,

@@ -1,4 +1,4 @@
-"""``python -m lnra.detect``: scores of a frame folder equal the test protocol's, a video streams
+"""``python -m lnra.tools.detect``: scores of a frame folder equal the test protocol's, a video streams
 through with a CSV, timeline and demo MP4; bad input is one clear line and leaves no output."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from PIL import Image
 
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
-from lnra.detect import main, score_frames
-from lnra.model import Autoencoder3D
-from lnra.module import LnraModule
+from lnra.method.model import Autoencoder3D
+from lnra.method.module import LnraModule
+from lnra.tools.detect import main, score_frames
 
 WIDTHS = (8, 8, 16, 16)
 

@@ -16,13 +16,13 @@ import torch
 from conftest import REPO, TINY_DATASET, tmp_paths
 from data_helpers import write_dataset
 
-import lnra.checkpoint_io as checkpoint_io
 import lnra.data.cache_files as cache_files
-import lnra.results as results_mod
-from lnra.checkpoint_io import AtomicCheckpointIO, partial_path
+import lnra.run.results as results_mod
 from lnra.data.frames import list_videos, load_frame_store
+from lnra.diskio import partial_path
 from lnra.errors import LnraError
-from lnra.scoring import Evaluation
+from lnra.method.scoring import Evaluation
+from lnra.run.atomic_checkpoints import AtomicCheckpointIO
 
 FULL = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 READ_ONLY = OSError(errno.EACCES, os.strerror(errno.EACCES))
@@ -38,7 +38,7 @@ def test_full_disk_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path: Pa
         real_save(obj, f, *args, **kwargs)  # part of the file is written, then the disk is full
         raise FULL
 
-    monkeypatch.setattr(checkpoint_io.torch, "save", full_disk)
+    monkeypatch.setattr(torch, "save", full_disk)
     with pytest.raises(LnraError) as caught:
         io.save_checkpoint({"epoch": 1, "w": torch.zeros(1000)}, path)
     message = str(caught.value)

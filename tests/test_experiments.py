@@ -20,7 +20,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
-from lnra.report import FIG5C, TABLE1, build_report
+from lnra.tools.report import FIG5C, TABLE1, build_report
 
 TABLE1_CELLS = {(d, p) for d in ("ped2", "avenue", "shanghai")
                 for p in ("none", "cifar_smoothmix", "skip_frame")}

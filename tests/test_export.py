@@ -1,4 +1,4 @@
-"""``python -m lnra.export``: TorchScript and ONNX files reproduce the PyTorch outputs for any batch
+"""``python -m lnra.tools.export``: TorchScript and ONNX files reproduce the PyTorch outputs for any batch
 size, and an existing file is never overwritten unless asked."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from lnra.export import main
-from lnra.model import Autoencoder3D
+from lnra.method.model import Autoencoder3D
+from lnra.tools.export import main
 
 WIDTHS = (8, 8, 16, 16)
 

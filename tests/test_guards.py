@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import TINY_DATASET
 
-import lnra.module
+import lnra.method.module
 from lnra.errors import LnraError
-from lnra.tasks import train
+from lnra.run.tasks import train
 
 FAST = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=1", "~logger",
         "trainer.enable_progress_bar=false", "viz.timelines=false", "+trainer.limit_train_batches=4"]
@@ -34,14 +34,14 @@ def test_a_diverging_learning_rate_stops_training_with_the_step_and_kinds(compos
 
 def test_an_infinite_loss_is_caught_at_its_step(compose_cfg, tmp_path, monkeypatch):
     calls = []
-    real = lnra.module.reconstruction_loss
+    real = lnra.method.module.reconstruction_loss
 
     def infinite_on_third_call(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         calls.append(1)
         loss = real(recon, target)
         return loss + float("inf") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(lnra.module, "reconstruction_loss", infinite_on_third_call)
+    monkeypatch.setattr(lnra.method.module, "reconstruction_loss", infinite_on_third_call)
     expected = r"training loss is inf at epoch 0, step 2 \(pseudo kinds in the batch: normal\)"
     with pytest.raises(LnraError, match=expected):
         train(compose_cfg(*FAST), tmp_path / "run")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lnra.habits import lightning_habits
+from lnra.run.habits import lightning_habits
 
 
 @pytest.mark.parametrize("spelling", ["false", "False", "null", "None", "none"])

@@ -1,4 +1,4 @@
-"""The pre-flight look-up of every input (lnra/inputs.py) on configs composed from the real ``conf/``."""
+"""The pre-flight look-up of every input (lnra/run/inputs.py) on configs composed from the real ``conf/``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lnra.errors import LnraError
-from lnra.inputs import check_inputs
+from lnra.run.inputs import check_inputs
 
 
 def _error(cfg, training: bool = True) -> str:

@@ -2,8 +2,8 @@
 
 import torch
 
-from lnra.model import Autoencoder3D
-from lnra.module import LnraModule, reconstruction_loss
+from lnra.method.model import Autoencoder3D
+from lnra.method.module import LnraModule, reconstruction_loss
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
 from lnra.pseudo.selection import FIRST_PATCH_KIND
 

@@ -6,7 +6,7 @@ from reference_ae import PAPER_WIDTHS, ReferenceDecoder, ReferenceEncoder, decod
 from torch import nn
 
 from lnra.errors import LnraError
-from lnra.model import Autoencoder3D
+from lnra.method.model import Autoencoder3D
 
 
 def test_clip_reconstructs_to_the_same_shape_in_unit_range():

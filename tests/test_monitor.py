@@ -1,4 +1,4 @@
-"""The per-epoch TensorBoard views (lnra.monitor): a real two-epoch training run on tiny generated
+"""The per-epoch TensorBoard views (lnra.callbacks.monitor): a real two-epoch training run on tiny generated
 videos, read back with TensorBoard's event reader, plus the choice of the fixed test windows."""
 
 from __future__ import annotations
@@ -14,13 +14,19 @@ from conftest import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.builders import build_trainer
-from lnra.monitor import FixedWindowImages, HealthMonitor, HParamsLogger, PseudoClipImages, ScoreMonitor
-from lnra.monitor.board import GAP_PX, HEADER_PX, LABEL_WIDTH
-from lnra.monitor.hparams import run_hparams
-from lnra.monitor.readback import read_hparams
-from lnra.monitor.windows import choose_windows
-from lnra.tasks import run_task
+from lnra.callbacks.monitor import (
+    FixedWindowImages,
+    HealthMonitor,
+    HParamsLogger,
+    PseudoClipImages,
+    ScoreMonitor,
+)
+from lnra.callbacks.monitor.board import GAP_PX, HEADER_PX, LABEL_WIDTH
+from lnra.callbacks.monitor.hparams import run_hparams
+from lnra.callbacks.monitor.readback import read_hparams
+from lnra.callbacks.monitor.windows import choose_windows
+from lnra.run.builders import build_trainer
+from lnra.run.tasks import run_task
 
 TINY_RUN = ["model.net.widths=[8,8,16,16]", "trainer.accelerator=cpu", "trainer.max_epochs=2",
             "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false",

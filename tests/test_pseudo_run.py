@@ -15,9 +15,9 @@ from conftest import REPO, TINY_DATASET, tmp_paths
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from lnra.callbacks.preview import PNG_NAME
 from lnra.errors import LnraError
-from lnra.preview import PNG_NAME, preview
-from lnra.tasks import run_task
+from lnra.run.tasks import preview, run_task
 
 
 def run_py(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:

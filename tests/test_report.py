@@ -1,4 +1,4 @@
-"""``python -m lnra.report``: hand-written results.json files in a fake sweep tree → exact tables."""
+"""``python -m lnra.tools.report``: hand-written results.json files in a fake sweep tree → exact tables."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lnra.errors import LnraError
-from lnra.report import build_report, main
+from lnra.tools.report import build_report, main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_bad_sweep_directories_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_command_line(sweep: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lnra.report", str(sweep), "--out", str(sweep / "r")],
+    proc = subprocess.run([sys.executable, "-m", "lnra.tools.report", str(sweep), "--out", str(sweep / "r")],
                           capture_output=True, text=True, cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "| skip frame | Ped2 | 96.50 | 96.50 | +0.00 |" in proc.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import TINY_DATASET
 
-from lnra.tasks import train
+from lnra.run.tasks import train
 
 TINY = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=1", "logger=csv",
         "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false", "viz.timelines=false",

@@ -21,8 +21,10 @@ import torch
 from conftest import REPO, TINY_DATASET, tmp_paths
 from torch.utils.data import DataLoader
 
-from lnra.checkpoint_io import AtomicCheckpointIO, LastEveryValidation, atomic_torch_save, partial_path
-from lnra.resume import RngStateCallback
+from lnra.callbacks.last_checkpoint import LastEveryValidation
+from lnra.callbacks.rng_state import RngStateCallback
+from lnra.diskio import atomic_torch_save, partial_path
+from lnra.run.atomic_checkpoints import AtomicCheckpointIO
 
 MAX_EPOCHS = 3
 # Tiny widths keep an epoch at a second or two on a shared 2-core CPU; skip frames exercise every RNG.
@@ -151,7 +153,7 @@ def test_a_write_killed_by_sigkill_never_reaches_the_checkpoint_name(tmp_path):
     """A process killed while writing a large checkpoint leaves the old file and at most a ``.partial``."""
     path = tmp_path / "last.ckpt"
     atomic_torch_save({"epoch": 0}, path)
-    code = ("import sys, torch; from lnra.checkpoint_io import atomic_torch_save; "
+    code = ("import sys, torch; from lnra.diskio import atomic_torch_save; "
             "atomic_torch_save({'epoch': 1, 'w': torch.ones(64_000_000)}, sys.argv[1])")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=REPO, env=_env())
     try:
@@ -166,7 +168,7 @@ def test_a_write_killed_by_sigkill_never_reaches_the_checkpoint_name(tmp_path):
 
 
 def test_lightning_writes_through_the_atomic_plugin(compose_cfg, tmp_path):
-    from lnra.builders import build_trainer
+    from lnra.run.builders import build_trainer
 
     trainer = build_trainer(compose_cfg(*TINY_DATASET, "~logger"), tmp_path / "run")
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)

@@ -274,9 +274,9 @@ def test_trainer_arguments_outside_the_schema_pass_with_plus(compose_cfg):
 
 
 def test_the_constants_match_the_code():
-    from lnra import model
+    from lnra.method import model
     from lnra.pseudo.masks import RULES
-    from lnra.tasks import TASKS as TASK_FUNCTIONS
+    from lnra.run.tasks import TASKS as TASK_FUNCTIONS
 
     assert (SPATIAL_FACTOR, TEMPORAL_FACTOR) == (model.SPATIAL_FACTOR, model.TEMPORAL_FACTOR)
     assert set(PATCH_TECHNIQUES) == set(RULES)

@@ -10,11 +10,11 @@ import pytorch_lightning as pl
 import torch
 from conftest import TINY_DATASET
 
-from lnra import builders
-from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer, resolve_precision
-from lnra.model import Autoencoder3D
-from lnra.module import LnraModule, reconstruction_loss
-from lnra.scoring import centre_psnr
+from lnra.method.model import Autoencoder3D
+from lnra.method.module import LnraModule, reconstruction_loss
+from lnra.method.scoring import centre_psnr
+from lnra.run import builders
+from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer, resolve_precision
 
 
 @pytest.fixture
@@ -25,14 +25,14 @@ def no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("accelerator", ["cpu", "auto"])
 def test_auto_precision_is_bf16_on_a_bf16_cpu(monkeypatch, no_cuda, accelerator, caplog) -> None:
     monkeypatch.setattr(builders, "cpu_supports_bf16", lambda: True)
-    with caplog.at_level(logging.INFO, logger="lnra.builders"):
+    with caplog.at_level(logging.INFO, logger="lnra.run.builders"):
         assert resolve_precision("auto", accelerator) == "bf16-mixed"
     assert not caplog.records
 
 
 def test_auto_precision_falls_back_to_fp32_with_one_log_line(monkeypatch, no_cuda, caplog) -> None:
     monkeypatch.setattr(builders, "cpu_supports_bf16", lambda: False)
-    with caplog.at_level(logging.INFO, logger="lnra.builders"):
+    with caplog.at_level(logging.INFO, logger="lnra.run.builders"):
         assert resolve_precision("auto", "cpu") == "32-true"
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "fp32" in lines[0]

@@ -17,11 +17,11 @@ import torch
 from conftest import REPO, tmp_paths
 from omegaconf import OmegaConf
 
-from lnra import resume as resume_mod
 from lnra.errors import LnraError
-from lnra.resume import checkpoint_to_resume
-from lnra.rundir import config_subdir
-from lnra.sweep_resume import SWEEP_ENV, SWEEP_RECORD, choose_sweep_dir, find_sweep, finished_cell
+from lnra.run import resume as resume_mod
+from lnra.run.resume import checkpoint_to_resume
+from lnra.run.rundir import config_subdir
+from lnra.run.sweep_resume import SWEEP_ENV, SWEEP_RECORD, choose_sweep_dir, find_sweep, finished_cell
 
 COMMAND = ["experiment=table1", "dataset=ped2,avenue", "pseudo=none,skip_frame"]
 
@@ -118,7 +118,7 @@ def _cells(sweep: Path) -> set[tuple[str, str, str]]:
 @pytest.mark.slow  # three sweeps of four tiny cells: 3-7 minutes on the shared 2-core machine
 def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(tmp_path: Path) -> None:
     from lnra.data.synthetic import SyntheticSpec, generate_synthetic
-    from lnra.report import build_report
+    from lnra.tools.report import build_report
 
     spec = SyntheticSpec(seed=0, size=32, train_videos=2, test_videos=2, frames_per_video=32)
     for tmp in (tmp_path / "reference", tmp_path / "killed"):

@@ -44,7 +44,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
-from lnra.sweep_resume import finished_auc
+from lnra.run.sweep_resume import finished_auc
 
 log = logging.getLogger(__name__)
 

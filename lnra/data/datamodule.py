@@ -21,7 +21,6 @@ from lnra.data.frames import FrameStore, list_videos, load_frame_store
 from lnra.data.labels import find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
 from lnra.errors import LnraError
-from lnra.model import check_clip_shape
 from lnra.pseudo import PseudoAnomalies
 from lnra.pseudo.skip import skip_frame_indices
 
@@ -142,7 +141,6 @@ class VideoDataModule(pl.LightningDataModule):
         pseudo: PseudoAnomalies | None = None,
     ) -> None:
         super().__init__()
-        check_clip_shape(clip_len, height, width)
         self.name, self.root, self.cache_dir = name, Path(root), Path(cache_dir)
         self.height, self.width, self.clip_len = height, width, clip_len
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size

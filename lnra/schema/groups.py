@@ -34,7 +34,8 @@ from lnra.schema.rules import (
     Rule,
 )
 
-# The autoencoder halves H and W four times and T three times (docs/method.md §2); lnra.model has the same.
+# The autoencoder halves H and W four times and T three times (docs/method.md §2);
+# lnra.method.model has the same.
 SPATIAL_FACTOR = 16
 TEMPORAL_FACTOR = 8
 TASKS = ("train", "test", "preview")
@@ -208,7 +209,7 @@ class VideoSourceSchema:
 class NetSchema:
     """The 3D-conv autoencoder (docs/method.md §2); its clip shape follows the dataset."""
 
-    _target_: str = opt("lnra.model.Autoencoder3D", NonEmpty(), "the network class")
+    _target_: str = opt("lnra.method.model.Autoencoder3D", NonEmpty(), "the network class")
     in_channels: int = opt(1, AT_LEAST_ONE, "input channels (1: grey frames)")
     widths: list[int] = opt([96, 128, 256, 256], Items(AT_LEAST_ONE, length=4),
                             "channels of the four encoder stages")
@@ -280,7 +281,7 @@ class CsvLoggerSchema:
 
 @dataclass
 class VizSchema:
-    _target_: str = opt("lnra.viz.ResultVisualizer", NonEmpty(), "the visualiser class")
+    _target_: str = opt("lnra.callbacks.viz.ResultVisualizer", NonEmpty(), "the visualiser class")
     images: bool = opt(False, None, "per test window: input | reconstruction | error map PNGs")
     video: bool = opt(False, None, "per test video: an MP4 with the three panels and the score curve")
     timelines: bool = opt(True, None, "per test video: score vs frame, ground truth shaded")
@@ -296,7 +297,7 @@ class VizSchema:
 class LocalisationSchema:
     """Pixel-level localisation metrics, computed when the dataset has pixel masks."""
 
-    _target_: str = opt("lnra.localisation.LocalisationMetrics", NonEmpty(), "the metrics callback")
+    _target_: str = opt("lnra.callbacks.localisation.LocalisationMetrics", NonEmpty(), "the metrics callback")
     enabled: bool = opt(True, None, "compute them when masks exist")
     validation: bool = opt(False, None, "also after every validation epoch")
     sigma: float = opt(0.0, NON_NEGATIVE, "Gaussian smoothing of the error maps, in mask pixels")

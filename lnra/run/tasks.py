@@ -10,20 +10,21 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from PIL import Image
 
-from lnra.builders import build_datamodule, build_module, build_pseudo, build_trainer
-from lnra.checkpoints import load_checkpoint
-from lnra.console import describe_run
+from lnra.callbacks.localisation import pixel_results
+from lnra.callbacks.preview import PNG_NAME, preview_image
 from lnra.data.datamodule import VideoDataModule
 from lnra.errors import LnraError
-from lnra.inputs import check_inputs
-from lnra.localisation import pixel_results
-from lnra.module import LnraModule
-from lnra.preview import preview
-from lnra.results import write_results
-from lnra.resume import check_checkpoint, checkpoint_to_resume
-from lnra.summary import write_summary
-from lnra.sweep_resume import finished_cell
+from lnra.method.module import LnraModule
+from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer
+from lnra.run.console import describe_run
+from lnra.run.inputs import check_inputs
+from lnra.run.original_weights import load_checkpoint
+from lnra.run.results import write_results
+from lnra.run.resume import check_checkpoint, checkpoint_to_resume
+from lnra.run.summary import write_summary
+from lnra.run.sweep_resume import finished_cell
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,16 @@ def _precision_given() -> bool:
     if not HydraConfig.initialized():
         return False
     return any(o.lstrip("+~").startswith("trainer.precision=") for o in HydraConfig.get().overrides.task)
+
+
+def preview(cfg: DictConfig, run_dir: Path) -> Path:
+    """``task=preview``: write the grid of the chosen ``pseudo`` variant to ``<run dir>/{PNG_NAME}``."""
+    datamodule = build_datamodule(cfg, build_pseudo(cfg))
+    path = Path(run_dir) / PNG_NAME
+    Image.fromarray(preview_image(datamodule, seed=cfg.seed)).save(path)
+    print(f"preview of pseudo={cfg.pseudo.name} ({', '.join(datamodule.pseudo.kind_names[2:]) or 'no patch'}"
+          f"{', skip_frame' if datamodule.pseudo.needs_skip_clips else ''}): {path}")
+    return path
 
 
 TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test": test, "preview": preview}

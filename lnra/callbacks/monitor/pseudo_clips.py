@@ -13,11 +13,11 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from lnra.callbacks.monitor.board import board, grey, has_board, labelled_grid
+from lnra.callbacks.preview import preview_batch
+from lnra.callbacks.viz import ErrorColours, to_uint8
 from lnra.data.datamodule import VideoDataModule
-from lnra.monitor.board import board, grey, has_board, labelled_grid
-from lnra.preview import preview_batch
-from lnra.scoring import centre_index
-from lnra.viz import ErrorColours, to_uint8
+from lnra.method.scoring import centre_index
 
 TAG = "images/pseudo_clips"
 TITLES = ("input", "target", "reconstruction", "error vs input")

@@ -1,7 +1,8 @@
 """Read a sweep's HParams table back from its TensorBoard event files, without TensorBoard's server.
 
-``python -m lnra.monitor.readback outputs/multiruns/<time>`` prints one row per run (its settings and
-the last value of each ``hparams/`` metric), best AUC first: the table TensorBoard's HParams tab shows.
+``python -m lnra.callbacks.monitor.readback outputs/multiruns/<time>`` prints one row per run (its
+settings and the last value of each ``hparams/`` metric), best AUC first:
+the table TensorBoard's HParams tab shows.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from lnra.monitor.hparams import COLUMNS, METRICS
+from lnra.callbacks.monitor.hparams import COLUMNS, METRICS
 
 SESSION_START = "_hparams_/session_start_info"
 

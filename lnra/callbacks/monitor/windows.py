@@ -15,9 +15,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from lnra.monitor.board import board, has_board, labelled_grid
-from lnra.scoring import centre_index, scored_labels
-from lnra.viz import ErrorColours, panel_row, to_uint8
+from lnra.callbacks.monitor.board import board, has_board, labelled_grid
+from lnra.callbacks.viz import ErrorColours, panel_row, to_uint8
+from lnra.method.scoring import centre_index, scored_labels
 
 TAG = "images/test_windows"
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick

@@ -3,8 +3,8 @@
 Per clip three rows — the input, its target and ``|input - target|`` (where the pseudo anomaly is) —
 at a few frames spread over the clip. Every clip is forced to one of the variant's enabled types in
 turn, so a variant with p = 0.2 still shows its anomalies. ``python run.py task=preview pseudo=X``
-writes ``pseudo_preview.png`` to the run directory; :class:`PreviewLogger` logs the same image to
-TensorBoard when training starts.
+writes ``pseudo_preview.png`` to the run directory (:func:`lnra.run.tasks.preview`);
+:class:`PreviewLogger` logs the same image to TensorBoard when training starts.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import default_collate
@@ -103,18 +101,6 @@ def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], fr
 def preview_image(datamodule: VideoDataModule, clips: int = 4, frames: int = 4, seed: int = 0) -> np.ndarray:
     inputs, target, names = preview_batch(datamodule, clips, seed)
     return render_grid(inputs, target, names, frames)
-
-
-def preview(cfg: DictConfig, run_dir: Path) -> Path:
-    """``task=preview``: write the grid of the chosen ``pseudo`` variant to ``<run dir>/{PNG_NAME}``."""
-    from lnra.builders import build_datamodule, build_pseudo
-
-    datamodule = build_datamodule(cfg, build_pseudo(cfg))
-    path = Path(run_dir) / PNG_NAME
-    Image.fromarray(preview_image(datamodule, seed=cfg.seed)).save(path)
-    print(f"preview of pseudo={cfg.pseudo.name} ({', '.join(datamodule.pseudo.kind_names[2:]) or 'no patch'}"
-          f"{', skip_frame' if datamodule.pseudo.needs_skip_clips else ''}): {path}")
-    return path
 
 
 class PreviewLogger(pl.Callback):

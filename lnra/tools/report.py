@@ -1,4 +1,5 @@
-"""Turn a sweep's run directories back into the paper's tables: ``python -m lnra.report <multirun dir>``.
+"""Turn a sweep's run directories back into the paper's tables
+(``python -m lnra.tools.report <multirun dir>``).
 
 Every ``results.json`` under the directory is one run (a cell and a seed). Runs of the same cell are
 summarised as mean ± sample standard deviation over seeds, once for the last epoch (the number a
@@ -52,7 +53,7 @@ FIG5C = [
 
 REPORT_FILES = ("report.md", "table1.csv", "fig5c.csv", "other.csv", "table1.png", "fig5c.png")
 LOG_NAMES = ("console.log", "run.log")
-# results.json keys of the pixel-level metrics (lnra.localisation) → their column titles
+# results.json keys of the pixel-level metrics (lnra.callbacks.localisation) → their column titles
 PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
                  "pixel_ucsd_eer": "UCSD pixel EER"}
 
@@ -330,7 +331,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lnra.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lnra.tools.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun directory (outputs/multiruns/<time>)")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <sweep_dir>/report)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")

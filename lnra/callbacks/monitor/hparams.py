@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 from torch.utils.tensorboard.summary import hparams
 
-from lnra.monitor.board import board
+from lnra.callbacks.monitor.board import board
 
 METRICS = ("hparams/auc_last", "hparams/auc_best", "hparams/best_epoch")
 COLUMNS = ("run", "dataset", "variant", "technique", "source", "alpha", "beta", "p", "jumps", "seed",

@@ -12,20 +12,22 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lnra.checkpoint_io import AtomicCheckpointIO, LastEveryValidation
-from lnra.console import ModelLine
+from lnra.callbacks.epoch_weights import EpochWeights
+from lnra.callbacks.last_checkpoint import LastEveryValidation
+from lnra.callbacks.monitor import build_monitor
+from lnra.callbacks.preview import PreviewLogger
+from lnra.callbacks.progress import ProgressLines, console_is_terminal
+from lnra.callbacks.rng_state import RngStateCallback
 from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
-from lnra.epoch_weights import EpochWeights
 from lnra.errors import LnraError
-from lnra.model import check_clip_shape
-from lnra.module import LnraModule
-from lnra.monitor import build_monitor
-from lnra.preview import PreviewLogger
-from lnra.progress import ProgressLines, console_is_terminal
+from lnra.method.model import check_clip_shape
+from lnra.method.module import LnraModule
 from lnra.pseudo import PseudoAnomalies, SkipFrame
-from lnra.resume import RngStateCallback, free_logger_version
+from lnra.run.atomic_checkpoints import AtomicCheckpointIO
+from lnra.run.console import ModelLine
+from lnra.run.resume import free_logger_version
 
 log = logging.getLogger(__name__)
 

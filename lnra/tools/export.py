@@ -1,4 +1,4 @@
-"""Export a trained autoencoder: ``python -m lnra.export --ckpt PATH --format onnx|torchscript``.
+"""Export a trained autoencoder: ``python -m lnra.tools.export --ckpt PATH --format onnx|torchscript``.
 
 The exported model maps a batch of clips (B, 1, T, H, W) in [-1, 1] to their reconstructions, with
 the batch size free; a deployment computes the centre-frame PSNR from the two (docs/method.md §6). After
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnra.checkpoints import model_from_checkpoint
+from lnra.callbacks.viz import atomic_path
 from lnra.errors import LnraError
-from lnra.model import Autoencoder3D
-from lnra.viz import atomic_path
+from lnra.method.model import Autoencoder3D
+from lnra.run.original_weights import model_from_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lnra.export", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lnra.tools.export", description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
     p.add_argument("--format", required=True, choices=sorted(EXPORTERS))
     p.add_argument("--out", type=Path, help="output file (default: the checkpoint's name, .onnx or .pt)")

@@ -28,7 +28,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from lnra.data.masks import MaskStore
 from lnra.errors import LnraError
-from lnra.scoring import centre_index
+from lnra.method.scoring import centre_index
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from lnra.console import device_name
-from lnra.progress import ProgressLines, duration
-from lnra.scoring import Evaluation
+from lnra.callbacks.progress import ProgressLines, duration
+from lnra.method.scoring import Evaluation
+from lnra.run.console import device_name
 
 
 def command_line() -> str:

@@ -1,4 +1,4 @@
-"""Score your own footage: ``python -m lnra.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
+"""Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
 Frames are read one at a time (a video through imageio's bundled ffmpeg, or a folder of images in
 sorted name order), prepared exactly as the datasets are (grayscale, bilinear resize to the
@@ -7,7 +7,7 @@ clip length, each scoring its centre frame by PSNR. Only one window of frames is
 any length of video fits. The scores are raw (anomaly score = −PSNR, comparable across videos);
 ``--normalize`` gives the paper's per-video min–max instead. Where in the frame: ``--error-maps`` writes
 each scored frame's error heat map and ``--pixel-threshold T`` a mask video of the pixels whose
-squared error reaches T (:mod:`lnra.error_map_writer`), both at the input's resolution.
+squared error reaches T (:mod:`lnra.tools.error_map_writer`), both at the input's resolution.
 """
 
 from __future__ import annotations
@@ -26,14 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from lnra.checkpoints import model_from_checkpoint
-from lnra.data.datamodule import to_unit_range
-from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
-from lnra.error_map_writer import ErrorMapWriter
-from lnra.errors import LnraError
-from lnra.model import Autoencoder3D
-from lnra.scoring import centre_index, centre_psnr, min_max
-from lnra.viz import (
+from lnra.callbacks.viz import (
     ErrorColours,
     PanelSpool,
     Timeline,
@@ -42,6 +35,13 @@ from lnra.viz import (
     to_uint8,
     write_demo_video,
 )
+from lnra.data.datamodule import to_unit_range
+from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
+from lnra.errors import LnraError
+from lnra.method.model import Autoencoder3D
+from lnra.method.scoring import centre_index, centre_psnr, min_max
+from lnra.run.original_weights import model_from_checkpoint
+from lnra.tools.error_map_writer import ErrorMapWriter
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lnra.detect", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lnra.tools.detect", description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
     p.add_argument("--input", required=True, type=Path, help="a video file or a folder of frames")
     p.add_argument("--out", required=True, type=Path, help="folder for scores.csv, timeline.png, demo.mp4")

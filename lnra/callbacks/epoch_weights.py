@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from lnra.checkpoint_io import atomic_torch_save
+from lnra.diskio import atomic_torch_save
 
 
 def epoch_file(folder: Path, epoch: int) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lnra.diskio import explained_write_errors
-from lnra.scoring import Evaluation
+from lnra.method.scoring import Evaluation
 
 
 def best_epoch(history: list[dict[str, float]]) -> dict[str, float] | None:

@@ -5,7 +5,7 @@ command (its overrides are recorded in ``sweep.json`` when the folder is made; `
 and its settings may differ) and every job runs in its old job folder there:
 
 * a job with ``results.json`` finished: it is reported as done and skipped, without loading any data;
-* a job with a checkpoint continues from it (:func:`lnra.resume.checkpoint_to_resume`);
+* a job with a checkpoint continues from it (:func:`lnra.run.resume.checkpoint_to_resume`);
 * a job never started (or killed before its first checkpoint) starts.
 
 ``resume=<sweep folder>`` names the folder instead. The folder is chosen once, in the process that
@@ -26,6 +26,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lnra.errors import LnraError
+from lnra.run.fresh_dir import unique_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ def find_sweep(multiruns: Path, overrides: Iterable[str]) -> Path | None:
 
 def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterable[str]) -> str:
     """``hydra.sweep.dir``: the folder a resumed sweep continues in, else a new ``<multiruns>/<stamp>``."""
-    from lnra.rundir import unique_dir  # lnra.rundir registers this function as a resolver
-
     pinned = os.environ.get(SWEEP_ENV)
     if pinned:
         return pinned

@@ -3,7 +3,7 @@
 A Lightning callback: it reads the reconstructed centre frames that ``test_step`` / ``validation_step``
 already return (``recon_centre``), so nothing is reconstructed twice and the module does not change.
 For each batch it builds the error maps at the ground-truth masks' resolution and feeds them, with
-the masks of the scored frames, to :class:`lnra.pixel_metrics.PixelLocalisation` (the metrics and
+the masks of the scored frames, to :class:`lnra.method.pixel_metrics.PixelLocalisation` (the metrics and
 the reading of the UCSD criterion are described there). Datasets without ``testing/pixel_masks``
 get None for every metric.
 
@@ -22,8 +22,8 @@ import torch
 
 from lnra.data.masks import MaskStore
 from lnra.errors import LnraError
-from lnra.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
-from lnra.scoring import centre_index
+from lnra.method.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
+from lnra.method.scoring import centre_index
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from lnra.monitor.health import HealthMonitor
-from lnra.monitor.hparams import HParamsLogger, run_hparams
-from lnra.monitor.pseudo_clips import PseudoClipImages
-from lnra.monitor.scores import ScoreMonitor
-from lnra.monitor.windows import FixedWindowImages
-from lnra.viz import ErrorColours
+from lnra.callbacks.monitor.health import HealthMonitor
+from lnra.callbacks.monitor.hparams import HParamsLogger, run_hparams
+from lnra.callbacks.monitor.pseudo_clips import PseudoClipImages
+from lnra.callbacks.monitor.scores import ScoreMonitor
+from lnra.callbacks.monitor.windows import FixedWindowImages
+from lnra.callbacks.viz import ErrorColours
 
 __all__ = ["HParamsLogger", "HealthMonitor", "PseudoClipImages", "ScoreMonitor", "FixedWindowImages",
            "build_monitor"]

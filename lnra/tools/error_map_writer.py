@@ -1,7 +1,7 @@
-"""Per-frame pixel errors of ``lnra.detect`` for the user's own footage: heat-map images and a
+"""Per-frame pixel errors of ``lnra.tools.detect`` for the user's own footage: heat-map images and a
 thresholded mask video, both at the input's own resolution.
 
-The maps are the ones the pixel-level metrics use (:mod:`lnra.pixel_metrics`): the centre frame's
+The maps are the ones the pixel-level metrics use (:mod:`lnra.method.pixel_metrics`): the centre frame's
 squared error ``(recon − input)²`` in [-1, 1] units, upsampled bilinearly from the model's resolution
 to the input's (and smoothed if asked). A pixel of the mask video is white where that error reaches
 ``--pixel-threshold`` — the same units as the thresholds swept by the pixel-level ROC, so a threshold
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lnra.pixel_metrics import upsample_errors
-from lnra.viz import ErrorColours
+from lnra.callbacks.viz import ErrorColours
+from lnra.method.pixel_metrics import upsample_errors
 
 
 class ErrorMapWriter:

@@ -4,33 +4,31 @@
 ``run_name``; ``resume=<run dir>`` continues that one. A run is *interrupted* when it has a checkpoint to
 continue from (``checkpoints/last.ckpt``, written after every validation, or Lightning's SLURM
 ``hpc_ckpt_<n>.ckpt``) and no ``results.json`` (written only when a run finished). Which directory a
-run uses is decided when Hydra resolves ``hydra.run.dir`` (:func:`lnra.rundir.run_dir`, which calls
+run uses is decided when Hydra resolves ``hydra.run.dir`` (:func:`lnra.run.rundir.run_dir`, which calls
 :func:`find_interrupted_run` here); :func:`checkpoint_to_resume` then tells ``train`` what to load, or
 explains why there is nothing to resume.
 
 A checkpoint carries everything training needs to go on as if never stopped: weights, optimiser,
 epoch and step (Lightning), the best-AUC tracking (the ``ModelCheckpoint`` state), the validation
-history (:class:`lnra.module.LnraModule`) and — via :class:`RngStateCallback` — the random number
-generators, so the pseudo-anomaly draws continue the same stream.
+history (:class:`lnra.method.module.LnraModule`) and — via
+:class:`lnra.callbacks.rng_state.RngStateCallback` — the random number generators, so the pseudo-anomaly
+draws continue the same stream.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback
 
-from lnra.checkpoints import load_weights_into, read_weights
 from lnra.errors import LnraError
+from lnra.run.original_weights import load_weights_into, read_weights
 
 log = logging.getLogger(__name__)
 
@@ -203,36 +201,3 @@ def free_logger_version(run_dir: Path, logger_cfg: DictConfig) -> dict[str, str]
     while (Path(run_dir) / name / f"resume{k}").exists():
         k += 1
     return {"version": f"resume{k}"}
-
-
-# -- random number generators ------------------------------------------------------------------------
-def collect_rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
-    reads back (the NumPy key array becomes a list)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
-                             "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-class RngStateCallback(Callback):
-    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not):
-    a resumed run then draws the same shuffles, skip frames and pseudo-anomaly choices as an uninterrupted
-    one. Restoring happens before the first batch of the resumed epoch, when nothing has drawn yet."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return collect_rng_state()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        restore_rng_state(state_dict)

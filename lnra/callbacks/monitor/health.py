@@ -12,7 +12,7 @@ import time
 import pytorch_lightning as pl
 import torch
 
-from lnra.monitor.board import board
+from lnra.callbacks.monitor.board import board
 
 TAGS = {"lr": "health/learning_rate", "train": "health/train_clips_per_s",
         "val": "health/val_windows_per_s", "memory": "health/peak_gpu_memory_gib"}

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from lnra.errors import LnraError
-from lnra.model import Autoencoder3D
+from lnra.method.model import Autoencoder3D
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def load_weights_into(model: nn.Module, weights: CheckpointWeights, path: Path) 
 
 
 def load_checkpoint(module: nn.Module, path: Path) -> int | None:
-    """Load a checkpoint of either kind into an :class:`~lnra.module.LnraModule`; return its epoch."""
+    """Load a checkpoint of either kind into an :class:`~lnra.method.module.LnraModule`; return its epoch."""
     weights = read_weights(Path(path))
     load_weights_into(module.model, weights, path)
     if weights.kind == "original":

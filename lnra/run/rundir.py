@@ -3,8 +3,8 @@
 Registered as the OmegaConf resolver ``lnra_unique`` and used for ``hydra.sweep.dir``. The folder is
 created with an exclusive ``mkdir``, which is atomic, so concurrent runs cannot pick the same name.
 ``lnra_run_dir`` (``hydra.run.dir``) does the same unless the command resumes an interrupted run, which
-then continues in its own folder (see :mod:`lnra.resume`), and ``lnra_sweep_dir`` (``hydra.sweep.dir``)
-unless it resumes a sweep (see :mod:`lnra.sweep_resume`); ``lnra_config_subdir`` keeps a resumed run's
+then continues in its own folder (see :mod:`lnra.run.resume`), and ``lnra_sweep_dir`` (``hydra.sweep.dir``)
+unless it resumes a sweep (see :mod:`lnra.run.sweep_resume`); ``lnra_config_subdir`` keeps a resumed run's
 original ``.hydra`` files and saves the resuming command's next to them.
 """
 
@@ -17,28 +17,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-_claimed: dict[str, str] = {}
+from lnra.run.fresh_dir import unique_dir
+
 _run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
 _config_subdirs: dict[str, str] = {}
 _sweep_dirs: dict[str, str] = {}
-
-
-def unique_dir(base: str) -> str:
-    """Create and return ``base``, or ``base-1``, ``base-2``, … if it is already taken."""
-    if base in _claimed:
-        return _claimed[base]
-    Path(base).parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = base, 0
-    while True:
-        try:
-            os.mkdir(candidate)
-            break
-        except FileExistsError:
-            n += 1
-            candidate = f"{base}-{n}"
-    _claimed[base] = candidate
-    return candidate
 
 
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
@@ -47,8 +31,8 @@ def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path
     key = f"{runs}|{stamp}|{run_name}|{resume}|{ckpt_path}"
     if key in _run_dirs:
         return _run_dirs[key]
-    # Imported here, not at the top: lnra.resume loads torch, which `python run.py --help` does not need.
-    from lnra.resume import SLURM_MARKER, find_run_to_resume, slurm_job_id
+    # Imported here, not at the top: lnra.run.resume loads torch, which `python run.py --help` does not need.
+    from lnra.run.resume import SLURM_MARKER, find_run_to_resume, slurm_job_id
 
     found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
     if found is not None:
@@ -77,9 +61,9 @@ def config_subdir(run_dir_path: str) -> str:
 
 
 def sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Any) -> str:
-    """``hydra.sweep.dir`` (see :func:`lnra.sweep_resume.choose_sweep_dir`), chosen once per process."""
+    """``hydra.sweep.dir`` (see :func:`lnra.run.sweep_resume.choose_sweep_dir`), chosen once per process."""
     if multiruns not in _sweep_dirs:
-        from lnra.sweep_resume import choose_sweep_dir
+        from lnra.run.sweep_resume import choose_sweep_dir
 
         _sweep_dirs[multiruns] = choose_sweep_dir(multiruns, stamp, resume, overrides)
     return _sweep_dirs[multiruns]

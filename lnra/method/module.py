@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from lnra.errors import LnraError
+from lnra.method.scoring import Evaluation, centre_index, centre_psnr, evaluate, window_count
 from lnra.pseudo import KIND_NORMAL
-from lnra.scoring import Evaluation, centre_index, centre_psnr, evaluate, window_count
 
 log = logging.getLogger(__name__)
 
