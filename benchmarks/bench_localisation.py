@@ -26,8 +26,8 @@ import torch
 
 from lnra.callbacks.localisation import batch_masks
 from lnra.data.datamodule import VideoDataModule
+from lnra.data.pixels import window_count
 from lnra.method.pixel_metrics import DEFAULT_BINS, PixelLocalisation, error_maps
-from lnra.method.scoring import window_count
 
 CLIP = 16
 

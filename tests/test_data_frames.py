@@ -14,8 +14,8 @@ from data_helpers import marked_video, write_dataset, write_video
 from PIL import Image
 
 from lnra.data import frames as frames_mod
-from lnra.data.datamodule import to_unit_range
 from lnra.data.frames import list_videos, load_frame_store
+from lnra.data.pixels import to_unit_range
 from lnra.errors import LnraError
 
 

@@ -5,8 +5,9 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from lnra.data.pixels import window_count
 from lnra.errors import LnraError
-from lnra.method.scoring import centre_psnr, evaluate, min_max, scored_labels, window_count
+from lnra.method.scoring import centre_psnr, evaluate, min_max, scored_labels
 
 
 def test_scored_labels_drop_the_first_8_and_last_7_frames():

@@ -22,7 +22,8 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import default_collate
 from torchvision.utils import make_grid
 
-from lnra.data.datamodule import TrainClips, VideoDataModule, to_unit_range
+from lnra.data.datamodule import TrainClips, VideoDataModule
+from lnra.data.pixels import to_unit_range
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies
 from lnra.pseudo.selection import FIRST_PATCH_KIND
 

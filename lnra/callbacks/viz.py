@@ -27,6 +27,7 @@ from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from lnra.data.masks import MaskStore
+from lnra.data.pixels import from_unit_range
 from lnra.errors import LnraError
 from lnra.method.scoring import centre_index
 
@@ -40,8 +41,8 @@ MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """[-1, 1] → uint8 [0, 255] (the inverse of the loaders' ``x/127.5 - 1``)."""
-    return frames.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    """[-1, 1] → a uint8 NumPy array, for images and videos."""
+    return from_unit_range(frames).cpu().numpy()
 
 
 class ErrorColours:

@@ -20,6 +20,7 @@ from lnra.data.epoch_order import EpochItem, ShuffledPairs
 from lnra.data.frames import FrameStore, list_videos, load_frame_store
 from lnra.data.labels import find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
+from lnra.data.pixels import to_unit_range, window_count
 from lnra.errors import LnraError
 from lnra.pseudo import PseudoAnomalies
 from lnra.pseudo.skip import skip_frame_indices
@@ -38,7 +39,7 @@ class _Windows(Dataset):
     def __init__(self, store: FrameStore, clip_len: int, gather: bool) -> None:
         self.store, self.clip_len, self.gather = store, clip_len, gather
         self.lengths, self.offsets = store.lengths, store.offsets
-        per_video = np.maximum(self.lengths - clip_len + 1, 0)
+        per_video = window_count(self.lengths, clip_len)
         self.video_of = np.repeat(np.arange(len(per_video)), per_video)
         self.start_of = np.concatenate([np.arange(n) for n in per_video])  # a store has >= 1 video
 
@@ -110,11 +111,6 @@ class TestWindows(_Windows):
 def already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The DataLoader's collate step for datasets that fetch whole batches: nothing left to stack."""
     return batch
-
-
-def to_unit_range(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] → float [-1, 1] as ``x/127.5 - 1`` (docs/method.md §1)."""
-    return frames.float().div_(127.5).sub_(1.0)
 
 
 class VideoDataModule(pl.LightningDataModule):

@@ -35,7 +35,7 @@ from PIL import Image
 
 from lnra.data.frames import natural_key, read_frame
 from lnra.data.labels import paper_label_file
-from lnra.errors import LnraError
+from lnra.errors import LnraError, exit_status
 
 # Test-frame totals of the official releases; a different total is reported, not refused (a subset).
 OFFICIAL_TEST_FRAMES = {"ped2": 2010, "avenue": 15324, "shanghai": 40791}
@@ -372,7 +372,7 @@ def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "
         prepare(name, source, out, overwrite, ext, labels=labels)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lnra.data.prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=[*sorted(PREPARERS), "cifar100", "imagenet"],
                         help="a dataset, or an intruder set for patch pseudo anomalies (--download only)")
@@ -391,17 +391,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="frame labels to write: the paper's own (default; its AUCs were computed with "
                              "them) or derived from the official ground truth; both are compared per video")
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> None:
         if args.download:
             prepare_download(args.name, args.out, args.overwrite, args.ext, args.labels)
         elif args.name not in PREPARERS:
             raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
         else:
             prepare(args.name, args.source, args.out, args.overwrite, args.ext, labels=args.labels)
-    except LnraError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+
+    return exit_status(work)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -16,8 +16,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from lnra.data.pixels import window_count
 from lnra.errors import LnraError
-from lnra.method.scoring import Evaluation, centre_index, centre_psnr, evaluate, window_count
+from lnra.method.scoring import Evaluation, centre_index, centre_psnr, evaluate
 from lnra.pseudo import KIND_NORMAL
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,6 @@ def centre_index(clip_len: int) -> int:
     return clip_len // 2
 
 
-def window_count(video_len: int, clip_len: int) -> int:
-    """Stride-1 windows over a video: ``len - clip_len + 1`` (``len - 15`` for 16-frame clips)."""
-    return max(0, video_len - clip_len + 1)
-
-
 def scored_labels(labels: np.ndarray, clip_len: int) -> np.ndarray:
     """The labels of the frames that the windows score: ``labels[8 : len-7]`` for 16-frame clips."""
     c = centre_index(clip_len)

@@ -27,6 +27,7 @@ from torchvision import transforms
 from torchvision.datasets import CIFAR100, ImageFolder
 
 from lnra.data.frames import list_videos, load_frame_store, read_frame
+from lnra.data.pixels import from_unit_range, to_unit_range, window_count
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def resize_to_frame(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """uint8 (k, T, h, w) → float [-1, 1] (k, T, H, W): scale, then bilinear with ``align_corners=True``."""
-    x = images.float().div_(127.5).sub_(1.0)
+    x = to_unit_range(images)
     if x.shape[-2:] == (height, width):
         return x
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=True)
@@ -125,7 +126,7 @@ def _stack_images(images: list[np.ndarray], height: int, width: int) -> torch.Te
     if len({img.shape for img in images}) == 1:
         return torch.from_numpy(np.stack(images))[:, None]
     resized = [resize_to_frame(torch.from_numpy(img)[None, None], height, width) for img in images]
-    return torch.cat(resized).add_(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+    return from_unit_range(torch.cat(resized))
 
 
 class _LocalCIFAR100(CIFAR100):
@@ -273,7 +274,7 @@ class VideoClipSource(IntruderSource):
                 f"{root}/training/frames/<video>/<frame>.jpg (set pseudo.source.root=DATASET_FOLDER)"
             )
         self.store = load_frame_store(list_videos(split), Path(cache_dir), name, "training", height, width)
-        per_video = np.maximum(self.store.lengths - clip_len + 1, 0)
+        per_video = window_count(self.store.lengths, clip_len)
         self.starts = np.concatenate([self.store.offsets[v] + np.arange(n) for v, n in enumerate(per_video)])
         if len(self.starts) == 0:
             raise LnraError(f"no training video in {split} has {clip_len} frames to give an intruder clip")
@@ -303,7 +304,7 @@ def _textures(count: int, size: int, generator: torch.Generator) -> torch.Tensor
     disc = (xx - cx) ** 2 + (yy - cy) ** 2 < radius**2
     tone = torch.where(uniform(0, 1, *one) < 0.5, -1.0, 1.0)
     image = torch.where(disc, tone, 0.6 * grating + 0.4 * field[:, 0])
-    return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return from_unit_range(image)
 
 
 class TextureSource(PooledSource):

@@ -35,9 +35,9 @@ from lnra.callbacks.viz import (
     to_uint8,
     write_demo_video,
 )
-from lnra.data.datamodule import to_unit_range
 from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
-from lnra.errors import LnraError
+from lnra.data.pixels import to_unit_range
+from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.method.scoring import centre_index, centre_psnr, min_max
 from lnra.run.original_weights import model_from_checkpoint
@@ -226,16 +226,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+
+    def work() -> None:
         paths = detect(args.ckpt, args.input, args.out, args.threshold, args.normalize, args.video, args.fps,
                        args.batch_size, args.device, args.clip_len, args.height, args.width, args.overwrite,
                        args.error_maps, args.pixel_threshold)
-    except LnraError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for path in paths.values():
-        print(path)
-    return 0
+        for path in paths.values():
+            print(path)
+
+    return exit_status(work)
 
 
 if __name__ == "__main__":

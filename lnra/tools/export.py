@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from lnra.callbacks.viz import atomic_path
-from lnra.errors import LnraError
+from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.run.original_weights import model_from_checkpoint
 
@@ -120,14 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, help="override the checkpoint's frame width")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
+
+    def work() -> None:
         result = export(args.ckpt, args.format, args.out, args.overwrite,
                         args.clip_len, args.height, args.width)
-    except LnraError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{result.path} (max |difference| to PyTorch: {result.max_abs_diff:.2e})")
-    return 0
+        print(f"{result.path} (max |difference| to PyTorch: {result.max_abs_diff:.2e})")
+
+    return exit_status(work)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from lnra.errors import LnraError
+from lnra.errors import LnraError, exit_status
 
 DATASETS = {"ped2": "Ped2", "avenue": "Avenue", "shanghai": "ShanghaiTech"}
 
@@ -336,14 +336,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <sweep_dir>/report)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> None:
         out = build_report(args.sweep_dir, args.out, args.overwrite)
-    except LnraError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print((out / "report.md").read_text())
-    print(f"report written to {out}")
-    return 0
+        print((out / "report.md").read_text())
+        print(f"report written to {out}")
+
+    return exit_status(work)
 
 
 if __name__ == "__main__":
