@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.paths import CONF, shared_data_dir, tmp_paths
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from lnra.run.rundir import register_resolvers
 
-REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
-
 register_resolvers()
-
-# A synthetic dataset small enough for a whole train + test in seconds: 32x32 frames, 32 per video.
-TINY_DATASET = [
-    "dataset.height=32",
-    "dataset.width=32",
-    "dataset.generate.size=32",
-    "dataset.generate.train_videos=2",
-    "dataset.generate.test_videos=2",
-    "dataset.generate.frames_per_video=32",
-]
-
-
-def shared_data_dir() -> Path | None:
-    """The read-only real data: env ``LNRA_SHARED_DATA`` or ``<repo>/../shared/data``."""
-    path = Path(os.environ.get("LNRA_SHARED_DATA", REPO.parent / "shared" / "data"))
-    return path if path.is_dir() else None
 
 
 @pytest.fixture
@@ -40,16 +21,6 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("real data not found: set LNRA_SHARED_DATA or place it at ../shared/data")
     return path
-
-
-def tmp_paths(tmp_path: Path) -> list[str]:
-    """Overrides that keep every file a run writes inside ``tmp_path``."""
-    return [
-        f"paths.root_dir={tmp_path}",
-        f"paths.generated_dir={tmp_path}/data",
-        f"paths.cache_dir={tmp_path}/cache",
-        f"paths.output_dir={tmp_path}/outputs",
-    ]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_DATASET, tmp_paths
+from helpers.paths import REPO, TINY_DATASET, tmp_paths
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 

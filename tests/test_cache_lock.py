@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import REPO
-from data_helpers import write_dataset
+from helpers.data import write_dataset
+from helpers.paths import REPO
 
 from lnra.data.frames import list_videos, load_frame_store
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from reference_ae import ReferenceDecoder, ReferenceEncoder
+from helpers.reference_ae import ReferenceDecoder, ReferenceEncoder
 from torch import nn
 
 from lnra.errors import LnraError
@@ -36,7 +36,7 @@ def original_classes() -> Iterator[tuple[type, type, type]]:
     autoencoder = types.ModuleType("model.autoencoder")
     recon = types.ModuleType("model.reconstruction_model")
 
-    # built from the paper's layer table (tests/reference_ae.py), not from lnra's classes
+    # built from the paper's layer table (tests/helpers/reference_ae.py), not from lnra's classes
     class Reconstruction3DEncoder(ReferenceEncoder):
         pass
 
@@ -168,7 +168,7 @@ def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes, given, 
 
 
 def test_every_epoch_keeps_each_epochs_weights_only(compose_cfg, tmp_path):
-    from conftest import TINY_DATASET
+    from helpers.paths import TINY_DATASET
 
     from lnra.callbacks.epoch_weights import EpochWeights
     from lnra.run.builders import build_trainer

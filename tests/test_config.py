@@ -1,14 +1,12 @@
 """Every config group option composes through the real Hydra configs, and the defaults are the paper's."""
 
-from pathlib import Path
-
 import pytest
-from test_schema import undeclared
+from helpers.paths import CONF
+from helpers.schema import undeclared
 
 from lnra.run.builders import build_pseudo
 from lnra.schema.validate import config_mistakes
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUP_OPTIONS = sorted(
     (group.name, option.stem)
     for group in CONF.iterdir()

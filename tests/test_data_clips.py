@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from data_helpers import write_dataset
+from helpers.data import write_dataset
 
 from lnra.data import datamodule
 from lnra.data.datamodule import TrainClips, VideoDataModule

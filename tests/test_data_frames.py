@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from data_helpers import marked_video, write_dataset, write_video
+from helpers.data import marked_video, write_dataset, write_video
 from PIL import Image
 
 from lnra.data import frames as frames_mod

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_helpers import write_dataset, write_stub_videos
+from helpers.data import write_dataset, write_stub_videos
 
 import lnra
 from lnra.data.datamodule import VideoDataModule

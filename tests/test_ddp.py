@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tmp_paths
+from helpers.paths import REPO, tmp_paths
 
 # Three test videos of 32 frames: 51 windows, which two ranks split unevenly (the sampler pads one).
 DATA = ["dataset.height=32", "dataset.width=32", "dataset.generate.size=32",

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY_DATASET, tmp_paths
-from data_helpers import write_dataset
+from helpers.data import write_dataset
+from helpers.paths import REPO, TINY_DATASET, tmp_paths
 
 import lnra.data.cache_files as cache_files
 import lnra.run.results as results_mod

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_DATASET, tmp_paths
+from helpers.paths import REPO, TINY_DATASET, tmp_paths
 
 
 def run_py(tmp_path: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:

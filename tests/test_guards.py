@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from conftest import TINY_DATASET
+from helpers.paths import TINY_DATASET
 
 import lnra.method.module
 from lnra.errors import LnraError

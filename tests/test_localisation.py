@@ -10,7 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_DATASET
+from helpers.paths import TINY_DATASET
 from omegaconf import OmegaConf
 from PIL import Image
 from sklearn.metrics import roc_auc_score

@@ -2,7 +2,13 @@
 
 import pytest
 import torch
-from reference_ae import PAPER_WIDTHS, ReferenceDecoder, ReferenceEncoder, decoder_table, encoder_table
+from helpers.reference_ae import (
+    PAPER_WIDTHS,
+    ReferenceDecoder,
+    ReferenceEncoder,
+    decoder_table,
+    encoder_table,
+)
 from torch import nn
 
 from lnra.errors import LnraError

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_DATASET, tmp_paths
+from helpers.paths import REPO, TINY_DATASET, tmp_paths
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

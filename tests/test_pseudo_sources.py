@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from data_helpers import write_dataset
+from helpers.data import write_dataset
 from PIL import Image
 from torchvision import transforms
 

@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import TINY_DATASET
+from helpers.paths import TINY_DATASET
 
 from lnra.run.tasks import train
 

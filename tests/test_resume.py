@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import REPO, TINY_DATASET, tmp_paths
+from helpers.paths import REPO, TINY_DATASET, tmp_paths
 from torch.utils.data import DataLoader
 
 from lnra.callbacks.last_checkpoint import LastEveryValidation

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, tmp_paths
+from helpers.paths import REPO, tmp_paths
 
 from lnra.run.fresh_dir import unique_dir
 from lnra.run.resume import SLURM_MARKER, find_run_to_resume

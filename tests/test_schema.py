@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tmp_paths
+from helpers.paths import REPO, tmp_paths
 from hydra import compose, initialize_config_dir
 
 from lnra.schema.docs import END, START, markdown, sections
@@ -242,28 +242,6 @@ def test_relations_between_options(tmp_path):
 def test_a_sweep_is_checked_value_by_value(tmp_path):
     outcome = run_refused(tmp_path, ["-m", "seed=0,abc", "dataset.height=32,40"])
     assert_each_reported_once(outcome, [bad("seed", "abc"), bad("dataset.height", "40")])
-
-
-def undeclared(node, prefix: str = "") -> list[str]:
-    """Keys of typed nodes that their dataclass does not declare (a YAML may add them unchecked); the
-    top level's groups are not fields of the root schema."""
-    from dataclasses import fields, is_dataclass
-
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    schema = OmegaConf.get_type(node)
-    declared = {f.name for f in fields(schema)} if is_dataclass(schema) else None
-    found = [f"{prefix}{k}" for k in node if declared is not None and k not in declared
-             and not (prefix == "" and (OmegaConf.is_dict(node[k]) or node[k] is None))]
-    for key in node:
-        if OmegaConf.is_interpolation(node, key):
-            continue
-        value = node[key]
-        items = enumerate(value) if isinstance(value, ListConfig) else [(None, value)]
-        for i, item in items:
-            if isinstance(item, DictConfig):
-                found += undeclared(item, f"{prefix}{key}." + ("" if i is None else f"{i}."))
-    return found
 
 
 def test_trainer_arguments_outside_the_schema_pass_with_plus(compose_cfg):

@@ -8,7 +8,7 @@ import logging
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import TINY_DATASET
+from helpers.paths import TINY_DATASET
 
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule, reconstruction_loss

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, tmp_paths
+from helpers.paths import REPO, tmp_paths
 from omegaconf import OmegaConf
 
 from lnra.errors import LnraError
