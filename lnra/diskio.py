@@ -100,3 +100,15 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` (same suffix) that replaces it only if the block succeeds."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from lnra.data.masks import MaskStore
 from lnra.data.pixels import from_unit_range
+from lnra.diskio import atomic_path
 from lnra.errors import LnraError
 from lnra.method.scoring import centre_index
 
@@ -159,18 +158,6 @@ def timeline_figure(timeline: Timeline, width_px: int = 900, height_px: int = 26
 def figure_to_array(fig: Figure) -> np.ndarray:
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` (same suffix) that replaces it only if the block succeeds."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_timeline_png(timeline: Timeline, path: Path) -> Figure:

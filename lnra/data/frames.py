@@ -114,15 +114,21 @@ def read_frame(path: Path, what: str = "frame") -> np.ndarray:
 READER = "opencv-imread-gray+resize-linear"  # part of the cache key: caches of another reader are not reused
 
 
-def _source_key(listing: VideoListing, dataset: str, split: str, height: int, width: int) -> str:
-    """Hash of everything the cached pixels depend on: a changed file list or file changes the key."""
-    h = hashlib.sha1(f"{READER}|{dataset}|{split}|{height}x{width}".encode())
+def files_key(listing: VideoListing, prefix: str) -> str:
+    """Hash of ``prefix`` and every file's video, name, size and time: a cache named by it is rebuilt when
+    any file, or the list of files, changes."""
+    h = hashlib.sha1(prefix.encode())
     for name, frames in zip(listing.names, listing.files, strict=True):
         h.update(name.encode())
         for f in frames:
             st = f.stat()
             h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
+
+
+def _source_key(listing: VideoListing, dataset: str, split: str, height: int, width: int) -> str:
+    """Hash of everything the cached pixels depend on: the reader, the size and the files."""
+    return files_key(listing, f"{READER}|{dataset}|{split}|{height}x{width}")
 
 
 @dataclass

@@ -10,16 +10,15 @@ upsampled to it — because the published pixel-level numbers are measured at th
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from lnra.data.frames import VideoListing, list_videos
+from lnra.data.frames import VideoListing, files_key, list_videos
+from lnra.diskio import atomic_path
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -95,13 +94,7 @@ def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
 
 def _cache_key(listing: VideoListing) -> str:
     """Hash of the mask files' names, sizes and times: a changed file makes a new cache."""
-    h = hashlib.sha1(b"masks")
-    for name, files in zip(listing.names, listing.files, strict=True):
-        h.update(name.encode())
-        for f in files:
-            st = f.stat()
-            h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return files_key(listing, "masks")
 
 
 def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> MaskStore:
@@ -117,8 +110,7 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
     path = cache_dir / f"{dataset}_pixel_masks_{height}x{width}_{_cache_key(listing)}.npy"
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.partial{os.getpid()}.npy")
-        try:
+        with atomic_path(path) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
                                             shape=(len(files), height, (width + 7) // 8))
             for i, f in enumerate(files):
@@ -129,9 +121,6 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
                 out[i] = np.packbits(mask, axis=-1)
             out.flush()
             del out
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
     bits = np.load(path, mmap_mode="r")
     if bits.shape != (len(files), height, (width + 7) // 8):

@@ -30,13 +30,13 @@ from lnra.callbacks.viz import (
     ErrorColours,
     PanelSpool,
     Timeline,
-    atomic_path,
     save_timeline_png,
     to_uint8,
     write_demo_video,
 )
 from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
+from lnra.diskio import atomic_path
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.method.scoring import centre_index, centre_psnr, min_max

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnra.callbacks.viz import atomic_path
+from lnra.diskio import atomic_path
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.run.original_weights import model_from_checkpoint
