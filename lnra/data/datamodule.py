@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lnra.data.epoch_order import EpochItem, ShuffledPairs
-from lnra.data.frames import FrameStore, list_videos, load_frame_store
+from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
 from lnra.data.labels import find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
 from lnra.data.pixels import to_unit_range, window_count
@@ -146,13 +146,21 @@ class VideoDataModule(pl.LightningDataModule):
         self.test_labels: list[np.ndarray] = []
         self.test_names: list[str] = []
         self._stores: dict[str, FrameStore] = {}
+        self._listings: dict[str, VideoListing] = {}
         self._device_frames: dict[str, torch.Tensor] = {}
         self._masks: MaskStore | None = None
 
     # -- data on disk -------------------------------------------------------------------------
+    def listing(self, folder: str) -> VideoListing:
+        """The videos of ``training`` or ``testing``, listed once: the start-up checks, the frame cache and
+        the pixel masks all read the same listing."""
+        if folder not in self._listings:
+            self._listings[folder] = list_videos(self.root / folder / "frames")
+        return self._listings[folder]
+
     def check_test_split(self) -> None:
         """List the test videos and load the labels: cheap, so inconsistencies surface before caching."""
-        listing = list_videos(self.root / "testing" / "frames")
+        listing = self.listing("testing")
         label_file = find_label_file(self.name, self.root, self.labels_path)
         self.test_labels = load_labels(label_file, listing.lengths, listing.names)
         self.test_names = listing.names
@@ -164,7 +172,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     def check_train_split(self) -> None:
         """List the training videos (cheap): a split with no video of a whole clip fails before caching."""
-        listing = list_videos(self.root / "training" / "frames")
+        listing = self.listing("training")
         if max(listing.lengths) < self.clip_len:
             raise LnraError(
                 f"no training video in {listing.split_dir} has {self.clip_len} frames (the longest has "
@@ -174,7 +182,7 @@ class VideoDataModule(pl.LightningDataModule):
     def store(self, split: str) -> FrameStore:
         if split not in self._stores:
             folder = "training" if split == "train" else "testing"
-            listing = list_videos(self.root / folder / "frames")
+            listing = self.listing(folder)
             self._stores[split] = load_frame_store(
                 listing, self.cache_dir, self.name, folder, self.height, self.width
             )
@@ -184,7 +192,7 @@ class VideoDataModule(pl.LightningDataModule):
         """The test split's pixel-level ground truth (``testing/pixel_masks``), or None when the dataset
         has none; checked against the test frames and cached as packed bits on first use."""
         if self._masks is None:
-            listing = list_masks(self.root / "testing", list_videos(self.root / "testing" / "frames"))
+            listing = list_masks(self.root / "testing", self.listing("testing"))
             if listing is None:
                 return None
             self._masks = load_mask_store(listing, self.cache_dir, self.name)
