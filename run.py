@@ -16,8 +16,9 @@ os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
 
 from lnra.errors import LnraError  # noqa: E402
 from lnra.run.habits import lightning_habits  # noqa: E402
+from lnra.run.inputs import check_inputs  # noqa: E402
 from lnra.run.rundir import register_resolvers  # noqa: E402
-from lnra.schema.preflight import preflight  # noqa: E402
+from lnra.schema.preflight import preflight, single_run_config  # noqa: E402
 from lnra.schema.validate import check_config  # noqa: E402
 
 register_resolvers()
@@ -45,7 +46,25 @@ def main(cfg: DictConfig) -> object:
         sys.exit(2)
 
 
+def inputs_preflight(argv: list[str], config_dir: Path) -> None:
+    """A single run's missing inputs (frames, labels, intruders, checkpoint), all in one line, before
+    torch is imported and before Hydra makes a run directory: an answer in about a second. The tasks
+    check again, for a sweep's jobs; a resumed run is left to its task (its run directory decides)."""
+    cfg = single_run_config(argv, config_dir)
+    if cfg is None or cfg.task not in ("train", "test") or cfg.get("resume"):
+        return
+    try:
+        check_inputs(cfg, training=cfg.task == "train")
+    except LnraError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
     sys.argv[1:] = lightning_habits(sys.argv[1:])  # logger=false, as in Trainer(logger=False)
-    preflight(sys.argv[1:], Path(__file__).resolve().parent / "conf")  # before Hydra makes the run directory
+    conf_dir = Path(__file__).resolve().parent / "conf"
+    preflight(sys.argv[1:], conf_dir)  # before Hydra makes the run directory
+    inputs_preflight(sys.argv[1:], conf_dir)
     main()

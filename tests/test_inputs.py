@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.paths import REPO, tmp_paths
 
 from lnra.errors import LnraError
 from lnra.run.inputs import check_inputs
@@ -88,3 +91,20 @@ def test_a_partial_evaluation_is_refused_naming_the_option(compose_cfg, override
         assert f"remove {option}" in _error(cfg)
     else:
         check_inputs(cfg, True)
+
+
+def test_run_py_names_missing_inputs_before_making_a_run_directory(tmp_path) -> None:
+    """The command a user types: one ``error:`` line naming every gap, exit 2, and no run directory (the
+    look-up runs before Hydra makes one, and before torch is imported)."""
+    data = tmp_path / "nothing"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "run.py"), *tmp_paths(tmp_path), "dataset=avenue",
+         "pseudo=cifar_smoothmix", f"paths.data_dir={data}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: 2 inputs of this run are missing: (1) dataset folder")
+    assert "CIFAR-100 not found" in lines[0]
+    assert not (tmp_path / "outputs").exists()

@@ -195,6 +195,20 @@ def command_mistakes(argv: Sequence[str], config_dir: Path) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+def single_run_config(argv: Sequence[str], config_dir: Path) -> DictConfig | None:
+    """The composed config of a single run, for the checks that look at files on disk before anything
+    heavy is imported; None for a sweep (``-m``: each job checks its own) and for commands that run
+    nothing. Call it after :func:`preflight`, which has refused every invalid command."""
+    args = get_args_parser().parse_args(list(argv))
+    if args.multirun or any(getattr(args, flag, None) for flag in _NOT_A_RUN):
+        return None
+    overrides = OverridesParser.create().parse_overrides(args.overrides)
+    conf = str(Path(config_dir).resolve())
+    with initialize_config_dir(config_dir=conf, version_base="1.3", job_name="run"):
+        cfg, _ = _compose(args.config_name or "config", overrides, config_dir)
+    return cfg
+
+
 def preflight(argv: Sequence[str], config_dir: Path) -> None:
     """Exit with code 2 and one ``error:`` line per mistake (no traceback, nothing created), or return.
     With ``HYDRA_FULL_ERROR=1`` the mistakes are raised as one :class:`LnraError` instead, traceback and all.
