@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Rule:
@@ -123,33 +123,44 @@ class Either(Rule):
 
 
 @dataclass(frozen=True)
-class IntRange(Rule):
+class _TypedRange(Rule):
+    """A value of one exact kind within ``range_``, for options whose type also allows other kinds;
+    subclasses name the kind (``accepts``) and how the help text calls it (``noun``)."""
+
+    range_: Range
+    noun: ClassVar[str] = ""
+
+    @staticmethod
+    def accepts(value: Any) -> bool:
+        raise NotImplementedError
+
+    def problem(self, value: Any) -> str | None:
+        if self.accepts(value) and self.range_.fits(value):
+            return None
+        return f"must be {self.describe()}"
+
+    def describe(self) -> str:
+        return f"{self.noun} {self.range_.describe()}"
+
+
+class IntRange(_TypedRange):
     """A whole number (not a bool) within ``range_``; for options whose type also allows floats or words."""
 
-    range_: Range
+    noun = "an integer"
 
-    def problem(self, value: Any) -> str | None:
-        if isinstance(value, int) and not isinstance(value, bool) and self.range_.fits(value):
-            return None
-        return f"must be {self.describe()}"
-
-    def describe(self) -> str:
-        return f"an integer {self.range_.describe()}"
+    @staticmethod
+    def accepts(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True)
-class FloatRange(Rule):
+class FloatRange(_TypedRange):
     """A float (not an int) within ``range_``: Lightning reads ``1.0`` as a fraction but ``1`` as a count."""
 
-    range_: Range
+    noun = "a fraction"
 
-    def problem(self, value: Any) -> str | None:
-        if isinstance(value, float) and self.range_.fits(value):
-            return None
-        return f"must be {self.describe()}"
-
-    def describe(self) -> str:
-        return f"a fraction {self.range_.describe()}"
+    @staticmethod
+    def accepts(value: Any) -> bool:
+        return isinstance(value, float)
 
 
 @dataclass(frozen=True)
