@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 
 from lnra.callbacks.monitor import build_monitor
-from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer
+from lnra.run.builders import build_run
 from lnra.run.rundir import register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,10 +71,8 @@ def one_epoch(overrides: list[str], monitor: str, out_dir: Path) -> dict[str, fl
         "experiment=ped2_small", "trainer.max_epochs=1", "logger=tensorboard", "viz.timelines=false",
         f"paths.output_dir={out_dir}", f"monitor={monitor}", *overrides])
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg, build_pseudo(cfg))
-    datamodule.check_test_split()
-    module = build_module(cfg)
-    trainer = build_trainer(cfg, Path(tempfile.mkdtemp(dir=out_dir)))
+    run = build_run(cfg, Path(tempfile.mkdtemp(dir=out_dir)))
+    trainer = run.trainer
     spent: dict[str, float] = defaultdict(float)
     monitors = {type(c) for c in build_monitor(cfg, out_dir)}
     for callback in trainer.callbacks:
@@ -82,7 +80,7 @@ def one_epoch(overrides: list[str], monitor: str, out_dir: Path) -> dict[str, fl
             time_hooks(callback, spent)
     clock = EpochClock()
     trainer.callbacks.append(clock)
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(run.module, datamodule=run.datamodule)
     return {"epoch_s": clock.seconds[0], "epoch_hooks_s": spent["epoch"], "once_s": spent["once"]}
 
 

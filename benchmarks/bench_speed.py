@@ -41,7 +41,8 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lnra.errors import LnraError  # noqa: E402
 from lnra.method.module import reconstruction_loss  # noqa: E402
-from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer, resolve_precision  # noqa: E402
+from lnra.run import builders  # noqa: E402
+from lnra.run.builders import resolve_precision  # noqa: E402
 from lnra.run.rundir import register_resolvers  # noqa: E402
 
 FORWARD_GFLOP_256 = 64.3  # one 1×16×256×256 clip through the autoencoder (issue 7)
@@ -138,15 +139,12 @@ class LoopTimer(pl.Callback):
         self._mark("eval_end", pl_module)
 
 
-def build_run(cfg: DictConfig, run_dir: Path, timer: LoopTimer, **trainer_overrides):
-    """Data, pseudo anomalies, module and Trainer exactly as ``lnra.run.tasks.train`` builds them."""
+def timed_run(cfg: DictConfig, run_dir: Path, timer: LoopTimer, **trainer_overrides):
+    """A run's objects as ``lnra.run.tasks`` builds them (:func:`lnra.run.builders.build_run`), timed."""
     pl.seed_everything(0, verbose=False)
-    datamodule = build_datamodule(cfg, build_pseudo(cfg))
-    datamodule.check_test_split()
-    module = build_module(cfg)
-    trainer = build_trainer(cfg, run_dir, **trainer_overrides)
-    trainer.callbacks.append(timer)
-    return trainer, module, datamodule
+    run = builders.build_run(cfg, run_dir, **trainer_overrides)
+    run.trainer.callbacks.append(timer)
+    return run.trainer, run.module, run.datamodule
 
 
 class BareStep:
@@ -210,7 +208,7 @@ def measure_steps(cfg: DictConfig, args: argparse.Namespace) -> tuple[float, flo
     timer = LoopTimer(args.warmup)
     interleaved = InterleavedBare(bare, args.warmup) if device.type == "cpu" else None
     with tempfile.TemporaryDirectory() as tmp:
-        trainer, module, datamodule = build_run(cfg, Path(tmp), timer, max_epochs=1, limit_val_batches=0,
+        trainer, module, datamodule = timed_run(cfg, Path(tmp), timer, max_epochs=1, limit_val_batches=0,
                                                 limit_train_batches=args.warmup + args.steps)
         if interleaved:
             trainer.callbacks.append(interleaved)
@@ -310,7 +308,7 @@ def section_eval(args: argparse.Namespace) -> list[dict]:
         timer = LoopTimer(0)
         cfg = compose_config(args, setting, [f"dataset.eval_batch_size={args.eval_batch}"])
         with tempfile.TemporaryDirectory() as tmp:
-            trainer, module, datamodule = build_run(cfg, Path(tmp), timer, limit_test_batches=args.limit)
+            trainer, module, datamodule = timed_run(cfg, Path(tmp), timer, limit_test_batches=args.limit)
             start = time.perf_counter()
             try:
                 trainer.test(module, datamodule=datamodule, verbose=False)
@@ -344,7 +342,7 @@ def section_epoch(args: argparse.Namespace) -> list[dict]:
             timer = LoopTimer(1)
             cfg = compose_config(args, setting, variant_overrides(variant, args.intruders))
             with tempfile.TemporaryDirectory() as tmp:
-                trainer, module, datamodule = build_run(cfg, Path(tmp), timer, max_epochs=1,
+                trainer, module, datamodule = timed_run(cfg, Path(tmp), timer, max_epochs=1,
                                                         limit_train_batches=args.limit)
                 start = time.perf_counter()
                 trainer.fit(module, datamodule=datamodule)

@@ -176,7 +176,8 @@ def test_every_epoch_keeps_each_epochs_weights_only(compose_cfg, tmp_path):
 
     tiny = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=2", "logger=none",
             "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false"]
-    assert not any(isinstance(c, EpochWeights) for c in build_trainer(compose_cfg(*tiny), tmp_path).callbacks)
+    callbacks = build_trainer(compose_cfg(*tiny), tmp_path).callbacks
+    assert not any(isinstance(c, EpochWeights) and c.enabled for c in callbacks)
     run_dir = tmp_path / "run"
     train(compose_cfg(*tiny, "checkpoint.every_epoch=true"), run_dir)
     folder = run_dir / "checkpoints"

@@ -77,10 +77,12 @@ def test_gpu_trainer_composes_the_gpu_loading_settings(compose_cfg) -> None:
 
 
 def test_cache_on_device_auto_stays_on_the_host_without_gpu(compose_cfg, no_cuda) -> None:
-    cfg = compose_cfg(*TINY_DATASET, "dataset.cache_on_device=auto")
-    assert builders.resolve_cache_on_device(cfg) is False
-    forced = compose_cfg(*TINY_DATASET, "dataset.cache_on_device=true")
-    assert builders.resolve_cache_on_device(forced) is True
+    auto = build_datamodule(compose_cfg(*TINY_DATASET, "dataset.cache_on_device=auto"))
+    auto.setup("fit")  # no trainer: the CPU
+    assert auto.cache_on_device is False
+    forced = build_datamodule(compose_cfg(*TINY_DATASET, "dataset.cache_on_device=true"))
+    forced.setup("fit")
+    assert forced.cache_on_device is True
 
 
 def test_channels_last_is_applied_to_model_and_inputs() -> None:

@@ -20,11 +20,19 @@ class EpochWeights(pl.Callback):
     """Writes ``<folder>/epoch_NNN.ckpt`` at the end of every training epoch (after its validation, so
     the file's history includes that epoch's AUC); on a distributed run rank 0 alone writes."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, enabled: bool = True, folder: str | Path | None = None) -> None:
+        self.enabled = enabled
+        self.folder = Path(folder) if folder is not None else None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """The folder defaults to ``<run dir>/checkpoints``; a smoke test (``fast_dev_run``) keeps none."""
+        if self.folder is None:
+            self.folder = Path(trainer.default_root_dir) / "checkpoints"
+        if trainer.fast_dev_run:
+            self.enabled = False
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero:
+        if not (self.enabled and trainer.is_global_zero):
             return
         epoch = trainer.current_epoch
         weights = {"state_dict": pl_module.state_dict(), "epoch": epoch}

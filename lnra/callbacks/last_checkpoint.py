@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -16,6 +17,13 @@ class LastEveryValidation(ModelCheckpoint):
     would resume from an older epoch and train them again. The state key stays Lightning's own, so
     checkpoints written before (by ``ModelCheckpoint``) resume with their best-AUC tracking.
     """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Without a ``dirpath``, checkpoints go to ``<run dir>/checkpoints`` (the trainer's
+        ``default_root_dir``), not under the logger's folder as Lightning's default would put them."""
+        if self.dirpath is None:
+            self.dirpath = str(Path(trainer.default_root_dir) / "checkpoints")
+        super().setup(trainer, pl_module, stage)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)

@@ -4,7 +4,7 @@ On a terminal Lightning's progress bar stays; when the console is a file, a pipe
 ``gpu_pool``'s console.log, a bar is a flood of carriage returns, and ``enable_progress_bar: false``
 (as in ``experiment=ped2_small``) printed nothing at all for a whole epoch. This callback prints compact
 lines instead (epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It
-also keeps the training throughput and wall time that ``summary.md`` reports.
+also keeps the wall time that ``summary.md`` reports; speeds come from the throughput timer.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import time
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import Callback
+
+from lnra.callbacks.throughput import ThroughputTimer, find_timer
 
 log = logging.getLogger(__name__)
 
@@ -32,32 +33,29 @@ def duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _batch_size(batch: Any) -> int:
-    """Clips in a batch: the first dimension of its first tensor."""
-    values = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, list | tuple) \
-        else [batch]
-    return next((int(v.shape[0]) for v in values if isinstance(v, torch.Tensor) and v.dim()), 0)
-
-
 class ProgressLines(Callback):
     """Step lines when no progress bar is shown (``lines=True``), a validation line always.
 
     A step line is printed every ``every_n_steps`` steps (default: a tenth of the epoch) or when
     ``every_s`` seconds passed since the last line, whichever comes first."""
 
-    def __init__(self, lines: bool, every_n_steps: int | None = None, every_s: float = 60.0) -> None:
-        self.lines, self.every_n_steps, self.every_s = lines, every_n_steps, every_s
+    def __init__(self, every_n_steps: int | None = None, every_s: float = 60.0) -> None:
+        self.every_n_steps, self.every_s = every_n_steps, every_s
+        self.lines = False
         self.created = time.monotonic()
-        self.train_seconds = 0.0
-        self.train_clips = 0
         self.best: float | None = None
-        self._last_line = self._epoch_start = self._step_start = self._eval_start = 0.0
+        self.timer: ThroughputTimer | None = None
+        self._last_line = self._epoch_start = self._eval_start = 0.0
         self._val_seconds = 0.0  # the last validation's duration, for the ETA
 
-    # -- throughput ---------------------------------------------------------------------------
-    @property
-    def clips_per_second(self) -> float:
-        return self.train_clips / self.train_seconds if self.train_seconds else math.nan
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Lines when the trainer shows no progress bar (run machinery turns the bar off when the console
+        is not a terminal); the speeds are the throughput timer's."""
+        self.lines = trainer.progress_bar_callback is None
+        self.timer = find_timer(trainer)
+
+    def _clips_per_second(self) -> float:
+        return self.timer.train.running_rate(time.perf_counter()) if self.timer else math.nan
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         history = getattr(pl_module, "history", [])  # a resumed run: its best so far
@@ -67,15 +65,9 @@ class ProgressLines(Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = self._last_line = time.monotonic()
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
-        self._step_start = time.monotonic()
-
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         now = time.monotonic()
-        self.train_seconds += now - self._step_start
-        self.train_clips += _batch_size(batch)
         if not (self.lines and trainer.is_global_zero):
             return
         total = int(trainer.num_training_batches) if math.isfinite(trainer.num_training_batches) else 0
@@ -88,7 +80,7 @@ class ProgressLines(Callback):
         per_step = (now - self._epoch_start) / step
         eta = f", ETA {self._eta(trainer, per_step, total, step)}" if total else ""
         log.info("epoch %d/%d  step %d/%s  %.1f clips/s  loss %.4f%s", trainer.current_epoch + 1,
-                 trainer.max_epochs, step, total or "?", self.clips_per_second,
+                 trainer.max_epochs, step, total or "?", self._clips_per_second(),
                  float(loss) if loss is not None else math.nan, eta)
 
     def _eta(self, trainer: pl.Trainer, per_step: float, total: int, step: int) -> str:
@@ -134,4 +126,4 @@ class ProgressLines(Callback):
         log.info("epoch %d/%d  val AUC %.2f%%  (best %.2f%%)  epoch %s, validation %s, %.1f clips/s",
                  trainer.current_epoch + 1, trainer.max_epochs, 100 * auc, 100 * self.best,
                  duration(self._eval_start - self._epoch_start), duration(now - self._eval_start),
-                 self.clips_per_second)
+                 self.timer.train.rate if self.timer else math.nan)

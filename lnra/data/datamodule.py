@@ -8,6 +8,7 @@ conversion to [-1, 1] and the pseudo anomalies run after the batch reached the d
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_s
 from lnra.data.labels import find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
 from lnra.data.pixels import to_unit_range, window_count
+from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.pseudo import PseudoAnomalies
 from lnra.pseudo.skip import skip_frame_indices
@@ -117,7 +119,10 @@ class VideoDataModule(pl.LightningDataModule):
     """Training clips and test windows of ``<root>/{training,testing}/frames/<video>/<frame>``.
 
     The same class serves Ped2, Avenue, ShanghaiTech and the synthetic set; only the folder, the
-    resolution and the label file differ.
+    resolution and the label file differ. Built from the ``dataset`` config (its ``_target_``): every key
+    of a dataset config is an argument here, so a user's own DataModule can replace it from the command
+    line. ``generate`` (synthetic sets) writes the dataset on first listing; ``max_epochs`` is the epoch
+    count a run on this dataset trains for (``trainer.max_epochs`` follows it in the config).
     """
 
     def __init__(
@@ -132,9 +137,11 @@ class VideoDataModule(pl.LightningDataModule):
         eval_batch_size: int = 16,
         num_workers: int = 0,
         pin_memory: bool = False,
-        cache_on_device: bool = False,
+        cache_on_device: bool | str = False,
         labels_path: str | Path | None = None,
         pseudo: PseudoAnomalies | None = None,
+        generate: Mapping[str, Any] | None = None,
+        max_epochs: int | None = None,
     ) -> None:
         super().__init__()
         self.name, self.root, self.cache_dir = name, Path(root), Path(cache_dir)
@@ -142,6 +149,8 @@ class VideoDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.cache_on_device, self.labels_path = cache_on_device, labels_path
+        self.generate = SyntheticSpec(**generate) if generate else None
+        self.max_epochs = max_epochs
         self.pseudo = pseudo or PseudoAnomalies()
         self.test_labels: list[np.ndarray] = []
         self.test_names: list[str] = []
@@ -155,6 +164,8 @@ class VideoDataModule(pl.LightningDataModule):
         """The videos of ``training`` or ``testing``, listed once: the start-up checks, the frame cache and
         the pixel masks all read the same listing."""
         if folder not in self._listings:
+            if self.generate is not None:
+                generate_synthetic(self.root, self.generate)  # once: a complete set is kept as it is
             self._listings[folder] = list_videos(self.root / folder / "frames")
         return self._listings[folder]
 
@@ -206,6 +217,22 @@ class VideoDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if not self.test_labels:
             self.check_test_split()
+        if str(self.cache_on_device) == "auto":
+            device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+            self.cache_on_device = self.frames_fit_on(device)
+
+    def frames_fit_on(self, device: torch.device) -> bool:
+        """``cache_on_device: auto``: keep both splits' uint8 frame caches in GPU memory when a GPU is used
+        and they take at most half of its free memory — then a batch is only indices and the clips are
+        gathered on the GPU; larger datasets stay in host memory and go through pinned loaders."""
+        if device.type != "cuda":
+            return False
+        frames = sum(sum(self.listing(folder).lengths) for folder in ("training", "testing"))
+        needed, free = frames * self.height * self.width, torch.cuda.mem_get_info(device)[0]
+        fits = needed <= free // 2
+        log.info("frame cache (%.2f GB) %s GPU memory (%.1f GB free)", needed / 1e9,
+                 "kept in" if fits else "too large for half of the", free / 1e9)
+        return fits
 
     # -- loaders ------------------------------------------------------------------------------
     def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:

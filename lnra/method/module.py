@@ -55,15 +55,19 @@ class _WindowScores:
 
 
 class LnraModule(pl.LightningModule):
-    """Autoencoder + learning-not-to-reconstruct loss + frame-level AUC."""
+    """Autoencoder + learning-not-to-reconstruct loss + frame-level AUC.
 
-    def __init__(self, model: nn.Module, lr: float = 1e-4, channels_last: bool = False) -> None:
+    Built from the ``model`` config (its ``_target_``), whose ``net`` is the autoencoder; ``compile``
+    wraps it in ``torch.compile`` (the state-dict keys stay those of the plain network)."""
+
+    def __init__(self, net: nn.Module, lr: float = 1e-4, channels_last: bool = False,
+                 compile: bool = False) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["model"])
-        self.model = model
+        self.save_hyperparameters(ignore=["net"])
+        self.model = torch.compile(net) if compile else net
         self.lr = lr
         self.channels_last = channels_last
-        self.clip_len = model.clip_shape[0]
+        self.clip_len = net.clip_shape[0]
         self._scores = _WindowScores()
         self.last_evaluation: Evaluation | None = None
         self.history: list[dict[str, float]] = []

@@ -1,8 +1,17 @@
-"""Turn a composed Hydra config into the objects of a run: data, pseudo anomalies, model, trainer."""
+"""Turn a composed Hydra config into the objects of a run: data, pseudo anomalies, model, trainer.
+
+:func:`build_run` is the one place that does it, for ``run.py``'s tasks, the benchmarks and the tests.
+Every object comes from a ``_target_`` entry of the config (``dataset``, ``model``, ``logger``, the
+``callbacks`` group, ``viz``, ``localisation``), so a user swaps a component or adds a callback from the
+command line; this module only adds what the config cannot say: the objects one entry hands another
+(the pseudo anomalies to the DataModule), the run directory, and the trainer settings that follow
+from the console and from a smoke test.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +20,53 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint, ModelSummary
 
-from lnra.callbacks.epoch_weights import EpochWeights
-from lnra.callbacks.last_checkpoint import LastEveryValidation
 from lnra.callbacks.monitor import build_monitor
-from lnra.callbacks.preview import PreviewLogger
-from lnra.callbacks.progress import ProgressLines, console_is_terminal
-from lnra.callbacks.rng_state import RngStateCallback
+from lnra.callbacks.progress import console_is_terminal
 from lnra.data.datamodule import VideoDataModule
-from lnra.data.frames import list_videos
-from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
-from lnra.method.model import check_clip_shape
 from lnra.method.module import LnraModule
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.run.atomic_checkpoints import AtomicCheckpointIO
-from lnra.run.console import ModelLine
 from lnra.run.resume import free_logger_version
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunObjects:
+    """What a task needs: the data, the LightningModule and the Trainer, built for one run directory."""
+
+    datamodule: VideoDataModule
+    module: LnraModule
+    trainer: pl.Trainer
+
+
+def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
+    """Build a run's objects and check the data's listing (cheap) before anything heavy starts.
+
+    ``training=False`` (scoring a checkpoint) builds no pseudo anomalies and needs no training split.
+    The module is built before the data is listed: a clip shape the autoencoder cannot halve is refused
+    before a synthetic dataset is generated or a frame cache is written.
+    """
+    datamodule = build_datamodule(cfg, build_pseudo(cfg) if training else None)
+    module = build_module(cfg)
+    datamodule.check_test_split()
+    if training:
+        datamodule.check_train_split()
+    return RunObjects(datamodule, module, build_trainer(cfg, run_dir, **trainer_overrides))
+
+
+def instantiate_entry(node: DictConfig, what: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` whose failures are one line: Hydra wraps our own one-line errors (a
+    missing folder, a bad α) and a wrong argument in a long chain; the user needs the config key."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, LnraError):
+            raise err.__cause__ from None
+        raise LnraError(f"cannot build {what}: {str(err).splitlines()[0]}") from None
 
 
 def build_pseudo(cfg: DictConfig) -> PseudoAnomalies:
@@ -43,55 +80,35 @@ def build_pseudo(cfg: DictConfig) -> PseudoAnomalies:
 def build_patch(entry: DictConfig, cfg: DictConfig) -> Any:
     """One patch technique; its intruder source (usually ``${pseudo.source}``) is built first with the
     frame size, because intruders are resized to the whole frame (docs/method.md §4)."""
-    try:
-        source = instantiate(entry.source, height=cfg.dataset.height, width=cfg.dataset.width)
-        return instantiate(entry, source=source)
-    except InstantiationException as err:  # Hydra wraps our one-line errors (a missing folder, a bad α)
-        if isinstance(err.__cause__, LnraError):
-            raise err.__cause__ from None
-        raise LnraError(f"cannot build the patch pseudo anomaly of pseudo={cfg.pseudo.name}: {err}") from None
+    what = f"the patch pseudo anomaly of pseudo={cfg.pseudo.name}"
+    source = instantiate_entry(entry.source, what, height=cfg.dataset.height, width=cfg.dataset.width)
+    return instantiate_entry(entry, what, source=source)
 
 
 def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> VideoDataModule:
-    d = cfg.dataset
-    check_clip_shape(d.clip_len, d.height, d.width)
-    if d.get("generate"):
-        generate_synthetic(Path(d.root), SyntheticSpec(**OmegaConf.to_container(d.generate)))
-    return VideoDataModule(
-        name=d.name, root=d.root, cache_dir=cfg.paths.cache_dir, height=d.height, width=d.width,
-        clip_len=d.clip_len, batch_size=d.batch_size, eval_batch_size=d.eval_batch_size,
-        num_workers=d.num_workers, pin_memory=d.get("pin_memory", False),
-        cache_on_device=resolve_cache_on_device(cfg), labels_path=d.get("labels_path"), pseudo=pseudo,
-    )
-
-
-def resolve_cache_on_device(cfg: DictConfig) -> bool:
-    """``dataset.cache_on_device: auto`` (trainer=gpu): keep both splits' uint8 frame caches in GPU memory
-    when a GPU is used and they take at most half of its free memory — then a batch is only indices and
-    the clips are gathered on the GPU; larger datasets stay in host memory and go through pinned loaders."""
-    setting = cfg.dataset.get("cache_on_device", False)
-    if str(setting) != "auto":
-        return bool(setting)
-    accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    if accelerator not in ("gpu", "cuda", "auto") or not torch.cuda.is_available():
-        return False
-    d = cfg.dataset
-    splits = ("training", "testing")
-    frames = sum(sum(list_videos(Path(d.root) / split / "frames").lengths) for split in splits)
-    needed, free = frames * int(d.height) * int(d.width), torch.cuda.mem_get_info()[0]
-    fits = needed <= free // 2
-    log.info("frame cache (%.2f GB) %s GPU memory (%.1f GB free)", needed / 1e9,
-             "kept in" if fits else "too large for half of the", free / 1e9)
-    return fits
+    """The ``dataset`` entry's DataModule, with the pseudo anomalies it applies to training batches."""
+    return instantiate_entry(cfg.dataset, f"the DataModule of dataset={cfg.dataset.name}", pseudo=pseudo,
+                             _convert_="object")
 
 
 def build_module(cfg: DictConfig) -> LnraModule:
-    net = instantiate(cfg.model.net)
-    channels_last = cfg.model.channels_last
-    module = LnraModule(net, lr=cfg.model.lr, channels_last=bool(channels_last))
-    if cfg.model.get("compile"):
-        module.model = torch.compile(module.model)
-    return module
+    """The ``model`` entry's LightningModule, with its ``net`` (the autoencoder) built inside it."""
+    return instantiate_entry(cfg.model, "the LightningModule (model=...)")
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
+    """Every entry of the ``callbacks`` group (an entry set to null is left out), then the result pictures,
+    the localisation metrics and the TensorBoard views, which have config groups of their own."""
+    callbacks = []
+    for name, entry in (cfg.get("callbacks") or {}).items():
+        if entry is not None:  # each entry's _target_ is checked with the rest of the config
+            callbacks.append(instantiate_entry(entry, f"callbacks.{name}"))
+    viz = cfg.get("viz")
+    if viz and (viz.images or viz.video or viz.timelines):
+        callbacks.append(instantiate_entry(viz, "viz", run_dir=run_dir))
+    if cfg.get("localisation"):
+        callbacks.append(instantiate_entry(cfg.localisation, "localisation"))
+    return callbacks + build_monitor(cfg, run_dir)
 
 
 def cpu_supports_bf16() -> bool:
@@ -116,38 +133,27 @@ def resolve_precision(precision: str, accelerator: str) -> str:
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, **overrides: Any) -> pl.Trainer:
+    """The Trainer of ``cfg.trainer`` (plus ``overrides``) with the config's logger and callbacks, writing
+    into ``run_dir`` (its ``default_root_dir``, where callbacks put checkpoints and pictures)."""
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     kwargs.pop("_target_", None)
     kwargs["precision"] = resolve_precision(kwargs.get("precision", "auto"), str(kwargs.get("accelerator")))
+    kwargs.update(overrides)
     logger = False
     if cfg.get("logger"):
         # A resumed run keeps TensorBoard in its folder (event files are appended, so the run stays one
         # run and one HParams row, named after its run directory); a CSV log would be overwritten.
         appends = str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger")
         version = {} if appends else free_logger_version(run_dir, cfg.logger)
-        logger = instantiate(cfg.logger, save_dir=str(run_dir), **version)
-    checkpoint = LastEveryValidation(
-        dirpath=run_dir / "checkpoints", filename="best", monitor="val/auc_micro", mode="max",
-        save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
-    )
-    callbacks: list[pl.Callback] = [checkpoint, RngStateCallback(), PreviewLogger(seed=cfg.seed)]
-    if cfg.get("checkpoint") and cfg.checkpoint.get("every_epoch") and not kwargs.get("fast_dev_run"):
-        callbacks.append(EpochWeights(run_dir / "checkpoints"))  # a smoke test keeps no checkpoint
-    viz = cfg.get("viz")
-    if viz and (viz.images or viz.video or viz.timelines):
-        callbacks.append(instantiate(viz, run_dir=run_dir))
-    if cfg.get("localisation"):
-        callbacks.append(instantiate(cfg.localisation))
-    callbacks += build_monitor(cfg, run_dir)
-    kwargs.update(overrides)
+        logger = instantiate_entry(cfg.logger, "the logger", save_dir=str(run_dir), **version)
+    callbacks = build_callbacks(cfg, run_dir)
     if kwargs.get("fast_dev_run"):  # a smoke test leaves no last.ckpt (Lightning writes one at its end),
-        callbacks.remove(checkpoint)  # which resume=true would take for an interrupted run
-        kwargs["enable_checkpointing"] = False
-    if not console_is_terminal():  # a bar in a log file is a flood of carriage returns: lines instead
+        callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]  # which resume=true
+        kwargs["enable_checkpointing"] = False  # would take for an interrupted run
+    if kwargs.get("enable_model_summary") is False:
+        callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
+    if not console_is_terminal():  # a bar in a log file is a flood of carriage returns: progress lines
         kwargs["enable_progress_bar"] = False
-    callbacks.append(ProgressLines(lines=kwargs.get("enable_progress_bar") is False))  # None: a bar
-    if kwargs.get("enable_model_summary") is not False:
-        callbacks.append(ModelLine())  # one line instead of Lightning's table (with its "0 Total Flops")
     try:
         return pl.Trainer(**kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir),
                           plugins=[AtomicCheckpointIO()])

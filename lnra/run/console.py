@@ -16,9 +16,6 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import ModelSummary
-from pytorch_lightning.utilities.model_summary import summarize
-from pytorch_lightning.utilities.model_summary.model_summary import get_human_readable_count
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
@@ -27,10 +24,14 @@ LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
 
 
 class ConsoleFilter(logging.Filter):
-    """lnra's own lines and every warning; other libraries' information stays in run.log."""
+    """lnra's own lines and every warning; other libraries' information, and lnra's records logged with
+    ``extra={"file_only": True}`` (figures kept for later, such as the throughput totals), stay in run.log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or record.name == "lnra" or record.name.startswith("lnra.")
+        if record.levelno >= logging.WARNING:
+            return True
+        own = record.name == "lnra" or record.name.startswith("lnra.")
+        return own and not getattr(record, "file_only", False)
 
 
 class NoAdvertisement(logging.Filter):
@@ -71,18 +72,6 @@ def setup_console() -> None:
         logger.propagate = True
     logging.captureWarnings(True)  # warnings reach run.log too, and the console once
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
-
-
-class ModelLine(ModelSummary):
-    """The model in one line (name, parameters, size) instead of Lightning's table, whose FLOPs column
-    reads 0 for a module without ``example_input_array``."""
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.is_global_zero:
-            summary = summarize(pl_module, max_depth=0)
-            net = getattr(pl_module, "model", pl_module)
-            log.info("model: %s, %s parameters (%.1f MB)", type(getattr(net, "_orig_mod", net)).__name__,
-                     get_human_readable_count(summary.total_parameters), summary.model_size)
 
 
 def device_name(trainer: pl.Trainer) -> str:

@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from lnra.callbacks.progress import ProgressLines, duration
+from lnra.callbacks.throughput import find_timer
 from lnra.method.scoring import Evaluation
 from lnra.run.console import device_name
 
@@ -62,10 +63,11 @@ def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, evaluatio
         rows.append(("Epochs", f"{trainer.current_epoch} of {trainer.max_epochs}"))
     if progress is not None:
         rows.append(("Wall time", duration(time.monotonic() - progress.created)))
-        if progress.train_clips:
-            speed = f"{progress.clips_per_second:.1f} clips/s"
-            rows.append(("Training speed", f"{speed} ({progress.train_clips} clips in "
-                                           f"{duration(progress.train_seconds)} of training steps)"))
+    timer = find_timer(trainer)
+    if timer is not None and timer.train.total_samples:
+        train = timer.train
+        rows.append(("Training speed", f"{train.total_rate:.1f} clips/s ({train.total_samples} clips in "
+                                       f"{duration(train.total_seconds)} of training epochs)"))
     e = evaluation
     rows.append(("AUC (last model, test)", f"**{_pct(e.auc_micro)}** (macro {_pct(e.auc_macro)}, without "
                                            f"per-video normalisation {_pct(e.auc_micro_global)})"))

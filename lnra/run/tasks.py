@@ -14,10 +14,8 @@ from PIL import Image
 
 from lnra.callbacks.localisation import pixel_results
 from lnra.callbacks.preview import PNG_NAME, preview_image
-from lnra.data.datamodule import VideoDataModule
 from lnra.errors import LnraError
-from lnra.method.module import LnraModule
-from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer
+from lnra.run.builders import RunObjects, build_datamodule, build_pseudo, build_run
 from lnra.run.console import describe_run
 from lnra.run.inputs import check_inputs
 from lnra.run.original_weights import load_checkpoint
@@ -29,9 +27,9 @@ from lnra.run.sweep_resume import finished_cell
 log = logging.getLogger(__name__)
 
 
-def _finish(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: LnraModule,
-            datamodule: VideoDataModule, extra: dict) -> float:
+def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, extra: dict) -> float:
     """Test, write the results files and print the headline number."""
+    trainer, module, datamodule = run.trainer, run.module, run.datamodule
     trainer.test(module, datamodule=datamodule, verbose=False)
     evaluation = module.last_evaluation
     if evaluation is None:  # trainer.fast_dev_run scored one batch of each loop
@@ -61,19 +59,14 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     check_inputs(cfg, training=True)
     ckpt = checkpoint_to_resume(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    pseudo = build_pseudo(cfg)
-    datamodule = build_datamodule(cfg, pseudo)
-    datamodule.check_test_split()
-    datamodule.check_train_split()
-    module = build_module(cfg)
+    run = build_run(cfg, run_dir)
     if ckpt is not None:
-        check_checkpoint(ckpt, module)
-    trainer = build_trainer(cfg, run_dir)
-    log.info(describe_run(cfg, trainer, run_dir))
-    if trainer.logger is not None:
-        trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
-    return _finish(cfg, run_dir, trainer, module, datamodule, {})
+        check_checkpoint(ckpt, run.module)
+    log.info(describe_run(cfg, run.trainer, run_dir))
+    if run.trainer.logger is not None:
+        run.trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt)
+    return _finish(cfg, run_dir, run, {})
 
 
 def test(cfg: DictConfig, run_dir: Path) -> float:
@@ -82,13 +75,10 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
         raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or the paper's .pth)")
     check_inputs(cfg, training=False)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg)
-    datamodule.check_test_split()
-    module = build_module(cfg)
-    epoch = load_checkpoint(module, Path(ckpt))
-    trainer = build_trainer(cfg, run_dir, **({} if _precision_given() else {"precision": "32-true"}))
-    log.info(describe_run(cfg, trainer, run_dir))
-    return _finish(cfg, run_dir, trainer, module, datamodule, {"epoch": epoch, "ckpt_path": str(ckpt)})
+    run = build_run(cfg, run_dir, training=False, **({} if _precision_given() else {"precision": "32-true"}))
+    epoch = load_checkpoint(run.module, Path(ckpt))
+    log.info(describe_run(cfg, run.trainer, run_dir))
+    return _finish(cfg, run_dir, run, {"epoch": epoch, "ckpt_path": str(ckpt)})
 
 
 def _precision_given() -> bool:

@@ -119,11 +119,13 @@ class GenerateSchema:
 
 @dataclass
 class DatasetSchema:
+    _target_: str = opt("lnra.data.datamodule.VideoDataModule", NonEmpty(), "the LightningDataModule class")
     name: str = opt("synthetic", NonEmpty(no_slash=True), "the dataset's name (labels file, run name)")
     root: str = opt("${paths.data_dir}/${dataset.name}", NonEmpty(), "the dataset folder")
     height: int = opt(256, MultipleOf(SPATIAL_FACTOR, 256), "frame height after resizing, in pixels")
     width: int = opt(256, MultipleOf(SPATIAL_FACTOR, 256), "frame width after resizing, in pixels")
     clip_len: int = opt(16, MultipleOf(TEMPORAL_FACTOR, 16), "frames per clip")
+    cache_dir: str = opt("${paths.cache_dir}", NonEmpty(), "decoded-frame caches (follows paths.cache_dir)")
     batch_size: int = opt(4, AT_LEAST_ONE, "training clips per batch")
     eval_batch_size: int = opt(16, AT_LEAST_ONE, "clips per batch when scoring")
     num_workers: int = opt(0, NON_NEGATIVE, "data-loader worker processes")
@@ -220,6 +222,7 @@ class NetSchema:
 
 @dataclass
 class ModelSchema:
+    _target_: str = opt("lnra.method.module.LnraModule", NonEmpty(), "the LightningModule class")
     net: NetSchema = opt(NetSchema(), None, "the autoencoder")
     lr: float = opt(1e-4, POSITIVE, "Adam's learning rate")
     channels_last: bool = opt(True, None, "channels-last 3D memory format")
@@ -315,7 +318,7 @@ class MonitorSchema:
     timelines: int = opt(16, NON_NEGATIVE, "score timelines of at most this many test videos")
     histograms: bool = opt(True, None, "anomaly scores of normal vs anomalous frames")
     hparams: bool = opt(True, None, "the run's settings and last/best AUC in the HParams table")
-    health: bool = opt(True, None, "learning rate, clips/s, windows/s, peak GPU memory")
+    health: bool = opt(True, None, "learning rate and peak GPU memory (speeds: callbacks.throughput)")
     error_max: float = opt(0.5, POSITIVE, "the error (in [-1, 1] units) that gets the top colour")
     colormap: str = opt("inferno", Colormap(), "colours of the error maps")
     localisation: bool = opt(False, None, "a 4th panel: error heat map over the frame, ground-truth outline")

@@ -169,6 +169,22 @@ def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
                       "> 1; each sample gets at most one type, so they must sum to at most 1")
 
 
+def _callbacks(cfg: DictConfig) -> Iterator[Mistake]:
+    """Each entry of the ``callbacks`` group is a class to build (null leaves it out); its other keys are
+    the constructor's, which only Lightning and the class itself know."""
+    entries = _get(cfg, "callbacks")
+    if entries is None:
+        return
+    if not isinstance(entries, DictConfig):
+        yield Mistake("callbacks", entries, "must be a mapping of name -> {_target_: a callback class, ...}")
+        return
+    for name in entries:
+        entry = entries[name]
+        if entry is not None and not (isinstance(entry, DictConfig) and entry.get("_target_")):
+            yield Mistake(f"callbacks.{name}", entry, "needs a _target_ (the callback's class, e.g. "
+                          "pytorch_lightning.callbacks.EarlyStopping), or null to leave it out")
+
+
 def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
     frames, clip_len = _get(cfg, "dataset.generate.frames_per_video"), _get(cfg, "dataset.clip_len")
     if isinstance(frames, int) and isinstance(clip_len, int) and 0 < frames < clip_len:
@@ -197,7 +213,7 @@ def _output_dir(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 CROSS_CHECKS: tuple[Callable[[DictConfig], Iterator[Mistake]], ...] = (
-    _checkpoint, _resume, _probabilities, _generated_length, _output_dir,
+    _checkpoint, _resume, _probabilities, _callbacks, _generated_length, _output_dir,
 )
 
 
