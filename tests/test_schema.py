@@ -90,7 +90,8 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], list[Bad], tuple[str, ...]
         "pseudo with skip frames and textures": (["pseudo=synthetic_smoothmix"], [
             bad("pseudo.name", "''"),
             Bad("pseudo.skip={p:1.5,jump:[0,2]}", ("pseudo.skip.p", "pseudo.skip.jump")),
-            *_values({"pseudo.patches.0._target_": "''", "pseudo.patches.0.technique": "blend",
+            *_values({"pseudo.technique": "blend", "pseudo.patches.0._target_": "''",
+                      "pseudo.patches.0.technique": "blend",
                       "pseudo.patches.0.p": "-0.1", "pseudo.patches.0.max_size": "0",
                       "pseudo.patches.0.max_move": "-3", "pseudo.patches.0.source": "5",
                       "pseudo.source._target_": "''", "pseudo.source.count": "0", "pseudo.source.size": "1",
@@ -132,7 +133,8 @@ SECOND_VALUES: dict[str, tuple[list[str], dict[str, str]]] = {
         "viz.fps": "x", "viz.error_max": "-0.5", "viz.min_panel": "x"}),
     "pseudo": (["pseudo=synthetic_smoothmix"], {
         "pseudo.patches.0.p": "1.5", "pseudo.patches.0.max_size": "1.5", "pseudo.patches.0.max_move": "2.5",
-        "pseudo.patches.0.technique": "''", "pseudo.source.count": "x", "pseudo.source.size": "x"}),
+        "pseudo.patches.0.technique": "''", "pseudo.technique": "5", "pseudo.source.count": "x",
+        "pseudo.source.size": "x"}),
     "skip frames": (["pseudo=skip_frame"], {"pseudo.skip.p": "x", "pseudo.skip.jump": "[]"}),
 }
 

@@ -149,7 +149,8 @@ class PatchSchema:
     """One patch technique (docs/method.md §4); ``source`` is usually ``${pseudo.source}``."""
 
     _target_: str = opt("lnra.pseudo.patch.PatchMixer", NonEmpty(), "the class that pastes patches")
-    technique: str = opt("smoothmix_s", OneOf(PATCH_TECHNIQUES), "how the intruder is blended in")
+    technique: str = opt("smoothmix_s", OneOf(PATCH_TECHNIQUES), "how the intruder is blended in "
+                         "(usually ${pseudo.technique})")
     p: float = opt(0.2, PROBABILITY, "probability that a training sample gets this patch",
                    allowed="in [0, 1]; with pseudo.skip.p and the other patches' p, sum <= 1")
     max_size: float = opt(0.5, Range(0, 1, low_open=True), "α: the window's largest side, as a fraction "
@@ -164,6 +165,8 @@ class PseudoSchema:
     name: str = opt("none", NonEmpty(no_slash=True), "the variant's name (run name, results)")
     skip: Any = opt(None, Mapping("skip-frame settings"), "skip-frame pseudo anomalies, or null",
                     schema=SkipSchema)
+    technique: str | None = opt(None, OneOf(PATCH_TECHNIQUES), "the blend of the patch variants' patch "
+                                "(their entry reads ${pseudo.technique}); null: no patch variant")
     patches: list[PatchSchema] = opt([], None, "patch pseudo anomalies (each with its own p)")
     source: Any = opt(None, Mapping("source settings"), "the intruder source of the patches (pick one "
                       "with pseudo/source=cifar100|image_folder|textures|video)")
