@@ -35,6 +35,7 @@ from PIL import Image
 
 from lnra.data.frames import natural_key, read_frame
 from lnra.data.labels import paper_label_file
+from lnra.diskio import atomic_dir
 from lnra.errors import LnraError, exit_status
 
 # Test-frame totals of the official releases; a different total is reported, not refused (a subset).
@@ -342,17 +343,8 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
         raise LnraError(f"source not found: {source}")
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
-    staging = target.with_name(f".{name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with atomic_dir(target) as staging:
         PREPARERS[name](source, Writer(staging, target, ext, log, labels))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
     log(f"wrote {target}; use it with: python run.py dataset={name} paths.data_dir={Path(out)}")
     return target
 
