@@ -254,11 +254,11 @@ def test_trainer_arguments_outside_the_schema_pass_with_plus(compose_cfg):
 
 
 def test_the_constants_match_the_code():
-    from lnra.method import model
+    from lnra.method import shape
     from lnra.pseudo.masks import RULES
     from lnra.run.tasks import TASKS as TASK_FUNCTIONS
 
-    assert (SPATIAL_FACTOR, TEMPORAL_FACTOR) == (model.SPATIAL_FACTOR, model.TEMPORAL_FACTOR)
+    assert (SPATIAL_FACTOR, TEMPORAL_FACTOR) == (shape.SPATIAL_FACTOR, shape.TEMPORAL_FACTOR)
     assert set(PATCH_TECHNIQUES) == set(RULES)
     assert set(TASKS) == set(TASK_FUNCTIONS)
 

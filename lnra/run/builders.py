@@ -22,7 +22,6 @@ from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
-from lnra.method.model import check_clip_shape
 from lnra.method.module import LnraModule
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.run.atomic_checkpoints import AtomicCheckpointIO
@@ -54,7 +53,6 @@ def build_patch(entry: DictConfig, cfg: DictConfig) -> Any:
 
 def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> VideoDataModule:
     d = cfg.dataset
-    check_clip_shape(d.clip_len, d.height, d.width)
     if d.get("generate"):
         generate_synthetic(Path(d.root), SyntheticSpec(**OmegaConf.to_container(d.generate)))
     return VideoDataModule(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any
 
+from lnra.method.shape import SPATIAL_FACTOR, TEMPORAL_FACTOR
 from lnra.schema.rules import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
@@ -34,10 +35,6 @@ from lnra.schema.rules import (
     Rule,
 )
 
-# The autoencoder halves H and W four times and T three times (docs/method.md §2);
-# lnra.method.model has the same.
-SPATIAL_FACTOR = 16
-TEMPORAL_FACTOR = 8
 TASKS = ("train", "test", "preview")
 PATCH_TECHNIQUES = ("smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch")
 # Lightning's accepted `precision` values (lightning_fabric's _PRECISION_INPUT_STR, plus auto: lnra picks).
