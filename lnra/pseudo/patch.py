@@ -11,7 +11,7 @@ import torch
 
 from lnra.errors import LnraError
 from lnra.pseudo.masks import build_masks, rule_of, sample_windows
-from lnra.pseudo.sources import IntruderSource
+from lnra.pseudo.sources.base import IntruderSource
 from lnra.schema.rules import check_probability
 
 
