@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from lnra.callbacks.viz import (
+from lnra.callbacks.pictures import (
     ErrorColours,
     PanelSpool,
     Timeline,
