@@ -11,8 +11,8 @@ import torch
 
 from lnra.errors import LnraError
 from lnra.pseudo.masks import build_masks, rule_of, sample_windows
+from lnra.pseudo.probability import check_probability
 from lnra.pseudo.sources.base import IntruderSource
-from lnra.schema.rules import check_probability
 
 
 class PatchMixer:

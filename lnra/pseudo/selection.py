@@ -13,8 +13,8 @@ from typing import Protocol
 import torch
 
 from lnra.errors import LnraError
+from lnra.pseudo.probability import probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
-from lnra.schema.rules import probability_sum_problem
 
 KIND_NORMAL = 0
 KIND_SKIP = 1
@@ -23,7 +23,7 @@ FIRST_PATCH_KIND = 2
 
 class PatchAnomaly(Protocol):
     """What selection needs from a patch technique: its probability (checked in [0, 1] by its constructor,
-    with :func:`lnra.schema.rules.check_probability`), a name, and a batched paste."""
+    with :func:`lnra.pseudo.probability.check_probability`), a name, and a batched paste."""
 
     p: float
     name: str

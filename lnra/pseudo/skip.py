@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lnra.errors import LnraError
-from lnra.schema.rules import check_probability
+from lnra.pseudo.probability import check_probability
 
 MAX_REDRAWS = 10
 

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lnra.errors import LnraError
-
 
 class Rule:
     """One constraint on a value; ``problem`` returns why the value is wrong, or None when it fits."""
@@ -70,23 +68,6 @@ AT_LEAST_ONE = Range(1)
 NON_NEGATIVE = Range(0)
 SEED = Range(0, 2**32 - 1)  # numpy and Lightning's seed_everything take 32-bit seeds
 
-
-def check_probability(key: str, p: float) -> None:
-    """The guard of a pseudo-anomaly type's constructor on its ``p``: the schema's :data:`PROBABILITY`, so
-    that objects built without a config (tests, notebooks) obey the same range."""
-    if not PROBABILITY.fits(p):
-        raise LnraError(f"{key}={p} is not a probability in [0, 1]")
-
-
-def probability_sum_problem(probabilities: Sequence[float]) -> str | None:
-    """Why the pseudo-anomaly types' probabilities do not fit together, or None: each training sample gets
-    at most one type (docs/method.md §3), so they must sum to at most 1. The validation pass and
-    :class:`lnra.pseudo.PseudoAnomalies` both ask this."""
-    total = sum(probabilities)
-    if total > 1 + 1e-9:
-        return (f"pseudo-anomaly probabilities sum to {total:.3f} > 1; each sample gets at most one type, so "
-                "they must sum to at most 1")
-    return None
 
 
 @dataclass(frozen=True)
@@ -259,4 +240,4 @@ def describe(rule: Rule | None) -> str:
 
 __all__ = ["AT_LEAST_ONE", "NON_NEGATIVE", "POSITIVE", "PROBABILITY", "SEED", "Colormap", "Either",
            "FloatRange", "IntRange", "Items", "Mapping", "MultipleOf", "NonEmpty", "OneOf", "Range", "Rule",
-           "check_probability", "describe", "probability_sum_problem"]
+           "describe"]

@@ -19,7 +19,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lnra.errors import LnraError
-from lnra.schema.rules import PROBABILITY, probability_sum_problem
+from lnra.pseudo.probability import probability_sum_problem
+from lnra.schema.rules import PROBABILITY
 
 
 @dataclass(frozen=True)
