@@ -19,7 +19,8 @@ from helpers.paths import REPO, tmp_paths
 from hydra import compose, initialize_config_dir
 
 from lnra.schema.docs import END, START, markdown, sections
-from lnra.schema.groups import PATCH_TECHNIQUES, SPATIAL_FACTOR, TASKS, TEMPORAL_FACTOR
+from lnra.schema.groups import SPATIAL_FACTOR, TASKS, TEMPORAL_FACTOR
+from lnra.schema.pseudo_groups import PATCH_TECHNIQUES
 
 
 @dataclass(frozen=True)
