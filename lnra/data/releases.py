@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from lnra.data.frames import natural_key, read_frame
 from lnra.data.prepared_layout import Writer, sorted_files
+from lnra.data.video_file import open_video
 from lnra.errors import LnraError
 
 
@@ -27,17 +28,6 @@ def _require(path: Path, what: str) -> Path:
     if not path.exists():
         raise LnraError(f"{what} not found: {path}")
     return path
-
-
-def read_video(path: Path) -> Iterator[np.ndarray]:
-    """The frames of a video file (RGB uint8) one by one; they are counted as decoded, not taken from
-    the header."""
-    import imageio.v3 as iio
-
-    try:
-        yield from iio.imiter(path, plugin="FFMPEG")
-    except (OSError, RuntimeError, ValueError) as err:
-        raise LnraError(f"cannot decode video {path}: {err}") from None
 
 
 def check_count(video: str, frames: int, labels: int, where: Path) -> None:
@@ -172,7 +162,7 @@ def prepare_avenue(source: Path, writer: Writer) -> None:
                 mat_file = mask_dir / f"{int(video.stem)}_label.mat"
                 _require(mat_file, f"ground truth of {video.name}")
                 per_video[video.stem] = avenue_mask_labels(mat_file)
-            counts[video.stem] = writer.video(split, video.stem, read_video(video))
+            counts[video.stem] = writer.video(split, video.stem, open_video(video).frames)
             if split == "testing":
                 check_count(video.stem, counts[video.stem], len(per_video[video.stem]), mat_file)
                 writer.masks(video.stem, avenue_masks(mat_file), mat_file)
@@ -186,7 +176,7 @@ def prepare_shanghai(source: Path, writer: Writer) -> None:
     videos = sorted_files(training, ".avi")
     if not videos:
         raise LnraError(f"no .avi videos in {source / 'training' / 'videos'}")
-    counts = {video.stem: writer.video("training", video.stem, read_video(video)) for video in videos}
+    counts = {video.stem: writer.video("training", video.stem, open_video(video).frames) for video in videos}
     writer.split_done("shanghai", "training", counts)
 
     frame_dir = _require(source / "testing" / "frames", "ShanghaiTech test frame folder")
