@@ -69,7 +69,6 @@ NON_NEGATIVE = Range(0)
 SEED = Range(0, 2**32 - 1)  # numpy and Lightning's seed_everything take 32-bit seeds
 
 
-
 @dataclass(frozen=True)
 class MultipleOf(Rule):
     """A positive multiple of ``factor``, with why (the shape the network needs) and an example."""
