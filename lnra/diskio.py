@@ -87,28 +87,47 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     import torch  # here, not at the top: the cache and result writers that import this module do not need it
 
     path = Path(path)
-    tmp = partial_path(path)
-    try:
-        with explained_write_errors(path, "checkpoint"):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                torch.save(obj, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with explained_write_errors(path, "checkpoint"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, partial_path(path)) as tmp, open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
     _fsync_dir(path.parent)
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` (same suffix) that replaces it only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` that replaces it only if the block succeeds; on any failure
+    the old file is untouched and the temporary one removed.
+
+    ``tmp``: where to write, for a writer whose leftovers are found by name (default: a hidden sibling
+    with the same suffix, so that format-sniffing writers still see it).
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
+    tmp = tmp or path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty hidden staging folder beside ``path`` that replaces ``path`` (and all it held) only
+    if the block succeeds: a reader sees the old folder or the complete new one, never a half-written one.
+
+    The staging folder has a fixed name, so one left by a killed process is cleared by the next build.
+    """
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

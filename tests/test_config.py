@@ -24,7 +24,7 @@ def test_required_groups_exist():
 def test_every_group_option_composes(compose_cfg, group, option):
     cfg = compose_cfg(f"{group}={option}")
     assert [str(m) for m in config_mistakes(cfg)] == []  # the shipped values fit the schema
-    assert undeclared(cfg) == [], "declare these keys in lnra/schema/groups.py"
+    assert undeclared(cfg) == [], "declare these keys in lnra/schema/groups.py (pseudo: pseudo_groups.py)"
     assert cfg.dataset.height % 16 == 0 and cfg.dataset.width % 16 == 0
     assert cfg.pseudo.name
     assert cfg.trainer.max_epochs >= 1

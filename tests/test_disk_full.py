@@ -17,6 +17,7 @@ from helpers.data import write_dataset
 from helpers.paths import REPO, TINY_DATASET, tmp_paths
 
 import lnra.data.cache_files as cache_files
+import lnra.diskio as diskio
 import lnra.run.results as results_mod
 from lnra.data.frames import list_videos, load_frame_store
 from lnra.diskio import partial_path
@@ -87,11 +88,11 @@ def test_failed_results_write_leaves_no_results_file(tmp_path: Path, monkeypatch
     def fails(src: object, dst: object) -> None:
         raise error
 
-    monkeypatch.setattr(results_mod.os, "replace", fails)
+    monkeypatch.setattr(diskio.os, "replace", fails)
     with pytest.raises(LnraError, match=rf"cannot write results {tmp_path / 'results.json'}: {reason}"):
         results_mod.write_results(tmp_path, _evaluation(), ["v"], {}, [])
     assert not (tmp_path / "results.json").exists()  # a resumed sweep would take it for a finished job
-    assert not list(tmp_path.glob(".results.json.partial"))
+    assert not list(tmp_path.glob(".results*partial*"))
 
 
 # A run whose checkpoint writes fail from the second epoch on, as on a disk that fills up.

@@ -10,7 +10,8 @@ import torch
 from lnra.errors import LnraError
 from lnra.pseudo.masks import RULES
 from lnra.pseudo.patch import PatchMixer
-from lnra.pseudo.sources import PooledSource, TextureSource
+from lnra.pseudo.sources import TextureSource
+from lnra.pseudo.sources.base import PooledSource
 
 
 def white(height: int = 32, width: int = 48, frames: int = 1) -> PooledSource:

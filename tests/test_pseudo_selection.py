@@ -12,7 +12,7 @@ from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
 from lnra.pseudo.patch import PatchMixer
 from lnra.pseudo.selection import FIRST_PATCH_KIND
-from lnra.pseudo.sources import PooledSource
+from lnra.pseudo.sources.base import PooledSource
 from lnra.run.builders import build_pseudo
 
 

@@ -15,13 +15,8 @@ from PIL import Image
 from torchvision import transforms
 
 from lnra.errors import LnraError
-from lnra.pseudo.sources import (
-    Cifar100Source,
-    ImageFolderSource,
-    ShuffledPasses,
-    TextureSource,
-    VideoClipSource,
-)
+from lnra.pseudo.sources import Cifar100Source, ImageFolderSource, TextureSource, VideoClipSource
+from lnra.pseudo.sources.base import ShuffledPasses
 
 
 def write_cifar100(root: Path, n: int = 12) -> np.ndarray:

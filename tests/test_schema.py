@@ -19,7 +19,8 @@ from helpers.paths import REPO, tmp_paths
 from hydra import compose, initialize_config_dir
 
 from lnra.schema.docs import END, START, markdown, sections
-from lnra.schema.groups import PATCH_TECHNIQUES, SPATIAL_FACTOR, TASKS, TEMPORAL_FACTOR
+from lnra.schema.groups import SPATIAL_FACTOR, TASKS, TEMPORAL_FACTOR
+from lnra.schema.pseudo_groups import PATCH_TECHNIQUES
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], list[Bad], tuple[str, ...]
         "pseudo with skip frames and textures": (["pseudo=synthetic_smoothmix"], [
             bad("pseudo.name", "''"),
             Bad("pseudo.skip={p:1.5,jump:[0,2]}", ("pseudo.skip.p", "pseudo.skip.jump")),
-            *_values({"pseudo.patches.0._target_": "''", "pseudo.patches.0.technique": "blend",
+            *_values({"pseudo.technique": "blend", "pseudo.patches.0._target_": "''",
+                      "pseudo.patches.0.technique": "blend",
                       "pseudo.patches.0.p": "-0.1", "pseudo.patches.0.max_size": "0",
                       "pseudo.patches.0.max_move": "-3", "pseudo.patches.0.source": "5",
                       "pseudo.source._target_": "''", "pseudo.source.count": "0", "pseudo.source.size": "1",
@@ -133,7 +135,8 @@ SECOND_VALUES: dict[str, tuple[list[str], dict[str, str]]] = {
         "viz.fps": "x", "viz.error_max": "-0.5", "viz.min_panel": "x"}),
     "pseudo": (["pseudo=synthetic_smoothmix"], {
         "pseudo.patches.0.p": "1.5", "pseudo.patches.0.max_size": "1.5", "pseudo.patches.0.max_move": "2.5",
-        "pseudo.patches.0.technique": "''", "pseudo.source.count": "x", "pseudo.source.size": "x"}),
+        "pseudo.patches.0.technique": "''", "pseudo.technique": "5", "pseudo.source.count": "x",
+        "pseudo.source.size": "x"}),
     "skip frames": (["pseudo=skip_frame"], {"pseudo.skip.p": "x", "pseudo.skip.jump": "[]"}),
 }
 
@@ -253,11 +256,11 @@ def test_trainer_arguments_outside_the_schema_pass_with_plus(compose_cfg):
 
 
 def test_the_constants_match_the_code():
-    from lnra.method import model
+    from lnra.method import shape
     from lnra.pseudo.masks import RULES
     from lnra.run.tasks import TASKS as TASK_FUNCTIONS
 
-    assert (SPATIAL_FACTOR, TEMPORAL_FACTOR) == (model.SPATIAL_FACTOR, model.TEMPORAL_FACTOR)
+    assert (SPATIAL_FACTOR, TEMPORAL_FACTOR) == (shape.SPATIAL_FACTOR, shape.TEMPORAL_FACTOR)
     assert set(PATCH_TECHNIQUES) == set(RULES)
     assert set(TASKS) == set(TASK_FUNCTIONS)
 

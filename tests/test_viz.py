@@ -10,7 +10,8 @@ from helpers.paths import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.viz import DemoLayout, ErrorColours, ResultVisualizer, Timeline, label_spans, panel_row
+from lnra.callbacks.pictures import DemoLayout, ErrorColours, Timeline, label_spans, panel_row
+from lnra.callbacks.viz import ResultVisualizer
 from lnra.errors import LnraError
 from lnra.run.builders import build_trainer
 from lnra.run.original_weights import model_from_checkpoint

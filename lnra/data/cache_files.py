@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from lnra.diskio import explained_write_errors
+from lnra.diskio import atomic_path, explained_write_errors
 
 log = logging.getLogger(__name__)
 
@@ -106,22 +106,19 @@ def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
     On any failure nothing is published and the temporary files are removed; a full disk or missing
     permission becomes one line naming the path and the free space.
     """
-    data_tmp, meta_tmp = partial_name(data_path), partial_name(meta_path)
-    try:
-        with explained_cache_write(data_path):
-            with open(data_tmp, "wb") as f:
-                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                          "fortran_order": False, "shape": shape}
-                np.lib.format.write_array_header_1_0(f, header)
-                writer = _ChunkWriter(f, shape[1:])
-                yield writer
-                if writer.written != shape[0]:
-                    raise ValueError(f"cache build wrote {writer.written} of {shape[0]} frames")
-                f.flush()
-                os.fsync(f.fileno())
-            meta_tmp.write_text(json.dumps(meta))
-            os.replace(meta_tmp, meta_path)
-            os.replace(data_tmp, data_path)
-    finally:
-        data_tmp.unlink(missing_ok=True)
-        meta_tmp.unlink(missing_ok=True)
+    # Both renamed on leaving, the metadata first (the inner block): a reader finds the data only once
+    # its metadata is in place.
+    with (explained_cache_write(data_path),
+          atomic_path(data_path, partial_name(data_path)) as data_tmp,
+          atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):
+        with open(data_tmp, "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                      "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_1_0(f, header)
+            writer = _ChunkWriter(f, shape[1:])
+            yield writer
+            if writer.written != shape[0]:
+                raise ValueError(f"cache build wrote {writer.written} of {shape[0]} frames")
+            f.flush()
+            os.fsync(f.fileno())
+        meta_tmp.write_text(json.dumps(meta))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lnra.data.frames import VideoListing, files_key, list_videos
+from lnra.data.frames import VideoListing, files_key, list_videos, read_frame
 from lnra.diskio import atomic_path
 from lnra.errors import LnraError
 
@@ -45,12 +45,9 @@ class MaskStore:
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """One mask file as bool (any non-zero pixel is anomalous: 0/255 and 0/1 files both work)."""
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("L")) > 0
-    except (OSError, ValueError) as err:
-        raise LnraError(f"cannot read pixel mask {path}: {err}") from None
+    """One mask file as bool (any non-zero pixel is anomalous: 0/255 and 0/1 files both work), decoded by
+    the frames' reader."""
+    return read_frame(path, "pixel mask") > 0
 
 
 def _image_size(path: Path) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from lnra.diskio import atomic_dir
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -144,15 +144,10 @@ def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
         frames, lab = _video(rng, spec, v % 4)
         test.append(frames)
         labels.append(lab)
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    _write_split(tmp, "training", train)
-    _write_split(tmp, "testing", test)
-    np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(labels)[None])
-    (tmp / MANIFEST).write_text(json.dumps(asdict(spec)))
-    if root.exists():
-        root.rmdir()
-    tmp.rename(root)
+    with atomic_dir(root) as tmp:  # root is absent or empty (checked above)
+        _write_split(tmp, "training", train)
+        _write_split(tmp, "testing", test)
+        np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(labels)[None])
+        (tmp / MANIFEST).write_text(json.dumps(asdict(spec)))
     log.info("generated the synthetic dataset in %s", root)
     return root

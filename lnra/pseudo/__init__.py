@@ -1,6 +1,22 @@
-"""Pseudo anomalies: per-sample selection (docs/method.md §3), patches (§4) and skipped frames (§5)."""
+"""Pseudo anomalies: per-sample selection (docs/method.md §3), patches (§4) and skipped frames (§5).
 
-from lnra.pseudo.selection import KIND_NORMAL, KIND_SKIP, PseudoAnomalies
-from lnra.pseudo.skip import SkipFrame
+The names below are imported on first use (PEP 562), not with the package: the config validation reads
+:mod:`lnra.pseudo.probability` before torch is imported, and importing any ``lnra.pseudo`` module runs
+this file first.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_HOMES = {"KIND_NORMAL": "lnra.pseudo.selection", "KIND_SKIP": "lnra.pseudo.selection",
+          "PseudoAnomalies": "lnra.pseudo.selection", "SkipFrame": "lnra.pseudo.skip"}
 
 __all__ = ["KIND_NORMAL", "KIND_SKIP", "PseudoAnomalies", "SkipFrame"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'lnra.pseudo' has no attribute {name!r}")

@@ -11,7 +11,8 @@ import torch
 
 from lnra.errors import LnraError
 from lnra.pseudo.masks import build_masks, rule_of, sample_windows
-from lnra.pseudo.sources import IntruderSource
+from lnra.pseudo.probability import check_probability
+from lnra.pseudo.sources.base import IntruderSource
 
 
 class PatchMixer:
@@ -22,8 +23,7 @@ class PatchMixer:
     def __init__(self, technique: str, source: IntruderSource, p: float = 0.2, max_size: float = 0.5,
                  max_move: int = 10, name: str | None = None) -> None:
         rule_of(technique)
-        if not 0.0 <= p <= 1.0:
-            raise LnraError(f"pseudo patch p={p} is not a probability in [0, 1]")
+        check_probability("pseudo patch p", p)
         if not 0.0 < max_size <= 1.0:
             raise LnraError(f"pseudo patch max_size (α)={max_size} must be in (0, 1]: the window's largest "
                             "side as a fraction of the frame")

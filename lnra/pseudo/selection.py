@@ -13,6 +13,7 @@ from typing import Protocol
 import torch
 
 from lnra.errors import LnraError
+from lnra.pseudo.probability import probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
 
 KIND_NORMAL = 0
@@ -21,7 +22,8 @@ FIRST_PATCH_KIND = 2
 
 
 class PatchAnomaly(Protocol):
-    """What selection needs from a patch technique: its probability, a name, and a batched paste."""
+    """What selection needs from a patch technique: its probability (checked in [0, 1] by its constructor,
+    with :func:`lnra.pseudo.probability.check_probability`), a name, and a batched paste."""
 
     p: float
     name: str
@@ -38,14 +40,9 @@ class PseudoAnomalies:
         self.skip = skip
         self.patches = list(patches)
         probabilities = ([skip.p] if skip else []) + [patch.p for patch in self.patches]
-        for patch in self.patches:
-            if not 0.0 <= patch.p <= 1.0:
-                raise LnraError(f"pseudo patch '{patch.name}' has p={patch.p}, not a probability in [0, 1]")
-        if sum(probabilities) > 1.0 + 1e-9:
-            raise LnraError(
-                f"pseudo-anomaly probabilities sum to {sum(probabilities):.3f} > 1 ({probabilities}); "
-                "each sample gets at most one type, so they must sum to at most 1"
-            )
+        problem = probability_sum_problem(probabilities)  # each p was checked by its own constructor
+        if problem:
+            raise LnraError(f"{problem} (got {probabilities})")
         self._boundaries = torch.tensor(probabilities, dtype=torch.float64).cumsum(0)
 
     @property

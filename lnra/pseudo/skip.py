@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lnra.errors import LnraError
+from lnra.pseudo.probability import check_probability
 
 MAX_REDRAWS = 10
 
@@ -25,8 +26,7 @@ class SkipFrame:
     jump: Sequence[int] = (2, 3, 4, 5)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.p <= 1.0:
-            raise LnraError(f"pseudo.skip.p={self.p} is not a probability in [0, 1]")
+        check_probability("pseudo.skip.p", self.p)
         if len(self.jump) == 0:
             raise LnraError("pseudo.skip.jump is empty: give at least one jump, e.g. [2,3,4,5]")
         bad = [s for s in self.jump if int(s) != s or s < 1]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from lnra.diskio import explained_write_errors
+from lnra.diskio import atomic_path, explained_write_errors
 from lnra.method.scoring import Evaluation
 
 
@@ -37,18 +36,14 @@ def write_results(run_dir: Path, evaluation: Evaluation, video_names: list[str],
         "history": history,
     }
     path = run_dir / "results.json"
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        with explained_write_errors(path, "results"):
-            run_dir.mkdir(parents=True, exist_ok=True)
-            with open(run_dir / "scores.csv", "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["video", "frame", "psnr", "anomaly_score", "label"])
-                for v, t, p, a, y in zip(evaluation.video_index, evaluation.frame_index, evaluation.psnr,
-                                         evaluation.anomaly_score, evaluation.labels, strict=True):
-                    writer.writerow([video_names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
+    with explained_write_errors(path, "results"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "scores.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["video", "frame", "psnr", "anomaly_score", "label"])
+            for v, t, p, a, y in zip(evaluation.video_index, evaluation.frame_index, evaluation.psnr,
+                                     evaluation.anomaly_score, evaluation.labels, strict=True):
+                writer.writerow([video_names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
+        with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(results, indent=2, allow_nan=True))
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

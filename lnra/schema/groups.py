@@ -6,15 +6,26 @@ Each field's annotation is the option's type (OmegaConf refuses ``seed=abc`` whi
 ``rule`` (:mod:`lnra.schema.rules`) is the allowed range or set, checked by :mod:`lnra.schema.validate`
 right after composition; its ``doc`` is the line ``--help`` and the README print.
 
-Adding an option: add a field here (with a rule where the type alone does not bound it) and its value
-to the YAML files; ``python -m lnra.schema --markdown --write README.md`` refreshes the README table.
+The ``pseudo`` group's schemas are in :mod:`lnra.schema.pseudo_groups`; fields are declared with
+:func:`lnra.schema.fields.opt`. Adding an option: add a field to its group's dataclass (with a rule
+where the type alone does not bound it) and its value to the YAML files; ``python -m lnra.schema
+--markdown --write README.md`` refreshes the README table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, is_dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from lnra.method.shape import SPATIAL_FACTOR, TEMPORAL_FACTOR
+from lnra.schema.fields import opt
+from lnra.schema.pseudo_groups import (
+    Cifar100SourceSchema,
+    ImageFolderSourceSchema,
+    PseudoSchema,
+    TexturesSourceSchema,
+    VideoSourceSchema,
+)
 from lnra.schema.rules import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
@@ -31,15 +42,9 @@ from lnra.schema.rules import (
     NonEmpty,
     OneOf,
     Range,
-    Rule,
 )
 
-# The autoencoder halves H and W four times and T three times (docs/method.md §2);
-# lnra.method.model has the same.
-SPATIAL_FACTOR = 16
-TEMPORAL_FACTOR = 8
 TASKS = ("train", "test", "preview")
-PATCH_TECHNIQUES = ("smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch")
 # Lightning's accepted `precision` values (lightning_fabric's _PRECISION_INPUT_STR, plus auto: lnra picks).
 PRECISIONS = ("auto", "64-true", "64", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true",
               "bf16-true", "transformer-engine", "transformer-engine-float16")
@@ -48,25 +53,6 @@ INT_OR_FRACTION = Either((IntRange(NON_NEGATIVE), FloatRange(PROBABILITY)))
 INTERVAL = Either((IntRange(AT_LEAST_ONE), FloatRange(Range(0, 1, low_open=True))))
 DEVICES = Either((IntRange(AT_LEAST_ONE), OneOf((-1, "auto")), Items(IntRange(NON_NEGATIVE))),
                  "a count >= 1, -1 (all), auto, or a list of device indices")
-
-
-def opt(default: Any, rule: Rule | None = None, doc: str = "", schema: type | None = None,
-        allowed: str = "") -> Any:
-    """A schema field: its default (lists are copied per instance), allowed values and one line of help.
-
-    ``schema``: for a field typed ``Any`` that holds a dict or null, the dataclass its dict is checked
-    against in the validation pass. OmegaConf cannot merge a dict given on the command line into an
-    ``Optional[<dataclass>]`` field that is null (``pseudo.skip={p:0.2,jump:[2,3]}`` on pseudo=none), so
-    such fields stay ``Any`` at composition and get their types checked right after it.
-    ``allowed``: the allowed values in words, for an option checked by :mod:`lnra.schema.validate`'s
-    cross checks rather than by a rule.
-    """
-    metadata = {"rule": rule, "doc": doc, "schema": schema, "allowed": allowed}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
-    if is_dataclass(default):
-        return field(default_factory=lambda: replace(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -136,75 +122,6 @@ class DatasetSchema:
     max_epochs: int = opt(60, AT_LEAST_ONE, "training epochs (trainer.max_epochs follows it)")
     generate: Any = opt(None, Mapping("generate settings"), "synthetic datasets only: how to generate it",
                         schema=GenerateSchema)
-
-
-@dataclass
-class SkipSchema:
-    """Skip-frame pseudo anomalies (docs/method.md §5)."""
-
-    p: float = opt(0.2, PROBABILITY, "probability that a training sample is a skip-frame clip")
-    jump: list[int] = opt([2, 3, 4, 5], Items(AT_LEAST_ONE), "the jumps s drawn per sample")
-
-
-@dataclass
-class PatchSchema:
-    """One patch technique (docs/method.md §4); ``source`` is usually ``${pseudo.source}``."""
-
-    _target_: str = opt("lnra.pseudo.patch.PatchMixer", NonEmpty(), "the class that pastes patches")
-    technique: str = opt("smoothmix_s", OneOf(PATCH_TECHNIQUES), "how the intruder is blended in")
-    p: float = opt(0.2, PROBABILITY, "probability that a training sample gets this patch",
-                   allowed="in [0, 1]; with pseudo.skip.p and the other patches' p, sum <= 1")
-    max_size: float = opt(0.5, Range(0, 1, low_open=True), "α: the window's largest side, as a fraction "
-                          "of the frame")
-    max_move: int = opt(10, NON_NEGATIVE, "β: the window's largest step per frame, in pixels")
-    source: Any = opt("${pseudo.source}", Mapping("source settings"), "the intruder source (normally the "
-                      "pseudo.source above)")
-
-
-@dataclass
-class PseudoSchema:
-    name: str = opt("none", NonEmpty(no_slash=True), "the variant's name (run name, results)")
-    skip: Any = opt(None, Mapping("skip-frame settings"), "skip-frame pseudo anomalies, or null",
-                    schema=SkipSchema)
-    patches: list[PatchSchema] = opt([], None, "patch pseudo anomalies (each with its own p)")
-    source: Any = opt(None, Mapping("source settings"), "the intruder source of the patches (pick one "
-                      "with pseudo/source=cifar100|image_folder|textures|video)")
-
-
-@dataclass
-class Cifar100SourceSchema:
-    _target_: str = opt("lnra.pseudo.sources.Cifar100Source", NonEmpty(), "the source class")
-    root: str = opt("${paths.intruder_dir}/cifar100", NonEmpty(), "holds cifar-100-python/")
-    download: bool = opt(False, None, "let torchvision download the archive (needs a network)")
-    verify_md5: bool = opt(False, None, "check the files against the official md5 sums")
-    max_images: int = opt(50000, AT_LEAST_ONE, "images decoded at start-up")
-    seed: int = opt(0, SEED, "which images, when max_images is below the set's size")
-
-
-@dataclass
-class ImageFolderSourceSchema:
-    _target_: str = opt("lnra.pseudo.sources.ImageFolderSource", NonEmpty(), "the source class")
-    root: str = opt("${paths.intruder_dir}/imagenet", NonEmpty(), "an ImageFolder: <root>/<class>/<image>")
-    crop: bool = opt(True, None, "random resized crop + flips, streamed (ImageNet); false: whole images "
-                     "in memory, like CIFAR")
-    workers: int = opt(2, NON_NEGATIVE, "processes decoding ahead when crop=true (0: in this process)")
-
-
-@dataclass
-class TexturesSourceSchema:
-    _target_: str = opt("lnra.pseudo.sources.TextureSource", NonEmpty(), "the source class")
-    count: int = opt(1000, AT_LEAST_ONE, "textures generated")
-    size: int = opt(32, Range(2), "side of each texture, in pixels")
-    seed: int = opt(0, SEED, "the generator's seed")
-
-
-@dataclass
-class VideoSourceSchema:
-    _target_: str = opt("lnra.pseudo.sources.VideoClipSource", NonEmpty(), "the source class")
-    name: str = opt("ped2", NonEmpty(no_slash=True), "the video dataset whose training clips are pasted")
-    root: str = opt("${paths.data_dir}/${.name}", NonEmpty(), "that dataset's folder")
-    cache_dir: str = opt("${paths.cache_dir}", NonEmpty(), "its frame cache")
-    clip_len: int = opt("${dataset.clip_len}", AT_LEAST_ONE, "frames per intruder clip")
 
 
 @dataclass

@@ -19,6 +19,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lnra.errors import LnraError
+from lnra.pseudo.probability import probability_sum_problem
+from lnra.schema.rules import PROBABILITY
 
 
 @dataclass(frozen=True)
@@ -163,10 +165,12 @@ def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
     if not isinstance(skip, (DictConfig, type(None))) or not all(isinstance(p, DictConfig) for p in patches):
         return  # reported by the field rules
     ps = ([skip.get("p")] if skip else []) + [patch.get("p") for patch in patches]
-    if all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in ps) and sum(ps) > 1 + 1e-9:
+    if not all(PROBABILITY.fits(p) for p in ps):
+        return  # reported by the field rules
+    problem = probability_sum_problem(ps)
+    if problem:
         keys = (["pseudo.skip.p"] if skip else []) + [f"pseudo.patches.{i}.p" for i in range(len(patches))]
-        yield Mistake("+".join(keys), f"{sum(ps):.3f}", f"pseudo-anomaly probabilities sum to {sum(ps):.3f} "
-                      "> 1; each sample gets at most one type, so they must sum to at most 1")
+        yield Mistake("+".join(keys), f"{sum(ps):.3f}", problem)
 
 
 def _callbacks(cfg: DictConfig) -> Iterator[Mistake]:

@@ -1,6 +1,6 @@
 """Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
-Frames are read one at a time (a video through imageio's bundled ffmpeg, or a folder of images in
+Frames are read one at a time (a video through OpenCV's ``VideoCapture``, or a folder of images in
 sorted name order), prepared exactly as the datasets are (grayscale, bilinear resize to the
 checkpoint's resolution, [-1, 1]) and scored with the protocol of docs/method.md §6: stride-1 windows of the
 clip length, each scoring its centre frame by PSNR. Only one window of frames is held in memory, so
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from lnra.callbacks.viz import (
+from lnra.callbacks.pictures import (
     ErrorColours,
     PanelSpool,
     Timeline,
@@ -36,6 +36,7 @@ from lnra.callbacks.viz import (
 )
 from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
+from lnra.data.video_file import open_video
 from lnra.diskio import atomic_path
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
@@ -59,25 +60,9 @@ class FrameSource:
 
 
 def _video_frames(path: Path) -> FrameSource:
-    import imageio.v2 as imageio
-
-    try:
-        reader = imageio.get_reader(path, format="FFMPEG")
-        fps = reader.get_meta_data().get("fps")
-    except Exception as err:  # noqa: BLE001 — imageio/ffmpeg raise many types for a bad file
-        reason = (str(err).splitlines() or [repr(err)])[0]
-        raise LnraError(f"cannot read video {path}: {reason}") from None
-
-    def frames() -> Iterator[np.ndarray]:
-        try:
-            for rgb in reader:
-                yield cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)  # OpenCV's luma
-        except Exception as err:  # noqa: BLE001
-            raise LnraError(f"cannot decode video {path}: {err}") from None
-        finally:
-            reader.close()
-
-    return FrameSource(path.stem, frames(), float(fps) if fps else None)
+    video = open_video(path)
+    grey = (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in video.frames)  # OpenCV's luma, as the frames'
+    return FrameSource(path.stem, grey, video.fps)
 
 
 def open_frames(path: Path) -> FrameSource:

@@ -10,8 +10,7 @@ read off a test run's ROC carries over. Outputs appear under their final names o
 
 from __future__ import annotations
 
-import os
-import shutil
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
@@ -19,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lnra.callbacks.viz import ErrorColours
+from lnra.callbacks.pictures import ErrorColours
+from lnra.diskio import atomic_dir, atomic_path
 from lnra.method.pixel_metrics import upsample_errors
 
 
@@ -34,21 +34,24 @@ class ErrorMapWriter:
         self.size, self.sigma, self.fps = size, sigma, fps
         self.maps_dir, self.mask_path, self.pixel_threshold = maps_dir, mask_path, pixel_threshold
         self.colours = colours or ErrorColours()
-        self._maps_tmp = maps_dir.with_name(f".{maps_dir.name}.partial{os.getpid()}") if maps_dir else None
-        self._mask_tmp = (mask_path.with_name(f".{mask_path.stem}.partial{os.getpid()}{mask_path.suffix}")
-                          if mask_path else None)
+        self._outputs = ExitStack()  # each output renamed into place when the block succeeds
+        self._maps_tmp: Path | None = None
         self._video = None
 
     def __enter__(self) -> ErrorMapWriter:
         import imageio.v2 as imageio
 
-        if self._maps_tmp is not None:
-            shutil.rmtree(self._maps_tmp, ignore_errors=True)
-            self._maps_tmp.mkdir(parents=True)
-        if self._mask_tmp is not None:
-            self._video = imageio.get_writer(self._mask_tmp, format="FFMPEG", mode="I", fps=self.fps,
-                                             codec="libx264", quality=8, macro_block_size=2,
-                                             ffmpeg_log_level="error")
+        with ExitStack() as opening:
+            opening.enter_context(self._outputs)  # a failure while opening discards what was opened
+            if self.maps_dir is not None:
+                self._maps_tmp = self._outputs.enter_context(atomic_dir(self.maps_dir))
+            if self.mask_path is not None:
+                mask_tmp = self._outputs.enter_context(atomic_path(self.mask_path))
+                self._video = imageio.get_writer(mask_tmp, format="FFMPEG", mode="I", fps=self.fps,
+                                                 codec="libx264", quality=8, macro_block_size=2,
+                                                 ffmpeg_log_level="error")
+                self._outputs.callback(self._video.close)  # before the rename
+            opening.pop_all()
         return self
 
     def add(self, frame: int, error: np.ndarray) -> None:
@@ -65,15 +68,4 @@ class ErrorMapWriter:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self._video is not None:
-            self._video.close()
-        if kind is None:
-            if self._maps_tmp is not None:
-                shutil.rmtree(self.maps_dir, ignore_errors=True)
-                self._maps_tmp.rename(self.maps_dir)
-            if self._mask_tmp is not None:
-                os.replace(self._mask_tmp, self.mask_path)
-        if self._maps_tmp is not None:
-            shutil.rmtree(self._maps_tmp, ignore_errors=True)
-        if self._mask_tmp is not None:
-            self._mask_tmp.unlink(missing_ok=True)
+        self._outputs.__exit__(kind, error, trace)

@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 
 from lnra.callbacks.monitor.board import board, has_board, labelled_grid
-from lnra.callbacks.viz import ErrorColours, panel_row, to_uint8
+from lnra.callbacks.pictures import ErrorColours, panel_row, to_uint8
 from lnra.method.scoring import centre_index, scored_labels
 
 TAG = "images/test_windows"

@@ -1,0 +1,255 @@
+"""Pictures of what the model does: result images, anomaly timelines and demo videos.
+
+Everything here is drawn with array operations except the score curve, which matplotlib draws
+once per video; the demo video's moving frame marker is then a column painted into a copy of that
+one picture. Frames that a video needs later are spooled to a raw file on disk, so memory does not
+grow with the length of a video. Files appear under their final name only once complete.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from lnra.data.pixels import from_unit_range
+from lnra.diskio import atomic_path
+from lnra.errors import LnraError
+
+PANEL_TITLES = ("input", "reconstruction", "error")
+LOCALISATION_TITLE = "localisation"
+OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey frames and the heat map
+HEADER_PX = 24
+MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """[-1, 1] → a uint8 NumPy array, for images and videos."""
+    return from_unit_range(frames).cpu().numpy()
+
+
+class ErrorColours:
+    """Colour-maps ``|reconstruction − input|`` in [-1, 1] units with a fixed scale, so maps compare."""
+
+    def __init__(self, colormap: str = "inferno", error_max: float = 0.5) -> None:
+        if error_max <= 0:
+            raise LnraError(f"viz.error_max must be positive, got {error_max}")
+        try:
+            cmap = matplotlib.colormaps[colormap]
+        except KeyError:
+            raise LnraError(f"unknown colormap '{colormap}' (viz.colormap); try inferno or viridis") from None
+        self.lut = (cmap(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+        self.scale = 255.0 / (error_max * 127.5)  # uint8 difference → LUT index
+
+    def level(self, frame: np.ndarray, recon: np.ndarray) -> np.ndarray:
+        """Per pixel the LUT index of ``|recon − frame|``: 0 … 255, 255 from ``error_max`` on."""
+        diff = np.abs(frame.astype(np.int16) - recon.astype(np.int16)) * self.scale
+        return np.minimum(diff, 255).astype(np.uint8)
+
+    def __call__(self, frame: np.ndarray, recon: np.ndarray) -> np.ndarray:
+        return self.lut[self.level(frame, recon)]
+
+
+def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of a bool mask (pixel centres), e.g. a 240×360 mask onto a 64×64 panel."""
+    rows = ((np.arange(height) + 0.5) * mask.shape[0] / height).astype(int)
+    cols = ((np.arange(width) + 0.5) * mask.shape[1] / width).astype(int)
+    return mask[rows[:, None], cols[None, :]]
+
+
+def outline(mask: np.ndarray) -> np.ndarray:
+    """The pixels of a bool mask that touch a pixel outside it (4-neighbourhood; the border counts)."""
+    padded = np.pad(mask, 1, constant_values=False)
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~inner
+
+
+def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours,
+                       mask: np.ndarray | None = None) -> np.ndarray:
+    """The frame in grey with the error heat map laid over it — opaque where the error reaches
+    ``error_max``, transparent where there is none — and the ground truth's outline, (H, W, 3) uint8."""
+    level = colours.level(frame, recon)
+    alpha = (level.astype(np.float32) / 255.0)[..., None]
+    grey = np.repeat(frame[..., None], 3, axis=2).astype(np.float32)
+    out = (grey * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)
+    if mask is not None:
+        out[outline(resize_mask(mask, *frame.shape))] = OUTLINE_RGB
+    return out
+
+
+def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1,
+              overlay: np.ndarray | None = None) -> np.ndarray:
+    """Input | reconstruction | error map (| ``overlay``, the localisation panel) side by side,
+    (H·f, n·W·f, 3) uint8."""
+    grey = [np.repeat(x[..., None], 3, axis=2) for x in (frame, recon)]
+    extra = [overlay] if overlay is not None else []
+    row = np.concatenate([*grey, colours(frame, recon), *extra], axis=1)
+    return row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
+
+
+def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of 1s as [start, stop) frame ranges."""
+    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One video's scores: scored frame indices, their scores, and the per-frame labels if known."""
+
+    name: str
+    frames: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray | None = None  # one per frame of the whole video
+    n_frames: int | None = None
+    ylabel: str = "anomaly score"
+    threshold: float | None = None
+
+    @property
+    def length(self) -> int:
+        return self.n_frames or (len(self.labels) if self.labels is not None else int(self.frames.max()) + 1)
+
+
+def _draw_timeline(ax, timeline: Timeline) -> None:
+    spans = label_spans(timeline.labels) if timeline.labels is not None else []
+    for i, (start, stop) in enumerate(spans):
+        ax.axvspan(start - 0.5, stop - 0.5, color="tab:red", alpha=0.2, lw=0,
+                   label="ground truth: anomalous" if i == 0 else None)
+    ax.plot(timeline.frames, timeline.scores, color="tab:blue", lw=1.2, label=timeline.ylabel)
+    if timeline.threshold is not None:
+        ax.axhline(timeline.threshold, color="tab:orange", ls="--", lw=1, label="threshold")
+    ax.set_xlim(-0.5, timeline.length - 0.5)
+    lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlabel("frame")
+    ax.set_ylabel(timeline.ylabel)
+    ax.legend(loc="best", fontsize=7, framealpha=0.8)
+    ax.grid(alpha=0.3)
+
+
+def timeline_figure(timeline: Timeline, width_px: int = 900, height_px: int = 260, dpi: int = 100) -> Figure:
+    """The score-vs-frame plot of one video, ground truth shaded (not attached to pyplot)."""
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((60 / width_px, 40 / height_px, 1 - 75 / width_px, 1 - 68 / height_px))
+    _draw_timeline(ax, timeline)
+    ax.set_title(timeline.name, fontsize=9)
+    return fig
+
+
+def figure_to_array(fig: Figure) -> np.ndarray:
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def save_timeline_png(timeline: Timeline, path: Path) -> Figure:
+    """Write the timeline PNG; return its figure for other sinks (TensorBoard)."""
+    fig = timeline_figure(timeline)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
+    return fig
+
+
+class DemoLayout:
+    """A demo video frame: panel titles, the three panels, and the video's score curve below.
+
+    The static parts are drawn by matplotlib once; each frame pastes its panels into a copy and
+    paints the marker column of its frame index.
+    """
+
+    def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100,
+                 titles: tuple[str, ...] = PANEL_TITLES) -> None:
+        ph, pw = panel_hw[0] * factor, panel_hw[1] * factor
+        width = _ceil_to(len(titles) * pw, MACRO_BLOCK)
+        curve_h = max(160, round(width * 0.3))
+        height = _ceil_to(HEADER_PX + ph + curve_h, MACRO_BLOCK)
+        curve_h = height - HEADER_PX - ph
+        self.panel_box = (HEADER_PX, (width - len(titles) * pw) // 2)
+        fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+        FigureCanvasAgg(fig)
+        for i, title in enumerate(titles):
+            fig.text((self.panel_box[1] + (i + 0.5) * pw) / width, 1 - HEADER_PX / 2 / height, title,
+                     ha="center", va="center", fontsize=10)
+        ax = fig.add_axes((55 / width, 46 / height, 1 - 68 / width, (curve_h - 70) / height))
+        _draw_timeline(ax, timeline)
+        ax.set_title(timeline.name, fontsize=9)
+        self.base = figure_to_array(fig)
+        xs = ax.transData.transform(np.c_[np.arange(timeline.length), np.zeros(timeline.length)])[:, 0]
+        self.columns = np.clip(np.round(xs).astype(int), 0, width - 2)
+        y0, y1 = ax.bbox.y0, ax.bbox.y1
+        self.rows = slice(int(round(height - y1)), int(round(height - y0)))
+        self.factor = factor
+
+    def frame(self, frame_index: int, panels: np.ndarray) -> np.ndarray:
+        out = self.base.copy()
+        top, left = self.panel_box
+        out[top : top + panels.shape[0], left : left + panels.shape[1]] = panels
+        col = self.columns[frame_index]
+        out[self.rows, col : col + 2] = (20, 20, 20)
+        return out
+
+
+def _ceil_to(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+def enlarge_factor(height: int, min_panel: int) -> int:
+    return max(1, math.ceil(min_panel / height))
+
+
+def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
+                     panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
+                     min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
+    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples.
+
+    With ``masks`` (frame index → ground-truth mask or None) a fourth panel shows the localisation.
+    """
+    import imageio.v2 as imageio
+
+    factor = enlarge_factor(panel_hw[0], min_panel)
+    titles = (*PANEL_TITLES, LOCALISATION_TITLE) if masks is not None else PANEL_TITLES
+    layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
+    with atomic_path(path) as tmp:
+        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=7,
+                                    macro_block_size=MACRO_BLOCK, ffmpeg_log_level="error")
+        try:
+            for index, frame, recon in frames:
+                overlay = None if masks is None else localisation_panel(frame, recon, colours, masks(index))
+                writer.append_data(layout.frame(index, panel_row(frame, recon, colours, factor, overlay)))
+        finally:
+            writer.close()
+    return path
+
+
+class PanelSpool:
+    """Input and reconstruction centre frames of one video, appended to a raw file on disk."""
+
+    def __init__(self, path: Path, height: int, width: int) -> None:
+        self.path, self.shape = Path(path), (2, height, width)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # noqa: SIM115 — kept open while the test epoch appends
+        self.frames: list[int] = []
+
+    def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(np.stack([frame, recon])).tobytes())
+        self.frames.append(frame_index)
+
+    def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(frame index, input, reconstruction) in frame order."""
+        self._file.close()
+        data = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(len(self.frames), *self.shape))
+        for i in np.argsort(self.frames, kind="stable"):
+            yield self.frames[i], data[i, 0], data[i, 1]
+
+    def discard(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
