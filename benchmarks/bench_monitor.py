@@ -73,7 +73,7 @@ def one_epoch(overrides: list[str], monitor: str, out_dir: Path) -> dict[str, fl
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, build_pseudo(cfg))
     datamodule.check_test_split()
-    module = build_module(cfg)
+    module = build_module(cfg, datamodule)
     trainer = build_trainer(cfg, Path(tempfile.mkdtemp(dir=out_dir)))
     spent: dict[str, float] = defaultdict(float)
     monitors = {type(c) for c in build_monitor(cfg, out_dir)}

@@ -115,7 +115,7 @@ class LoopTimer(pl.Callback):
         self.eval_windows = 0
 
     def _eval_batch(self, pl_module, batch) -> None:
-        self.eval_windows += len(batch["clip"])
+        self.eval_windows += len(batch.clip)
         self.inference_mode = torch.is_inference_mode_enabled()
         self._mark("eval_last_batch", pl_module)
 
@@ -143,7 +143,7 @@ def build_run(cfg: DictConfig, run_dir: Path, timer: LoopTimer, **trainer_overri
     pl.seed_everything(0, verbose=False)
     datamodule = build_datamodule(cfg, build_pseudo(cfg))
     datamodule.check_test_split()
-    module = build_module(cfg)
+    module = build_module(cfg, datamodule)
     trainer = build_trainer(cfg, run_dir, **trainer_overrides)
     trainer.callbacks.append(timer)
     return trainer, module, datamodule

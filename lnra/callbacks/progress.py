@@ -16,8 +16,9 @@ import time
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import Callback
+
+from lnra.data.batches import TrainBatch
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _batch_size(batch: Any) -> int:
-    """Clips in a batch: the first dimension of its first tensor."""
-    values = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, list | tuple) \
-        else [batch]
-    return next((int(v.shape[0]) for v in values if isinstance(v, torch.Tensor) and v.dim()), 0)
 
 
 class ProgressLines(Callback):
@@ -72,10 +66,10 @@ class ProgressLines(Callback):
         self._step_start = time.monotonic()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                           batch: Any, batch_idx: int) -> None:
+                           batch: TrainBatch, batch_idx: int) -> None:
         now = time.monotonic()
         self.train_seconds += now - self._step_start
-        self.train_clips += _batch_size(batch)
+        self.train_clips += len(batch.input)
         if not (self.lines and trainer.is_global_zero):
             return
         total = int(trainer.num_training_batches) if math.isfinite(trainer.num_training_batches) else 0

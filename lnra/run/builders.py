@@ -85,10 +85,14 @@ def resolve_cache_on_device(cfg: DictConfig) -> bool:
     return fits
 
 
-def build_module(cfg: DictConfig) -> LnraModule:
+def build_module(cfg: DictConfig, datamodule: VideoDataModule | None = None) -> LnraModule:
+    """The LightningModule of ``cfg.model``, given what it needs to know of ``datamodule``: the test
+    videos it scores and the names of its pseudo-anomaly kinds. Without a datamodule it cannot evaluate."""
     net = instantiate(cfg.model.net)
     channels_last = cfg.model.channels_last
-    module = LnraModule(net, lr=cfg.model.lr, channels_last=bool(channels_last))
+    module = LnraModule(net, lr=cfg.model.lr, channels_last=bool(channels_last),
+                        kind_names=datamodule.pseudo.kind_names if datamodule else (),
+                        test_videos=datamodule.test_videos() if datamodule else None)
     if cfg.model.get("compile"):
         module.model = torch.compile(module.model)
     return module

@@ -43,7 +43,7 @@ def _finish(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, module: LnraMod
         meta = {"dataset": cfg.dataset.name, "pseudo": cfg.pseudo.name, "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
                 "height": cfg.dataset.height, "width": cfg.dataset.width, **extra, **pixel}
-        write_results(run_dir, evaluation, datamodule.test_names, meta, module.history)
+        write_results(run_dir, evaluation, meta, module.history)
         write_summary(run_dir, cfg, trainer, evaluation, module.history)
         print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
               f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
@@ -65,7 +65,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     datamodule = build_datamodule(cfg, pseudo)
     datamodule.check_test_split()
     datamodule.check_train_split()
-    module = build_module(cfg)
+    module = build_module(cfg, datamodule)
     if ckpt is not None:
         check_checkpoint(ckpt, module)
     trainer = build_trainer(cfg, run_dir)
@@ -84,7 +84,7 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     datamodule.check_test_split()
-    module = build_module(cfg)
+    module = build_module(cfg, datamodule)
     epoch = load_checkpoint(module, Path(ckpt))
     trainer = build_trainer(cfg, run_dir, **({} if _precision_given() else {"precision": "32-true"}))
     log.info(describe_run(cfg, trainer, run_dir))

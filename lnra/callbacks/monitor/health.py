@@ -42,7 +42,7 @@ class HealthMonitor(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                            batch_idx: int) -> None:
-        self._clips += len(batch["input"])
+        self._clips += len(batch.input)
 
     def _stop_training_clock(self, pl_module: pl.LightningModule) -> None:
         if self._train_s is None:
@@ -57,7 +57,7 @@ class HealthMonitor(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._windows += len(batch["clip"])
+        self._windows += len(batch.clip)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
