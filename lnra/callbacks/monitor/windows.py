@@ -108,10 +108,9 @@ class FixedWindowImages(pl.Callback):
         self._frames, self._seen = to_uint8(frames), (hits > 0).cpu().numpy()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        writer = board(trainer)
-        if writer is None or self._frames is None:
+        writer, evaluation = board(trainer), pl_module.last_evaluation
+        if writer is None or self._frames is None or evaluation is None:
             return
-        evaluation = pl_module.last_evaluation
         names = evaluation.videos.names
         c = centre_index(pl_module.clip_len)
         rows, labels = [], []
