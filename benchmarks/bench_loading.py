@@ -18,14 +18,15 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset
 
+from lnra.data.batches import Clips, TrainFetch
 from lnra.data.datamodule import TrainClips, already_batched
+from lnra.data.epoch_order import EpochItem, ShuffledPairs
 from lnra.data.frames import list_videos, load_frame_store, read_frame, resize_frames
 
 JUMPS = (2, 3, 4, 5)
@@ -42,24 +43,26 @@ class DecodingClips(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _read(self, index: torch.Tensor) -> torch.Tensor:
-        frames = [read_frame(self.files[i]) for i in index.tolist()]
-        return torch.from_numpy(resize_frames(frames, self.size, self.size))[None]
+    def _decoded(self, clips: Clips) -> Clips:
+        """``clips`` with its (B, 1, T, size, size) frames decoded from the JPEG files."""
+        frames = resize_frames([read_frame(self.files[i]) for i in clips.index.flatten().tolist()],
+                               self.size, self.size)
+        shape = (*clips.index.shape, self.size, self.size)
+        return Clips(clips.index, torch.from_numpy(frames).view(shape).unsqueeze(1))
 
-    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
-        item = self.indices[k]  # the frame indices only (gather=False)
-        return {"clip": self._read(item["clip_index"]), "skip_clip": self._read(item["skip_index"]),
-                "skip_target": self._read(item["skip_target_index"])}
+    def __getitems__(self, items: list[EpochItem]) -> TrainFetch:
+        fetch = self.indices.__getitems__(items)  # the frame indices only (gather=False)
+        return TrainFetch(*(self._decoded(clips) for clips in (fetch.clip, fetch.skip, fetch.skip_target)))
 
 
-def samples_per_second(dataset: Dataset, n_samples: int, workers: int, collate: Callable) -> float:
-    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=workers, drop_last=True,
-                        collate_fn=collate)
+def samples_per_second(dataset: Dataset, n_samples: int, workers: int) -> float:
+    loader = DataLoader(dataset, batch_size=BATCH, sampler=ShuffledPairs(len(dataset), seed=0),
+                        num_workers=workers, drop_last=True, collate_fn=already_batched)
     it = iter(loader)
     next(it)  # worker start-up is not loading throughput
     done, start = 0, time.perf_counter()
     for batch in it:
-        assert batch["skip_clip"].shape == (BATCH, 1, CLIP_LEN, *batch["clip"].shape[-2:])
+        assert batch.skip.frames.shape == (BATCH, 1, CLIP_LEN, *batch.clip.frames.shape[-2:])
         done += BATCH
         if done >= n_samples:
             break
@@ -100,10 +103,10 @@ def main() -> None:
         rows = [("memcpy of the same bytes (ceiling)", "-", memcpy_samples_per_second(store.frames, 2000))]
         for workers in args.workers:
             cached = TrainClips(store, CLIP_LEN, JUMPS, gather=True)
-            rate = samples_per_second(cached, args.cache_samples, workers, already_batched)
+            rate = samples_per_second(cached, args.cache_samples, workers)
             rows.append(("cache (one gather per batch)", workers, rate))
             decoding = DecodingClips(TrainClips(store, CLIP_LEN, JUMPS, gather=False), files, args.size)
-            rate = samples_per_second(decoding, args.jpeg_samples, workers, default_collate)
+            rate = samples_per_second(decoding, args.jpeg_samples, workers)
             rows.append(("decode JPEG each time", workers, rate))
     print(f"\nPed2 training frames: {len(files)} in {len(listing.names)} videos, {args.size}x{args.size}; "
           f"cache built in {build_s:.1f} s ({store.frames.nbytes / 2**20:.0f} MiB); "

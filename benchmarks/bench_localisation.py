@@ -65,11 +65,11 @@ def main() -> None:
         start = time.perf_counter()
         for first in range(0, len(windows), args.batch):
             chunk = np.array(windows[first : first + args.batch])
-            batch = {"video": torch.from_numpy(chunk[:, 0]), "window": torch.from_numpy(chunk[:, 1])}
             recon, frame = (torch.rand(len(chunk), 1, args.size, args.size, generator=gen) * 2 - 1
                             for _ in range(2))
             maps = error_maps(recon, frame, (store.height, store.width), sigma)
-            metric.update(maps, batch_masks(store, batch, CLIP, maps.device))
+            video, window = torch.from_numpy(chunk[:, 0]), torch.from_numpy(chunk[:, 1])
+            metric.update(maps, batch_masks(store, video, window, CLIP, maps.device))
         result = metric.compute()
         seconds = time.perf_counter() - start
         batches = -(-len(windows) // args.batch)

@@ -107,7 +107,7 @@ np.random.default_rng(0).shuffle(windows)
 start, read = time.perf_counter(), 0
 for i in range(0, len(windows), 8):
     items = [(w, w, 0) for w in windows[i : i + 8].tolist()]  # (window, skip-clip start, seed)
-    read += clips.__getitems__(items)["clip"].numel()
+    read += clips.__getitems__(items).clip.frames.numel()
 took = time.perf_counter() - start
 print(read, took, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -116,7 +116,7 @@ class LoopTimer(pl.Callback):
         self.eval_windows = 0
 
     def _eval_batch(self, pl_module, batch) -> None:
-        self.eval_windows += len(batch["clip"])
+        self.eval_windows += len(batch.clip)
         self.inference_mode = torch.is_inference_mode_enabled()
         self._mark("eval_last_batch", pl_module)
 

@@ -10,8 +10,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from helpers.data import write_dataset
+from pytorch_lightning.utilities import move_data_to_device
+from torch.utils.data._utils.pin_memory import pin_memory
 
 from lnra.data import datamodule
+from lnra.data.batches import Clips, EvalBatch, TrainBatch, TrainFetch
 from lnra.data.datamodule import TrainClips, VideoDataModule
 from lnra.data.epoch_order import ShuffledPairs
 from lnra.pseudo import PseudoAnomalies, SkipFrame
@@ -58,8 +61,8 @@ def test_every_16_frame_window_of_every_training_video(dataset_root: Path) -> No
     seen = []
     for k in range(len(clips)):
         item = clips[(k, k, 0)]
-        assert item["clip"].shape == (1, 16, 16, 16) and item["clip"].dtype == torch.uint8
-        frames = _source(item["clip"])
+        assert item.clip.frames.shape == (1, 16, 16, 16) and item.clip.frames.dtype == torch.uint8
+        frames = _source(item.clip.frames)
         video, start = frames[0]
         assert frames == [(video, start + t) for t in range(16)]
         seen.append((video, start))
@@ -72,7 +75,7 @@ def test_skip_clip_and_target_come_from_one_video_with_one_jump(dataset_root: Pa
     clips = TrainClips(dm.store("train"), 16, (2, 3), gather=True)
     for k in range(60):
         item = clips[(k % len(clips), 7 * k % len(clips), k)]
-        skip, target = _source(item["skip_clip"]), _source(item["skip_target"])
+        skip, target = _source(item.skip.frames), _source(item.skip_target.frames)
         video = skip[0][0]
         assert {v for v, _ in skip + target} == {video}
         last = TRAIN_LENGTHS[video - 1] - 1
@@ -85,10 +88,6 @@ def test_skip_clip_and_target_come_from_one_video_with_one_jump(dataset_root: Pa
             assert skip == [(video, min(start + jump * t, last)) for t in range(16)]
 
 
-def _epoch(dm: VideoDataModule) -> list[dict]:
-    return list(dm.train_dataloader())
-
-
 def test_train_epoch_is_a_shuffled_pass_without_the_last_partial_batch(dataset_root: Path) -> None:
     # 24 training windows in batches of 5: 4 full batches, the last 4 windows of the pass dropped
     dm = _datamodule(dataset_root, cache_on_device=True, p_skip=0.5)
@@ -97,17 +96,18 @@ def test_train_epoch_is_a_shuffled_pass_without_the_last_partial_batch(dataset_r
     assert len(loader) == 4
     epochs = [list(loader), list(loader)]
     for batches in epochs:
-        assert [len(b["clip_index"]) for b in batches] == [5, 5, 5, 5]
-        firsts = torch.cat([b["clip_index"][:, 0] for b in batches]).tolist()
+        assert [len(b.clip.index) for b in batches] == [5, 5, 5, 5]
+        firsts = torch.cat([b.clip.index[:, 0] for b in batches]).tolist()
         assert len(set(firsts)) == 20  # without replacement
         assert firsts != sorted(firsts)  # shuffled
-    assert epochs[0][0]["clip_index"].tolist() != epochs[1][0]["clip_index"].tolist()  # a new order
+    assert epochs[0][0].clip.index.tolist() != epochs[1][0].clip.index.tolist()  # a new order
     torch.manual_seed(0)
     again = list(dm.train_dataloader())
-    for key in ("clip_index", "skip_index", "skip_target_index"):
-        assert all(torch.equal(a[key], b[key]) for a, b in zip(epochs[0], again, strict=True))
+    for key in ("clip", "skip", "skip_target"):
+        assert all(torch.equal(getattr(a, key).index, getattr(b, key).index)
+                   for a, b in zip(epochs[0], again, strict=True))
     torch.manual_seed(1)
-    assert not torch.equal(next(iter(dm.train_dataloader()))["clip_index"], epochs[0][0]["clip_index"])
+    assert not torch.equal(next(iter(dm.train_dataloader())).clip.index, epochs[0][0].clip.index)
 
 
 def test_skip_starts_are_a_second_shuffled_pass_over_all_windows() -> None:
@@ -130,8 +130,8 @@ def test_skip_clip_starts_at_the_items_skip_start_when_it_fits(dataset_root: Pat
     for i in range(4):
         window = len(clips) - 18 + i
         item = clips[(0, window, 123)]
-        assert _source(item["skip_clip"]) == [(4, min(i + 2 * t, 32)) for t in range(16)]
-        assert _source(item["clip"])[0] == (1, 0)
+        assert _source(item.skip.frames) == [(4, min(i + 2 * t, 32)) for t in range(16)]
+        assert _source(item.clip.frames)[0] == (1, 0)
 
 
 def test_skip_indices_follow_the_spec_when_the_clip_fits() -> None:
@@ -162,44 +162,72 @@ def test_test_windows_cover_len_minus_15_per_video(dataset_root: Path) -> None:
     assert len(windows) == sum(n - 15 for n in TEST_LENGTHS)
     for k in range(len(windows)):
         item = windows[k]
-        assert _source(item["clip"]) == [(item["video"] + 1, item["window"] + t) for t in range(16)]
-    assert [(windows[k]["video"], windows[k]["window"]) for k in (0, 2, 3, len(windows) - 1)] == [
+        assert _source(item.clip.frames) == [(item.video + 1, item.window + t) for t in range(16)]
+    assert [(windows[k].video, windows[k].window) for k in (0, 2, 3, len(windows) - 1)] == [
         (0, 0), (0, 2), (1, 0), (1, 24)]
     batch = next(iter(dm.test_dataloader()))  # fetched as one batch, equal to the items stacked
-    stacked = torch.stack([windows[k]["clip"] for k in range(7)])
-    torch.testing.assert_close(batch["clip"], stacked, rtol=0, atol=0)
-    assert batch["video"].tolist() == [0, 0, 0, 1, 1, 1, 1]
-    assert batch["window"].tolist() == [0, 1, 2, 0, 1, 2, 3]
+    stacked = torch.stack([windows[k].clip.frames for k in range(7)])
+    torch.testing.assert_close(batch.clip.frames, stacked, rtol=0, atol=0)
+    assert batch.video.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert batch.window.tolist() == [0, 1, 2, 0, 1, 2, 3]
 
 
-def _first_train_batch(dm: VideoDataModule) -> tuple[dict, dict]:
+def _first_train_batch(dm: VideoDataModule) -> tuple[TrainFetch, TrainBatch]:
     np.random.seed(3)
     torch.manual_seed(3)
     batch = next(iter(dm.train_dataloader()))
     torch.manual_seed(4)
-    return batch, dm.on_after_batch_transfer(dict(batch), 0)
+    return batch, dm.on_after_batch_transfer(batch, 0)
 
 
 def test_cache_on_device_gathers_from_the_in_memory_tensor_like_the_memmap_path(dataset_root: Path) -> None:
     on_host, on_device = _datamodule(dataset_root, False, p_skip=0.5), _datamodule(dataset_root, True, 0.5)
     host_batch, host = _first_train_batch(on_host)
     device_batch, device = _first_train_batch(on_device)
-    assert {"clip", "skip_clip", "skip_target"} <= set(host_batch)
-    assert not {"clip", "skip_clip", "skip_target"} & set(device_batch)  # indices only
+    parts = ("clip", "skip", "skip_target")
+    assert all(getattr(host_batch, part).frames is not None for part in parts)
+    assert all(getattr(device_batch, part).frames is None for part in parts)  # indices only
     assert "train" in on_device._device_frames and not on_host._device_frames
     for key in ("input", "target", "kind"):
-        torch.testing.assert_close(device[key], host[key], rtol=0, atol=0)
-    assert host["input"].shape == (5, 1, 16, 16, 16) and host["input"].min() >= -1
-    assert (host["kind"] == 1).any() and (host["kind"] == 0).any()
+        torch.testing.assert_close(getattr(device, key), getattr(host, key), rtol=0, atol=0)
+    assert host.input.shape == (5, 1, 16, 16, 16) and host.input.min() >= -1
+    assert (host.kind == 1).any() and (host.kind == 0).any()
 
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
     for dm in (on_host, on_device):
         dm.trainer = trainer  # not training: the evaluation path
     outs = [dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0) for dm in (on_host, on_device)]
-    assert set(outs[0]) == {"clip", "video", "window"}
-    torch.testing.assert_close(outs[1]["clip"], outs[0]["clip"], rtol=0, atol=0)
-    assert outs[0]["clip"].shape == (7, 1, 16, 16, 16)
+    assert isinstance(outs[0], EvalBatch)
+    torch.testing.assert_close(outs[1].clip, outs[0].clip, rtol=0, atol=0)
+    assert outs[0].clip.shape == (7, 1, 16, 16, 16)
+
+
+def test_batches_are_pinned_and_moved_to_the_device_field_by_field(dataset_root: Path, monkeypatch) -> None:
+    """The DataLoader pins a batch through its ``pin_memory()`` (torch pins only types it knows);
+    Lightning moves a dataclass, nested ones included, to the device tensor by tensor."""
+    dm = _datamodule(dataset_root, cache_on_device=False, p_skip=0.5)
+    batch = next(iter(dm.train_dataloader()))
+    pinned = []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: pinned.append(t) or t.clone())
+    copy = pin_memory(batch)  # what the DataLoader's pinning thread calls
+    assert isinstance(copy, TrainFetch) and len(pinned) == 6  # index and frames of three clips
+    for part in ("clip", "skip", "skip_target"):
+        torch.testing.assert_close(getattr(copy, part).frames, getattr(batch, part).frames, rtol=0, atol=0)
+    moved = move_data_to_device(batch, torch.device("meta"))
+    parts = (moved.clip, moved.skip, moved.skip_target)
+    assert isinstance(moved.skip, Clips)
+    assert {t.device.type for part in parts for t in (part.index, part.frames)} == {"meta"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs a GPU")
+def test_pin_memory_loader_gives_pinned_batches(dataset_root: Path) -> None:
+    dm = _datamodule(dataset_root, cache_on_device=False, p_skip=0.5)
+    dm.pin_memory = True
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.clip.frames.is_pinned() and batch.skip_target.index.is_pinned()
+    test_batch = next(iter(dm.test_dataloader()))
+    assert test_batch.clip.frames.is_pinned() and test_batch.video.is_pinned()
 
 
 def test_real_ped2_cache_at_64x64(shared_data: Path, tmp_path: Path) -> None:
@@ -219,6 +247,6 @@ def test_real_ped2_epoch_is_577_full_shuffled_batches(shared_data: Path, tmp_pat
     loader = dm.train_dataloader()
     batches = list(loader)
     assert len(loader) == len(batches) == 577  # 2,310 clips // 4: the last partial batch (2) dropped
-    assert {len(b["clip_index"]) for b in batches} == {4}
-    firsts = torch.cat([b["clip_index"][:, 0] for b in batches])
+    assert {len(b.clip.index) for b in batches} == {4}
+    firsts = torch.cat([b.clip.index[:, 0] for b in batches])
     assert len(set(firsts.tolist())) == 2308 and not bool((firsts.diff() > 0).all())

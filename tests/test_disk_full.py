@@ -20,6 +20,7 @@ import lnra.data.cache_files as cache_files
 import lnra.diskio as diskio
 import lnra.run.results as results_mod
 from lnra.data.frames import list_videos, load_frame_store
+from lnra.data.labels import TestVideos
 from lnra.diskio import partial_path
 from lnra.errors import LnraError
 from lnra.method.scoring import Evaluation
@@ -79,7 +80,8 @@ def _evaluation() -> Evaluation:
     n = 4
     return Evaluation(auc_micro=0.9, auc_macro=0.8, auc_micro_global=0.85,
                       video_index=np.zeros(n, int), frame_index=np.arange(n), psnr=np.ones(n),
-                      anomaly_score=np.zeros(n), labels=np.zeros(n, int))
+                      anomaly_score=np.zeros(n), labels=np.zeros(n, int),
+                      videos=TestVideos(("v",), (np.zeros(n + 15, int),)))
 
 
 @pytest.mark.parametrize(("error", "reason"), [(FULL, "disk full"), (READ_ONLY, "no permission")])
@@ -90,7 +92,7 @@ def test_failed_results_write_leaves_no_results_file(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(diskio.os, "replace", fails)
     with pytest.raises(LnraError, match=rf"cannot write results {tmp_path / 'results.json'}: {reason}"):
-        results_mod.write_results(tmp_path, _evaluation(), ["v"], {}, [])
+        results_mod.write_results(tmp_path, _evaluation(), {}, [])
     assert not (tmp_path / "results.json").exists()  # a resumed sweep would take it for a finished job
     assert not list(tmp_path.glob(".results*partial*"))
 

@@ -2,6 +2,7 @@
 
 import torch
 
+from lnra.data.batches import TrainBatch
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule, reconstruction_loss
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
@@ -40,7 +41,7 @@ def test_training_step_uses_each_samples_target_not_its_input():
     inputs = torch.stack([clip[0], skip_clip[1], clip[2] + 0.5, clip[3]])
     target = torch.stack([clip[0], skip_target[1], clip[2], clip[3]])
     module.train()
-    loss = module.training_step({"input": inputs, "target": target, "kind": kind}, 0)
+    loss = module.training_step(TrainBatch(inputs, target, kind), 0)
     with torch.no_grad():  # train-mode BatchNorm, as in the step
         recon = module(inputs)
     expected = ((recon - target) ** 2).flatten(1).mean(1).mean()

@@ -5,9 +5,14 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from lnra.data.labels import TestVideos
 from lnra.data.pixels import window_count
 from lnra.errors import LnraError
 from lnra.method.scoring import centre_psnr, evaluate, min_max, scored_labels
+
+
+def _videos(labels: list[np.ndarray]) -> TestVideos:
+    return TestVideos(tuple(f"{v + 1:02d}" for v in range(len(labels))), tuple(labels))
 
 
 def test_scored_labels_drop_the_first_8_and_last_7_frames():
@@ -37,7 +42,7 @@ def test_evaluate_normalises_per_video_then_pools_all_frames():
     labels = [np.zeros(18, int), np.zeros(18, int)]
     labels[0][9] = 1  # the 20 dB window of video 0 is anomalous
     labels[1][8] = 1  # the 10 dB window of video 1 is anomalous
-    result = evaluate(psnr, labels, 16)
+    result = evaluate(psnr, _videos(labels), 16)
     expected_scores = np.concatenate([1 - np.array([1.0, 0.0, 0.5]), 1 - np.array([0.0, 1.0, 0.5])])
     assert np.allclose(result.anomaly_score, expected_scores)
     assert result.labels.tolist() == [0, 1, 0, 1, 0, 0]
@@ -48,24 +53,25 @@ def test_evaluate_normalises_per_video_then_pools_all_frames():
     assert result.auc_macro == pytest.approx(1.0)
     assert result.frame_index.tolist() == [8, 9, 10, 8, 9, 10]
     assert result.n_frames == 6
+    assert result.videos.names == ("01", "02") and result.videos.labels[1][8] == 1  # what reporting needs
 
 
 def test_macro_auc_skips_single_class_videos():
     psnr = [np.array([30.0, 20.0, 25.0]), np.array([10.0, 12.0, 11.0])]
     labels = [np.zeros(18, int), np.zeros(18, int)]
     labels[0][10] = 1  # ranks 0.5 in the middle: AUC 0.5 for video 0
-    result = evaluate(psnr, labels, 16)
+    result = evaluate(psnr, _videos(labels), 16)
     assert result.auc_macro == pytest.approx(0.5)
 
 
 def test_window_count_mismatch_is_an_error():
     with pytest.raises(LnraError, match="3 window scores but 4 scored labels"):
-        evaluate([np.ones(3)], [np.r_[np.zeros(18), 1]], 16)
+        evaluate([np.ones(3)], _videos([np.r_[np.zeros(18), 1]]), 16)
 
 
 def test_single_class_labels_make_the_auc_undefined():
     with pytest.raises(LnraError, match="AUC is undefined"):
-        evaluate([np.array([1.0, 2.0, 3.0])], [np.zeros(18, int)], 16)
+        evaluate([np.array([1.0, 2.0, 3.0])], _videos([np.zeros(18, int)]), 16)
 
 
 def test_micro_and_macro_auc_differ_on_a_hand_computed_fixture():
@@ -74,7 +80,7 @@ def test_micro_and_macro_auc_differ_on_a_hand_computed_fixture():
     labels = [np.zeros(20, int), np.zeros(20, int)]
     labels[0][[9, 12]] = 1  # anomaly scores 1 and 0.75 against 0, 0.5, 0.25: video AUC 1
     labels[1][[8, 12]] = 1  # anomaly scores 1/3 and 0 against 2/3, 1/2, 1: video AUC 0
-    result = evaluate(psnr, labels, 16)
+    result = evaluate(psnr, _videos(labels), 16)
     assert result.auc_macro == pytest.approx(0.5)  # the mean of 1 and 0
     # pooled: 4 positives x 6 negatives = 24 pairs; 13 won (ties count one half)
     assert result.auc_micro == pytest.approx(13 / 24)

@@ -125,7 +125,7 @@ def test_a_bf16_channels_last_training_step_runs(compose_cfg, tmp_path, no_cuda)
     pl.seed_everything(0, verbose=False)
     datamodule = build_datamodule(cfg, build_pseudo(cfg))
     datamodule.check_test_split()
-    module = build_module(cfg)
+    module = build_module(cfg, datamodule)
     before = [p.detach().clone() for p in module.model.parameters()]
     trainer = build_trainer(cfg, tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=0,
                             enable_progress_bar=False, enable_model_summary=False)

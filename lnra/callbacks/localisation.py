@@ -20,6 +20,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from lnra.data.batches import EvalBatch
 from lnra.data.masks import MaskStore
 from lnra.errors import LnraError
 from lnra.method.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
@@ -35,10 +36,11 @@ def empty_results() -> dict[str, float | None]:
     return dict.fromkeys(PIXEL_KEYS)
 
 
-def batch_masks(store: MaskStore, batch: dict, clip_len: int, device: torch.device) -> torch.Tensor:
-    """(B, H, W) bool masks of the centre frames of a batch of test windows."""
-    frames = batch["window"].cpu().numpy() + centre_index(clip_len)
-    index = store.frame_index(batch["video"].cpu().numpy(), frames)
+def batch_masks(store: MaskStore, video: torch.Tensor, window: torch.Tensor, clip_len: int,
+                device: torch.device) -> torch.Tensor:
+    """(B, H, W) bool masks of the centre frames of a batch of test windows (their video and window)."""
+    frames = window.cpu().numpy() + centre_index(clip_len)
+    index = store.frame_index(video.cpu().numpy(), frames)
     return torch.from_numpy(store.masks(index)).to(device)
 
 
@@ -71,15 +73,16 @@ class LocalisationMetrics(pl.Callback):
         if self._store is not None:
             self._metric = PixelLocalisation(self.bins, self.min_fraction).to(pl_module.device)
 
-    def _update(self, pl_module: pl.LightningModule, outputs, batch: dict) -> None:
+    def _update(self, pl_module: pl.LightningModule, outputs, batch: EvalBatch) -> None:
         if self._metric is None or not outputs or "recon_centre" not in outputs:
             return
         start = time.perf_counter()
         c = centre_index(pl_module.clip_len)
         with torch.no_grad():
-            maps = error_maps(outputs["recon_centre"], batch["clip"][:, :, c],
+            maps = error_maps(outputs["recon_centre"], batch.clip[:, :, c],
                               (self._store.height, self._store.width), self.sigma)
-            self._metric.update(maps, batch_masks(self._store, batch, pl_module.clip_len, maps.device))
+            masks = batch_masks(self._store, batch.video, batch.window, pl_module.clip_len, maps.device)
+            self._metric.update(maps, masks)
         self.seconds += time.perf_counter() - start
 
     def _finish(self, pl_module: pl.LightningModule, prefix: str) -> dict[str, float | None]:

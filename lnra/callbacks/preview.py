@@ -19,11 +19,9 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image, ImageDraw
 from pytorch_lightning.loggers import TensorBoardLogger
-from torch.utils.data import default_collate
 from torchvision.utils import make_grid
 
-from lnra.data.datamodule import TrainClips, VideoDataModule
-from lnra.data.pixels import to_unit_range
+from lnra.data.datamodule import VideoDataModule
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies
 from lnra.pseudo.selection import FIRST_PATCH_KIND
 
@@ -58,21 +56,18 @@ def _kinds(pseudo: PseudoAnomalies, n: int) -> tuple[torch.Tensor, list[str]]:
 
 def preview_batch(datamodule: VideoDataModule, clips: int = 4, seed: int = 0,
                   ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind name of each of ``clips`` training clips."""
-    pseudo = datamodule.pseudo
-    jumps = tuple(pseudo.skip.jump) if pseudo.needs_skip_clips else None
-    dataset = TrainClips(datamodule.store("train"), datamodule.clip_len, jumps, gather=True)
+    """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind name of each of ``clips`` training clips,
+    made by the DataModule's own loading and conversion with the kinds forced (frames gathered on the
+    host, whatever the cache's place: a few clips do not justify uploading it)."""
+    dataset = datamodule.train_clips(gather=True)
     with _isolated_rng(seed):
         picks = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
         starts = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
         seeds = np.random.randint(2**31, size=clips)
         items = zip(picks.tolist(), starts.tolist(), seeds.tolist(), strict=True)  # as ShuffledPairs gives
-        batch = default_collate([dataset[item] for item in items])
-        kind, names = _kinds(pseudo, clips)
-        clip, skip_clip, skip_target = (to_unit_range(batch[k]) if k in batch else None
-                                        for k in ("clip", "skip_clip", "skip_target"))
-        inputs, target, _ = pseudo.apply(kind, clip, skip_clip, skip_target)
-    return inputs, target, names
+        kind, names = _kinds(datamodule.pseudo, clips)
+        batch = datamodule.to_train_batch(dataset.__getitems__(list(items)), kind)
+    return batch.input, batch.target, names
 
 
 def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], frames: int = 4) -> np.ndarray:

@@ -68,11 +68,11 @@ class ResultVisualizer(pl.Callback):
         if not (self.images or self.video) or not outputs or "recon_centre" not in outputs:
             return
         c = centre_index(pl_module.clip_len)
-        frames = to_uint8(batch["clip"][:, 0, c])
+        frames = to_uint8(batch.clip[:, 0, c])
         recons = to_uint8(outputs["recon_centre"][:, 0])
-        names = trainer.datamodule.test_names
-        for frame, recon, video, window in zip(frames, recons, batch["video"].tolist(),
-                                               batch["window"].tolist(), strict=True):
+        names = pl_module.test_videos.names
+        for frame, recon, video, window in zip(frames, recons, batch.video.tolist(), batch.window.tolist(),
+                                               strict=True):
             index = window + c
             if self.images:
                 folder = self.run_dir / "images" / names[video]
@@ -92,14 +92,13 @@ class ResultVisualizer(pl.Callback):
         if evaluation is None or not trainer.is_global_zero or not (self.timelines or self.video):
             self._discard_spools()
             return
-        datamodule = trainer.datamodule
         try:
-            for v, name in enumerate(datamodule.test_names):
+            for v, name in enumerate(evaluation.videos.names):
                 mask = evaluation.video_index == v
                 if not mask.any():
                     continue
                 timeline = Timeline(name, evaluation.frame_index[mask], evaluation.anomaly_score[mask],
-                                    datamodule.test_labels[v])
+                                    evaluation.videos.labels[v])
                 if self.timelines:
                     self._write_timeline(trainer, timeline)
                 if self.video and v in self._spools:

@@ -17,9 +17,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from lnra.data.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
 from lnra.data.epoch_order import EpochItem, ShuffledPairs
 from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
-from lnra.data.labels import find_label_file, load_labels
+from lnra.data.labels import TestVideos, find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
 from lnra.data.pixels import to_unit_range, window_count
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
@@ -48,9 +49,9 @@ class _Windows(Dataset):
     def __len__(self) -> int:
         return len(self.video_of)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> TrainFetch | TestFetch:
         """One sample: the subclass's batch of one, without its batch dimension."""
-        return {key: value[0] for key, value in self.__getitems__([index]).items()}
+        return self.__getitems__([index]).map(lambda tensor: tensor[0])
 
     def _window_index(self, indices: list[int] | np.ndarray) -> np.ndarray:
         """(B, T) global frame indices of the windows ``indices``."""
@@ -58,11 +59,10 @@ class _Windows(Dataset):
         first = self.offsets[self.video_of[indices]] + self.start_of[indices]
         return first[:, None] + np.arange(self.clip_len)
 
-    def _add(self, batch: dict[str, torch.Tensor], key: str, index: np.ndarray, index_key: str) -> None:
-        """Store the indices, and the (B, 1, T, H, W) uint8 frames unless the cache is on the device."""
-        batch[index_key] = torch.from_numpy(index)
-        if self.gather:
-            batch[key] = torch.from_numpy(self.store.gather(index)).unsqueeze(1)
+    def _clips(self, index: np.ndarray) -> Clips:
+        """The indices, and the (B, 1, T, H, W) uint8 frames unless the cache is on the device."""
+        frames = torch.from_numpy(self.store.gather(index)).unsqueeze(1) if self.gather else None
+        return Clips(torch.from_numpy(index), frames)
 
 
 class TrainClips(_Windows):
@@ -81,18 +81,17 @@ class TrainClips(_Windows):
         if len(self) == 0:
             raise LnraError(f"no training video has {clip_len} frames: nothing to train on")
 
-    def __getitems__(self, items: list[EpochItem]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, items: list[EpochItem]) -> TrainFetch:
         clips, starts, seeds = (np.asarray(column, dtype=np.int64) for column in zip(*items, strict=True))
-        batch: dict[str, torch.Tensor] = {}
-        self._add(batch, "clip", self._window_index(clips), "clip_index")
+        batch = TrainFetch(self._clips(self._window_index(clips)))
         if self.jumps:
             videos = self.video_of[starts]
             pairs = [skip_frame_indices(np.random.default_rng(int(seed)), int(self.lengths[v]), int(i),
                                         self.jumps, self.clip_len)
                      for v, i, seed in zip(videos, self.start_of[starts], seeds, strict=True)]
             first = self.offsets[videos][:, None]
-            self._add(batch, "skip_clip", np.stack([p[0] for p in pairs]) + first, "skip_index")
-            self._add(batch, "skip_target", np.stack([p[1] for p in pairs]) + first, "skip_target_index")
+            batch.skip = self._clips(np.stack([p[0] for p in pairs]) + first)
+            batch.skip_target = self._clips(np.stack([p[1] for p in pairs]) + first)
         return batch
 
 
@@ -102,15 +101,13 @@ class TestWindows(_Windows):
 
     __test__ = False  # a dataset, not a pytest class
 
-    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, indices: list[int]) -> TestFetch:
         indices = np.asarray(indices, dtype=np.int64)
-        batch = {"video": torch.from_numpy(self.video_of[indices]),
-                 "window": torch.from_numpy(self.start_of[indices])}
-        self._add(batch, "clip", self._window_index(indices), "clip_index")
-        return batch
+        return TestFetch(self._clips(self._window_index(indices)), torch.from_numpy(self.video_of[indices]),
+                         torch.from_numpy(self.start_of[indices]))
 
 
-def already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def already_batched(batch: TrainFetch | TestFetch) -> TrainFetch | TestFetch:
     """The DataLoader's collate step for datasets that fetch whole batches: nothing left to stack."""
     return batch
 
@@ -181,6 +178,12 @@ class VideoDataModule(pl.LightningDataModule):
             log.warning("test videos %s are shorter than %d frames and cannot be scored",
                         short, self.clip_len)
 
+    def test_videos(self) -> TestVideos:
+        """The test videos' names and frame labels: what the module scores against (loaded on first use)."""
+        if not self.test_labels:
+            self.check_test_split()
+        return TestVideos(tuple(self.test_names), tuple(self.test_labels))
+
     def check_train_split(self) -> None:
         """List the training videos (cheap): a split with no video of a whole clip fails before caching."""
         listing = self.listing("training")
@@ -250,9 +253,13 @@ class VideoDataModule(pl.LightningDataModule):
             collate_fn=already_batched,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_clips(self, gather: bool) -> TrainClips:
+        """The training windows, with skip-frame clips when the pseudo anomalies need them."""
         jumps = tuple(self.pseudo.skip.jump) if self.pseudo.needs_skip_clips else None
-        dataset = TrainClips(self.store("train"), self.clip_len, jumps, gather=not self.cache_on_device)
+        return TrainClips(self.store("train"), self.clip_len, jumps, gather)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.train_clips(gather=not self.cache_on_device)
         # torch.initial_seed() is the run's seed (seed_everything): the same on every rank of a DDP run
         return self._loader(dataset, self.batch_size, ShuffledPairs(len(dataset), torch.initial_seed()))
 
@@ -276,21 +283,32 @@ class VideoDataModule(pl.LightningDataModule):
             self._device_frames[split] = on_device
         return self._device_frames[split]
 
-    def _fetch(self, batch: dict, key: str, index_key: str, split: str) -> torch.Tensor:
-        if key in batch:
-            return to_unit_range(batch[key])
-        frames = self._frames_on(split, batch[index_key].device)
-        return to_unit_range(frames[batch[index_key]].unsqueeze(1))
+    def _unit_range(self, clips: Clips, split: str) -> torch.Tensor:
+        """(B, 1, T, H, W) in [-1, 1]: the loaded frames, or those gathered from the cache on the device."""
+        frames = clips.frames
+        if frames is None:
+            frames = self._frames_on(split, clips.index.device)[clips.index].unsqueeze(1)
+        return to_unit_range(frames)
 
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        """uint8 → [-1, 1], then (training only) the pseudo anomalies for the whole batch at once."""
-        if self.trainer is not None and not self.trainer.training:
-            return {"clip": self._fetch(batch, "clip", "clip_index", "test"),
-                    "video": batch["video"], "window": batch["window"]}
-        clip = self._fetch(batch, "clip", "clip_index", "train")
+    def to_train_batch(self, fetch: TrainFetch, kind: torch.Tensor | None = None) -> TrainBatch:
+        """uint8 → [-1, 1], then the pseudo anomalies for the whole batch at once: one kind drawn per
+        sample, or the given ``kind`` codes (the preview forces each enabled kind in turn)."""
+        clip = self._unit_range(fetch.clip, "train")
         skip_clip = skip_target = None
-        if "skip_index" in batch:
-            skip_clip = self._fetch(batch, "skip_clip", "skip_index", "train")
-            skip_target = self._fetch(batch, "skip_target", "skip_target_index", "train")
-        inputs, target, kind = self.pseudo(clip, skip_clip, skip_target)
-        return {"input": inputs, "target": target, "kind": kind}
+        if fetch.skip is not None and fetch.skip_target is not None:
+            skip_clip = self._unit_range(fetch.skip, "train")
+            skip_target = self._unit_range(fetch.skip_target, "train")
+        if kind is None:
+            return TrainBatch(*self.pseudo(clip, skip_clip, skip_target))
+        return TrainBatch(*self.pseudo.apply(kind, clip, skip_clip, skip_target))
+
+    def to_eval_batch(self, fetch: TestFetch) -> EvalBatch:
+        """uint8 → [-1, 1]; the windows keep their video and window index."""
+        return EvalBatch(self._unit_range(fetch.clip, "test"), fetch.video, fetch.window)
+
+    def on_after_batch_transfer(self, batch: TrainFetch | TestFetch, dataloader_idx: int,
+                                ) -> TrainBatch | EvalBatch:
+        """A loaded batch on its device → what the module reads; its type says which loop it is for."""
+        if isinstance(batch, TestFetch):
+            return self.to_eval_batch(batch)
+        return self.to_train_batch(batch)

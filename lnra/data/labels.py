@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +12,18 @@ import numpy as np
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TestVideos:
+    """The test split as the evaluation sees it: each video's name and its (n_frames,) 0/1 frame labels,
+    in the sorted video order that video indices refer to. Not frozen: it travels inside an
+    :class:`~lnra.method.scoring.Evaluation`, which torchmetrics rebuilds field by field."""
+
+    __test__ = False  # data, not a pytest class
+
+    names: tuple[str, ...]
+    labels: tuple[np.ndarray, ...]
 
 
 PAPER_LABELS = ("ped2", "avenue", "shanghai")  # datasets whose paper label files ship with lnra

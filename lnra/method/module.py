@@ -2,23 +2,27 @@
 
 Training reads (input, target, kind) per sample, as the DataModule made them, so the loss needs no
 knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of
-docs/method.md §6 and gather every rank's window scores before computing the AUC.
+docs/method.md §6 through :class:`~lnra.method.window_scores.WindowScores`, which gathers every rank's
+window scores before computing the AUC. What the module needs to know about the data — the test
+videos' names and labels, the pseudo-anomaly kinds' names — it is given when built, never read from
+``trainer.datamodule``; its steps read the named batches of :mod:`lnra.data.batches`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from lnra.data.pixels import window_count
+from lnra.data.batches import EvalBatch, TrainBatch
+from lnra.data.labels import TestVideos
 from lnra.errors import LnraError
-from lnra.method.scoring import Evaluation, centre_index, centre_psnr, evaluate
+from lnra.method.scoring import Evaluation, centre_index, centre_psnr
+from lnra.method.window_scores import IncompleteScoresError, WindowScores
 from lnra.pseudo import KIND_NORMAL
 
 log = logging.getLogger(__name__)
@@ -29,46 +33,33 @@ def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return (recon.float() - target.float()).pow(2).flatten(1).mean(1)
 
 
-@dataclass
-class _WindowScores:
-    """Window PSNRs collected over an evaluation epoch, with their (video, window) identity."""
-
-    psnr: list[torch.Tensor] = field(default_factory=list)
-    video: list[torch.Tensor] = field(default_factory=list)
-    window: list[torch.Tensor] = field(default_factory=list)
-
-    def add(self, psnr: torch.Tensor, video: torch.Tensor, window: torch.Tensor) -> None:
-        self.psnr.append(psnr.detach())
-        self.video.append(video.detach())
-        self.window.append(window.detach())
-
-    def per_video(self, module: pl.LightningModule, n_videos: int) -> list[np.ndarray]:
-        """All ranks' scores, de-duplicated (distributed samplers pad) and ordered by video and window."""
-        psnr, video, window = (torch.cat(x) for x in (self.psnr, self.video, self.window))
-        if module.trainer.world_size > 1:
-            psnr, video, window = (module.all_gather(x).flatten() for x in (psnr, video, window))
-        key = video.long() * (1 << 32) + window.long()
-        key, first = np.unique(key.cpu().numpy(), return_index=True)
-        psnr = psnr.float().cpu().numpy()[first]
-        video = (key >> 32).astype(np.int64)
-        return [psnr[video == v] for v in range(n_videos)]
-
-
 class LnraModule(pl.LightningModule):
     """Autoencoder + learning-not-to-reconstruct loss + frame-level AUC.
 
     Built from the ``model`` config (its ``_target_``), whose ``net`` is the autoencoder; ``compile``
-    wraps it in ``torch.compile`` (the state-dict keys stay those of the plain network)."""
+    wraps it in ``torch.compile`` (the state-dict keys stay those of the plain network).
 
-    def __init__(self, net: nn.Module, lr: float = 1e-4, channels_last: bool = False,
-                 compile: bool = False) -> None:
+    ``test_videos`` (the test split's names and labels) is what validation and test score against;
+    without it the module trains and loads weights but cannot evaluate. ``kind_names`` names the
+    pseudo-anomaly kind codes in the error of a diverging loss. Neither is a hyperparameter: they
+    describe the data, and stay out of the checkpoint and the logged hparams.
+    """
+
+    def __init__(self, net: nn.Module, lr: float = 1e-4, channels_last: bool = False, compile: bool = False,
+                 kind_names: Sequence[str] = (), test_videos: TestVideos | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(ignore=["net", "kind_names", "test_videos"])
         self.model = torch.compile(net) if compile else net
         self.lr = lr
         self.channels_last = channels_last
         self.clip_len = net.clip_shape[0]
-        self._scores = _WindowScores()
+        self.kind_names = list(kind_names)
+        self.test_videos = test_videos
+        self.val_scores: WindowScores | None = None
+        self.test_scores: WindowScores | None = None
+        if test_videos is not None:
+            self.val_scores = WindowScores(test_videos, self.clip_len, "val")
+            self.test_scores = WindowScores(test_videos, self.clip_len, "test")
         self.last_evaluation: Evaluation | None = None
         self.history: list[dict[str, float]] = []
 
@@ -92,17 +83,17 @@ class LnraModule(pl.LightningModule):
         self.history = list(checkpoint.get("lnra_history", []))
 
     # -- training -------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        per_sample = reconstruction_loss(self(batch["input"]), batch["target"])
+    def training_step(self, batch: TrainBatch, batch_idx: int) -> torch.Tensor:
+        per_sample = reconstruction_loss(self(batch.input), batch.target)
         loss = per_sample.mean()
         if not torch.isfinite(loss):
-            names = self.trainer.datamodule.pseudo.kind_names if self.trainer.datamodule else []
-            kinds = sorted({names[k] if k < len(names) else str(k) for k in batch["kind"].tolist()})
+            names = self.kind_names
+            kinds = sorted({names[k] if k < len(names) else str(k) for k in batch.kind.tolist()})
             raise LnraError(
                 f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step} "
                 f"(pseudo kinds in the batch: {', '.join(kinds)}); lower the learning rate or check the data"
             )
-        pseudo = batch["kind"] != KIND_NORMAL
+        pseudo = batch.kind != KIND_NORMAL
         size = per_sample.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/pseudo_fraction", pseudo.float().mean(), batch_size=size)
@@ -113,51 +104,50 @@ class LnraModule(pl.LightningModule):
         return loss
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _score_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        clip = batch["clip"]
-        recon = self(clip)
-        self._scores.add(centre_psnr(recon, clip, self.clip_len), batch["video"], batch["window"])
-        return recon
+    def _scores(self, stage: str) -> WindowScores:
+        scores = self.val_scores if stage == "val" else self.test_scores
+        if scores is None:
+            raise LnraError(f"this LnraModule was built without test_videos, so it cannot score the {stage} "
+                            "pass: give it the test videos' names and labels (see run.builders.build_module)")
+        return scores
 
-    def _evaluate(self, prefix: str) -> Evaluation | None:
-        labels = self.trainer.datamodule.test_labels
-        psnr = self._scores.per_video(self, len(labels))
-        self._scores = _WindowScores()
-        seen = sum(len(p) for p in psnr)
-        expected = sum(window_count(len(lab), self.clip_len) for lab in labels)
-        if seen != expected:
+    def _score_step(self, batch: EvalBatch, stage: str) -> dict[str, torch.Tensor]:
+        """Score the windows; hand the reconstructed centre frames to callbacks (images, error maps)."""
+        recon = self(batch.clip)
+        self._scores(stage).update(centre_psnr(recon, batch.clip, self.clip_len), batch.video, batch.window)
+        return {"recon_centre": recon[:, :, centre_index(self.clip_len)]}
+
+    def _evaluate(self, stage: str) -> Evaluation | None:
+        scores = self._scores(stage)
+        try:
+            result = scores.compute()
+        except IncompleteScoresError:
             if self.trainer.fast_dev_run:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
                 return None
-            raise LnraError(
-                f"{prefix} scored {seen} of the {expected} test windows: the AUC is defined over every "
-                f"window; remove trainer.limit_{prefix}_batches"
-            )
-        result = evaluate(psnr, labels, self.clip_len)
+            raise
+        finally:
+            scores.reset()
         self.last_evaluation = result
         for name in ("auc_micro", "auc_macro", "auc_micro_global"):
             value = getattr(result, name)
             if not math.isnan(value):
-                self.log(f"{prefix}/{name}", value, prog_bar=name == "auc_micro")
-        if prefix == "val":
+                self.log(f"{stage}/{name}", value, prog_bar=name == "auc_micro")
+        if stage == "val":
             self.history.append({"epoch": self.current_epoch, "auc_micro": result.auc_micro,
                                  "auc_macro": result.auc_macro, "auc_micro_global": result.auc_micro_global})
         return result
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        """Score the windows; hand the reconstructed centre frames to callbacks, as at test time."""
-        recon = self._score_step(batch)
-        return {"recon_centre": recon[:, :, centre_index(self.clip_len)]}
+    def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._score_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
-            self._scores = _WindowScores()
+            self._scores("val").reset()
             return
         self._evaluate("val")
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        """Score the windows; hand the reconstructed centre frames to callbacks (result images, videos)."""
-        recon = self._score_step(batch)
-        return {"recon_centre": recon[:, :, centre_index(self.clip_len)]}
+    def test_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._score_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
         self._evaluate("test")

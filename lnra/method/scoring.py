@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from lnra.data.labels import TestVideos
 from lnra.errors import LnraError
 
 
@@ -54,9 +55,14 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Evaluation:
-    """AUCs (in [0, 1]) and the per-frame arrays they came from, in video order."""
+    """AUCs (in [0, 1]) and the per-frame arrays they came from, in video order, with the test videos
+    they index (``video_index`` → ``videos.names``; ``labels`` are the scored frames' labels, each
+    video's whole label array is in ``videos.labels``), so whoever reports it needs nothing else.
+
+    Not frozen: :class:`~lnra.method.window_scores.WindowScores` returns it from a torchmetrics
+    ``compute``, which rebuilds its result field by field."""
 
     auc_micro: float
     auc_macro: float
@@ -66,25 +72,24 @@ class Evaluation:
     labels: np.ndarray
     video_index: np.ndarray
     frame_index: np.ndarray
+    videos: TestVideos
 
     @property
     def n_frames(self) -> int:
         return len(self.labels)
 
 
-def evaluate(
-    psnr_per_video: list[np.ndarray], labels_per_video: list[np.ndarray], clip_len: int
-) -> Evaluation:
+def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int) -> Evaluation:
     """docs/method.md §6: per-video min–max of the window PSNRs, anomaly = 1 − regularity, micro AUC.
 
     Also the macro AUC (mean over videos that contain both classes) and the micro AUC of raw −PSNR
     without per-video normalisation, which shows how much the normalisation contributes.
     """
-    if len(psnr_per_video) != len(labels_per_video):
-        raise LnraError(f"{len(psnr_per_video)} scored videos but {len(labels_per_video)} label arrays")
+    if len(psnr_per_video) != len(videos.labels):
+        raise LnraError(f"{len(psnr_per_video)} scored videos but {len(videos.labels)} label arrays")
     scores, labels, raw, vids, frames, macro = [], [], [], [], [], []
     c = centre_index(clip_len)
-    for v, (psnr, lab) in enumerate(zip(psnr_per_video, labels_per_video, strict=True)):
+    for v, (psnr, lab) in enumerate(zip(psnr_per_video, videos.labels, strict=True)):
         lab_v = scored_labels(np.asarray(lab), clip_len)
         if len(lab_v) != len(psnr):
             raise LnraError(
@@ -114,4 +119,5 @@ def evaluate(
         labels=all_labels,
         video_index=np.concatenate(vids),
         frame_index=np.concatenate(frames),
+        videos=videos,
     )

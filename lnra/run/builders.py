@@ -11,6 +11,7 @@ from the console and from a smoke test.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,11 @@ def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_o
     before a synthetic dataset is generated or a frame cache is written.
     """
     datamodule = build_datamodule(cfg, build_pseudo(cfg) if training else None)
-    module = build_module(cfg)
+    make_module = module_factory(cfg)
     datamodule.check_test_split()
     if training:
         datamodule.check_train_split()
+    module = make_module(**data_facts(datamodule))
     return RunObjects(datamodule, module, build_trainer(cfg, run_dir, **trainer_overrides))
 
 
@@ -91,9 +93,25 @@ def build_datamodule(cfg: DictConfig, pseudo: PseudoAnomalies | None = None) -> 
                              _convert_="object")
 
 
-def build_module(cfg: DictConfig) -> LnraModule:
-    """The ``model`` entry's LightningModule, with its ``net`` (the autoencoder) built inside it."""
-    return instantiate_entry(cfg.model, "the LightningModule (model=...)")
+def module_factory(cfg: DictConfig) -> Callable[..., LnraModule]:
+    """The ``model`` entry's LightningModule class with its arguments bound, and its ``net`` (the
+    autoencoder) already built — so a clip shape it cannot halve is refused here, before any data is
+    generated or listed. Called with :func:`data_facts` once the test split is known."""
+    return instantiate_entry(cfg.model, "the LightningModule (model=...)", _partial_=True)
+
+
+def data_facts(datamodule: VideoDataModule | None) -> dict[str, Any]:
+    """What the module is told about the data: the test videos it scores (names and labels) and the names
+    of the pseudo-anomaly kinds. Without a datamodule the module trains and loads weights, but cannot
+    evaluate."""
+    if datamodule is None:
+        return {}
+    return {"kind_names": list(datamodule.pseudo.kind_names), "test_videos": datamodule.test_videos()}
+
+
+def build_module(cfg: DictConfig, datamodule: VideoDataModule | None = None) -> LnraModule:
+    """The ``model`` entry's LightningModule, given what it needs to know of ``datamodule``."""
+    return module_factory(cfg)(**data_facts(datamodule))
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:

@@ -16,7 +16,7 @@ def best_epoch(history: list[dict[str, float]]) -> dict[str, float] | None:
     return max(history, key=lambda h: h["auc_micro"]) if history else None
 
 
-def write_results(run_dir: Path, evaluation: Evaluation, video_names: list[str], meta: dict[str, Any],
+def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                   history: list[dict[str, float]]) -> Path:
     """Write both files and return the path of ``results.json``.
 
@@ -43,7 +43,7 @@ def write_results(run_dir: Path, evaluation: Evaluation, video_names: list[str],
             writer.writerow(["video", "frame", "psnr", "anomaly_score", "label"])
             for v, t, p, a, y in zip(evaluation.video_index, evaluation.frame_index, evaluation.psnr,
                                      evaluation.anomaly_score, evaluation.labels, strict=True):
-                writer.writerow([video_names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
+                writer.writerow([evaluation.videos.names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(results, indent=2, allow_nan=True))
     return path

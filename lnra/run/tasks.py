@@ -41,7 +41,7 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, extra: dict) -> flo
         meta = {"dataset": cfg.dataset.name, "pseudo": cfg.pseudo.name, "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
                 "height": cfg.dataset.height, "width": cfg.dataset.width, **extra, **pixel}
-        write_results(run_dir, evaluation, datamodule.test_names, meta, module.history)
+        write_results(run_dir, evaluation, meta, module.history)
         write_summary(run_dir, cfg, trainer, evaluation, module.history)
         print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
               f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")

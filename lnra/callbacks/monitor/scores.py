@@ -30,14 +30,14 @@ class ScoreMonitor(pl.Callback):
                 values = evaluation.anomaly_score[evaluation.labels == label]
                 if values.size:
                     writer.add_histogram(HISTOGRAM_TAG.format(label=name), values, step)
-        datamodule = trainer.datamodule
-        videos = [v for v in range(len(datamodule.test_names)) if (evaluation.video_index == v).any()]
+        names, labels = evaluation.videos.names, evaluation.videos.labels
+        videos = [v for v in range(len(names)) if (evaluation.video_index == v).any()]
         if self.timelines and videos:
             step_of = max(1, -(-len(videos) // self.timelines))
             for v in videos[::step_of]:
                 at = evaluation.video_index == v
-                name = datamodule.test_names[v]
+                name = names[v]
                 timeline = Timeline(f"{name} (epoch {step})", evaluation.frame_index[at],
-                                    evaluation.anomaly_score[at], datamodule.test_labels[v])
+                                    evaluation.anomaly_score[at], labels[v])
                 image = figure_to_array(timeline_figure(timeline, width_px=640, height_px=200))
                 writer.add_image(TIMELINE_TAG.format(video=name), image, step, dataformats="HWC")

@@ -72,11 +72,11 @@ class FixedWindowImages(pl.Callback):
         self._seen = np.zeros(0, dtype=bool)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        labels = getattr(trainer.datamodule, "test_labels", None)
-        if not (has_board(trainer) and labels):
+        videos = getattr(pl_module, "test_videos", None)
+        if not (has_board(trainer) and videos is not None and videos.labels):
             self.chosen = []
             return
-        self.chosen = choose_windows(labels, pl_module.clip_len, self.count)
+        self.chosen = choose_windows(videos.labels, pl_module.clip_len, self.count)
         self._keys = torch.tensor([(v << 32) + w for v, w, _ in self.chosen], dtype=torch.long)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -86,9 +86,9 @@ class FixedWindowImages(pl.Callback):
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
         if not self.chosen or trainer.sanity_checking or not outputs or "recon_centre" not in outputs:
             return
-        key = (batch["video"].long() << 32) + batch["window"].long()
+        key = (batch.video.long() << 32) + batch.window.long()
         match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
-        centre = batch["clip"][:, 0, centre_index(pl_module.clip_len)].float()
+        centre = batch.clip[:, 0, centre_index(pl_module.clip_len)].float()
         frames = torch.stack([centre, outputs["recon_centre"][:, 0].float()], 1)  # (B, 2, H, W)
         if self._sum is None:
             self._sum = frames.new_zeros((len(self.chosen), *frames.shape[1:]))
@@ -108,11 +108,10 @@ class FixedWindowImages(pl.Callback):
         self._frames, self._seen = to_uint8(frames), (hits > 0).cpu().numpy()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        writer = board(trainer)
-        if writer is None or self._frames is None:
+        writer, evaluation = board(trainer), pl_module.last_evaluation
+        if writer is None or self._frames is None or evaluation is None:
             return
-        evaluation = pl_module.last_evaluation
-        names = trainer.datamodule.test_names
+        names = evaluation.videos.names
         c = centre_index(pl_module.clip_len)
         rows, labels = [], []
         for (v, w, label), (frame, recon), seen in zip(self.chosen, self._frames, self._seen, strict=True):
