@@ -1,4 +1,9 @@
-"""Shared fixtures: where the real data is, and tiny configs composed with the real Hydra configs."""
+"""Shared fixtures: where the real data is, and tiny configs composed with the real Hydra configs.
+
+The test folders mirror the package (``data/``, ``pseudo/``, ``method/``, ``callbacks/``, ``run/``,
+``tools/``, ``schema/``), ``e2e/`` holds whole-command tests; every folder inherits these fixtures. The
+folders are not packages, so test file names stay unique; ``helpers/`` is importable as ``helpers`` from
+all of them (``pythonpath`` in pyproject.toml)."""
 
 from __future__ import annotations
 

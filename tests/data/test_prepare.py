@@ -10,6 +10,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from helpers.paths import REPO
 from PIL import Image
 from scipy.io import savemat
 
@@ -19,8 +20,6 @@ from lnra.data.frames import list_videos
 from lnra.data.labels import paper_label_file
 from lnra.data.prepare import OFFICIAL_TEST_FRAMES, main, parse_ucsd_gt, prepare
 from lnra.errors import LnraError
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _frames(seed: int, count: int, shape: tuple[int, ...]) -> np.ndarray:
