@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers.paths import REPO, tmp_paths
+from helpers.runner import run_dir_of, run_py
 
 # Three test videos of 32 frames: 51 windows, which two ranks split unevenly (the sampler pads one).
 DATA = ["dataset.height=32", "dataset.width=32", "dataset.generate.size=32",
@@ -17,18 +15,6 @@ DATA = ["dataset.height=32", "dataset.width=32", "dataset.generate.size=32",
         "dataset.generate.frames_per_video=32"]
 QUICK = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false",
          "~logger", "trainer.accelerator=cpu"]
-
-
-def run_py(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run.py", *tmp_paths(tmp_path), *overrides], cwd=REPO,
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
-def run_dir_of(proc: subprocess.CompletedProcess[str]) -> Path:
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("run directory: ")]
-    assert len(lines) == 1, proc.stdout  # rank 0 alone reports
-    return Path(lines[0].removeprefix("run directory: "))
 
 
 def psnr_column(run_dir: Path) -> list[tuple[str, int, float]]:
@@ -57,9 +43,8 @@ def test_ddp_on_two_cpu_ranks_gives_the_single_device_auc(tmp_path: Path) -> Non
 
 
 def test_ddp_inside_a_sweep_is_refused(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "run.py", "-m", *tmp_paths(tmp_path), "trainer=ddp", "trainer.accelerator=cpu",
-         "trainer.devices=2", "seed=0,1"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    proc = run_py(tmp_path, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "seed=0,1",
+                  multirun=True, check=False, timeout=300)
     assert proc.returncode != 0
     assert "a sweep (-m) runs each job on one device, but the trainer asks for devices=2" in proc.stderr
     assert not list(tmp_path.rglob("results.json"))

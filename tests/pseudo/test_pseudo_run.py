@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.paths import REPO, TINY_DATASET, tmp_paths
+from helpers.paths import TINY_DATASET
+from helpers.runner import run_py
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lnra.callbacks.preview import PNG_NAME
 from lnra.errors import LnraError
 from lnra.run.tasks import preview, run_task
-
-
-def run_py(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "run.py"), *tmp_paths(tmp_path), *overrides],
-                          capture_output=True, text=True, timeout=600)
 
 
 def test_synthetic_patch_variant_trains_offline_and_logs_its_preview(tmp_path):
@@ -69,7 +63,8 @@ def test_missing_intruders_stop_training_before_any_data_is_read(compose_cfg, tm
 
 @pytest.mark.slow
 def test_missing_intruders_stop_run_py_with_one_line(tmp_path):
-    proc = run_py(tmp_path, "pseudo=imagenet_smoothmix", f"pseudo.source.root={tmp_path}/no_images")
+    proc = run_py(tmp_path, "pseudo=imagenet_smoothmix", f"pseudo.source.root={tmp_path}/no_images",
+                  check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith(f"error: intruder folder not found: {tmp_path}/no_images")
