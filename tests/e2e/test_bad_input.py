@@ -17,12 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.fork_server import ForkServer, Result, run_in_subprocess
-from helpers.paths import TINY_DATASET, tmp_paths
+from helpers.paths import FAST_RUN, tmp_paths
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 
-TINY = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=1", "~logger",
-        "trainer.enable_progress_bar=false", "viz.timelines=false"]
 SPEC = SyntheticSpec(size=32, train_videos=2, test_videos=2, frames_per_video=32)
 
 
@@ -58,7 +56,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 def _make_world(root: Path, run) -> World:
     world = World(root)
     generate_synthetic(world.good, SPEC)
-    result = run([*world.paths(), *TINY])
+    result = run([*world.paths(), *FAST_RUN])
     assert result.rc == 0, result.stderr[-3000:]
     (world.finished_run,) = (root / "outputs" / "runs").iterdir()
     # An interrupted run: a copy of the finished one without results, whose last.ckpt was cut short.
@@ -105,7 +103,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
     bad_video = w.root / "footage" / "broken.mp4"
     bad_video.write_bytes(b"\x00\x00\x00\x18ftypmp42 but then nothing")
     interrupted = f"{w.finished_run}-7"
-    p = [*w.paths(), *TINY]
+    p = [*w.paths(), *FAST_RUN]
     detect = ["--ckpt", str(best), "--out", str(w.root / "detected"), "--input"]
     slow, fast = True, False
     return [
@@ -155,7 +153,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
         ("resume with nothing to resume", [*p, "resume=true", "pseudo=skip_frame"],
          "resume: no interrupted run of 'synthetic_skip_frame'", None, fast),
         ("resume a finished run", [*p, f"resume={w.finished_run}"], "that run finished", None, slow),
-        ("diverging loss", [*p, "model.lr=1e30", "+trainer.limit_train_batches=4"], "training loss is nan",
+        ("diverging loss", [*p, "model.lr=1e30", "trainer.limit_train_batches=4"], "training loss is nan",
          None, slow),
         ("unknown task", [*p, "task=fly"], "task=fly: must be one of train | test | preview", None, slow),
         ("detect: too-short video", [*detect, str(short_clip)],
@@ -226,7 +224,7 @@ def test_every_bad_input_as_a_plain_subprocess(tmp_path):
 
 
 def test_hydra_full_error_shows_the_traceback(world, server):
-    result = server.run([*world.paths(), *TINY, "dataset.height=40"], env={"HYDRA_FULL_ERROR": "1"})
+    result = server.run([*world.paths(), *FAST_RUN, "dataset.height=40"], env={"HYDRA_FULL_ERROR": "1"})
     assert result.rc != 0 and "Traceback" in result.stderr and "LnraError" in result.stderr
 
 
@@ -235,7 +233,7 @@ def test_a_stale_cache_is_left_alone_and_a_new_one_built(world, server):
     """A frame changed after caching: the old cache no longer matches, so a new one is built beside it."""
     data = world.variant("stale")
     paths = [*world.paths(), f"paths.cache_dir={world.root}/stale_cache"]
-    score = [*paths, *TINY, f"dataset.root={data}", "dataset.generate=null", "task=test",
+    score = [*paths, *FAST_RUN, f"dataset.root={data}", "dataset.generate=null", "task=test",
              f"ckpt_path={world.finished_run / 'checkpoints' / 'best.ckpt'}"]
     assert server.run(score).rc == 0
     cache = world.root / "stale_cache"

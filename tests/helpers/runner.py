@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from helpers.paths import REPO, tmp_paths
 from lnra.run.sweep_resume import SWEEP_ENV
@@ -35,6 +36,11 @@ def run_py(tmp_path: Path, *overrides: str, check: bool = True, multirun: bool =
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+class FinishedRun(NamedTuple):
+    proc: subprocess.CompletedProcess[str]
+    run_dir: Path
 
 
 def run_dir_of(proc: subprocess.CompletedProcess[str]) -> Path:
