@@ -1,12 +1,19 @@
-"""Shared fixtures: where the real data is, and tiny configs composed with the real Hydra configs."""
+"""Shared fixtures: where the real data is, tiny configs composed with the real Hydra configs, and a
+fast real run (``debug=fast`` on tiny generated data).
+
+The test folders mirror the package (``data/``, ``pseudo/``, ``method/``, ``callbacks/``, ``run/``,
+``tools/``, ``schema/``), ``e2e/`` holds whole-command tests; every folder inherits these fixtures. The
+folders are not packages, so test file names stay unique; ``helpers/`` is importable as ``helpers`` from
+all of them (``pythonpath`` in pyproject.toml)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers.paths import CONF, shared_data_dir, tmp_paths
+from helpers.paths import CONF, FAST_RUN, shared_data_dir, tmp_paths
+from helpers.runner import FinishedRun, run_dir_of, run_py
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -33,3 +40,15 @@ def compose_cfg(tmp_path: Path) -> Iterator:
                            return_hydra_config=False)
 
         yield _compose
+
+
+@pytest.fixture
+def fast_run(tmp_path: Path) -> Callable[..., FinishedRun]:
+    """A real ``python run.py`` with ``FAST_RUN`` and the given overrides, writing only inside ``tmp_path``:
+    a whole train + test in seconds for tests that need a finished run, not a particular training."""
+
+    def _run(*overrides: str) -> FinishedRun:
+        proc = run_py(tmp_path, *FAST_RUN, *overrides)
+        return FinishedRun(proc, run_dir_of(proc))
+
+    return _run

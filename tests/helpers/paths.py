@@ -17,6 +17,9 @@ TINY_DATASET = [
     "dataset.generate.test_videos=2",
     "dataset.generate.frames_per_video=32",
 ]
+# A whole real run on it in seconds: ``debug=fast`` (one epoch of two training batches, no logger, every
+# test window scored) with the paper's layer layout at its narrowest widths and no timeline images.
+FAST_RUN = ["debug=fast", *TINY_DATASET, "model.net.widths=[8,8,8,8]", "viz.timelines=false"]
 
 
 def shared_data_dir() -> Path | None:

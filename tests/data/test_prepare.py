@@ -7,9 +7,24 @@ import sys
 import tarfile
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import pytest
+from helpers.paths import REPO
+from helpers.releases import (
+    AVENUE_TEST,
+    AVENUE_TRAIN,
+    SHANGHAI_TEST,
+    SHANGHAI_TRAIN,
+    UCSD_LABELS,
+    UCSD_M,
+    UCSD_TEST,
+    UCSD_TRAIN,
+    avenue_release,
+    random_frames,
+    shanghai_release,
+    ucsd_masks,
+    ucsd_release,
+)
 from PIL import Image
 from scipy.io import savemat
 
@@ -21,12 +36,6 @@ from lnra.data.prepare import main, prepare
 from lnra.data.prepared_layout import OFFICIAL_TEST_FRAMES
 from lnra.data.releases import parse_ucsd_gt
 from lnra.errors import LnraError
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _frames(seed: int, count: int, shape: tuple[int, ...]) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (count, *shape), dtype=np.uint8)
 
 
 def _read_back(folder: Path) -> np.ndarray:
@@ -40,55 +49,13 @@ def _labels(out: Path, name: str) -> np.ndarray:
 
 
 # -- UCSD Ped2 -------------------------------------------------------------------------------------
-UCSD_TRAIN = [5, 7]
-UCSD_TEST = [6, 9, 4]
-UCSD_M = """% ground truth of the UCSD Ped2 test videos
-TestVideoFile = {};
-TestVideoFile{end+1}.gt_frame = [3:5];
-TestVideoFile{end+1}.gt_frame = [1:2, 6:9];
-TestVideoFile{end+1}.gt_frame = [4];
-"""
-UCSD_LABELS = [0, 0, 1, 1, 1, 0] + [1, 1, 0, 0, 0, 1, 1, 1, 1] + [0, 0, 0, 1]
-
-
-def _ucsd_masks() -> list[np.ndarray]:
-    """Per test video (frames, 12, 18) bool masks: one pixel per anomalous frame, placed by frame index."""
-    out, start = [], 0
-    for length in UCSD_TEST:
-        masks = np.zeros((length, 12, 18), bool)
-        for t, label in enumerate(UCSD_LABELS[start : start + length]):
-            masks[t, t % 12, (3 * t) % 18] = bool(label)
-        out.append(masks)
-        start += length
-    return out
-
-
-def _ucsd_release(base: Path) -> Path:
-    """``UCSD_Anomaly_Dataset.v1p2/UCSDped2/{Train,Test}`` with .tif frames, *_gt mask folders and the .m."""
-    ped2 = base / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped2"
-    for folder, lengths, seed in (("Train", UCSD_TRAIN, 0), ("Test", UCSD_TEST, 10)):
-        for v, length in enumerate(lengths, start=1):
-            video = ped2 / folder / f"{folder}{v:03d}"
-            video.mkdir(parents=True)
-            for t, frame in enumerate(_frames(seed + v, length, (12, 18)), start=1):
-                Image.fromarray(frame).save(video / f"{t:03d}.tif")
-    for v, mask_stack in enumerate(_ucsd_masks(), start=1):
-        gt_masks = ped2 / "Test" / f"Test{v:03d}_gt"
-        gt_masks.mkdir()
-        for t, mask in enumerate(mask_stack, start=1):
-            Image.fromarray(mask.astype(np.uint8) * 255).save(gt_masks / f"{t:03d}.bmp")
-    (ped2 / "Test" / "UCSDped2.m").write_text(UCSD_M)
-    (base / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped1" / "Train" / "Train001").mkdir(parents=True)
-    return base / "UCSD_Anomaly_Dataset.v1p2"
-
-
 def test_parse_ucsd_ground_truth() -> None:
     assert parse_ucsd_gt(UCSD_M) == [[(3, 5)], [(1, 2), (6, 9)], [(4, 4)]]
 
 
 @pytest.mark.parametrize("packed", [True, False], ids=["tar.gz", "folder"])
 def test_prepare_ped2(tmp_path: Path, packed: bool) -> None:
-    release = _ucsd_release(tmp_path / "src")
+    release = ucsd_release(tmp_path / "src")
     source = release
     if packed:
         source = tmp_path / "UCSD_Anomaly_Dataset.tar.gz"
@@ -102,18 +69,18 @@ def test_prepare_ped2(tmp_path: Path, packed: bool) -> None:
         assert listing.lengths == lengths
         for v, length in enumerate(lengths, start=1):
             np.testing.assert_array_equal(_read_back(out / split / "frames" / f"{v:02d}"),
-                                          _frames(seed + v, length, (12, 18)))
+                                          random_frames(seed + v, length, (12, 18)))
     assert _labels(tmp_path / "out", "ped2").tolist() == UCSD_LABELS
     dm = VideoDataModule("ped2", out, tmp_path / "cache", 16, 16)  # the layout run.py reads
     dm.check_test_split()
     assert [v.tolist() for v in dm.test_labels] == [UCSD_LABELS[:6], UCSD_LABELS[6:15], UCSD_LABELS[15:]]
     store = dm.pixel_masks()  # the Test0NN_gt bitmaps, in the frames' layout and order
     assert (store.height, store.width) == (12, 18)
-    np.testing.assert_array_equal(store.masks(np.arange(sum(UCSD_TEST))), np.concatenate(_ucsd_masks()))
+    np.testing.assert_array_equal(store.masks(np.arange(sum(UCSD_TEST))), np.concatenate(ucsd_masks()))
 
 
 def test_ped2_mask_count_must_match_the_video(tmp_path: Path) -> None:
-    release = _ucsd_release(tmp_path / "src")
+    release = ucsd_release(tmp_path / "src")
     (release / "UCSDped2" / "Test" / "Test003_gt" / "004.bmp").unlink()
     with pytest.raises(LnraError, match=r"video 03 has 4 frames but its pixel ground truth .*_gt has 3"):
         prepare("ped2", release, tmp_path / "out", log=lambda _: None)
@@ -121,7 +88,7 @@ def test_ped2_mask_count_must_match_the_video(tmp_path: Path) -> None:
 
 
 def test_ped2_range_beyond_the_video_is_refused(tmp_path: Path) -> None:
-    release = _ucsd_release(tmp_path / "src")
+    release = ucsd_release(tmp_path / "src")
     (release / "UCSDped2" / "Test" / "UCSDped2.m").write_text(UCSD_M.replace("[4]", "[3:5]"))
     with pytest.raises(LnraError, match=r"range \[3:5\] of test video Test003 lies outside its 4 frames"):
         prepare("ped2", release, tmp_path / "out", log=lambda _: None)
@@ -129,14 +96,14 @@ def test_ped2_range_beyond_the_video_is_refused(tmp_path: Path) -> None:
 
 
 def test_ped2_gt_lines_must_match_the_test_videos(tmp_path: Path) -> None:
-    release = _ucsd_release(tmp_path / "src")
+    release = ucsd_release(tmp_path / "src")
     (release / "UCSDped2" / "Test" / "UCSDped2.m").write_text(UCSD_M.rsplit("TestVideoFile", 1)[0])
     with pytest.raises(LnraError, match="has 2 gt_frame lines but .* has 3 test videos"):
         prepare("ped2", release, tmp_path / "out", log=lambda _: None)
 
 
 def test_cli_says_what_it_wrote_and_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
-    release = _ucsd_release(tmp_path / "src")
+    release = ucsd_release(tmp_path / "src")
     out = tmp_path / "out"
     args = ["ped2", "--source", str(release), "--out", str(out)]
     main(args)
@@ -161,36 +128,8 @@ def test_cli_says_what_it_wrote_and_refuses_to_overwrite(tmp_path: Path, capsys)
 
 
 # -- CUHK Avenue -----------------------------------------------------------------------------------
-AVENUE_TRAIN = [5, 8]
-AVENUE_TEST = [6, 4]
-AVENUE_ANOMALOUS = [[2, 3], [0]]
-
-
-def _write_avi(path: Path, frames: np.ndarray) -> None:
-    """A lossless (PNG-coded) .avi, so the frames read back exactly."""
-    iio.imwrite(path, frames, plugin="FFMPEG", fps=25, codec="png", pixelformat="rgb24", macro_block_size=1)
-
-
-def _avenue_release(base: Path) -> Path:
-    for folder, lengths, seed in (("training_videos", AVENUE_TRAIN, 0), ("testing_videos", AVENUE_TEST, 10)):
-        (base / folder).mkdir(parents=True)
-        for v, length in enumerate(lengths, start=1):
-            _write_avi(base / folder / f"{v:02d}.avi", _frames(seed + v, length, (16, 24, 3)))
-    masks = base / "ground_truth_demo" / "testing_label_mask"
-    masks.mkdir(parents=True)
-    for v, (length, anomalous) in enumerate(zip(AVENUE_TEST, AVENUE_ANOMALOUS, strict=True), start=1):
-        cells = np.empty((1, length), dtype=object)
-        for t in range(length):
-            mask = np.zeros((16, 24), np.uint8)
-            if t in anomalous:
-                mask[3 + t, 5] = 1  # one pixel is enough
-            cells[0, t] = mask
-        savemat(masks / f"{v}_label.mat", {"volLabel": cells})
-    return base
-
-
 def test_prepare_avenue(tmp_path: Path) -> None:
-    source = _avenue_release(tmp_path / "Avenue Dataset")
+    source = avenue_release(tmp_path / "Avenue Dataset")
     logged: list[str] = []
     prepare("avenue", source, tmp_path / "out", ext="png", log=logged.append)
     out = tmp_path / "out" / "avenue"
@@ -199,7 +138,7 @@ def test_prepare_avenue(tmp_path: Path) -> None:
         assert listing.names == ["01", "02"] and listing.lengths == lengths
         for v, length in enumerate(lengths, start=1):
             np.testing.assert_array_equal(_read_back(out / split / "frames" / f"{v:02d}"),
-                                          _frames(seed + v, length, (16, 24, 3)))
+                                          random_frames(seed + v, length, (16, 24, 3)))
     assert _labels(tmp_path / "out", "avenue").tolist() == [0, 0, 1, 1, 0, 0] + [1, 0, 0, 0]
     assert f"avenue testing: 2 videos, 10 frames -> {out}/testing/frames" in logged
     masks = VideoDataModule("avenue", out, tmp_path / "cache", 16, 16).pixel_masks()
@@ -209,7 +148,7 @@ def test_prepare_avenue(tmp_path: Path) -> None:
 
 
 def test_avenue_mask_count_must_match_the_video(tmp_path: Path) -> None:
-    source = _avenue_release(tmp_path / "src")
+    source = avenue_release(tmp_path / "src")
     cells = np.empty((1, 5), dtype=object)
     for t in range(5):
         cells[0, t] = np.zeros((16, 24), np.uint8)
@@ -220,32 +159,14 @@ def test_avenue_mask_count_must_match_the_video(tmp_path: Path) -> None:
 
 
 # -- ShanghaiTech ----------------------------------------------------------------------------------
-SHANGHAI_TRAIN = {"01_001": 6, "02_001": 5}
-SHANGHAI_TEST = {"01_0014": [0, 1, 1, 0, 0], "12_0151": [1, 1, 0, 0, 0, 0, 0]}
-
-
-def _shanghai_release(base: Path) -> Path:
-    (base / "training" / "videos").mkdir(parents=True)
-    for v, (name, length) in enumerate(SHANGHAI_TRAIN.items()):
-        _write_avi(base / "training" / "videos" / f"{name}.avi", _frames(v, length, (16, 32, 3)))
-    (base / "testing" / "test_frame_mask").mkdir(parents=True)
-    for v, (name, labels) in enumerate(SHANGHAI_TEST.items()):
-        folder = base / "testing" / "frames" / name
-        folder.mkdir(parents=True)
-        for t, frame in enumerate(_frames(20 + v, len(labels), (16, 32, 3))):
-            Image.fromarray(frame).save(folder / f"{t:03d}.jpg")
-        np.save(base / "testing" / "test_frame_mask" / f"{name}.npy", np.array(labels, np.int64))
-    return base
-
-
 def test_prepare_shanghai(tmp_path: Path) -> None:
-    source = _shanghai_release(tmp_path / "shanghaitech")
+    source = shanghai_release(tmp_path / "shanghaitech")
     prepare("shanghai", source, tmp_path / "out", ext="png", log=lambda _: None)
     out = tmp_path / "out" / "shanghai"
     train = list_videos(out / "training" / "frames")
     assert dict(zip(train.names, train.lengths, strict=True)) == SHANGHAI_TRAIN
     np.testing.assert_array_equal(_read_back(out / "training" / "frames" / "02_001"),
-                                  _frames(1, 5, (16, 32, 3)))
+                                  random_frames(1, 5, (16, 32, 3)))
     test = list_videos(out / "testing" / "frames")
     assert test.names == list(SHANGHAI_TEST) and test.lengths == [5, 7]
     for name in SHANGHAI_TEST:  # the test JPEGs are copied byte for byte
@@ -260,7 +181,7 @@ def test_prepare_shanghai(tmp_path: Path) -> None:
     ("short_mask", r"test video 12_0151 has 7 frames but its ground truth .*12_0151.npy covers 6"),
 ])
 def test_shanghai_ground_truth_must_pair_with_the_frames(tmp_path: Path, damage: str, message: str) -> None:
-    source = _shanghai_release(tmp_path / "src")
+    source = shanghai_release(tmp_path / "src")
     masks = source / "testing" / "test_frame_mask"
     if damage == "extra_mask":
         np.save(masks / "03_0059.npy", np.zeros(4))
@@ -290,8 +211,8 @@ def test_the_papers_labels_are_written_by_default_and_compared_per_video(tmp_pat
     monkeypatch.setattr(prepared_layout, "paper_label_file", lambda name: tmp_path / "paper.npy")
     logged: list[str] = []
     args = [] if choice == "paper" else ["--labels", "ground_truth"]
-    main(["ped2", "--source", str(_ucsd_release(tmp_path / "src")), "--out", str(tmp_path / "out"), *args])
-    prepare("ped2", _ucsd_release(tmp_path / "src2"), tmp_path / "out2", log=logged.append, labels=choice)
+    main(["ped2", "--source", str(ucsd_release(tmp_path / "src")), "--out", str(tmp_path / "out"), *args])
+    prepare("ped2", ucsd_release(tmp_path / "src2"), tmp_path / "out2", log=logged.append, labels=choice)
     expected = paper if choice == "paper" else np.array(UCSD_LABELS)
     assert _labels(tmp_path / "out", "ped2").tolist() == _labels(tmp_path / "out2", "ped2").tolist()
     assert _labels(tmp_path / "out", "ped2").tolist() == expected.tolist()

@@ -8,20 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.checkpoints import write_paper_state_dict
 
 from lnra.method.model import Autoencoder3D
 from lnra.tools.export import main
 
-WIDTHS = (8, 8, 16, 16)
-
 
 @pytest.fixture
 def ckpt(tmp_path) -> tuple[Path, Autoencoder3D]:
-    torch.manual_seed(0)
-    model = Autoencoder3D(1, WIDTHS, 16, 32, 32).eval()
     path = tmp_path / "model.pth"
-    torch.save({"model_statedict": model.state_dict()}, path)
-    return path, model
+    return path, write_paper_state_dict(path)
 
 
 def _clips(batch: int) -> torch.Tensor:

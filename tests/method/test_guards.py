@@ -6,14 +6,13 @@ import re
 
 import pytest
 import torch
-from helpers.paths import TINY_DATASET
+from helpers.paths import FAST_RUN
 
 import lnra.method.module
 from lnra.errors import LnraError
 from lnra.run.tasks import train
 
-FAST = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=1", "~logger",
-        "trainer.enable_progress_bar=false", "viz.timelines=false", "+trainer.limit_train_batches=4"]
+FAST = [*FAST_RUN, "trainer.limit_train_batches=4"]
 MESSAGE = (r"training loss is (nan|inf) at epoch 0, step (\d+) \(pseudo kinds in the batch: ([a-z_, ]+)\); "
            r"lower the learning rate or check the data")
 

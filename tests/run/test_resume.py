@@ -5,7 +5,6 @@ number generators travel in the checkpoint."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import signal
@@ -18,7 +17,8 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from helpers.paths import REPO, TINY_DATASET, tmp_paths
+from helpers.paths import REPO, TINY_DATASET
+from helpers.runner import child_env, run_py, run_py_command
 from torch.utils.data import DataLoader
 
 from lnra.callbacks.last_checkpoint import LastEveryValidation
@@ -32,17 +32,8 @@ TRAIN = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", f"trainer.max_epochs={MAX_
          "trainer.enable_progress_bar=false", "viz.timelines=false", "pseudo=skip_frame"]
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR" and not k.startswith("SLURM_")}
-    env["OMP_NUM_THREADS"] = "1"  # the machine is shared; one thread is also the fastest for tiny convs
-    return env
-
-
 def _run(tmp: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(REPO / "run.py"), *tmp_paths(tmp), *TRAIN, *overrides],
-                          capture_output=True, text=True, env=env or _env(), timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+    return run_py(tmp, *TRAIN, *overrides, env=env)
 
 
 def _start_and_kill(tmp: Path, env: dict[str, str] | None = None) -> Path:
@@ -50,8 +41,8 @@ def _start_and_kill(tmp: Path, env: dict[str, str] | None = None) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "killed_run.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), *tmp_paths(tmp), *TRAIN],
-                                stdout=out, stderr=subprocess.STDOUT, env=env or _env())
+        proc = subprocess.Popen(run_py_command(tmp, *TRAIN), stdout=out, stderr=subprocess.STDOUT,
+                                env=env or child_env())
     runs = tmp / "outputs" / "runs"
     deadline = time.monotonic() + 300
     try:
@@ -112,7 +103,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, how):
     reference = _run(tmp_path / "reference")
     expected = json.loads((Path(re.search(r"^run directory: (.+)$", reference.stdout, re.M).group(1))
                            / "results.json").read_text())
-    env = _env()
+    env = child_env()
     if how == "slurm_requeue":  # a requeued job keeps its id and counts restarts; no resume flag is given
         env.update(SLURM_JOB_ID="4242")
     run_dir = _start_and_kill(tmp_path / "resumed", env)
@@ -155,7 +146,7 @@ def test_a_write_killed_by_sigkill_never_reaches_the_checkpoint_name(tmp_path):
     atomic_torch_save({"epoch": 0}, path)
     code = ("import sys, torch; from lnra.diskio import atomic_torch_save; "
             "atomic_torch_save({'epoch': 1, 'w': torch.ones(64_000_000)}, sys.argv[1])")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=REPO, env=_env())
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=REPO, env=child_env())
     try:
         while not partial_path(path).exists() and proc.poll() is None:
             time.sleep(0.005)

@@ -15,6 +15,7 @@ import pytest
 import torch
 from helpers.data import write_dataset
 from helpers.paths import REPO, TINY_DATASET, tmp_paths
+from helpers.runner import child_env
 
 import lnra.data.cache_files as cache_files
 import lnra.diskio as diskio
@@ -113,7 +114,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 @pytest.mark.slow  # two short training runs: ~40 s on the shared 2-core machine
 def test_a_run_stopped_by_a_full_disk_resumes_after_space_is_freed(tmp_path: Path) -> None:
-    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "OMP_NUM_THREADS": "1"}
+    env = child_env()
     command = [str(REPO / "run.py"), *tmp_paths(tmp_path), *TINY_DATASET, "model.net.widths=[8,8,8,8]",
                "trainer.max_epochs=3", "~logger", "trainer.enable_progress_bar=false", "viz.timelines=false"]
     full = subprocess.run([sys.executable, "-c", FILLS_UP, *command], env=env, capture_output=True, text=True,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.paths import REPO, tmp_paths
+from helpers.runner import run_py
 
 from lnra.errors import LnraError
 from lnra.run.inputs import check_inputs
@@ -97,11 +95,8 @@ def test_run_py_names_missing_inputs_before_making_a_run_directory(tmp_path) -> 
     """The command a user types: one ``error:`` line naming every gap, exit 2, and no run directory (the
     look-up runs before Hydra makes one, and before torch is imported)."""
     data = tmp_path / "nothing"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "run.py"), *tmp_paths(tmp_path), "dataset=avenue",
-         "pseudo=cifar_smoothmix", f"paths.data_dir={data}"],
-        capture_output=True, text=True, timeout=300,
-    )
+    proc = run_py(tmp_path, "dataset=avenue", "pseudo=cifar_smoothmix", f"paths.data_dir={data}",
+                  check=False, timeout=300)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1

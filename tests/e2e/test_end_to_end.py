@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.paths import REPO, TINY_DATASET, tmp_paths
-
-
-def run_py(tmp_path: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    env.pop("HYDRA_FULL_ERROR")
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "run.py"), *tmp_paths(tmp_path), *overrides],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+from helpers.paths import TINY_DATASET
+from helpers.runner import run_dir_of, run_py
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +80,6 @@ def test_a_partial_evaluation_is_refused_not_scored(tmp_path):
     assert "model:" not in proc.stdout  # refused before anything was built, not after an epoch
 
 
-def _run_dir(proc: subprocess.CompletedProcess) -> Path:
-    return Path(re.search(r"run directory:? (/\S+)", proc.stdout).group(1))
-
-
 def test_the_console_says_each_thing_once(trained_run):
     """What the run is, the model, progress lines (stdout is a pipe), each epoch's AUC and the result —
     each once; Lightning's device lines only in run.log; no advertisement, FLOPs or repeated warning."""
@@ -109,13 +92,13 @@ def test_the_console_says_each_thing_once(trained_run):
     assert out.count("AUC: ") == 1 and "\r" not in out
     for noise in ("litlogger", "Total Flops", "LeafSpec", "GPU available"):
         assert noise not in out + proc.stderr, noise
-    log = (_run_dir(proc) / "run.log").read_text()
+    log = (run_dir_of(proc) / "run.log").read_text()
     assert log.count("GPU available") == 1 and log.count("val AUC") == 2 and "litlogger" not in log
 
 
 def test_summary_md_tells_the_run(trained_run):
     _, proc = trained_run
-    run_dir = _run_dir(proc)
+    run_dir = run_dir_of(proc)
     results = json.loads((run_dir / "results.json").read_text())
     summary = (run_dir / "summary.md").read_text()
     assert "| Command | `python run.py " in summary and "trainer.max_epochs=2" in summary

@@ -7,13 +7,12 @@ import csv
 import json
 from pathlib import Path
 
-from helpers.paths import TINY_DATASET
+from helpers.paths import FAST_RUN
 
 from lnra.run.tasks import train
 
-TINY = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=1", "logger=csv",
-        "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false", "viz.timelines=false",
-        "+trainer.limit_train_batches=3", "pseudo=skip_frame", "pseudo.skip.p=0.5", "dataset.num_workers=2"]
+TINY = [*FAST_RUN, "logger=csv", "trainer.log_every_n_steps=1", "trainer.limit_train_batches=3",
+        "pseudo=skip_frame", "pseudo.skip.p=0.5", "dataset.num_workers=2"]
 
 
 def _train(compose_cfg, run_dir: Path, seed: int) -> tuple[list[float], dict]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from helpers.checkpoints import write_paper_state_dict
 from PIL import Image
 
 from lnra.data.datamodule import VideoDataModule
@@ -19,8 +20,6 @@ from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule
 from lnra.tools.detect import main, score_frames
 
-WIDTHS = (8, 8, 16, 16)
-
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> tuple[Path, Path, Autoencoder3D]:
@@ -28,11 +27,8 @@ def setup(tmp_path_factory) -> tuple[Path, Path, Autoencoder3D]:
     tmp = tmp_path_factory.mktemp("detect")
     root = generate_synthetic(tmp / "synthetic", SyntheticSpec(size=32, train_videos=1, test_videos=1,
                                                               frames_per_video=24))
-    torch.manual_seed(0)
-    model = Autoencoder3D(1, WIDTHS, 16, 32, 32).eval()
     ckpt = tmp / "model.pth"
-    torch.save({"model_statedict": model.state_dict()}, ckpt)
-    return root, ckpt, model
+    return root, ckpt, write_paper_state_dict(ckpt)
 
 
 def _csv(path: Path) -> tuple[list[str], np.ndarray]:

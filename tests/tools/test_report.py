@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.paths import REPO
 
 from lnra.errors import LnraError
 from lnra.tools.report import build_report, main
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write_run(root: Path, job: str, dataset: str, pseudo: str, seed: int, last: float,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.paths import REPO
 from helpers.reference_ae import ReferenceDecoder, ReferenceEncoder
 from torch import nn
 
@@ -23,7 +24,6 @@ from lnra.method.module import LnraModule
 from lnra.run.original_weights import load_checkpoint, model_from_checkpoint, read_weights, safe_load
 
 WIDTHS = (8, 8, 16, 16)
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_prepare import UCSD_LABELS, _avenue_release, _ucsd_release
+from helpers.releases import UCSD_LABELS, avenue_release, ucsd_release
 
 from lnra.data import download
 from lnra.data.frames import list_videos
@@ -80,7 +80,7 @@ def _publish(monkeypatch: pytest.MonkeyPatch, served: Served, name: str, files: 
 
 
 def _ucsd_tarball(tmp_path: Path) -> bytes:
-    release = _ucsd_release(tmp_path / "src")
+    release = ucsd_release(tmp_path / "src")
     packed = tmp_path / "UCSD_Anomaly_Dataset.tar.gz"
     with tarfile.open(packed, "w:gz") as tar:
         tar.add(release, arcname=release.name)
@@ -139,7 +139,7 @@ def test_a_checksum_mismatch_is_refused_and_nothing_is_prepared(tmp_path, mirror
 
 
 def test_avenue_download_unpacks_videos_and_ground_truth_together(tmp_path, mirror, monkeypatch) -> None:
-    release = _avenue_release(tmp_path / "Avenue Dataset")
+    release = avenue_release(tmp_path / "Avenue Dataset")
     videos, truth = tmp_path / "Avenue_Dataset.zip", tmp_path / "ground_truth_demo.zip"
     with zipfile.ZipFile(videos, "w") as z:  # the official layout: videos in one zip, masks in another
         for f in release.rglob("*.avi"):

@@ -4,112 +4,24 @@ stderr (no traceback), a non-zero exit code, and no existing file changed.
 Each case is its own process running the real ``run.py`` (or ``python -m lnra.<tool>``) with its own
 argv, environment, stdout, stderr and exit code. Importing torch and Lightning costs 10-25 s per process
 on the shared test machine, so the default suite forks the cases from one server process that imported
-them once (``_ForkServer``); ``-m slow`` runs every case as a plain ``python run.py`` subprocess too.
+them once (``helpers.fork_server``); ``-m slow`` runs every case as a plain subprocess too.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.paths import REPO, TINY_DATASET, tmp_paths
+from helpers.fork_server import ForkServer, Result, run_in_subprocess
+from helpers.paths import FAST_RUN, tmp_paths
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 
-TINY = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=1", "~logger",
-        "trainer.enable_progress_bar=false", "viz.timelines=false"]
 SPEC = SyntheticSpec(size=32, train_videos=2, test_videos=2, frames_per_video=32)
-
-# The server imports everything once, then forks one child per request line (JSON) on stdin.
-_SERVER = r"""
-import json, os, runpy, sys, time, traceback
-import lnra.run.tasks, lnra.tools.detect, lnra.tools.export, lnra.tools.report  # the slow part, done once
-print("ready", flush=True)
-for line in sys.stdin:
-    req = json.loads(line)
-    t0 = time.monotonic()
-    sys.stdout.flush(); sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.dup2(os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
-            os.dup2(os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
-            os.environ.clear(); os.environ.update(req["env"])
-            sys.argv = req["argv"]
-            if req["module"]:
-                runpy.run_module(req["module"], run_name="__main__", alter_sys=True)
-            else:
-                runpy.run_path(req["argv"][0], run_name="__main__")
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (exit_.code is not None)
-            if isinstance(exit_.code, str):
-                print(exit_.code, file=sys.stderr)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush(); sys.stderr.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - t0}), flush=True)
-"""
-
-
-@dataclass
-class Result:
-    rc: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR" and not k.startswith("SLURM_")}
-    env["OMP_NUM_THREADS"] = "1"
-    return {**env, **(extra or {})}
-
-
-def _command(args: list[str], module: str | None) -> list[str]:
-    return [str(REPO / "run.py"), *args] if module is None else [module, *args]
-
-
-class _ForkServer:
-    def __init__(self, logs: Path) -> None:
-        self.logs, self.count = logs, 0
-        self.proc = subprocess.Popen([sys.executable, "-c", _SERVER], cwd=REPO, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=_env())
-        assert self.proc.stdout.readline().strip() == "ready"
-
-    def run(self, args: list[str], module: str | None = None, env: dict[str, str] | None = None) -> Result:
-        self.count += 1
-        out, err = self.logs / f"{self.count}.out", self.logs / f"{self.count}.err"
-        request = {"argv": _command(args, module), "module": module, "env": _env(env),
-                   "stdout": str(out), "stderr": str(err)}
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline())
-        return Result(reply["rc"], out.read_text(), err.read_text(), reply["seconds"])
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
-def _subprocess_run(args: list[str], module: str | None = None, env: dict[str, str] | None = None) -> Result:
-    t0 = time.monotonic()
-    cmd = [sys.executable, *(["-m"] if module else []), *_command(args, module)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=_env(env), timeout=600)
-    return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
 
 
 # -- the data the cases damage -----------------------------------------------------------------------
@@ -144,7 +56,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 def _make_world(root: Path, run) -> World:
     world = World(root)
     generate_synthetic(world.good, SPEC)
-    result = run([*world.paths(), *TINY])
+    result = run([*world.paths(), *FAST_RUN])
     assert result.rc == 0, result.stderr[-3000:]
     (world.finished_run,) = (root / "outputs" / "runs").iterdir()
     # An interrupted run: a copy of the finished one without results, whose last.ckpt was cut short.
@@ -191,7 +103,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
     bad_video = w.root / "footage" / "broken.mp4"
     bad_video.write_bytes(b"\x00\x00\x00\x18ftypmp42 but then nothing")
     interrupted = f"{w.finished_run}-7"
-    p = [*w.paths(), *TINY]
+    p = [*w.paths(), *FAST_RUN]
     detect = ["--ckpt", str(best), "--out", str(w.root / "detected"), "--input"]
     slow, fast = True, False
     return [
@@ -241,7 +153,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
         ("resume with nothing to resume", [*p, "resume=true", "pseudo=skip_frame"],
          "resume: no interrupted run of 'synthetic_skip_frame'", None, fast),
         ("resume a finished run", [*p, f"resume={w.finished_run}"], "that run finished", None, slow),
-        ("diverging loss", [*p, "model.lr=1e30", "+trainer.limit_train_batches=4"], "training loss is nan",
+        ("diverging loss", [*p, "model.lr=1e30", "trainer.limit_train_batches=4"], "training loss is nan",
          None, slow),
         ("unknown task", [*p, "task=fly"], "task=fly: must be one of train | test | preview", None, slow),
         ("detect: too-short video", [*detect, str(short_clip)],
@@ -259,7 +171,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
-    srv = _ForkServer(logs)
+    srv = ForkServer(logs)
     yield srv
     srv.close()
 
@@ -308,11 +220,11 @@ def test_bad_inputs_fail_fast_with_one_line_and_change_nothing(world, server):
 
 @pytest.mark.slow
 def test_every_bad_input_as_a_plain_subprocess(tmp_path):
-    _run_cases(_make_world(tmp_path, _subprocess_run), _subprocess_run, slow=True)
+    _run_cases(_make_world(tmp_path, run_in_subprocess), run_in_subprocess, slow=True)
 
 
 def test_hydra_full_error_shows_the_traceback(world, server):
-    result = server.run([*world.paths(), *TINY, "dataset.height=40"], env={"HYDRA_FULL_ERROR": "1"})
+    result = server.run([*world.paths(), *FAST_RUN, "dataset.height=40"], env={"HYDRA_FULL_ERROR": "1"})
     assert result.rc != 0 and "Traceback" in result.stderr and "LnraError" in result.stderr
 
 
@@ -321,7 +233,7 @@ def test_a_stale_cache_is_left_alone_and_a_new_one_built(world, server):
     """A frame changed after caching: the old cache no longer matches, so a new one is built beside it."""
     data = world.variant("stale")
     paths = [*world.paths(), f"paths.cache_dir={world.root}/stale_cache"]
-    score = [*paths, *TINY, f"dataset.root={data}", "dataset.generate=null", "task=test",
+    score = [*paths, *FAST_RUN, f"dataset.root={data}", "dataset.generate=null", "task=test",
              f"ckpt_path={world.finished_run / 'checkpoints' / 'best.ckpt'}"]
     assert server.run(score).rc == 0
     cache = world.root / "stale_cache"

@@ -8,13 +8,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers.paths import REPO, tmp_paths
+from helpers.runner import child_env, run_py_command
 from omegaconf import OmegaConf
 
 from lnra.errors import LnraError
@@ -99,14 +98,8 @@ def test_each_job_of_a_resumed_sweep_skips_continues_or_starts(tmp_path: Path, m
 SWEEP = [*COMMAND, "debug=sweep", "trainer.max_epochs=5", "model.net.widths=[8,8,8,8]"]
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", SWEEP_ENV)}
-    return {**env, "OMP_NUM_THREADS": "1"}
-
-
 def _sweep_command(tmp: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(REPO / "run.py"), "-m", *tmp_paths(tmp), f"paths.data_dir={tmp}/data",
-            *SWEEP, *extra]
+    return run_py_command(tmp, f"paths.data_dir={tmp}/data", *SWEEP, *extra, multirun=True)
 
 
 def _cells(sweep: Path) -> set[tuple[str, str, str]]:
@@ -124,7 +117,7 @@ def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(t
     for tmp in (tmp_path / "reference", tmp_path / "killed"):
         for name in ("ped2", "avenue"):
             generate_synthetic(tmp / "data" / name, spec)
-    reference = subprocess.run(_sweep_command(tmp_path / "reference"), env=_env(), capture_output=True,
+    reference = subprocess.run(_sweep_command(tmp_path / "reference"), env=child_env(), capture_output=True,
                                text=True, timeout=900, check=False)
     assert reference.returncode == 0, reference.stderr[-3000:]
     (reference_sweep,) = (tmp_path / "reference" / "outputs" / "multiruns").iterdir()
@@ -133,7 +126,7 @@ def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(t
     multiruns = tmp / "outputs" / "multiruns"
     t0 = time.monotonic()
     with open(tmp / "killed.log", "w") as log:
-        proc = subprocess.Popen(_sweep_command(tmp), env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(_sweep_command(tmp), env=child_env(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # its own process group, as a shell job is
     try:
         deadline = time.monotonic() + 600
@@ -155,7 +148,7 @@ def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(t
 
     t1 = time.monotonic()
     resumed = subprocess.run(_sweep_command(tmp, "resume=true", "hydra/launcher=gpu_pool"),
-                             env={**_env(), "LNRA_GPU_COUNT": "1"}, capture_output=True, text=True,
+                             env=child_env({"LNRA_GPU_COUNT": "1"}), capture_output=True, text=True,
                              timeout=900, check=False)
     t_resume = time.monotonic() - t1
     said = resumed.stdout + resumed.stderr
