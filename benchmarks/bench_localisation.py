@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from lnra.callbacks.localisation import batch_masks
-from lnra.data.datamodule import VideoDataModule
 from lnra.data.pixels import window_count
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.pixel_metrics import DEFAULT_BINS, PixelLocalisation, error_maps
 
 CLIP = 16

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from pytorch_lightning.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
-from lnra.data.datamodule import VideoDataModule
+from lnra.loading.datamodule import VideoDataModule
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies
 from lnra.pseudo.selection import FIRST_PATCH_KIND
 

@@ -5,7 +5,7 @@ knowledge of how pseudo anomalies are produced. Validation and test run the exac
 docs/method.md §6 through :class:`~lnra.method.window_scores.WindowScores`, which gathers every rank's
 window scores before computing the AUC. What the module needs to know about the data — the test
 videos' names and labels, the pseudo-anomaly kinds' names — it is given when built, never read from
-``trainer.datamodule``; its steps read the named batches of :mod:`lnra.data.batches`.
+``trainer.datamodule``; its steps read the named batches of :mod:`lnra.loading.batches`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from lnra.data.batches import EvalBatch, TrainBatch
 from lnra.data.labels import TestVideos
 from lnra.errors import LnraError
+from lnra.loading.batches import EvalBatch, TrainBatch
 from lnra.method.scoring import Evaluation, centre_index, centre_psnr
 from lnra.method.window_scores import IncompleteScoresError, WindowScores
 from lnra.pseudo import KIND_NORMAL

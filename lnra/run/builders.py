@@ -25,8 +25,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint, ModelSummary
 
 from lnra.callbacks.monitor import build_monitor
 from lnra.callbacks.progress import console_is_terminal
-from lnra.data.datamodule import VideoDataModule
 from lnra.errors import LnraError
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.module import LnraModule
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.run.atomic_checkpoints import AtomicCheckpointIO

@@ -105,7 +105,8 @@ class GenerateSchema:
 
 @dataclass
 class DatasetSchema:
-    _target_: str = opt("lnra.data.datamodule.VideoDataModule", NonEmpty(), "the LightningDataModule class")
+    _target_: str = opt("lnra.loading.datamodule.VideoDataModule", NonEmpty(),
+                        "the LightningDataModule class")
     name: str = opt("synthetic", NonEmpty(no_slash=True), "the dataset's name (labels file, run name)")
     root: str = opt("${paths.data_dir}/${dataset.name}", NonEmpty(), "the dataset folder")
     height: int = opt(256, MultipleOf(SPATIAL_FACTOR, 256), "frame height after resizing, in pixels")

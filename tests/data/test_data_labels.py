@@ -10,9 +10,9 @@ import pytest
 from helpers.data import write_dataset, write_stub_videos
 
 import lnra
-from lnra.data.datamodule import VideoDataModule
 from lnra.data.labels import find_label_file, load_labels, paper_label_file
 from lnra.errors import LnraError
+from lnra.loading.datamodule import VideoDataModule
 from lnra.run.builders import build_datamodule
 
 PED2_TEST_LENGTHS = [180, 180, 150, 180, 150, 180, 180, 180, 120, 150, 180, 180]

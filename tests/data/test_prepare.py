@@ -29,13 +29,13 @@ from PIL import Image
 from scipy.io import savemat
 
 from lnra.data import prepared_layout
-from lnra.data.datamodule import VideoDataModule
 from lnra.data.frames import list_videos
 from lnra.data.labels import paper_label_file
 from lnra.data.prepare import main, prepare
 from lnra.data.prepared_layout import OFFICIAL_TEST_FRAMES
 from lnra.data.releases import parse_ucsd_gt
 from lnra.errors import LnraError
+from lnra.loading.datamodule import VideoDataModule
 
 
 def _read_back(folder: Path) -> np.ndarray:

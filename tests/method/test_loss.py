@@ -2,7 +2,7 @@
 
 import torch
 
-from lnra.data.batches import TrainBatch
+from lnra.loading.batches import TrainBatch
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule, reconstruction_loss
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame

@@ -14,8 +14,8 @@ import torch
 from helpers.checkpoints import write_paper_state_dict
 from PIL import Image
 
-from lnra.data.datamodule import VideoDataModule
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule
 from lnra.tools.detect import main, score_frames

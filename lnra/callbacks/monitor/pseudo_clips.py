@@ -16,7 +16,7 @@ import torch
 from lnra.callbacks.monitor.board import board, grey, has_board, labelled_grid
 from lnra.callbacks.pictures import ErrorColours, to_uint8
 from lnra.callbacks.preview import preview_batch
-from lnra.data.datamodule import VideoDataModule
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.scoring import centre_index
 
 TAG = "images/pseudo_clips"

@@ -16,7 +16,7 @@ from lnra.callbacks.preview import PreviewLogger
 from lnra.callbacks.progress import ProgressLines
 from lnra.callbacks.rng_state import RngStateCallback
 from lnra.callbacks.throughput import ThroughputTimer, clips_in
-from lnra.data.datamodule import VideoDataModule
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.module import LnraModule
 from lnra.run.builders import build_datamodule, build_module, build_run, build_trainer
 from lnra.run.console import ConsoleFilter
@@ -59,7 +59,7 @@ def test_a_callback_entry_without_a_class_is_refused_with_the_config(compose_cfg
 
 def test_datamodule_and_module_are_built_from_their_targets(compose_cfg, tmp_path) -> None:
     cfg = compose_cfg(*TINY, "model.lr=0.002", "dataset.batch_size=3")
-    assert cfg.dataset._target_ == "lnra.data.datamodule.VideoDataModule"
+    assert cfg.dataset._target_ == "lnra.loading.datamodule.VideoDataModule"
     assert cfg.model._target_ == "lnra.method.module.LnraModule"
     module, data = build_module(cfg), build_datamodule(cfg)
     assert isinstance(module, LnraModule) and module.lr == 0.002

@@ -17,14 +17,14 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from lnra.data.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
-from lnra.data.epoch_order import EpochItem, ShuffledPairs
 from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
 from lnra.data.labels import TestVideos, find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
 from lnra.data.pixels import to_unit_range, window_count
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
+from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
+from lnra.loading.epoch_order import EpochItem, ShuffledPairs
 from lnra.pseudo import PseudoAnomalies
 from lnra.pseudo.skip import skip_frame_indices
 
@@ -70,7 +70,7 @@ class TrainClips(_Windows):
     enabled, a skip-frame clip and its normal target (docs/method.md §5) in the same item — so a
     distributed sampler shards normal and skip samples together.
 
-    Items are :data:`~lnra.data.epoch_order.EpochItem` triples from :class:`ShuffledPairs`: the
+    Items are :data:`~lnra.loading.epoch_order.EpochItem` triples from :class:`ShuffledPairs`: the
     window, the start of the skip-frame clip (a second shuffled pass over the same windows) and the
     seed of the skip-frame clip's jump and redraws.
     """
