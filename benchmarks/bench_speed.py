@@ -111,32 +111,22 @@ class LoopTimer(pl.Callback):
             self._mark("train_end", pl_module)
         self.train_steps = batch_idx + 1
 
-    def _eval_start(self, pl_module) -> None:
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
         self._mark("eval_start", pl_module)
         self.eval_windows = 0
 
-    def _eval_batch(self, pl_module, batch) -> None:
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, loader_idx=0) -> None:
         self.eval_windows += len(batch.clip)
         self.inference_mode = torch.is_inference_mode_enabled()
         self._mark("eval_last_batch", pl_module)
 
-    def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        self._eval_start(pl_module)
-
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, loader_idx=0) -> None:
-        self._eval_batch(pl_module, batch)
-
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         self._mark("eval_end", pl_module)
 
-    def on_test_epoch_start(self, trainer, pl_module) -> None:
-        self._eval_start(pl_module)
-
-    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, loader_idx=0) -> None:
-        self._eval_batch(pl_module, batch)
-
-    def on_test_epoch_end(self, trainer, pl_module) -> None:
-        self._mark("eval_end", pl_module)
+    # the test loop is timed like validation
+    on_test_epoch_start = on_validation_epoch_start
+    on_test_batch_end = on_validation_batch_end
+    on_test_epoch_end = on_validation_epoch_end
 
 
 def timed_run(cfg: DictConfig, run_dir: Path, timer: LoopTimer, **trainer_overrides):

@@ -1,7 +1,7 @@
 """Shared fixtures: where the real data is, tiny configs composed with the real Hydra configs, and a
 fast real run (``debug=fast`` on tiny generated data).
 
-The test folders mirror the package (``data/``, ``pseudo/``, ``method/``, ``callbacks/``, ``run/``,
+The test folders mirror the package (``data/``, ``pseudo/``, ``loading/``, ``method/``, ``callbacks/``, ``run/``,
 ``tools/``, ``schema/``), ``e2e/`` holds whole-command tests; every folder inherits these fixtures. The
 folders are not packages, so test file names stay unique; ``helpers/`` is importable as ``helpers`` from
 all of them (``pythonpath`` in pyproject.toml)."""

@@ -13,7 +13,7 @@ from helpers.data import write_dataset
 from pytorch_lightning.utilities import move_data_to_device
 from torch.utils.data._utils.pin_memory import pin_memory
 
-from lnra.data import datamodule
+from lnra.loading import datamodule
 from lnra.loading.batches import Clips, EvalBatch, TrainBatch, TrainFetch
 from lnra.loading.datamodule import TrainClips, VideoDataModule
 from lnra.loading.epoch_order import ShuffledPairs
