@@ -1,10 +1,11 @@
 """Shared fixtures: where the real data is, tiny configs composed with the real Hydra configs, and a
 fast real run (``debug=fast`` on tiny generated data).
 
-The test folders mirror the package (``data/``, ``pseudo/``, ``loading/``, ``method/``, ``callbacks/``, ``run/``,
-``tools/``, ``schema/``), ``e2e/`` holds whole-command tests; every folder inherits these fixtures. The
-folders are not packages, so test file names stay unique; ``helpers/`` is importable as ``helpers`` from
-all of them (``pythonpath`` in pyproject.toml)."""
+The test folders mirror the package (``data/``, ``pseudo/``, ``loading/``, ``method/``, ``callbacks/``,
+``run/``, ``tools/``, ``schema/``); ``test_architecture.py`` checks the package's layers and ``e2e/``
+holds whole-command tests. Every folder inherits these fixtures. The folders are not packages, so test
+file names stay unique; ``helpers/`` is importable as ``helpers`` from all of them (``pythonpath`` in
+pyproject.toml)."""
 
 from __future__ import annotations
 
