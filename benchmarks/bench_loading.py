@@ -26,8 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from lnra.data.frames import list_videos, load_frame_store, read_frame, resize_frames
 from lnra.loading.batches import Clips, TrainFetch
-from lnra.loading.datamodule import TrainClips, already_batched
 from lnra.loading.epoch_order import EpochItem, ShuffledPairs
+from lnra.loading.windows import TrainClips, already_batched
 
 JUMPS = (2, 3, 4, 5)
 CLIP_LEN = 16

@@ -1,6 +1,6 @@
 """One LightningDataModule for every dataset: a dataset is a folder in the shared layout.
 
-The datasets here return uint8 frames (or only frame indices when the cache lives on the GPU); the
+The datasets (loading/windows.py) return uint8 frames (or only frame indices when the cache lives on the GPU); the
 conversion to [-1, 1] and the pseudo anomalies run after the batch reached the device, in
 ``on_after_batch_transfer``, so on a GPU they run on the GPU.
 """
@@ -20,96 +20,15 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
 from lnra.data.labels import TestVideos, find_label_file, load_labels
 from lnra.data.masks import MaskStore, list_masks, load_mask_store
-from lnra.data.pixels import to_unit_range, window_count
+from lnra.data.pixels import to_unit_range
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
-from lnra.loading.epoch_order import EpochItem, ShuffledPairs
+from lnra.loading.epoch_order import ShuffledPairs
+from lnra.loading.windows import TestWindows, TrainClips, already_batched
 from lnra.pseudo import PseudoAnomalies
-from lnra.pseudo.skip import skip_frame_indices
 
 log = logging.getLogger(__name__)
-
-
-class _Windows(Dataset):
-    """Every ``clip_len``-frame window (stride 1) of every video of a frame store.
-
-    Items are fetched a whole batch at a time (``__getitems__``, which the DataLoader prefers): one
-    fancy index into the cache yields the (B, 1, T, H, W) batch directly, with no per-item tensors to
-    stack. With ``gather=False`` (cache on the GPU) only the frame indices travel.
-    """
-
-    def __init__(self, store: FrameStore, clip_len: int, gather: bool) -> None:
-        self.store, self.clip_len, self.gather = store, clip_len, gather
-        self.lengths, self.offsets = store.lengths, store.offsets
-        per_video = window_count(self.lengths, clip_len)
-        self.video_of = np.repeat(np.arange(len(per_video)), per_video)
-        self.start_of = np.concatenate([np.arange(n) for n in per_video])  # a store has >= 1 video
-
-    def __len__(self) -> int:
-        return len(self.video_of)
-
-    def __getitem__(self, index: int) -> TrainFetch | TestFetch:
-        """One sample: the subclass's batch of one, without its batch dimension."""
-        return self.__getitems__([index]).map(lambda tensor: tensor[0])
-
-    def _window_index(self, indices: list[int] | np.ndarray) -> np.ndarray:
-        """(B, T) global frame indices of the windows ``indices``."""
-        indices = np.asarray(indices, dtype=np.int64)
-        first = self.offsets[self.video_of[indices]] + self.start_of[indices]
-        return first[:, None] + np.arange(self.clip_len)
-
-    def _clips(self, index: np.ndarray) -> Clips:
-        """The indices, and the (B, 1, T, H, W) uint8 frames unless the cache is on the device."""
-        frames = torch.from_numpy(self.store.gather(index)).unsqueeze(1) if self.gather else None
-        return Clips(torch.from_numpy(index), frames)
-
-
-class TrainClips(_Windows):
-    """Every 16-frame window of every training video (docs/method.md §1), plus, when skip frames are
-    enabled, a skip-frame clip and its normal target (docs/method.md §5) in the same item — so a
-    distributed sampler shards normal and skip samples together.
-
-    Items are :data:`~lnra.loading.epoch_order.EpochItem` triples from :class:`ShuffledPairs`: the
-    window, the start of the skip-frame clip (a second shuffled pass over the same windows) and the
-    seed of the skip-frame clip's jump and redraws.
-    """
-
-    def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
-        super().__init__(store, clip_len, gather)
-        self.jumps = jumps
-        if len(self) == 0:
-            raise LnraError(f"no training video has {clip_len} frames: nothing to train on")
-
-    def __getitems__(self, items: list[EpochItem]) -> TrainFetch:
-        clips, starts, seeds = (np.asarray(column, dtype=np.int64) for column in zip(*items, strict=True))
-        batch = TrainFetch(self._clips(self._window_index(clips)))
-        if self.jumps:
-            videos = self.video_of[starts]
-            pairs = [skip_frame_indices(np.random.default_rng(int(seed)), int(self.lengths[v]), int(i),
-                                        self.jumps, self.clip_len)
-                     for v, i, seed in zip(videos, self.start_of[starts], seeds, strict=True)]
-            first = self.offsets[videos][:, None]
-            batch.skip = self._clips(np.stack([p[0] for p in pairs]) + first)
-            batch.skip_target = self._clips(np.stack([p[1] for p in pairs]) + first)
-        return batch
-
-
-class TestWindows(_Windows):
-    """Stride-1 16-frame windows over every test video (docs/method.md §6), tagged with video and window
-    index."""
-
-    __test__ = False  # a dataset, not a pytest class
-
-    def __getitems__(self, indices: list[int]) -> TestFetch:
-        indices = np.asarray(indices, dtype=np.int64)
-        return TestFetch(self._clips(self._window_index(indices)), torch.from_numpy(self.video_of[indices]),
-                         torch.from_numpy(self.start_of[indices]))
-
-
-def already_batched(batch: TrainFetch | TestFetch) -> TrainFetch | TestFetch:
-    """The DataLoader's collate step for datasets that fetch whole batches: nothing left to stack."""
-    return batch
 
 
 class VideoDataModule(pl.LightningDataModule):

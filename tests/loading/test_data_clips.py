@@ -13,10 +13,10 @@ from helpers.data import write_dataset
 from pytorch_lightning.utilities import move_data_to_device
 from torch.utils.data._utils.pin_memory import pin_memory
 
-from lnra.loading import datamodule
 from lnra.loading.batches import Clips, EvalBatch, TrainBatch, TrainFetch
-from lnra.loading.datamodule import TrainClips, VideoDataModule
+from lnra.loading.datamodule import VideoDataModule
 from lnra.loading.epoch_order import ShuffledPairs
+from lnra.loading.windows import TestWindows, TrainClips
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.pseudo.skip import skip_frame_indices
 
@@ -158,7 +158,7 @@ def test_skip_gives_up_after_ten_redraws_and_clamps_to_the_last_frame() -> None:
 
 def test_test_windows_cover_len_minus_15_per_video(dataset_root: Path) -> None:
     dm = _datamodule(dataset_root, cache_on_device=False)
-    windows = datamodule.TestWindows(dm.store("test"), 16, gather=True)
+    windows = TestWindows(dm.store("test"), 16, gather=True)
     assert len(windows) == sum(n - 15 for n in TEST_LENGTHS)
     for k in range(len(windows)):
         item = windows[k]
