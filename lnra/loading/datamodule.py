@@ -1,8 +1,8 @@
 """One LightningDataModule for every dataset: a dataset is a folder in the shared layout.
 
-The datasets (loading/windows.py) return uint8 frames (or only frame indices when the cache lives on the GPU); the
-conversion to [-1, 1] and the pseudo anomalies run after the batch reached the device, in
-``on_after_batch_transfer``, so on a GPU they run on the GPU.
+The datasets (loading/windows.py) return uint8 frames (or only frame indices when the cache lives on
+the GPU); the conversion to [-1, 1] and the pseudo anomalies run after the batch reached the device,
+in ``on_after_batch_transfer``, so on a GPU they run on the GPU.
 """
 
 from __future__ import annotations

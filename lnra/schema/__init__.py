@@ -13,7 +13,7 @@ from lnra.schema.groups import SCHEMAS, RootSchema
 def _options_help() -> str:
     from lnra.schema.docs import plain_text  # here: only --help needs the table
 
-    return plain_text()
+    return plain_text().replace("$", "$$")  # Hydra fills the help template with string.Template: $ is $$
 
 
 def register_schemas() -> None:
