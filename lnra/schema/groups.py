@@ -186,18 +186,19 @@ class TrainerSchema:
 
 
 @dataclass
-class TensorBoardLoggerSchema:
-    _target_: str = opt("pytorch_lightning.loggers.TensorBoardLogger", NonEmpty(), "the logger class")
-    name: str = opt("tensorboard", NonEmpty(no_slash=True), "its folder in the run directory")
-    version: str = opt("", None, "its sub-folder (empty: none)")
-    default_hp_metric: bool = opt(False, None, "log a placeholder hp_metric")
-
-
-@dataclass
 class CsvLoggerSchema:
     _target_: str = opt("pytorch_lightning.loggers.CSVLogger", NonEmpty(), "the logger class")
     name: str = opt("csv", NonEmpty(no_slash=True), "its folder in the run directory")
     version: str = opt("", None, "its sub-folder (empty: none)")
+
+
+@dataclass
+class TensorBoardLoggerSchema(CsvLoggerSchema):
+    """The CSV logger's folder options, for another class and folder, plus its placeholder metric."""
+
+    _target_: str = opt("pytorch_lightning.loggers.TensorBoardLogger", NonEmpty(), "the logger class")
+    name: str = opt("tensorboard", NonEmpty(no_slash=True), "its folder in the run directory")
+    default_hp_metric: bool = opt(False, None, "log a placeholder hp_metric")
 
 
 @dataclass
