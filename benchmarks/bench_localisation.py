@@ -53,7 +53,7 @@ def main() -> None:
     store = data.pixel_masks()
     print(f"mask cache: {len(store.bits)} masks of {store.height}x{store.width}, "
           f"{store.bits.nbytes / 2**20:.1f} MiB, opened in {time.perf_counter() - start:.1f} s")
-    windows = [(v, w) for v, labels in enumerate(data.test_labels)
+    windows = [(v, w) for v, labels in enumerate(data.test_videos().labels)
                for w in range(window_count(len(labels), CLIP))]
     gen = torch.Generator().manual_seed(0)
 

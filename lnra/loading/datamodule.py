@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -68,8 +67,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.generate = SyntheticSpec(**generate) if generate else None
         self.max_epochs = max_epochs
         self.pseudo = pseudo or PseudoAnomalies()
-        self.test_labels: list[np.ndarray] = []
-        self.test_names: list[str] = []
+        self._test_videos: TestVideos | None = None
         self._stores: dict[str, FrameStore] = {}
         self._listings: dict[str, VideoListing] = {}
         self._device_frames: dict[str, torch.Tensor] = {}
@@ -89,8 +87,8 @@ class VideoDataModule(pl.LightningDataModule):
         """List the test videos and load the labels: cheap, so inconsistencies surface before caching."""
         listing = self.listing("testing")
         label_file = find_label_file(self.name, self.root, self.labels_path)
-        self.test_labels = load_labels(label_file, listing.lengths, listing.names)
-        self.test_names = listing.names
+        self._test_videos = TestVideos(tuple(listing.names),
+                                       tuple(load_labels(label_file, listing.lengths, listing.names)))
         lengths = zip(listing.names, listing.lengths, strict=True)
         short = [name for name, n_frames in lengths if n_frames < self.clip_len]
         if short:
@@ -99,9 +97,9 @@ class VideoDataModule(pl.LightningDataModule):
 
     def test_videos(self) -> TestVideos:
         """The test videos' names and frame labels: what the module scores against (loaded on first use)."""
-        if not self.test_labels:
+        if self._test_videos is None:
             self.check_test_split()
-        return TestVideos(tuple(self.test_names), tuple(self.test_labels))
+        return self._test_videos
 
     def check_train_split(self) -> None:
         """List the training videos (cheap): a split with no video of a whole clip fails before caching."""
@@ -137,8 +135,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.store("test")
 
     def setup(self, stage: str | None = None) -> None:
-        if not self.test_labels:
-            self.check_test_split()
+        self.test_videos()
         if str(self.cache_on_device) == "auto":
             device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
             self.cache_on_device = self.frames_fit_on(device)

@@ -99,8 +99,8 @@ def test_hydra_config_finds_labels_in_data_dir_labels(tmp_path: Path, compose_cf
     np.save(data / "labels" / "frame_labels_ped2.npy", np.r_[np.zeros(20), np.ones(18)][None].astype(np.int8))
     dm = build_datamodule(compose_cfg("dataset=ped2", f"paths.data_dir={data}"))
     dm.check_test_split()
-    assert dm.test_names == ["01", "02"]
-    assert [v.sum() for v in dm.test_labels] == [0, 18]
+    assert dm.test_videos().names == ("01", "02")
+    assert [v.sum() for v in dm.test_videos().labels] == [0, 18]
     np.save(data / "labels" / "frame_labels_ped2.npy", np.zeros((1, 37)))
     with pytest.raises(LnraError, match="has 37 labels but the 2 test videos have 38 frames"):
         build_datamodule(compose_cfg("dataset=ped2", f"paths.data_dir={data}")).check_test_split()
@@ -111,16 +111,16 @@ def _check_real_labels(shared: Path, tmp_path: Path, name: str, lengths: list[in
     dm = VideoDataModule(name, tmp_path / name, tmp_path / "cache", 16, 16,
                          labels_path=shared / "labels" / f"frame_labels_{name}.npy")
     dm.check_test_split()
-    assert [len(v) for v in dm.test_labels] == lengths
+    assert [len(v) for v in dm.test_videos().labels] == lengths
     real = np.load(shared / "labels" / f"frame_labels_{name}.npy").ravel()
-    np.testing.assert_array_equal(np.concatenate(dm.test_labels), real)
+    np.testing.assert_array_equal(np.concatenate(dm.test_videos().labels), real)
 
 
 def test_real_ped2_labels_match_the_real_frames(shared_data: Path) -> None:
     dm = VideoDataModule("ped2", shared_data / "ped2", shared_data / "unused-cache", 64, 64)
     dm.check_test_split()  # the labels live in <data_dir>/labels, not in ped2/
-    assert [len(v) for v in dm.test_labels] == PED2_TEST_LENGTHS
-    assert abs(np.concatenate(dm.test_labels).mean() - 0.820) < 1e-3
+    assert [len(v) for v in dm.test_videos().labels] == PED2_TEST_LENGTHS
+    assert abs(np.concatenate(dm.test_videos().labels).mean() - 0.820) < 1e-3
 
 
 def test_real_avenue_labels_load_against_videos_of_real_lengths(shared_data: Path, tmp_path: Path) -> None:

@@ -73,7 +73,8 @@ def test_prepare_ped2(tmp_path: Path, packed: bool) -> None:
     assert _labels(tmp_path / "out", "ped2").tolist() == UCSD_LABELS
     dm = VideoDataModule("ped2", out, tmp_path / "cache", 16, 16)  # the layout run.py reads
     dm.check_test_split()
-    assert [v.tolist() for v in dm.test_labels] == [UCSD_LABELS[:6], UCSD_LABELS[6:15], UCSD_LABELS[15:]]
+    labels = dm.test_videos().labels
+    assert [v.tolist() for v in labels] == [UCSD_LABELS[:6], UCSD_LABELS[6:15], UCSD_LABELS[15:]]
     store = dm.pixel_masks()  # the Test0NN_gt bitmaps, in the frames' layout and order
     assert (store.height, store.width) == (12, 18)
     np.testing.assert_array_equal(store.masks(np.arange(sum(UCSD_TEST))), np.concatenate(ucsd_masks()))

@@ -129,12 +129,12 @@ def test_real_ped2_masks_load_and_align_with_the_frames(shared_data: Path, tmp_p
     dm.check_test_split()
     store = dm.pixel_masks()
     assert store is not None and (store.height, store.width) == (240, 360)
-    assert len(store.bits) == 2010 and store.offsets[-1] == sum(len(lab) for lab in dm.test_labels)
+    assert len(store.bits) == 2010 and store.offsets[-1] == sum(len(lab) for lab in dm.test_videos().labels)
     frame = np.asarray(Image.open(sorted((shared_data / "ped2/testing/frames/01").iterdir())[0]))
     assert frame.shape[:2] == (store.height, store.width)  # masks cover the frames pixel for pixel
     any_pixel = np.concatenate([store.masks(np.arange(store.offsets[v], store.offsets[v + 1])).any((1, 2))
-                                for v in range(len(dm.test_names))])
-    np.testing.assert_array_equal(any_pixel, np.concatenate(dm.test_labels).astype(bool))
+                                for v in range(len(dm.test_videos().names))])
+    np.testing.assert_array_equal(any_pixel, np.concatenate(dm.test_videos().labels).astype(bool))
 
 
 def _with_masks(cfg) -> None:

@@ -68,7 +68,7 @@ def test_datamodule_and_module_are_built_from_their_targets(compose_cfg, tmp_pat
     assert data.cache_dir == tmp_path / "cache"
     assert not (tmp_path / "data" / "synthetic").exists()  # generated on first listing, not when built
     run = build_run(cfg, tmp_path / "run")
-    assert (tmp_path / "data" / "synthetic").is_dir() and len(run.datamodule.test_labels) == 2
+    assert (tmp_path / "data" / "synthetic").is_dir() and len(run.datamodule.test_videos().labels) == 2
 
 
 def test_a_bad_clip_shape_is_refused_before_the_dataset_is_generated(compose_cfg, tmp_path) -> None:
