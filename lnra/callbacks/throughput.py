@@ -58,6 +58,12 @@ class _Phase:
     def start(self, now: float) -> None:
         self.samples, self.seconds, self.started = 0, None, now
 
+    def count(self, samples: int) -> None:
+        """Samples of a finished batch; none once the phase stopped (training after a mid-epoch validation,
+        ``val_check_interval`` < 1, is outside the clock and so outside the count)."""
+        if self.seconds is None:
+            self.samples += samples
+
     def stop(self, now: float) -> None:
         if self.seconds is None:
             self.seconds = now - self.started
@@ -91,11 +97,10 @@ class ThroughputTimer(pl.Callback):
     # -- training -------------------------------------------------------------------------------
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.train.start(_now(pl_module))
-        self.val.seconds = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self.train.samples += clips_in(batch) * self._ranks(trainer)
+        self.train.count(clips_in(batch) * self._ranks(trainer))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.train.stop(_now(pl_module))
@@ -112,13 +117,13 @@ class ThroughputTimer(pl.Callback):
         if trainer.sanity_checking:
             return
         now = _now(pl_module)
-        if trainer.training or trainer.state.fn == "fit":
+        if trainer.state.fn == "fit":
             self.train.stop(now)  # validation inside a training epoch: the training clock stops here
         self.val.start(now)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.val.samples += clips_in(batch) * self._ranks(trainer)
+        self.val.count(clips_in(batch) * self._ranks(trainer))
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -131,7 +136,7 @@ class ThroughputTimer(pl.Callback):
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                           batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.test.samples += clips_in(batch) * self._ranks(trainer)
+        self.test.count(clips_in(batch) * self._ranks(trainer))
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.test.stop(_now(pl_module))
