@@ -1,8 +1,9 @@
 """How fast a run goes: training clips/s and scoring windows/s, the figures a user compares between
 machines, precisions and data paths (anomalib's timer callback reports the same for its models).
 
-One clock for the whole package: the progress lines, ``summary.md`` and the TensorBoard health views read
-these figures instead of timing the loops themselves. Each phase is timed between hooks with one device
+One clock for every speed the package shows: the progress lines' clips/s and ``summary.md``'s training
+speed are read from here (the TensorBoard health views no longer time anything; the progress lines still
+time an epoch's parts for their ETA). Each phase is timed between hooks with one device
 sync at each end, never per batch: training from an epoch's start to the start of its validation (or the
 epoch's end), validation and test over their scoring batches. Counts are this process's samples times
 the number of processes.
