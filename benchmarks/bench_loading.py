@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lnra.data.frames import list_videos, load_frame_store, read_frame, resize_frames
+from lnra.data.frames import list_videos, load_frame_store, read_frame, resize_frame
 from lnra.loading.batches import Clips, TrainFetch
+from lnra.loading.clip_datasets import TrainClips, already_batched
 from lnra.loading.epoch_order import EpochItem, ShuffledPairs
-from lnra.loading.windows import TrainClips, already_batched
 
 JUMPS = (2, 3, 4, 5)
 CLIP_LEN = 16
@@ -45,8 +45,8 @@ class DecodingClips(Dataset):
 
     def _decoded(self, clips: Clips) -> Clips:
         """``clips`` with its (B, 1, T, size, size) frames decoded from the JPEG files."""
-        frames = resize_frames([read_frame(self.files[i]) for i in clips.index.flatten().tolist()],
-                               self.size, self.size)
+        frames = np.stack([resize_frame(read_frame(self.files[i]), self.size, self.size)
+                           for i in clips.index.flatten().tolist()])
         shape = (*clips.index.shape, self.size, self.size)
         return Clips(clips.index, torch.from_numpy(frames).view(shape).unsqueeze(1))
 

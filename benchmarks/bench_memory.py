@@ -95,7 +95,7 @@ import resource, sys, time
 from pathlib import Path
 import numpy as np
 import lnra.data.frames as frames
-from lnra.loading.windows import TrainClips
+from lnra.loading.clip_datasets import TrainClips
 root, cache, size, release = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 if not release:
     frames.RELEASE_BYTES = 1 << 62

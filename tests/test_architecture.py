@@ -16,6 +16,7 @@ LAYERS = (
     ("lnra.pseudo",),
     ("lnra.loading",),
     ("lnra.method",),
+    ("lnra.pictures",),  # the drawing library of the callbacks and the tools
     ("lnra.schema",),  # reads the clip-shape and probability rules of method/ and pseudo/ (torch-free)
     ("lnra.callbacks",),
     ("lnra.run",),

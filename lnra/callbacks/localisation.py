@@ -20,7 +20,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from lnra.data.masks import MaskStore
+from lnra.data.pixel_masks import MaskStore
 from lnra.errors import LnraError
 from lnra.loading.batches import EvalBatch
 from lnra.method.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps

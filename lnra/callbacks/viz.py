@@ -1,5 +1,5 @@
 """The test-time visualiser callback: result images per batch, then per video the anomaly timeline and
-the demo video, drawn by :mod:`lnra.callbacks.pictures` into the run directory."""
+the demo video, drawn by :mod:`lnra.pictures` into the run directory."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytorch_lightning as pl
 from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from lnra.callbacks.pictures import (
+from lnra.data.pixel_masks import MaskStore
+from lnra.method.scoring import centre_index
+from lnra.pictures import (
     ErrorColours,
     PanelSpool,
     Timeline,
@@ -22,8 +24,6 @@ from lnra.callbacks.pictures import (
     to_uint8,
     write_demo_video,
 )
-from lnra.data.masks import MaskStore
-from lnra.method.scoring import centre_index
 
 log = logging.getLogger(__name__)
 

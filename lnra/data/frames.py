@@ -74,14 +74,6 @@ def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def resize_frames(frames: list[np.ndarray], height: int, width: int) -> np.ndarray:
-    """(N, height, width) uint8: every frame resized by :func:`resize_frame`."""
-    out = np.empty((len(frames), height, width), np.uint8)
-    for i, frame in enumerate(frames):
-        out[i] = resize_frame(frame, height, width)
-    return out
-
-
 def _truncated_jpeg(data: np.ndarray) -> bool:
     """True for a JPEG whose data stops before its end-of-image marker. libjpeg decodes such a file
     without an error (the missing part grey), so a damaged frame would otherwise pass unnoticed. The

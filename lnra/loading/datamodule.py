@@ -1,6 +1,6 @@
 """One LightningDataModule for every dataset: a dataset is a folder in the shared layout.
 
-The datasets (loading/windows.py) return uint8 frames (or only frame indices when the cache lives on
+The datasets (loading/clip_datasets.py) return uint8 frames (or only frame indices when the cache lives on
 the GPU); the conversion to [-1, 1] and the pseudo anomalies run after the batch reached the device,
 in ``on_after_batch_transfer``, so on a GPU they run on the GPU.
 """
@@ -18,13 +18,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
 from lnra.data.labels import TestVideos, find_label_file, load_labels
-from lnra.data.masks import MaskStore, list_masks, load_mask_store
+from lnra.data.pixel_masks import MaskStore, list_masks, load_mask_store
 from lnra.data.pixels import to_unit_range
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
+from lnra.loading.clip_datasets import TestWindows, TrainClips, already_batched
 from lnra.loading.epoch_order import ShuffledPairs
-from lnra.loading.windows import TestWindows, TrainClips, already_batched
 from lnra.pseudo import PseudoAnomalies
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lnra.data.clip_shape import check_clip_shape
 from lnra.errors import LnraError
-from lnra.method.shape import check_clip_shape
 
 
 def _conv_block(cin: int, cout: int, stride: tuple[int, int, int]) -> list[nn.Module]:

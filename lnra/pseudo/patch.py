@@ -1,7 +1,7 @@
 """Patch pseudo anomalies (docs/method.md §4): a window of an intruder pasted into every frame of a clip.
 
 One mixer serves all four techniques — SmoothMixS, SmoothMixC, CutMix, MixUp-patch — which differ
-only in their mask (:mod:`lnra.pseudo.masks`). The paste ``x' = m·patch + (1-m)·x`` is one fused
+only in their mask (:mod:`lnra.pseudo.patch_masks`). The paste ``x' = m·patch + (1-m)·x`` is one fused
 ``lerp`` over the whole batch on the batch's device.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from lnra.errors import LnraError
-from lnra.pseudo.masks import build_masks, rule_of, sample_windows
+from lnra.pseudo.patch_masks import build_masks, rule_of, sample_windows
 from lnra.pseudo.probability import check_probability
 from lnra.pseudo.sources.base import IntruderSource
 

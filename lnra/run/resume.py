@@ -28,7 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
-from lnra.run.original_weights import load_weights_into, read_weights
+from lnra.run.checkpoints import load_weights_into, read_weights
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from lnra.callbacks.localisation import pixel_results
 from lnra.callbacks.preview import PNG_NAME, preview_image
 from lnra.errors import LnraError
 from lnra.run.builders import RunObjects, build_datamodule, build_pseudo, build_run
+from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
 from lnra.run.inputs import check_inputs
-from lnra.run.original_weights import load_checkpoint
 from lnra.run.results import write_results
 from lnra.run.resume import check_checkpoint, checkpoint_to_resume
 from lnra.run.summary import write_summary

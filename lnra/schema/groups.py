@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lnra.method.shape import SPATIAL_FACTOR, TEMPORAL_FACTOR
+from lnra.data.clip_shape import SPATIAL_FACTOR, TEMPORAL_FACTOR
 from lnra.schema.fields import opt
 from lnra.schema.pseudo_groups import (
     Cifar100SourceSchema,

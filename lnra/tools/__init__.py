@@ -1,2 +1,2 @@
-"""Offline command-line tools that use a trained checkpoint or finished runs: ``python -m lnra.tools.detect``,
-``lnra.tools.export``, ``lnra.tools.report`` and ``run.py task=preview``'s drawing."""
+"""Offline tools on trained checkpoints and finished runs: ``lnra-detect``, ``lnra-export``, ``lnra-report``,
+``lnra-hparams`` (also ``python -m lnra.tools.<name>``)."""

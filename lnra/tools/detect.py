@@ -26,14 +26,6 @@ import cv2
 import numpy as np
 import torch
 
-from lnra.callbacks.pictures import (
-    ErrorColours,
-    PanelSpool,
-    Timeline,
-    save_timeline_png,
-    to_uint8,
-    write_demo_video,
-)
 from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
 from lnra.data.video_file import open_video
@@ -41,7 +33,15 @@ from lnra.diskio import atomic_path
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.method.scoring import centre_index, centre_psnr, min_max
-from lnra.run.original_weights import model_from_checkpoint
+from lnra.pictures import (
+    ErrorColours,
+    PanelSpool,
+    Timeline,
+    save_timeline_png,
+    to_uint8,
+    write_demo_video,
+)
+from lnra.run.checkpoints import model_from_checkpoint
 from lnra.tools.error_map_writer import ErrorMapWriter
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lnra.callbacks.pictures import ErrorColours
 from lnra.diskio import atomic_dir, atomic_path
 from lnra.method.pixel_metrics import upsample_errors
+from lnra.pictures import ErrorColours
 
 
 class ErrorMapWriter:

@@ -23,7 +23,7 @@ import torch
 from lnra.diskio import atomic_path
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
-from lnra.run.original_weights import model_from_checkpoint
+from lnra.run.checkpoints import model_from_checkpoint
 
 log = logging.getLogger(__name__)
 

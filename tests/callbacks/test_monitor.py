@@ -23,10 +23,10 @@ from lnra.callbacks.monitor import (
 )
 from lnra.callbacks.monitor.board import GAP_PX, HEADER_PX, LABEL_WIDTH
 from lnra.callbacks.monitor.hparams import run_hparams
-from lnra.callbacks.monitor.readback import read_hparams
-from lnra.callbacks.monitor.windows import choose_windows
+from lnra.callbacks.monitor.window_images import choose_windows
 from lnra.run.builders import build_trainer
 from lnra.run.tasks import run_task
+from lnra.tools.hparams_table import read_hparams
 
 TINY_RUN = ["model.net.widths=[8,8,16,16]", "trainer.accelerator=cpu", "trainer.max_epochs=2",
             "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false",

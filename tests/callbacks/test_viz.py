@@ -10,11 +10,11 @@ from helpers.paths import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.pictures import DemoLayout, ErrorColours, Timeline, label_spans, panel_row
 from lnra.callbacks.viz import ResultVisualizer
 from lnra.errors import LnraError
+from lnra.pictures import DemoLayout, ErrorColours, Timeline, label_spans, panel_row
 from lnra.run.builders import build_trainer
-from lnra.run.original_weights import model_from_checkpoint
+from lnra.run.checkpoints import model_from_checkpoint
 from lnra.run.tasks import run_task
 
 TINY_MODEL = ["model.net.widths=[8,8,16,16]", "trainer.accelerator=cpu", "trainer.max_epochs=1",

@@ -15,10 +15,10 @@ from omegaconf import OmegaConf
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from lnra.callbacks.pictures import OUTLINE_RGB, ErrorColours, localisation_panel
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.pixel_metrics import PixelLocalisation, equal_error_rate, error_maps, threshold_grid
+from lnra.pictures import OUTLINE_RGB, ErrorColours, localisation_panel
 from lnra.run.tasks import run_task
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lnra.errors import LnraError
-from lnra.pseudo.masks import RULES
 from lnra.pseudo.patch import PatchMixer
+from lnra.pseudo.patch_masks import RULES
 from lnra.pseudo.sources import TextureSource
 from lnra.pseudo.sources.base import PooledSource
 

@@ -21,7 +21,7 @@ from torch import nn
 from lnra.errors import LnraError
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule
-from lnra.run.original_weights import load_checkpoint, model_from_checkpoint, read_weights, safe_load
+from lnra.run.checkpoints import load_checkpoint, model_from_checkpoint, read_weights, safe_load
 
 WIDTHS = (8, 8, 16, 16)
 

@@ -258,7 +258,7 @@ def test_trainer_arguments_outside_the_schema_pass_with_plus(compose_cfg):
 
 def test_the_constants_match_the_code():
     from lnra.method import shape
-    from lnra.pseudo.masks import RULES
+    from lnra.pseudo.patch_masks import RULES
     from lnra.run.tasks import TASKS as TASK_FUNCTIONS
 
     assert (SPATIAL_FACTOR, TEMPORAL_FACTOR) == (shape.SPATIAL_FACTOR, shape.TEMPORAL_FACTOR)

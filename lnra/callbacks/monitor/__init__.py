@@ -18,8 +18,8 @@ from lnra.callbacks.monitor.health import HealthMonitor
 from lnra.callbacks.monitor.hparams import HParamsLogger, run_hparams
 from lnra.callbacks.monitor.pseudo_clips import PseudoClipImages
 from lnra.callbacks.monitor.scores import ScoreMonitor
-from lnra.callbacks.monitor.windows import FixedWindowImages
-from lnra.callbacks.pictures import ErrorColours
+from lnra.callbacks.monitor.window_images import FixedWindowImages
+from lnra.pictures import ErrorColours
 
 __all__ = ["HParamsLogger", "HealthMonitor", "PseudoClipImages", "ScoreMonitor", "FixedWindowImages",
            "build_monitor"]

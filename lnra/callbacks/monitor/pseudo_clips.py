@@ -14,10 +14,10 @@ import pytorch_lightning as pl
 import torch
 
 from lnra.callbacks.monitor.board import board, grey, has_board, labelled_grid
-from lnra.callbacks.pictures import ErrorColours, to_uint8
 from lnra.callbacks.preview import preview_batch
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.scoring import centre_index
+from lnra.pictures import ErrorColours, to_uint8
 
 TAG = "images/pseudo_clips"
 TITLES = ("input", "target", "reconstruction", "error vs input")

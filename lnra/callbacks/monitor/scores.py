@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 
 from lnra.callbacks.monitor.board import board
-from lnra.callbacks.pictures import Timeline, figure_to_array, timeline_figure
+from lnra.pictures import Timeline, figure_to_array, timeline_figure
 
 TIMELINE_TAG = "val_timeline/{video}"
 HISTOGRAM_TAG = "val_scores/{label}"

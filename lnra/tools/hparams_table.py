@@ -1,6 +1,6 @@
 """Read a sweep's HParams table back from its TensorBoard event files, without TensorBoard's server.
 
-``python -m lnra.callbacks.monitor.readback outputs/multiruns/<time>`` prints one row per run (its
+``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` prints one row per run (its
 settings and the last value of each ``hparams/`` metric), best AUC first:
 the table TensorBoard's HParams tab shows.
 """

@@ -16,8 +16,8 @@ import pytorch_lightning as pl
 import torch
 
 from lnra.callbacks.monitor.board import board, has_board, labelled_grid
-from lnra.callbacks.pictures import ErrorColours, panel_row, to_uint8
 from lnra.method.scoring import centre_index, scored_labels
+from lnra.pictures import ErrorColours, panel_row, to_uint8
 
 TAG = "images/test_windows"
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
