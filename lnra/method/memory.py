@@ -43,7 +43,7 @@ class Memory(nn.Module):
 
     def address(self, flat: torch.Tensor) -> torch.Tensor:
         """Shrunk, L1-normalised addressing weights (P, items) for P query vectors (P, C)."""
-        w = torch.softmax(flat @ self.M.T, dim=1)
+        w = torch.softmax(flat @ self.M.float().T, dim=1)
         shifted = w - self.shrink_threshold
         shrunk = F.relu(shifted) * w / (shifted.abs() + _TINY)
         return shrunk / shrunk.sum(dim=1, keepdim=True).clamp_min(_TINY)
@@ -52,9 +52,10 @@ class Memory(nn.Module):
         """(ẑ, entropy): ``z`` (B, C, t, h, w) read back from the memory in ``z``'s dtype, and the entropy
         ``−Σ_i ŵ_i·log(ŵ_i + 1e-12)`` of each position's weights, (B, t, h, w) in fp32.
 
-        Addressing runs in fp32 even under autocast: with 2000 items the weights are near 1/2000 and
-        are compared with λ = 0.0025, which bf16's 8-bit mantissa cannot resolve, and in fp16 the 1e-12
-        guards round to 0, so the division and the logarithm would give NaN.
+        Addressing runs in fp32 even under autocast (and for a net cast to bf16): with 2000 items the
+        weights average 1/2000 and are compared with λ = 0.0025, so with bf16's three significant digits
+        rounding would decide which weights near λ survive; in fp16 the 1e-12 guards round to 0 and the
+        division and the logarithm give NaN.
         """
         batch, channels, *grid = z.shape
         with torch.autocast(device_type=z.device.type, enabled=False):
@@ -71,7 +72,7 @@ def _check_memory_options(items: int, shrink_threshold: float, entropy_weight: f
         raise LnraError(f"model.net.memory_items={items}: must be >= 1")
     if not 0 <= shrink_threshold < 1:
         raise LnraError(f"model.net.shrink_threshold={shrink_threshold}: must be >= 0 and < 1 "
-                        "(a weight of a softmax never exceeds 1, so every position would read zero)")
+                        "(addressing weights lie in [0, 1]: 0 keeps them all, 1 or more none)")
     if not (math.isfinite(entropy_weight) and entropy_weight >= 0):
         raise LnraError(f"model.net.entropy_weight={entropy_weight}: must be a finite number >= 0")
 

@@ -67,7 +67,7 @@ def test_memory_reads_every_position_from_its_own_weights():
     assert torch.equal(read.view(2, 2), torch.eye(2))  # position 0 reads item 0 only, position 1 item 1
 
 
-def test_addressing_stays_fp32_under_autocast():
+def test_addressing_stays_fp32_under_autocast_and_in_a_bf16_net():
     torch.manual_seed(0)
     memory = Memory(50, 8)
     z = (torch.randn(2, 8, 2, 2, 2) * 3).bfloat16()
@@ -76,6 +76,9 @@ def test_addressing_stays_fp32_under_autocast():
     read_fp32, entropy_fp32 = memory(z.float())
     assert read.dtype == torch.bfloat16 and entropy.dtype == torch.float32
     assert torch.equal(entropy, entropy_fp32) and torch.equal(read, read_fp32.bfloat16())
+    memory.bfloat16()  # a net cast to bf16 as a whole, its memory included, addresses in fp32 too
+    read, entropy = memory(z)
+    assert read.dtype == torch.bfloat16 and entropy.dtype == torch.float32 and entropy.isfinite().all()
 
 
 def test_memory_initialisation_is_uniform_within_one_over_sqrt_channels():
