@@ -89,3 +89,9 @@ class Autoencoder3D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
+
+    def penalties(self) -> dict[str, torch.Tensor]:
+        """Terms the net adds to the training loss after a forward, already weighted, by name (a memory
+        autoencoder's entropy); the training step adds them to the batch loss. The plain autoencoder has
+        none."""
+        return {}

@@ -12,6 +12,12 @@ Writes, into ``<multirun dir>/report`` unless ``--out`` says otherwise: ``report
 ``table1.csv``, ``fig5c.csv``, ``other.csv`` (cells outside the paper) and ``table1.png``,
 ``fig5c.png``. Existing report files are never overwritten without ``--overwrite``.
 
+Table 1 also carries the published numbers of the same family (docs/method.md §9): STEAL Net (its loss,
+``loss: steal`` in results.json, with the ``steal_skip_frame`` pseudo anomalies) and MemAE (its net,
+``model: memae``, no pseudo anomaly), the latter twice: beside the published number and an independent
+reproduction's. A results.json without ``loss`` or ``model`` is a run of LNTRA's loss on the plain
+autoencoder.
+
 When any run measured pixel-level localisation (a dataset with pixel masks), every table gains three
 columns: pixel AUROC and the UCSD pixel-level ROC AUC and EER of the last epoch, mean ± std in %.
 """
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lnra.errors import LnraError, exit_status
-from lnra.tools.sweep_results import PIXEL_COLUMNS, Summary, collect, summarise
+from lnra.tools.sweep_results import PIXEL_COLUMNS, Cell, Summary, collect, summarise
 
 DATASETS = {"ped2": "Ped2", "avenue": "Avenue", "shanghai": "ShanghaiTech"}
 
@@ -34,6 +40,17 @@ TABLE1 = [
     ("baseline", "none", {"ped2": 92.49, "avenue": 81.47, "shanghai": 71.28}),
     ("patch (CIFAR-100, SmoothMixS)", "cifar_smoothmix", {"ped2": 94.77, "avenue": 84.91, "shanghai": 72.46}),
     ("skip frame", "skip_frame", {"ped2": 96.50, "avenue": 84.67, "shanghai": 75.97}),
+]
+
+# The same family's published numbers (docs/method.md §9), rows under Table 1: (method, its cell's config
+# names besides the dataset) → AUC per dataset, in %. MemAE's runs are set beside both its published
+# number and an independent reproduction's.
+FAMILY = [
+    ("STEAL Net", {"pseudo": "steal_skip_frame", "loss": "steal"},
+     {"ped2": 98.4, "avenue": 87.1, "shanghai": 73.7}),
+    ("MemAE", {"pseudo": "none", "model": "memae"}, {"ped2": 94.1, "avenue": 83.3, "shanghai": 71.2}),
+    ("MemAE (independent reproduction)", {"pseudo": "none", "model": "memae"},
+     {"ped2": 92.3, "avenue": 82.9, "shanghai": 70.0}),
 ]
 
 # Fig. 5(c) of the paper (docs/method.md §7), all on Ped2: (intruder, patching, pseudo config, AUC in %).
@@ -70,21 +87,21 @@ class Row:
     """One line of a paper table: its labels, the cell it reads and the paper's number."""
 
     labels: tuple[str, ...]
-    dataset: str
-    pseudo: str
+    cell: Cell
     paper: float
 
 
 def table1_rows() -> list[Row]:
-    return [Row((variant, DATASETS[d]), d, pseudo, auc[d])
-            for variant, pseudo, auc in TABLE1 for d in DATASETS]
+    variants = [(variant, {"pseudo": pseudo}, auc) for variant, pseudo, auc in TABLE1] + FAMILY
+    return [Row((variant, DATASETS[d]), Cell(d, **names), auc[d]) for variant, names, auc in variants
+            for d in DATASETS]
 
 
 def fig5c_rows() -> list[Row]:
-    return [Row((intruder, patching), "ped2", pseudo, auc) for intruder, patching, pseudo, auc in FIG5C]
+    return [Row((intruder, patching), Cell("ped2", pseudo), auc) for intruder, patching, pseudo, auc in FIG5C]
 
 
-def has_pixel(cells: dict[tuple[str, str], Summary]) -> bool:
+def has_pixel(cells: dict[Cell, Summary]) -> bool:
     """Whether any run of the sweep measured pixel-level localisation (then the tables show it)."""
     return any(mean is not None for s in cells.values() for mean, _ in s.pixel)
 
@@ -93,13 +110,13 @@ def _pixel_values(s: Summary | None) -> list[str]:
     return ["—"] * len(PIXEL_COLUMNS) if s is None else [_pm(mean, std) for mean, std in s.pixel]
 
 
-def markdown_table(headers: list[str], rows: list[Row], cells: dict[tuple[str, str], Summary],
+def markdown_table(headers: list[str], rows: list[Row], cells: dict[Cell, Summary],
                    pixel: bool = False) -> str:
     columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds"]
     columns += list(PIXEL_COLUMNS.values()) if pixel else []
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        s = cells.get((row.dataset, row.pseudo))
+        s = cells.get(row.cell)
         values = (["—", "—", "—", "—", "none"] if s is None else
                   [_pm(s.last_mean, s.last_std), _diff(s.last_mean, row.paper), _pm(s.best_mean, s.best_std),
                    _diff(s.best_mean, row.paper), ",".join(map(str, s.seeds))])
@@ -108,23 +125,22 @@ def markdown_table(headers: list[str], rows: list[Row], cells: dict[tuple[str, s
     return "\n".join(lines)
 
 
-CSV_COLUMNS = ["dataset", "pseudo", "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
+CSV_COLUMNS = [*Cell._fields, "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
                "best_mean", "best_std", "best_diff"]
 
 
 PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean", "std")]
 
 
-def _csv_row(dataset: str, pseudo: str, paper: float | None, s: Summary | None, pixel: bool = False
-             ) -> list[str]:
+def _csv_row(cell: Cell, paper: float | None, s: Summary | None, pixel: bool = False) -> list[str]:
     def diff(mean: float | None) -> str:
         return "" if mean is None or paper is None else f"{mean - paper:.4f}"
 
     pixel_values = [] if not pixel else (["", ""] * len(PIXEL_COLUMNS) if s is None else
                                          [_num(v) for pair in s.pixel for v in pair])
     if s is None:
-        return [dataset, pseudo, _num(paper), "0", "", "", "", "", "", "", "", *pixel_values]
-    return [dataset, pseudo, _num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds)),
+        return [*cell, _num(paper), "0", "", "", "", "", "", "", "", *pixel_values]
+    return [*cell, _num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds)),
             _num(s.last_mean), _num(s.last_std), diff(s.last_mean),
             _num(s.best_mean), _num(s.best_std), diff(s.best_mean), *pixel_values]
 
@@ -138,7 +154,7 @@ def write_csv(path: Path, label_columns: list[str], rows: list[tuple[tuple[str, 
             writer.writerow([*labels, *values])
 
 
-def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[tuple[str, str], Summary]) -> None:
+def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary]) -> None:
     """Last-epoch AUC per row (mean, error bar = std over seeds) with the paper's number as a tick."""
     import matplotlib
 
@@ -146,7 +162,7 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[tuple[str, st
     import matplotlib.pyplot as plt
 
     names = [" / ".join(r.labels) for r in rows]
-    summaries = [cells.get((r.dataset, r.pseudo)) for r in rows]
+    summaries = [cells.get(r.cell) for r in rows]
     means = [s.last_mean if s else 0.0 for s in summaries]
     errors = [(s.last_std or 0.0) if s else 0.0 for s in summaries]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
@@ -179,33 +195,33 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     for name in existing:
         (out_dir / name).unlink()
 
-    paper_cells = {(r.dataset, r.pseudo) for r in table1_rows() + fig5c_rows()}
+    paper_cells = {r.cell for r in table1_rows() + fig5c_rows()}
     other = sorted(cell for cell in cells if cell not in paper_cells)
     sections = [f"# Report of {root}", "",
                 f"{len(runs)} finished run(s), {len(missing)} job(s) without results. AUC: frame-level "
                 "micro AUC in %, mean ± sample std over seeds; Δ = ours − paper.", ""]
     for name, title, headers, rows in (("table1", "Table 1", ["variant", "dataset"], table1_rows()),
                                        ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"], fig5c_rows())):
-        if not any((r.dataset, r.pseudo) in cells for r in rows):
+        if not any(r.cell in cells for r in rows):
             continue
         sections += [f"## {title}", "", markdown_table(headers, rows, cells, pixel), ""]
         write_csv(out_dir / f"{name}.csv", headers,
-                  [(r.labels, _csv_row(r.dataset, r.pseudo, r.paper, cells.get((r.dataset, r.pseudo)), pixel))
+                  [(r.labels, _csv_row(r.cell, r.paper, cells.get(r.cell), pixel))
                    for r in rows], pixel)
         bar_chart(out_dir / f"{name}.png", title, rows, cells)
         sections += [f"![{title}]({name}.png)", ""]
     if other:
-        columns = ["dataset", "pseudo", "last epoch", "best epoch", "seeds",
+        columns = [*Cell._fields, "last epoch", "best epoch", "seeds",
                    *(PIXEL_COLUMNS.values() if pixel else [])]
         sections += ["## Other runs", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        for d, p in other:
-            s = cells[(d, p)]
-            values = [d, p, _pm(s.last_mean, s.last_std), _pm(s.best_mean, s.best_std),
+        for cell in other:
+            s = cells[cell]
+            values = [*cell, _pm(s.last_mean, s.last_std), _pm(s.best_mean, s.best_std),
                       ",".join(map(str, s.seeds)), *(_pixel_values(s) if pixel else [])]
             sections.append("| " + " | ".join(values) + " |")
         sections.append("")
         write_csv(out_dir / "other.csv", [],
-                  [((), _csv_row(d, p, None, cells[(d, p)], pixel)) for d, p in other], pixel)
+                  [((), _csv_row(cell, None, cells[cell], pixel)) for cell in other], pixel)
     if missing:
         sections += ["## Jobs without results (failed or unfinished)", "",
                      "| job | overrides | log | last line of the log |", "|---|---|---|---|"]

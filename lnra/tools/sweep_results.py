@@ -10,23 +10,35 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
 from lnra.errors import LnraError
 
 LOG_NAMES = ("console.log", "run.log")
+# The loss and net of a results.json written before runs recorded them: LNTRA's loss, the plain autoencoder.
+DEFAULT_LOSS, DEFAULT_MODEL = "lntra", "ae3d"
 # results.json keys of the pixel-level metrics (lnra.callbacks.localisation) → their column titles
 PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
                  "pixel_ucsd_eer": "UCSD pixel EER"}
+
+
+class Cell(NamedTuple):
+    """What tells the runs of a sweep apart besides their seed: the dataset, pseudo-anomaly, loss and net
+    config names (the last two tell the family apart: STEAL Net's loss, MemAE's net)."""
+
+    dataset: str
+    pseudo: str
+    loss: str = DEFAULT_LOSS
+    model: str = DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
 class Run:
     """One finished run: its cell, seed and AUCs in %."""
 
-    dataset: str
-    pseudo: str
+    cell: Cell
     seed: int
     last: float
     best: float | None
@@ -83,7 +95,9 @@ def read_run(path: Path) -> Run:
     try:
         data = json.loads(path.read_text())
         last = _percent(data["auc_micro"])
-        return Run(str(data["dataset"]), str(data["pseudo"]), int(data["seed"]),
+        cell = Cell(str(data["dataset"]), str(data["pseudo"]), str(data.get("loss", DEFAULT_LOSS)),
+                    str(data.get("model", DEFAULT_MODEL)))
+        return Run(cell, int(data["seed"]),
                    float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path,
                    tuple(_percent(data.get(key)) for key in PIXEL_COLUMNS))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
@@ -118,8 +132,8 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[Missing]]:
     return runs, missing
 
 
-def summarise(runs: Iterable[Run]) -> dict[tuple[str, str], Summary]:
-    cells: dict[tuple[str, str], list[Run]] = {}
+def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
+    cells: dict[Cell, list[Run]] = {}
     for run in runs:
-        cells.setdefault((run.dataset, run.pseudo), []).append(run)
+        cells.setdefault(run.cell, []).append(run)
     return {cell: Summary.of(group) for cell, group in cells.items()}

@@ -16,8 +16,9 @@ from lnra.tools.report import build_report, main
 
 
 def write_run(root: Path, job: str, dataset: str, pseudo: str, seed: int, last: float,
-              best: float | None, **pixel: float | None) -> None:
-    """A job directory as a sweep leaves it: Hydra's overrides, lnra's results.json (AUCs as fractions)."""
+              best: float | None, **extra: float | str | None) -> None:
+    """A job directory as a sweep leaves it: Hydra's overrides, lnra's results.json (AUCs as fractions);
+    ``extra`` keys (pixel metrics, loss, model) are written only when given, as older runs lack them."""
     folder = root / job
     (folder / ".hydra").mkdir(parents=True)
     overrides = f"- dataset={dataset}\n- pseudo={pseudo}\n- seed={seed}\n"
@@ -25,7 +26,7 @@ def write_run(root: Path, job: str, dataset: str, pseudo: str, seed: int, last: 
     (folder / "results.json").write_text(json.dumps({
         "dataset": dataset, "pseudo": pseudo, "seed": seed, "epoch": 59, "auc_micro": last,
         "auc_macro": 0.5, "auc_micro_global": 0.5, "n_frames": 100,
-        "best_epoch": None if best is None else 12, "best_auc_micro": best, "history": [], **pixel,
+        "best_epoch": None if best is None else 12, "best_auc_micro": best, "history": [], **extra,
     }))
 
 
@@ -64,15 +65,16 @@ def test_report_tables_are_exact(sweep: Path) -> None:
     ]
     assert "| CIFAR-100 | CutMix | 93.54 | 94.00 | +0.46 | 94.50 | +0.96 | 0 |" in text
     assert "| ImageNet | SmoothMixS | 93.34 | — | — | — | — | none |" in text
-    assert "| synthetic | none | 87.00 | 88.00 | 0 |" in text
+    assert "| synthetic | none | lntra | ae3d | 87.00 | 88.00 | 0 |" in text
     assert ("| 6_shanghai_none_seed0 | dataset=shanghai pseudo=none seed=0 "
             "| 6_shanghai_none_seed0/console.log | error: frames not found: /data/shanghai |") in text
     assert "6 finished run(s), 1 job(s) without results" in text
 
     with open(out / "table1.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 9
-    assert rows[0] == {"variant": "baseline", "dataset": "ped2", "pseudo": "none", "paper": "92.4900",
+    assert len(rows) == 18  # 3 paper variants and 3 rows of the family, each on 3 datasets
+    assert rows[0] == {"variant": "baseline", "dataset": "ped2", "pseudo": "none", "loss": "lntra",
+                       "model": "ae3d", "paper": "92.4900",
                        "n_runs": "2", "seeds": "0 1", "last_mean": "91.0000", "last_std": "1.4142",
                        "last_diff": "-1.4900", "best_mean": "94.0000", "best_std": "1.4142",
                        "best_diff": "1.5100"}
@@ -141,3 +143,25 @@ def test_pixel_metrics_become_extra_columns(sweep: Path) -> None:
         rows = {(r["dataset"], r["pseudo"]): r for r in csv.DictReader(f)}
     assert rows[("ped2", "skip_frame")]["pixel_ucsd_eer_mean"] == "35.0000"
     assert rows[("ped2", "none")]["pixel_auroc_mean"] == ""
+
+
+def test_family_runs_get_their_own_rows_beside_table1(sweep: Path) -> None:
+    """STEAL and MemAE runs are told apart by the loss and net their results.json names; they neither mix
+    into the LNTRA rows of the same dataset and pseudo anomaly, nor are missed by their own rows. The
+    STEAL run leaves ``model`` out: the plain autoencoder, like every results.json without the key."""
+    write_run(sweep, "7_ped2_steal_seed0", "ped2", "steal_skip_frame", 0, 0.98, 0.99, loss="steal")
+    write_run(sweep, "8_ped2_memae_seed0", "ped2", "none", 0, 0.93, 0.94, loss="lntra", model="memae")
+    write_run(sweep, "9_ped2_memae_seed1", "ped2", "none", 1, 0.95, 0.96, loss="lntra", model="memae")
+    write_run(sweep, "10_ped2_steal_memae_seed0", "ped2", "skip_frame", 0, 0.96, 0.97, loss="steal",
+              model="memae")
+    text = (build_report(sweep) / "report.md").read_text()
+    # The baseline (pseudo none, no loss or model keys) still averages seeds 0 and 1 at 90 and 92 only.
+    assert "| baseline | Ped2 | 92.49 | 91.00 ± 1.41 | -1.49 | 94.00 ± 1.41 | +1.51 | 0,1 |" in text
+    assert "| skip frame | Ped2 | 96.50 | 96.50 | +0.00 | 97.00 | +0.50 | 0 |" in text
+    assert "| STEAL Net | Ped2 | 98.40 | 98.00 | -0.40 | 99.00 | +0.60 | 0 |" in text
+    assert "| STEAL Net | Avenue | 87.10 | — | — | — | — | none |" in text
+    assert "| MemAE | Ped2 | 94.10 | 94.00 ± 1.41 | -0.10 | 95.00 ± 1.41 | +0.90 | 0,1 |" in text
+    assert ("| MemAE (independent reproduction) | Ped2 | 92.30 | 94.00 ± 1.41 | +1.70 | 95.00 ± 1.41 | +2.70 "
+            "| 0,1 |") in text
+    # A combination no paper reports is an other run, with its loss and net named.
+    assert "| ped2 | skip_frame | steal | memae | 96.00 | 97.00 | 0 |" in text
