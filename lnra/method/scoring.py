@@ -28,14 +28,19 @@ def scored_labels(labels: np.ndarray, clip_len: int) -> np.ndarray:
     return labels[c : len(labels) - (clip_len - 1 - c)]
 
 
-def centre_psnr(recon: torch.Tensor, clip: torch.Tensor, clip_len: int) -> torch.Tensor:
-    """Per-window PSNR of the centre frame, ``10·log10(1/MSE)`` in [-1, 1] units, for a batch.
-
-    ``recon`` and ``clip`` are (B, C, T, H, W); the MSE is taken in fp32 whatever the model's precision.
-    """
-    c = centre_index(clip_len)
-    err = (recon[:, :, c].float() - clip[:, :, c].float()).pow(2).flatten(1).mean(1)
+def frame_psnr(recon: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """Per-sample PSNR, ``10·log10(1/MSE)`` in [-1, 1] units, of reconstructed frames (B, C, H, W)
+    against the originals: a window's score once its centre frames are taken (all that a cropped
+    decode produces). The MSE is taken in fp32 whatever the model's precision."""
+    err = (recon.float() - frame.float()).pow(2).flatten(1).mean(1)
     return 10.0 * torch.log10(1.0 / err.clamp_min(1e-12))
+
+
+def centre_psnr(recon: torch.Tensor, clip: torch.Tensor, clip_len: int) -> torch.Tensor:
+    """Per-window PSNR of the centre frame (:func:`frame_psnr`) of whole reconstructed clips, for a batch;
+    ``recon`` and ``clip`` are (B, C, T, H, W)."""
+    c = centre_index(clip_len)
+    return frame_psnr(recon[:, :, c], clip[:, :, c])
 
 
 def min_max(values: np.ndarray) -> np.ndarray:

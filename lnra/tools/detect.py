@@ -31,8 +31,9 @@ from lnra.data.pixels import to_unit_range
 from lnra.data.video_file import open_video
 from lnra.diskio import atomic_path
 from lnra.errors import LnraError, exit_status
+from lnra.method.centre_decode import centre_reconstruction
 from lnra.method.model import Autoencoder3D
-from lnra.method.scoring import centre_index, centre_psnr, min_max
+from lnra.method.scoring import centre_index, frame_psnr, min_max
 from lnra.pictures import (
     ErrorColours,
     PanelSpool,
@@ -92,7 +93,8 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
                  device: torch.device | str = "cpu") -> Iterator[WindowScore]:
     """Slide stride-1 windows over a frame stream and score each window's centre frame.
 
-    Holds the last ``clip_len`` frames and one batch of windows, nothing more.
+    Holds the last ``clip_len`` frames and one batch of windows, nothing more; decodes only the centre
+    frames (:func:`~lnra.method.centre_decode.centre_reconstruction`), all that scores and maps use.
     """
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
@@ -103,10 +105,10 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
 
     def run(windows: list[torch.Tensor], start: int) -> Iterator[WindowScore]:
         clips = torch.stack(windows).unsqueeze(1).to(device)  # (B, 1, T, H, W)
-        recon = model(clips)
-        psnr = centre_psnr(recon, clips, clip_len).cpu().tolist()
-        inputs, recons = to_uint8(clips[:, 0, c]), to_uint8(recon[:, 0, c])
-        errors = (recon[:, 0, c].float() - clips[:, 0, c].float()).pow(2).cpu().numpy()
+        recon, centre = centre_reconstruction(model, clips), clips[:, :, c]  # (B, 1, H, W)
+        psnr = frame_psnr(recon, centre).cpu().tolist()
+        inputs, recons = to_uint8(centre[:, 0]), to_uint8(recon[:, 0])
+        errors = (recon[:, 0].float() - centre[:, 0].float()).pow(2).cpu().numpy()
         for i, value in enumerate(psnr):
             yield WindowScore(start + i + c, value, inputs[i], recons[i], errors[i])
 

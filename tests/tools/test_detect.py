@@ -113,6 +113,20 @@ def test_scoring_streams(setup):
     assert all(np.isfinite(w.psnr) and w.recon_centre.shape == (32, 32) for w in windows)
 
 
+def test_scoring_decodes_only_the_centre_frames(setup):
+    """Scores and error maps need the centre frames alone: the decoder's last layer never runs whole
+    (its values equal the protocol's full decode: test_folder_scores_equal_the_test_protocol)."""
+    _, _, model = setup
+    calls = []
+    hook = model.decoder.decoder[-2].register_forward_hook(lambda *_: calls.append(1))
+    try:
+        frames = (np.full((32, 32), 10 * i, np.uint8) for i in range(20))
+        assert len(list(score_frames(model, frames, batch_size=4))) == 5
+    finally:
+        hook.remove()
+    assert not calls
+
+
 @pytest.mark.parametrize("case", ["short", "empty", "unreadable", "no_ckpt", "foreign_ckpt", "exists"])
 def test_bad_input_is_one_clear_line(setup, tmp_path, capsys, case):
     root, ckpt, _ = setup
