@@ -1,4 +1,9 @@
-"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra)."""
+"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra; ``-m`` sweeps).
+
+A single run is composed once, checked once (every mistake at once, one ``error:`` line each, exit code 2,
+nothing created), and only then given its run directory. A sweep is checked value by value and handed to
+Hydra's sweeper and launcher; each of its jobs checks its own config and inputs.
+"""
 
 from __future__ import annotations
 
@@ -8,63 +13,92 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra._internal.utils import get_args_parser
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
 
-from lnra.errors import LnraError  # noqa: E402
-from lnra.run.habits import lightning_habits  # noqa: E402
-from lnra.run.inputs import check_inputs  # noqa: E402
-from lnra.run.rundir import register_resolvers  # noqa: E402
-from lnra.schema.preflight import preflight, single_run_config  # noqa: E402
-from lnra.schema.validate import check_config  # noqa: E402
+from lnra.errors import LnraError  # noqa: E402 - LNRA_ROOT first: the config's paths read it
+from lnra.run.command import Command, command_mistakes, guarded, prepare, refuse, variants  # noqa: E402
 
-register_resolvers()
+CONF = Path(__file__).resolve().parent / "conf"
+NOT_A_RUN = ("help", "hydra_help", "cfg", "info", "shell_completion", "version")
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> object:
+def job(cfg: DictConfig) -> object:
+    """A sweep's job, as Hydra's launcher runs it: it checks its own config and inputs, then runs."""
     from lnra.run.console import setup_console
-    from lnra.run.launch_guard import check_launch
-    from lnra.run.tasks import run_task
+    from lnra.run.tasks import check, run_task
 
     setup_console()
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        check_config(cfg)  # run.py's pre-flight checked this command; a sweep's jobs are checked here
-        check_launch(cfg)
-        return run_task(cfg, run_dir)
+        check(cfg)
+        return run_task(cfg, Path(HydraConfig.get().runtime.output_dir))
     except LnraError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            logging.getLogger("lnra").error(f"error: {err}")  # into the job's log; the report shows it
-            raise  # the sweep records this job as failed and goes on with the others
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        logging.getLogger("lnra").error(f"error: {err}")  # into the job's log; the report shows it
+        raise  # the sweep records this job as failed and goes on with the others
 
 
-def inputs_preflight(argv: list[str], config_dir: Path) -> None:
-    """A single run's missing inputs (frames, labels, intruders, checkpoint), all in one line, before
-    torch is imported and before Hydra makes a run directory: an answer in about a second. The tasks
-    check again, for a sweep's jobs; a resumed run is left to its task (its run directory decides)."""
-    cfg = single_run_config(argv, config_dir)
-    if cfg is None or cfg.task not in ("train", "test") or cfg.get("resume"):
+hydra_main = hydra.main(version_base="1.3", config_path="conf", config_name="config")(job)
+
+
+def single_run(overrides: list[str], refused: list[str]) -> object:
+    """Compose once, check once (the command line's ``refused`` lines and every mistake of the rest),
+    claim the run directory, run."""
+    command = Command(CONF)
+    cfg = command.compose(overrides)
+    from lnra.run.console import setup_console
+    from lnra.run.rundir import claim_run_dir
+    from lnra.run.tasks import check, run_task
+
+    try:
+        check(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), inputs=not refused)
+    except LnraError as err:
+        refused = [*refused, *str(err).split("\nerror: ")]
+    refuse(refused)
+    run_dir = claim_run_dir(cfg)
+
+    def task(task_cfg: DictConfig) -> object:
+        setup_console()
+        return run_task(task_cfg, run_dir)
+
+    return command.run(cfg, run_dir, task)
+
+
+def check_sweep(overrides: list[str], refused: list[str]) -> None:
+    """Each swept value with the command's other overrides: composed and checked before any job starts."""
+    from lnra.run.tasks import check
+
+    command = Command(CONF)
+    lines: list[str] = list(refused)
+    for variant in variants(overrides):
+        try:
+            cfg = command.compose(variant)
+            check(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), inputs=False, sweep=True)
+        except LnraError as err:
+            lines += str(err).split("\nerror: ")
+    GlobalHydra.instance().clear()  # Hydra's own sweep starts afresh
+    refuse(list(dict.fromkeys(lines)))
+
+
+def main() -> None:
+    args = get_args_parser().parse_args()
+    overrides = prepare(args.overrides, CONF)
+    flags = sys.argv[1 : len(sys.argv) - len(args.overrides)]
+    if any(getattr(args, flag, None) for flag in NOT_A_RUN):
+        sys.argv = [sys.argv[0], *flags, *overrides]
+        hydra_main()
         return
-    try:
-        check_inputs(cfg, training=cfg.task == "train")
-    except LnraError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    refused, good = command_mistakes(overrides, CONF, multirun=args.multirun)
+    if args.multirun:
+        guarded(lambda: check_sweep(good, refused))
+        sys.argv = [sys.argv[0], *flags, *overrides]
+        hydra_main()
+    else:
+        guarded(lambda: single_run(good, refused))
 
 
 if __name__ == "__main__":
-    sys.argv[1:] = lightning_habits(sys.argv[1:])  # logger=false, as in Trainer(logger=False)
-    conf_dir = Path(__file__).resolve().parent / "conf"
-    preflight(sys.argv[1:], conf_dir)  # before Hydra makes the run directory
-    inputs_preflight(sys.argv[1:], conf_dir)
     main()

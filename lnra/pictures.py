@@ -9,24 +9,29 @@ grow with the length of a video. Files appear under their final name only once c
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image, ImageDraw
+from pydantic import AfterValidator, Field
 
+from lnra.config.options import checked
+from lnra.config.types import Positive
 from lnra.data.pixels import from_unit_range
 from lnra.diskio import atomic_path
-from lnra.errors import LnraError
 
 PANEL_TITLES = ("input", "reconstruction", "error")
 LOCALISATION_TITLE = "localisation"
 OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey frames and the heat map
-HEADER_PX = 24
+HEADER_PX = 24  # the titles of a demo video's panels
+GRID_HEADER_PX, GRID_GAP_PX = 18, 2  # a labelled grid's column titles and the white between its rows
 MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
 
 
@@ -35,16 +40,24 @@ def to_uint8(frames: torch.Tensor) -> np.ndarray:
     return from_unit_range(frames).cpu().numpy()
 
 
+def _colormap(name: str) -> str:
+    """a matplotlib colormap name (inferno, viridis, ...)"""
+    if name not in matplotlib.colormaps:
+        raise ValueError("unknown matplotlib colormap (e.g. inferno, viridis)")
+    return name
+
+
+Colormap = Annotated[str, AfterValidator(_colormap), Field(description="colours of the error maps")]
+ErrorMax = Annotated[Positive, Field(description="the error (|reconstruction - input| in [-1, 1] units) that "
+                                     "gets the top colour")]
+
+
+@checked
 class ErrorColours:
     """Colour-maps ``|reconstruction − input|`` in [-1, 1] units with a fixed scale, so maps compare."""
 
-    def __init__(self, colormap: str = "inferno", error_max: float = 0.5) -> None:
-        if error_max <= 0:
-            raise LnraError(f"viz.error_max must be positive, got {error_max}")
-        try:
-            cmap = matplotlib.colormaps[colormap]
-        except KeyError:
-            raise LnraError(f"unknown colormap '{colormap}' (viz.colormap); try inferno or viridis") from None
+    def __init__(self, colormap: Colormap = "inferno", error_max: ErrorMax = 0.5) -> None:
+        cmap = matplotlib.colormaps[colormap]
         self.lut = (cmap(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
         self.scale = 255.0 / (error_max * 127.5)  # uint8 difference → LUT index
 
@@ -77,8 +90,7 @@ def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColou
     ``error_max``, transparent where there is none — and the ground truth's outline, (H, W, 3) uint8."""
     level = colours.level(frame, recon)
     alpha = (level.astype(np.float32) / 255.0)[..., None]
-    grey = np.repeat(frame[..., None], 3, axis=2).astype(np.float32)
-    out = (grey * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)
+    out = (grey(frame).astype(np.float32) * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)
     if mask is not None:
         out[outline(resize_mask(mask, *frame.shape))] = OUTLINE_RGB
     return out
@@ -88,10 +100,35 @@ def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, facto
               overlay: np.ndarray | None = None) -> np.ndarray:
     """Input | reconstruction | error map (| ``overlay``, the localisation panel) side by side,
     (H·f, n·W·f, 3) uint8."""
-    grey = [np.repeat(x[..., None], 3, axis=2) for x in (frame, recon)]
     extra = [overlay] if overlay is not None else []
-    row = np.concatenate([*grey, colours(frame, recon), *extra], axis=1)
+    row = np.concatenate([grey(frame), grey(recon), colours(frame, recon), *extra], axis=1)
     return row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
+
+
+def grey(frame: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 → (H, W, 3), to sit beside colour error maps."""
+    return np.repeat(frame[..., None], 3, axis=2)
+
+
+def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], titles: Sequence[str],
+                  min_panel: int = 96, label_width: int = 150) -> np.ndarray:
+    """Equal-size RGB rows of ``len(titles)`` panels each, enlarged (nearest, by a whole factor) to at
+    least ``min_panel`` pixels, stacked under the column titles with a text label left of each row: one
+    (H, W, 3) uint8 image that TensorBoard shows at full size."""
+    height, width = rows[0].shape[:2]
+    factor, header, gap = max(1, math.ceil(min_panel / height)), GRID_HEADER_PX, GRID_GAP_PX
+    panel_w = width * factor // len(titles)
+    image = Image.new("RGB", (label_width + width * factor, header + len(rows) * (height * factor + gap)),
+                      "white")
+    draw = ImageDraw.Draw(image)
+    for i, title in enumerate(titles):
+        draw.text((label_width + i * panel_w + 4, 3), title, fill="black")
+    for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        top = header + i * (height * factor + gap)
+        big = row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
+        image.paste(Image.fromarray(np.ascontiguousarray(big)), (label_width, top))
+        draw.multiline_text((6, top + 4), label, fill="black", spacing=3)
+    return np.asarray(image)
 
 
 def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:

@@ -18,9 +18,8 @@ from helpers.runner import FinishedRun, run_dir_of, run_py
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from lnra.run.rundir import register_resolvers
-
-register_resolvers()
+import lnra  # noqa: F401 - registers the run's settings and resolvers, as every way into Hydra does
+from lnra.run.command import prepare
 
 
 @pytest.fixture
@@ -33,11 +32,12 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Iterator:
-    """Compose the real ``conf/`` with overrides, as ``python run.py`` would (without running)."""
+    """Compose the real ``conf/`` with overrides, read as ``python run.py`` reads them (without running)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
 
         def _compose(*overrides: str, config_name: str = "config") -> DictConfig:
-            return compose(config_name=config_name, overrides=[*tmp_paths(tmp_path), *overrides],
+            return compose(config_name=config_name, overrides=prepare([*tmp_paths(tmp_path), *overrides],
+                                                                      CONF),
                            return_hydra_config=False)
 
         yield _compose

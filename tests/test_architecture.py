@@ -11,13 +11,12 @@ from helpers.paths import REPO
 
 # Lowest first. A module may import its own layer and those before it.
 LAYERS = (
-    ("lnra.errors", "lnra.diskio"),
+    ("lnra.errors", "lnra.diskio", "lnra.config"),  # lnra.config reads classes by name only (_target_)
     ("lnra.data",),
     ("lnra.pseudo",),
     ("lnra.loading",),
     ("lnra.method",),
     ("lnra.pictures",),  # the drawing library of the callbacks and the tools
-    ("lnra.schema",),  # reads the clip-shape and probability rules of method/ and pseudo/ (torch-free)
     ("lnra.callbacks",),
     ("lnra.run",),
     ("lnra.tools",),

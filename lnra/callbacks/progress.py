@@ -1,30 +1,33 @@
-"""Progress that reads well in a log file: a line every tenth of an epoch or minute, one per validation.
+"""What a run says while it runs: the model in one line, progress that reads well in a log file, one line
+per validation, and how fast each phase went.
 
-On a terminal Lightning's progress bar stays; when the console is a file, a pipe, SLURM or
-``gpu_pool``'s console.log, a bar is a flood of carriage returns, and ``enable_progress_bar: false``
-(as in ``experiment=ped2_small``) printed nothing at all for a whole epoch. This callback prints compact
-lines instead (epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It
-also keeps the wall time that ``summary.md`` reports; speeds come from the throughput timer.
+On a terminal Lightning's progress bar stays; when the console is a file, a pipe or SLURM, a bar is a flood
+of carriage returns, so the trainer turns it off and :class:`ProgressLines` prints compact lines instead
+(epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It is also the run's
+one clock: each phase (training from an epoch's start to its validation, each validation, the test) is
+timed between hooks with one device sync at each end, never per batch, and logged as ``throughput/*``
+(clips or windows per second, every process's samples counted), which ``summary.md`` reports.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-import sys
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import pytorch_lightning as pl
+import torch
+from pydantic import Field
 from pytorch_lightning.callbacks import Callback
 
-from lnra.callbacks.throughput import ThroughputTimer, find_timer
+from lnra.config.options import checked
+from lnra.config.types import Count
 
 log = logging.getLogger(__name__)
-
-
-def console_is_terminal() -> bool:
-    return sys.stdout.isatty()
+RUN_LOG_ONLY = {"file_only": True}  # the console filter (lnra.run.console) keeps these lines for run.log
 
 
 def duration(seconds: float) -> str:
@@ -33,54 +36,105 @@ def duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def clips_in(batch: Any) -> int:
+    """Samples in a batch (a dataclass, dict, sequence or tensor): the first dimension of its first tensor."""
+    if dataclasses.is_dataclass(batch):
+        values = [getattr(batch, f.name) for f in dataclasses.fields(batch)]
+    elif isinstance(batch, dict):
+        values = list(batch.values())
+    else:
+        values = list(batch) if isinstance(batch, list | tuple) else [batch]
+    return next((int(v.shape[0]) for v in values if isinstance(v, torch.Tensor) and v.dim()), 0)
+
+
+def _now(module: pl.LightningModule) -> float:
+    if module.device.type == "cuda":
+        torch.cuda.synchronize(module.device)
+    return time.perf_counter()
+
+
+@dataclass
+class _Phase:
+    """Samples and seconds of one loop (training, validation or test), for the current epoch and in total."""
+
+    samples: int = 0
+    seconds: float | None = None
+    total_samples: int = 0
+    total_seconds: float = 0.0
+    started: float = 0.0
+
+    def start(self, now: float) -> None:
+        self.samples, self.seconds, self.started = 0, None, now
+
+    def count(self, samples: int) -> None:
+        """Samples of a finished batch; none once the phase stopped (training after a mid-epoch validation
+        is outside the clock and so outside the count)."""
+        if self.seconds is None:
+            self.samples += samples
+
+    def stop(self, now: float) -> None:
+        if self.seconds is None:
+            self.seconds = now - self.started
+            self.total_samples += self.samples
+            self.total_seconds += self.seconds
+
+    @property
+    def rate(self) -> float:
+        """This epoch's samples per second (NaN before the phase stopped)."""
+        return self.samples / self.seconds if self.seconds else math.nan
+
+    def running_rate(self, now: float) -> float:
+        """This epoch's samples per second so far (the phase still running), for progress lines."""
+        return self.samples / (now - self.started) if now > self.started else math.nan
+
+    @property
+    def total_rate(self) -> float:
+        return self.total_samples / self.total_seconds if self.total_seconds else math.nan
+
+
+@checked
 class ProgressLines(Callback):
-    """Step lines when no progress bar is shown (``lines=True``), a validation line always.
+    """A step line every ``every_n_steps`` steps (default: a tenth of the epoch) or every ``every_s`` seconds
+    when no progress bar is shown, a line per validation always, and the ``throughput/*`` speeds."""
 
-    A step line is printed every ``every_n_steps`` steps (default: a tenth of the epoch) or when
-    ``every_s`` seconds passed since the last line, whichever comes first."""
-
-    def __init__(self, every_n_steps: int | None = None, every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        every_n_steps: Annotated[Count | None, Field(description="steps between progress lines (null: a "
+                                                     "tenth of the epoch)")] = None,
+        every_s: Annotated[float, Field(gt=0, description="at most this many seconds between lines")] = 60.0,
+    ) -> None:
         self.every_n_steps, self.every_s = every_n_steps, every_s
         self.lines = False
-        self.created = time.monotonic()
-        self.best: float | None = None
-        self.timer: ThroughputTimer | None = None
-        self._last_line = self._epoch_start = self._eval_start = 0.0
-        self._val_seconds = 0.0  # the last validation's duration, for the ETA
+        self.phases = {"train": _Phase(), "val": _Phase(), "test": _Phase()}
+        self._last_line = self._val_seconds = 0.0
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Lines when the trainer shows no progress bar (run machinery turns the bar off when the console
-        is not a terminal); the speeds are the throughput timer's."""
         self.lines = trainer.progress_bar_callback is None
-        self.timer = find_timer(trainer)
 
-    def _clips_per_second(self) -> float:
-        return self.timer.train.running_rate(time.perf_counter()) if self.timer else math.nan
+    def _count(self, trainer: pl.Trainer, phase: str, batch: Any) -> None:
+        self.phases[phase].count(clips_in(batch) * max(1, trainer.world_size))
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        history = getattr(pl_module, "history", [])  # a resumed run: its best so far
-        aucs = [h["auc_micro"] for h in history if not math.isnan(h.get("auc_micro", math.nan))]
-        self.best = max(aucs) if aucs else None
-
+    # -- training -------------------------------------------------------------------------------
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._epoch_start = self._last_line = time.monotonic()
+        self.phases["train"].start(_now(pl_module))
+        self._last_line = time.perf_counter()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
-        now = time.monotonic()
-        if not (self.lines and trainer.is_global_zero):
-            return
+        self._count(trainer, "train", batch)
+        now = time.perf_counter()
         total = int(trainer.num_training_batches) if math.isfinite(trainer.num_training_batches) else 0
         step = batch_idx + 1
         every = self.every_n_steps or max(1, total // 10)
-        if step % every and step != total and now - self._last_line < self.every_s:
+        if not (self.lines and trainer.is_global_zero) or (
+                step % every and step != total and now - self._last_line < self.every_s):
             return
         self._last_line = now
+        train = self.phases["train"]
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        per_step = (now - self._epoch_start) / step
-        eta = f", ETA {self._eta(trainer, per_step, total, step)}" if total else ""
+        eta = f", ETA {self._eta(trainer, (now - train.started) / step, total, step)}" if total else ""
         log.info("epoch %d/%d  step %d/%s  %.1f clips/s  loss %.4f%s", trainer.current_epoch + 1,
-                 trainer.max_epochs, step, total or "?", self._clips_per_second(),
+                 trainer.max_epochs, step, total or "?", train.running_rate(now),
                  float(loss) if loss is not None else math.nan, eta)
 
     def _eta(self, trainer: pl.Trainer, per_step: float, total: int, step: int) -> str:
@@ -93,37 +147,84 @@ class ProgressLines(Callback):
         run_left = epoch_left + self._val_seconds + later * (per_step * total + self._val_seconds)
         return f"epoch {duration(epoch_left)}, run {duration(run_left)}"
 
-    # -- evaluation ---------------------------------------------------------------------------
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._eval_start = self._last_line = time.monotonic()
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        train = self.phases["train"]
+        train.stop(_now(pl_module))
+        pl_module.log("throughput/train_clips_per_s", train.rate, sync_dist=False)
 
-    on_test_start = on_validation_start
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        train = self.phases["train"]
+        if trainer.is_global_zero and train.total_samples:
+            log.info("training: %d clips in %.1f s of training epochs, %.1f clips/s", train.total_samples,
+                     train.total_seconds, train.total_rate, extra=RUN_LOG_ONLY)
 
-    def _eval_batch(self, trainer: pl.Trainer, what: str, batch_idx: int) -> None:
-        now = time.monotonic()
+    # -- evaluation -----------------------------------------------------------------------------
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        now = _now(pl_module)
+        if trainer.state.fn == "fit":
+            self.phases["train"].stop(now)  # validation inside a training epoch: the training clock stops
+        self.phases["val"].start(now)
+        self._last_line = time.perf_counter()
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.phases["test"].start(_now(pl_module))
+        self._last_line = time.perf_counter()
+
+    def _eval_batch(self, trainer: pl.Trainer, phase: str, batch: Any, batch_idx: int) -> None:
+        self._count(trainer, phase, batch)
+        now = time.perf_counter()
         if self.lines and trainer.is_global_zero and now - self._last_line >= self.every_s:
             self._last_line = now
-            totals = trainer.num_val_batches if what == "validation" else trainer.num_test_batches
-            log.info("%s  batch %d/%s", what, batch_idx + 1, totals[0] if totals else "?")
+            totals = trainer.num_val_batches if phase == "val" else trainer.num_test_batches
+            log.info("%s  batch %d/%s", "validation" if phase == "val" else "test", batch_idx + 1,
+                     totals[0] if totals else "?")
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_batch(trainer, "validation", batch_idx)
+        if not trainer.sanity_checking:
+            self._eval_batch(trainer, "val", batch, batch_idx)
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                           batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_batch(trainer, "test", batch_idx)
+        self._eval_batch(trainer, "test", batch, batch_idx)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.phases["val"].stop(_now(pl_module))
+            pl_module.log("throughput/val_windows_per_s", self.phases["val"].rate, sync_dist=False)
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        test = self.phases["test"]
+        test.stop(_now(pl_module))
+        pl_module.log("throughput/test_windows_per_s", test.rate, sync_dist=False)
+        if trainer.is_global_zero:
+            log.info("test: %d windows scored in %.1f s, %.1f windows/s", test.samples, test.seconds,
+                     test.rate, extra=RUN_LOG_ONLY)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """One line per validation: the epoch's AUC, the best so far, and where the time went."""
-        auc = trainer.callback_metrics.get("val/auc_micro")
-        if trainer.sanity_checking or auc is None or not trainer.is_global_zero:
+        metrics = trainer.callback_metrics
+        if trainer.sanity_checking or "val/auc_micro" not in metrics or not trainer.is_global_zero:
             return
-        auc = float(auc)
-        self.best = auc if self.best is None else max(self.best, auc)
-        now = time.monotonic()
-        self._val_seconds = now - self._eval_start
+        train, val = self.phases["train"], self.phases["val"]
+        self._val_seconds = val.seconds or 0.0
         log.info("epoch %d/%d  val AUC %.2f%%  (best %.2f%%)  epoch %s, validation %s, %.1f clips/s",
-                 trainer.current_epoch + 1, trainer.max_epochs, 100 * auc, 100 * self.best,
-                 duration(self._eval_start - self._epoch_start), duration(now - self._eval_start),
-                 self.timer.train.rate if self.timer else math.nan)
+                 trainer.current_epoch + 1, trainer.max_epochs, 100 * float(metrics["val/auc_micro"]),
+                 100 * float(metrics.get("val/auc_best", metrics["val/auc_micro"])),
+                 duration(train.seconds or 0.0), duration(self._val_seconds), train.rate)
+
+
+class ModelLine(Callback):
+    """The model in one line (class, parameters, size) when fitting starts, instead of Lightning's table
+    (whose FLOPs column reads 0 here, and whose size estimate warns under bf16)."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            net = getattr(pl_module, "model", pl_module)
+            net = getattr(net, "_orig_mod", net)
+            params = list(pl_module.parameters())
+            count = sum(p.numel() for p in params)
+            size = sum(p.numel() * p.element_size() for p in params) / 1e6
+            log.info("model: %s, %.1f M parameters (%.1f MB)", type(net).__name__, count / 1e6, size)

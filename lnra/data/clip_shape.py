@@ -1,24 +1,30 @@
-"""The clip shapes the autoencoder accepts (docs/method.md §2), stated once and free of torch, so that the
-config schema (which must not import torch: run.py's pre-flight) and the model share one rule."""
+"""The clip shapes the autoencoder accepts (docs/method.md §2), stated once: the data's options are typed
+with them (so a wrong size is refused with the other mistakes of a command) and the model checks the shape
+it is given."""
 
 from __future__ import annotations
 
-from lnra.errors import LnraError
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 SPATIAL_FACTOR = 16  # four stride-2 stages in H and W
 TEMPORAL_FACTOR = 8  # three stride-2 stages in T
 
 
-def check_clip_shape(frames: int, height: int, width: int) -> None:
-    """Refuse shapes the encoder cannot halve cleanly, before any data is read or trained on."""
-    if height % SPATIAL_FACTOR or width % SPATIAL_FACTOR:
-        raise LnraError(
-            f"frame size {height}x{width} is not a multiple of {SPATIAL_FACTOR}: the autoencoder halves "
-            f"H and W four times; choose e.g. dataset.height={max(16, height // 16 * 16)} "
-            f"dataset.width={max(16, width // 16 * 16)}"
-        )
-    if frames % TEMPORAL_FACTOR:
-        raise LnraError(
-            f"clip length {frames} is not a multiple of {TEMPORAL_FACTOR}: the autoencoder halves T three "
-            "times (the paper uses 16)"
-        )
+def _frame_side(value: int) -> int:
+    """a positive multiple of 16 (e.g. 256)"""
+    if value <= 0 or value % SPATIAL_FACTOR:
+        raise ValueError(f"must be a positive multiple of {SPATIAL_FACTOR} (e.g. 256)")
+    return value
+
+
+def _clip_length(value: int) -> int:
+    """a positive multiple of 8 (e.g. 16)"""
+    if value <= 0 or value % TEMPORAL_FACTOR:
+        raise ValueError(f"must be a positive multiple of {TEMPORAL_FACTOR} (e.g. 16)")
+    return value
+
+
+FrameSide = Annotated[int, AfterValidator(_frame_side)]
+ClipLength = Annotated[int, AfterValidator(_clip_length)]

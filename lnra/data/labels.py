@@ -17,13 +17,16 @@ log = logging.getLogger(__name__)
 @dataclass
 class TestVideos:
     """The test split as the evaluation sees it: each video's name and its (n_frames,) 0/1 frame labels,
-    in the sorted video order that video indices refer to. Not frozen: it travels inside an
-    :class:`~lnra.method.scoring.Evaluation`, which torchmetrics rebuilds field by field."""
+    in the sorted video order that video indices refer to, and the length of the windows that score them.
+    Every evaluation batch carries it, so whoever scores a batch needs nothing else of the dataset. Not
+    frozen: it travels inside an :class:`~lnra.method.scoring.Evaluation`, which torchmetrics rebuilds
+    field by field."""
 
     __test__ = False  # data, not a pytest class
 
     names: tuple[str, ...]
     labels: tuple[np.ndarray, ...]
+    clip_len: int = 16
 
 
 PAPER_LABELS = ("ped2", "avenue", "shanghai")  # datasets whose paper label files ship with lnra

@@ -13,12 +13,17 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from pydantic import Field
 
+from lnra.config.options import checked
+from lnra.config.types import Count, Seed
+from lnra.data.clip_shape import FrameSide
 from lnra.diskio import atomic_dir
 from lnra.errors import LnraError
 
@@ -27,15 +32,16 @@ log = logging.getLogger(__name__)
 MANIFEST = "synthetic.json"
 
 
+@checked
 @dataclass(frozen=True)
 class SyntheticSpec:
     """Everything the generated pixels depend on."""
 
-    seed: int = 0
-    size: int = 64
-    train_videos: int = 6
-    test_videos: int = 4
-    frames_per_video: int = 64
+    seed: Annotated[Seed, Field(description="the generator's seed")] = 0
+    size: Annotated[FrameSide, Field(description="side of the generated frames, in pixels")] = 64
+    train_videos: Annotated[Count, Field(description="training videos")] = 6
+    test_videos: Annotated[Count, Field(description="test videos")] = 4
+    frames_per_video: Annotated[Count, Field(description="frames of each video (at least a clip)")] = 64
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:

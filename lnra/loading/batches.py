@@ -15,6 +15,14 @@ from typing import Self
 
 import torch
 
+from lnra.data.labels import TestVideos
+
+
+def window_key(video: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """One int64 per test window, unique over the test set: (video, window) packed as ``video << 32 | window``
+    (``key >> 32`` gives the video back, and sorting keys sorts windows in video order)."""
+    return (video.long() << 32) + window.long()
+
 
 class Batch:
     """Shared by the batch dataclasses: apply a function to every tensor, nested batches included."""
@@ -56,13 +64,17 @@ class TrainFetch(Batch):
 
 @dataclass
 class TestFetch(Batch):
-    """A batch of test windows as loaded: the clips, each tagged with its video and window index."""
+    """A batch of test windows as loaded: the clips, each tagged with its video and window index, the test
+    videos they index (names, labels, window length) and, where the dataset has pixel ground truth, the
+    (B, H, W) bool masks of the scored frames at the masks' own resolution."""
 
     __test__ = False  # a batch, not a pytest class
 
     clip: Clips
     video: torch.Tensor
     window: torch.Tensor
+    videos: TestVideos
+    mask: torch.Tensor | None = None
 
 
 @dataclass
@@ -73,12 +85,21 @@ class TrainBatch(Batch):
     input: torch.Tensor
     target: torch.Tensor
     kind: torch.Tensor
-
+    kind_names: tuple[str, ...] = ("normal", "skip_frame")  # the name of each kind code
 
 @dataclass
 class EvalBatch(Batch):
-    """What a validation or test step reads: (B, 1, T, H, W) windows in [-1, 1], their video and window."""
+    """What a validation or test step reads: (B, 1, T, H, W) windows in [-1, 1], their video and window
+    index, the test videos (:class:`~lnra.data.labels.TestVideos`) and the scored frames' pixel masks (or
+    None): everything the evaluation and its callbacks need, so none of them asks the dataset."""
 
     clip: torch.Tensor
     video: torch.Tensor
     window: torch.Tensor
+    videos: TestVideos
+    mask: torch.Tensor | None = None
+
+    @property
+    def frame(self) -> torch.Tensor:
+        """The index, within its video, of each window's scored (centre) frame."""
+        return self.window + self.videos.clip_len // 2

@@ -9,6 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from lnra.data.frames import FrameStore
+from lnra.data.labels import TestVideos
+from lnra.data.pixel_masks import MaskStore
 from lnra.data.pixels import window_count
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, TestFetch, TrainFetch
@@ -82,14 +84,24 @@ class TrainClips(_Windows):
 
 class TestWindows(_Windows):
     """Stride-1 16-frame windows over every test video (docs/method.md §6), tagged with video and window
-    index."""
+    index, with the test videos they index and the scored frames' pixel masks (when ``masks`` is given)."""
 
     __test__ = False  # a dataset, not a pytest class
 
+    def __init__(self, store: FrameStore, videos: TestVideos, gather: bool, masks: MaskStore | None = None
+                 ) -> None:
+        super().__init__(store, videos.clip_len, gather)
+        self.videos, self.masks = videos, masks
+
     def __getitems__(self, indices: list[int]) -> TestFetch:
         indices = np.asarray(indices, dtype=np.int64)
-        return TestFetch(self._clips(self._window_index(indices)), torch.from_numpy(self.video_of[indices]),
-                         torch.from_numpy(self.start_of[indices]))
+        video, start = self.video_of[indices], self.start_of[indices]
+        mask = None
+        if self.masks is not None:
+            scored = self.masks.frame_index(video, start + self.clip_len // 2)
+            mask = torch.from_numpy(self.masks.masks(scored))
+        return TestFetch(self._clips(self._window_index(indices)), torch.from_numpy(video),
+                         torch.from_numpy(start), self.videos, mask)
 
 
 def already_batched(batch: TrainFetch | TestFetch) -> TrainFetch | TestFetch:

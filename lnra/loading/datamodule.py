@@ -8,14 +8,17 @@ in ``on_after_batch_transfer``, so on a GPU they run on the GPU.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
 import pytorch_lightning as pl
 import torch
+from pydantic import Field
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from lnra.config.options import checked
+from lnra.config.types import Count, FolderName, Location, NonNegative
+from lnra.data.clip_shape import ClipLength, FrameSide
 from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
 from lnra.data.labels import TestVideos, find_label_file, load_labels
 from lnra.data.pixel_masks import MaskStore, list_masks, load_mask_store
@@ -30,33 +33,38 @@ from lnra.pseudo import PseudoAnomalies
 log = logging.getLogger(__name__)
 
 
+@checked
 class VideoDataModule(pl.LightningDataModule):
     """Training clips and test windows of ``<root>/{training,testing}/frames/<video>/<frame>``.
 
     The same class serves Ped2, Avenue, ShanghaiTech and the synthetic set; only the folder, the
-    resolution and the label file differ. Built from the ``dataset`` config (its ``_target_``): every key
-    of a dataset config is an argument here, so a user's own DataModule can replace it from the command
-    line. ``generate`` (synthetic sets) writes the dataset on first listing; ``max_epochs`` is the epoch
-    count a run on this dataset trains for (``trainer.max_epochs`` follows it in the config).
+    resolution and the label file differ. Built from the ``dataset`` config (its ``_target_``), so a user's
+    own DataModule can replace it from the command line. ``generate`` (synthetic sets) writes the dataset
+    on first listing. The loading settings left to ``None``/``auto`` follow the device the trainer runs on:
+    on a GPU pinned memory, 8 loader workers and the frame cache on the GPU when it fits; on a CPU, loading
+    in the training process (one gather per batch: faster than workers on few cores).
     """
 
     def __init__(
         self,
-        name: str,
-        root: str | Path,
-        cache_dir: str | Path,
-        height: int = 256,
-        width: int = 256,
-        clip_len: int = 16,
-        batch_size: int = 4,
-        eval_batch_size: int = 16,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        cache_on_device: bool | str = False,
-        labels_path: str | Path | None = None,
+        name: Annotated[FolderName, Field(description="the dataset's name (labels file, run name)")],
+        root: Annotated[Location, Field(description="holds {training,testing}/frames/<video>/<frame>")],
+        cache_dir: Annotated[Location, Field(description="decoded-frame caches")],
+        height: Annotated[FrameSide, Field(description="frame height after resizing, in pixels")] = 256,
+        width: Annotated[FrameSide, Field(description="frame width after resizing, in pixels")] = 256,
+        clip_len: Annotated[ClipLength, Field(description="frames per clip")] = 16,
+        batch_size: Annotated[Count, Field(description="training clips per batch")] = 4,
+        eval_batch_size: Annotated[Count, Field(description="clips per batch when scoring")] = 16,
+        num_workers: Annotated[NonNegative | None, Field(
+            description="data-loader worker processes (null: 8 on a GPU, 0 on a CPU)")] = None,
+        pin_memory: Annotated[bool | None, Field(description="pinned host memory (null: on a GPU)")] = None,
+        cache_on_device: Annotated[bool | Literal["auto"], Field(
+            description="keep the decoded frame cache on the GPU (auto: when it fits)")] = "auto",
+        labels_path: Annotated[Location | None, Field(
+            description="frame labels (.npy); null: frame_labels_<name>.npy beside the data")] = None,
+        generate: Annotated[SyntheticSpec | None, Field(
+            description="synthetic datasets only: how to generate it")] = None,
         pseudo: PseudoAnomalies | None = None,
-        generate: Mapping[str, Any] | None = None,
-        max_epochs: int | None = None,
     ) -> None:
         super().__init__()
         self.name, self.root, self.cache_dir = name, Path(root), Path(cache_dir)
@@ -64,8 +72,8 @@ class VideoDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.cache_on_device, self.labels_path = cache_on_device, labels_path
-        self.generate = SyntheticSpec(**generate) if generate else None
-        self.max_epochs = max_epochs
+        self.generate = generate if generate is None or isinstance(generate, SyntheticSpec) \
+            else SyntheticSpec(**generate)
         self.pseudo = pseudo or PseudoAnomalies()
         self._test_videos: TestVideos | None = None
         self._stores: dict[str, FrameStore] = {}
@@ -88,7 +96,8 @@ class VideoDataModule(pl.LightningDataModule):
         listing = self.listing("testing")
         label_file = find_label_file(self.name, self.root, self.labels_path)
         self._test_videos = TestVideos(tuple(listing.names),
-                                       tuple(load_labels(label_file, listing.lengths, listing.names)))
+                                       tuple(load_labels(label_file, listing.lengths, listing.names)),
+                                       self.clip_len)
         lengths = zip(listing.names, listing.lengths, strict=True)
         short = [name for name, n_frames in lengths if n_frames < self.clip_len]
         if short:
@@ -136,8 +145,18 @@ class VideoDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.test_videos()
+        on = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        self.follow_device(on)
+
+    def follow_device(self, device: torch.device) -> None:
+        """Settle the loading settings left to the device: on a GPU pinned memory, 8 workers and the cache on
+        the GPU when it fits; on a CPU none of them (a batch is one gather: workers only add copies)."""
+        on_gpu = device.type == "cuda"
+        if self.num_workers is None:
+            self.num_workers = 8 if on_gpu else 0
+        if self.pin_memory is None:
+            self.pin_memory = on_gpu
         if str(self.cache_on_device) == "auto":
-            device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
             self.cache_on_device = self.frames_fit_on(device)
 
     def frames_fit_on(self, device: torch.device) -> bool:
@@ -163,9 +182,9 @@ class VideoDataModule(pl.LightningDataModule):
             batch_size=batch_size,
             sampler=sampler,
             drop_last=sampler is not None,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            num_workers=self.num_workers or 0,
+            pin_memory=bool(self.pin_memory),
+            persistent_workers=bool(self.num_workers),
             collate_fn=already_batched,
         )
 
@@ -180,7 +199,8 @@ class VideoDataModule(pl.LightningDataModule):
         return self._loader(dataset, self.batch_size, ShuffledPairs(len(dataset), torch.initial_seed()))
 
     def test_dataloader(self) -> DataLoader:
-        dataset = TestWindows(self.store("test"), self.clip_len, gather=not self.cache_on_device)
+        dataset = TestWindows(self.store("test"), self.test_videos(), gather=not self.cache_on_device,
+                              masks=self.pixel_masks())
         return self._loader(dataset, self.eval_batch_size)
 
     def val_dataloader(self) -> DataLoader:
@@ -214,13 +234,15 @@ class VideoDataModule(pl.LightningDataModule):
         if fetch.skip is not None and fetch.skip_target is not None:
             skip_clip = self._unit_range(fetch.skip, "train")
             skip_target = self._unit_range(fetch.skip_target, "train")
+        names = tuple(self.pseudo.kind_names)
         if kind is None:
-            return TrainBatch(*self.pseudo(clip, skip_clip, skip_target))
-        return TrainBatch(*self.pseudo.apply(kind, clip, skip_clip, skip_target))
+            return TrainBatch(*self.pseudo(clip, skip_clip, skip_target), names)
+        return TrainBatch(*self.pseudo.apply(kind, clip, skip_clip, skip_target), names)
 
     def to_eval_batch(self, fetch: TestFetch) -> EvalBatch:
-        """uint8 → [-1, 1]; the windows keep their video and window index."""
-        return EvalBatch(self._unit_range(fetch.clip, "test"), fetch.video, fetch.window)
+        """uint8 → [-1, 1]; the windows keep their video, window, test videos and masks."""
+        return EvalBatch(self._unit_range(fetch.clip, "test"), fetch.video, fetch.window, fetch.videos,
+                         fetch.mask)
 
     def on_after_batch_transfer(self, batch: TrainFetch | TestFetch, dataloader_idx: int,
                                 ) -> TrainBatch | EvalBatch:

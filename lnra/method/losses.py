@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 
 from lnra.loading.batches import TrainBatch
-from lnra.pseudo.selection import KIND_NORMAL
+from lnra.pseudo.kinds import KIND_NORMAL
 
 
 def per_sample_mse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

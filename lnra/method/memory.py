@@ -9,14 +9,17 @@ autoencoder, and adds its entropy term through :meth:`MemoryAutoencoder3D.penalt
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from lnra.errors import LnraError
-from lnra.method.model import Autoencoder3D
+from lnra.config.options import checked
+from lnra.config.types import Count
+from lnra.data.clip_shape import ClipLength, FrameSide
+from lnra.method.model import Autoencoder3D, Widths
 
 # Keeps the shrinkage's division and the entropy's logarithm finite where a weight is exactly λ or 0.
 _TINY = 1e-12
@@ -66,17 +69,7 @@ class Memory(nn.Module):
         return read.to(z.dtype), entropy
 
 
-def _check_memory_options(items: int, shrink_threshold: float, entropy_weight: float) -> None:
-    """Refuse settings that cannot train, naming the config option (NaN fails every comparison)."""
-    if not items >= 1:
-        raise LnraError(f"model.net.memory_items={items}: must be >= 1")
-    if not 0 <= shrink_threshold < 1:
-        raise LnraError(f"model.net.shrink_threshold={shrink_threshold}: must be >= 0 and < 1 "
-                        "(addressing weights lie in [0, 1]: 0 keeps them all, 1 or more none)")
-    if not (math.isfinite(entropy_weight) and entropy_weight >= 0):
-        raise LnraError(f"model.net.entropy_weight={entropy_weight}: must be a finite number >= 0")
-
-
+@checked
 class MemoryAutoencoder3D(Autoencoder3D):
     """MemAE: :class:`Autoencoder3D` with a :class:`Memory` of ``memory_items`` items between encoder and
     decoder (its channels: the last encoder width).
@@ -89,16 +82,18 @@ class MemoryAutoencoder3D(Autoencoder3D):
 
     def __init__(
         self,
-        in_channels: int = 1,
-        widths: Sequence[int] = (96, 128, 256, 256),
-        frames: int = 16,
-        height: int = 256,
-        width: int = 256,
-        memory_items: int = 2000,
-        shrink_threshold: float = 0.0025,
-        entropy_weight: float = 0.0002,
+        in_channels: Annotated[Count, Field(description="input channels (1: grey frames)")] = 1,
+        widths: Widths = (96, 128, 256, 256),
+        frames: Annotated[ClipLength, Field(description="clip length (a run uses the data's)")] = 16,
+        height: Annotated[FrameSide, Field(description="frame height (a run uses the data's)")] = 256,
+        width: Annotated[FrameSide, Field(description="frame width (a run uses the data's)")] = 256,
+        memory_items: Annotated[Count, Field(description="N: memory items (each as wide as the encoder's "
+                                             "last stage)")] = 2000,
+        shrink_threshold: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, description=(
+            "λ: addressing weights at or below it become 0 (hard shrinkage)"))] = 0.0025,
+        entropy_weight: Annotated[float, Field(ge=0, allow_inf_nan=False, description=(
+            "weight of the addressing entropy in the training loss"))] = 0.0002,
     ) -> None:
-        _check_memory_options(memory_items, shrink_threshold, entropy_weight)
         super().__init__(in_channels, widths, frames, height, width)
         self.memory = Memory(memory_items, widths[-1], shrink_threshold)
         self.entropy_weight = entropy_weight
@@ -108,6 +103,12 @@ class MemoryAutoencoder3D(Autoencoder3D):
         read, entropy = self.memory(self.encoder(x))
         self._entropy = entropy.mean()
         return self.decoder(read)
+
+    def reconstruct_centre(self, clips: torch.Tensor) -> torch.Tensor:
+        """The centre frame as :meth:`forward` would reconstruct it (through the memory, which reads every
+        position on its own, so the crop of the decoder still applies)."""
+        read, _ = self.memory(self.encoder(clips))
+        return self.decoder.decode_frame(read, clips.shape[2] // 2)
 
     def penalties(self) -> dict[str, torch.Tensor]:
         """``{"entropy": entropy_weight × mean entropy over the positions of the last forward}``."""

@@ -7,15 +7,20 @@ load without renaming.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from lnra.data.clip_shape import check_clip_shape
-from lnra.errors import LnraError
+from lnra.config.options import checked
+from lnra.config.types import Count
+from lnra.data.clip_shape import ClipLength, FrameSide
 from lnra.method.centre_decode import decode_frame
 from lnra.method.scoring import centre_index
+
+Widths = Annotated[tuple[Count, Count, Count, Count], Field(description="channels of the four encoder "
+                                                                        "stages")]
 
 
 def _conv_block(cin: int, cout: int, stride: tuple[int, int, int]) -> list[nn.Module]:
@@ -33,7 +38,7 @@ def _deconv_block(cin: int, cout: int, stride: tuple[int, int, int], out_pad: tu
 class Encoder(nn.Module):
     """1 → 96 (t1,h2,w2) → 128 (2,2,2) → 256 (2,2,2) → 256 (2,2,2)."""
 
-    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
+    def __init__(self, in_channels: int, widths: tuple[int, ...]) -> None:
         super().__init__()
         w1, w2, w3, w4 = widths
         self.encoder = nn.Sequential(
@@ -50,7 +55,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """256 → 256 → 128 → 96 (each stride 2,2,2) → 1 (stride 1,2,2) with Tanh, mirroring the encoder."""
 
-    def __init__(self, out_channels: int, widths: Sequence[int]) -> None:
+    def __init__(self, out_channels: int, widths: tuple[int, ...]) -> None:
         super().__init__()
         w1, w2, w3, w4 = widths
         self.decoder = nn.Sequential(
@@ -70,25 +75,23 @@ class Decoder(nn.Module):
         return decode_frame(self.decoder, z, frame)
 
 
+@checked
 class Autoencoder3D(nn.Module):
     """Clip in, clip out: (B, C, T, H, W) → (B, C, T, H, W) in [-1, 1].
 
-    The clip shape is given at construction so that an impossible resolution fails at start-up,
-    not after the data has been cached.
+    The clip shape is given at construction (a run gives the data's) so that an impossible resolution
+    fails at start-up, not after the data has been cached.
     """
 
     def __init__(
         self,
-        in_channels: int = 1,
-        widths: Sequence[int] = (96, 128, 256, 256),
-        frames: int = 16,
-        height: int = 256,
-        width: int = 256,
+        in_channels: Annotated[Count, Field(description="input channels (1: grey frames)")] = 1,
+        widths: Widths = (96, 128, 256, 256),
+        frames: Annotated[ClipLength, Field(description="clip length (a run uses the data's)")] = 16,
+        height: Annotated[FrameSide, Field(description="frame height (a run uses the data's)")] = 256,
+        width: Annotated[FrameSide, Field(description="frame width (a run uses the data's)")] = 256,
     ) -> None:
         super().__init__()
-        if len(widths) != 4:
-            raise LnraError(f"model.widths needs 4 channel counts (one per stage), got {list(widths)}")
-        check_clip_shape(frames, height, width)
         self.in_channels = in_channels
         self.clip_shape = (frames, height, width)
         self.encoder = Encoder(in_channels, widths)

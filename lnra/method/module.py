@@ -1,67 +1,77 @@
-"""The LightningModule: the autoencoder, the learning-not-to-reconstruct loss and the AUC evaluation.
+"""The LightningModule: a net, a loss and the AUC evaluation, built from the ``model`` and ``loss`` settings
+alone.
 
 Training reads (input, target, kind) per sample, as the DataModule made them, so the loss needs no
 knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of
-docs/method.md §6 through :class:`~lnra.method.window_scores.WindowScores`, which gathers every rank's
-window scores before computing the AUC. What the module needs to know about the data — the test
-videos' names and labels, the pseudo-anomaly kinds' names — it is given when built, never read from
-``trainer.datamodule``; its steps read the named batches of :mod:`lnra.loading.batches`.
+docs/method.md §6 through :class:`~lnra.method.window_scores.WindowScores`; what that needs of the data
+(which video and window each clip is, the test videos' labels) arrives in every
+:class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing of the dataset it is given. Its
+results are what it logs (``train/*``, ``val/*``, ``test/*``) and :attr:`LnraModule.evaluation`, the last
+pass's per-frame scores.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from typing import Annotated
 
 import pytorch_lightning as pl
 import torch
+from pydantic import Field
 from torch import nn
 
-from lnra.data.labels import TestVideos
+from lnra.config.options import checked
+from lnra.config.types import Positive
 from lnra.errors import LnraError
 from lnra.loading.batches import EvalBatch, TrainBatch
-from lnra.method.scoring import Evaluation, centre_index, centre_psnr
+from lnra.method.centre_decode import centre_reconstruction
+from lnra.method.losses import LntraLoss, TrainingLoss
+from lnra.method.scoring import Evaluation, centre_index, frame_psnr
 from lnra.method.window_scores import IncompleteScoresError, WindowScores
-from lnra.pseudo import KIND_NORMAL
+from lnra.pseudo.kinds import KIND_NORMAL
 
 log = logging.getLogger(__name__)
 
 
-def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample MSE against each sample's own target (docs/method.md §3), in fp32: shape (B,)."""
-    return (recon.float() - target.float()).pow(2).flatten(1).mean(1)
+def closing_pass(trainer: pl.Trainer) -> bool:
+    """Whether this evaluation may give the run's result: the test, a standalone validation, or the last
+    epoch's validation — which ``task=train`` takes as its result when no training step followed it, instead
+    of scoring the same weights again. The side outputs of a result (localisation, result pictures) are made
+    in such a pass."""
+    if trainer.sanity_checking:
+        return False
+    last_epoch = 0 < (trainer.max_epochs or 0) <= trainer.current_epoch + 1
+    return trainer.testing or trainer.state.fn != "fit" or last_epoch
 
 
+@checked
 class LnraModule(pl.LightningModule):
-    """Autoencoder + learning-not-to-reconstruct loss + frame-level AUC.
+    """Net + loss + frame-level AUC. ``compile`` wraps the net in ``torch.compile`` (its state-dict keys stay
+    those of the plain net)."""
 
-    Built from the ``model`` config (its ``_target_``), whose ``net`` is the autoencoder; ``compile``
-    wraps it in ``torch.compile`` (the state-dict keys stay those of the plain network).
-
-    ``test_videos`` (the test split's names and labels) is what validation and test score against;
-    without it the module trains and loads weights but cannot evaluate. ``kind_names`` names the
-    pseudo-anomaly kind codes in the error of a diverging loss. Neither is a hyperparameter: they
-    describe the data, and stay out of the checkpoint and the logged hparams.
-    """
-
-    def __init__(self, net: nn.Module, lr: float = 1e-4, channels_last: bool = False, compile: bool = False,
-                 kind_names: Sequence[str] = (), test_videos: TestVideos | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: TrainingLoss | None = None,
+        lr: Annotated[Positive, Field(description="Adam's learning rate")] = 1e-4,
+        channels_last: Annotated[bool, Field(description="channels-last 3D memory format for the net and its "
+                                             "clips")] = True,
+        compile: Annotated[bool, Field(description="torch.compile the net")] = False,
+    ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["net", "kind_names", "test_videos"])
+        self.save_hyperparameters(ignore=["net", "loss"])
         self.model = torch.compile(net) if compile else net
-        self.lr = lr
-        self.channels_last = channels_last
+        self.loss = loss or LntraLoss()
+        self.lr, self.channels_last = lr, channels_last
         self.clip_len = net.clip_shape[0]
-        self.kind_names = list(kind_names)
-        self.test_videos = test_videos
-        self.val_scores: WindowScores | None = None
-        self.test_scores: WindowScores | None = None
-        if test_videos is not None:
-            self.val_scores = WindowScores(test_videos, self.clip_len, "val")
-            self.test_scores = WindowScores(test_videos, self.clip_len, "test")
-        self.last_evaluation: Evaluation | None = None
-        self.history: list[dict[str, float]] = []
+        self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
+        # The best validation AUC so far and its epoch, kept in the checkpoint for a resumed run.
+        self.register_buffer("best_auc", torch.tensor(-math.inf, dtype=torch.float64))
+        self.register_buffer("best_epoch", torch.tensor(-1))
+        self.evaluation: Evaluation | None = None
+        self.closed_at_step: int | None = None  # global step of the last closing pass's evaluation
+        self.flops_per_batch = None  # Lightning's throughput tools read it; FLOPs are not counted here
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -76,73 +86,71 @@ class LnraModule(pl.LightningModule):
         return torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["lnra_history"] = self.history
         checkpoint["lnra_clip_shape"] = list(getattr(self.model, "_orig_mod", self.model).clip_shape)
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.history = list(checkpoint.get("lnra_history", []))
 
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: TrainBatch, batch_idx: int) -> torch.Tensor:
-        per_sample = reconstruction_loss(self(batch.input), batch.target)
-        loss = per_sample.mean()
+        per_sample = self.loss(self(batch.input), batch)
+        penalties = getattr(self.model, "_orig_mod", self.model).penalties()
+        loss = per_sample.mean() + sum(penalties.values())
         if not torch.isfinite(loss):
-            names = self.kind_names
-            kinds = sorted({names[k] if k < len(names) else str(k) for k in batch.kind.tolist()})
+            kinds = ", ".join(sorted({batch.kind_names[k] for k in batch.kind.tolist()}))
             raise LnraError(
                 f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step} "
-                f"(pseudo kinds in the batch: {', '.join(kinds)}); lower the learning rate or check the data"
-            )
+                f"(pseudo kinds in the batch: {kinds}); lower the learning rate or check the data")
         pseudo = batch.kind != KIND_NORMAL
         size = per_sample.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/pseudo_fraction", pseudo.float().mean(), batch_size=size)
         for name, mask in (("normal", ~pseudo), ("pseudo", pseudo)):
-            count = int(mask.sum())
-            if count:
-                self.log(f"train/loss_{name}", per_sample[mask].mean(), batch_size=count)
+            if mask.any():
+                self.log(f"train/loss_{name}", per_sample[mask].mean(), batch_size=int(mask.sum()))
+        for name, value in penalties.items():
+            self.log(f"train/loss_{name}", value, batch_size=size)
         return loss
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _scores(self, stage: str) -> WindowScores:
-        scores = self.val_scores if stage == "val" else self.test_scores
-        if scores is None:
-            raise LnraError(f"this LnraModule was built without test_videos, so it cannot score the {stage} "
-                            "pass: give it the test videos' names and labels (see run.builders.build_module)")
-        return scores
-
     def _score_step(self, batch: EvalBatch, stage: str) -> dict[str, torch.Tensor]:
         """Score the windows; hand the reconstructed centre frames to callbacks (images, error maps)."""
-        recon = self(batch.clip)
-        self._scores(stage).update(centre_psnr(recon, batch.clip, self.clip_len), batch.video, batch.window)
-        return {"recon_centre": recon[:, :, centre_index(self.clip_len)]}
+        clips = batch.clip
+        if self.channels_last:
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
+        centre = centre_reconstruction(self.model, clips)
+        frame = batch.clip[:, :, centre_index(self.clip_len)]
+        self.scores[stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
+        return {"recon_centre": centre}
 
-    def _evaluate(self, stage: str) -> Evaluation | None:
-        scores = self._scores(stage)
+    def _evaluate(self, stage: str) -> None:
+        scores = self.scores[stage]
         try:
             result = scores.compute()
         except IncompleteScoresError:
             if self.trainer.fast_dev_run:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
-                return None
+                self.evaluation = None
+                return
             raise
         finally:
             scores.reset()
-        self.last_evaluation = result
+        self.evaluation = result
+        if closing_pass(self.trainer):
+            self.closed_at_step = self.global_step
         for name in ("auc_micro", "auc_macro", "auc_micro_global"):
             value = getattr(result, name)
             if not math.isnan(value):
                 self.log(f"{stage}/{name}", value, prog_bar=name == "auc_micro")
         if stage == "val":
-            self.history.append({"epoch": self.current_epoch, "auc_micro": result.auc_micro,
-                                 "auc_macro": result.auc_macro, "auc_micro_global": result.auc_micro_global})
-        return result
+            if result.auc_micro > self.best_auc:
+                self.best_auc.fill_(result.auc_micro)
+                self.best_epoch.fill_(self.current_epoch)
+            self.log("val/auc_best", self.best_auc.float())
+            self.log("val/best_epoch", self.best_epoch.float())
 
     def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
         return self._score_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
-            self._scores("val").reset()
+            self.scores["val"].reset()
             return
         self._evaluate("val")
 

@@ -1,9 +1,10 @@
 """The window scores of one evaluation pass, gathered over ranks and turned into an :class:`Evaluation`.
 
 A torchmetrics metric: each step adds its windows' centre-frame PSNR with their (video, window)
-identity; ``compute`` concatenates every rank's windows (torchmetrics' gather copes with ranks that
-scored different numbers), drops the duplicates a distributed sampler pads with, and scores them with
-the pure protocol of :func:`lnra.method.scoring.evaluate` (docs/method.md §6).
+identity and the test videos they belong to (every evaluation batch carries them); ``compute``
+concatenates every rank's windows (torchmetrics' gather copes with ranks that scored different numbers),
+drops the duplicates a distributed sampler pads with, and scores them with the pure protocol of
+:func:`lnra.method.scoring.evaluate` (docs/method.md §6).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torchmetrics.utilities import dim_zero_cat
 from lnra.data.labels import TestVideos
 from lnra.data.pixels import window_count
 from lnra.errors import LnraError
+from lnra.loading.batches import window_key
 from lnra.method.scoring import Evaluation, evaluate
 
 
@@ -24,18 +26,21 @@ class IncompleteScoresError(LnraError):
 
 
 class WindowScores(Metric):
-    """Window PSNRs of one ``stage`` (``val`` or ``test``) against ``videos``; see the module docstring."""
+    """Window PSNRs of one ``stage`` (``val`` or ``test``); see the module docstring."""
 
     full_state_update = False
 
-    def __init__(self, videos: TestVideos, clip_len: int, stage: str) -> None:
+    def __init__(self, stage: str) -> None:
         super().__init__()
-        self.videos, self.clip_len, self.stage = videos, clip_len, stage
-        self.expected = int(sum(window_count(len(labels), clip_len) for labels in videos.labels))
+        self.stage = stage
+        self.videos: TestVideos | None = None
         for name in ("psnr", "video", "window"):
             self.add_state(name, default=[], dist_reduce_fx="cat")
 
-    def update(self, psnr: torch.Tensor, video: torch.Tensor, window: torch.Tensor) -> None:
+    def update(self, psnr: torch.Tensor, video: torch.Tensor, window: torch.Tensor,
+               videos: TestVideos) -> None:
+        """Add scored windows: their PSNR, video index and window index into ``videos``."""
+        self.videos = videos
         self.psnr.append(psnr.detach())
         self.video.append(video.detach())
         self.window.append(window.detach())
@@ -44,9 +49,9 @@ class WindowScores(Metric):
         """The scores (of every rank, once :meth:`compute` synced them), each window once, per video in
         window order."""
         if not len(self.psnr):
-            return [np.zeros(0, np.float32) for _ in self.videos.names]
+            return [np.zeros(0, np.float32) for _ in (self.videos.names if self.videos else ())]
         psnr, video, window = (dim_zero_cat(x) for x in (self.psnr, self.video, self.window))
-        key = video.long() * (1 << 32) + window.long()
+        key = window_key(video, window)
         key, first = np.unique(key.cpu().numpy(), return_index=True)
         psnr = psnr.float().cpu().numpy()[first]
         video = (key >> 32).astype(np.int64)
@@ -56,9 +61,11 @@ class WindowScores(Metric):
         """The AUCs over every test window; :class:`IncompleteScoresError` when some were not scored."""
         psnr = self.per_video()
         seen = sum(len(p) for p in psnr)
-        if seen != self.expected:
+        expected = sum(window_count(len(labels), self.videos.clip_len) for labels in self.videos.labels) \
+            if self.videos else "?"
+        if seen != expected:
             raise IncompleteScoresError(
-                f"{self.stage} scored {seen} of the {self.expected} test windows: the AUC is defined over "
+                f"{self.stage} scored {seen} of the {expected} test windows: the AUC is defined over "
                 f"every window; remove trainer.limit_{self.stage}_batches"
             )
-        return evaluate(psnr, self.videos, self.clip_len)
+        return evaluate(psnr, self.videos, self.videos.clip_len)

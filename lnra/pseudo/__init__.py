@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_HOMES = {"KIND_NORMAL": "lnra.pseudo.selection", "KIND_SKIP": "lnra.pseudo.selection",
+_HOMES = {"KIND_NORMAL": "lnra.pseudo.kinds", "KIND_SKIP": "lnra.pseudo.kinds",
           "PseudoAnomalies": "lnra.pseudo.selection", "SkipFrame": "lnra.pseudo.skip"}
 
 __all__ = ["KIND_NORMAL", "KIND_SKIP", "PseudoAnomalies", "SkipFrame"]

@@ -7,28 +7,38 @@ only in their mask (:mod:`lnra.pseudo.patch_masks`). The paste ``x' = m·patch +
 
 from __future__ import annotations
 
-import torch
+from typing import Annotated
 
+import torch
+from pydantic import Field
+
+from lnra.config.options import checked
+from lnra.config.types import NonNegative, Probability
 from lnra.errors import LnraError
-from lnra.pseudo.patch_masks import build_masks, rule_of, sample_windows
-from lnra.pseudo.probability import check_probability
+from lnra.pseudo.kinds import Technique
+from lnra.pseudo.patch_masks import build_masks, sample_windows
 from lnra.pseudo.sources.base import IntruderSource
 
 
+@checked
 class PatchMixer:
     """Pastes intruders from ``source`` with ``technique`` (``smoothmix_s``, ``smoothmix_c``, ``cutmix``,
     ``mixup_patch``); a sample gets it with probability ``p``; α = ``max_size`` bounds the window's side
     as a fraction of the frame; β = ``max_move`` bounds the window's per-frame step in pixels."""
 
-    def __init__(self, technique: str, source: IntruderSource, p: float = 0.2, max_size: float = 0.5,
-                 max_move: int = 10, name: str | None = None) -> None:
-        rule_of(technique)
-        check_probability("pseudo patch p", p)
-        if not 0.0 < max_size <= 1.0:
-            raise LnraError(f"pseudo patch max_size (α)={max_size} must be in (0, 1]: the window's largest "
-                            "side as a fraction of the frame")
-        if max_move < 0 or int(max_move) != max_move:
-            raise LnraError(f"pseudo patch max_move (β)={max_move} must be a whole number of pixels >= 0")
+    def __init__(
+        self,
+        technique: Annotated[Technique, Field(description="how the intruder is blended in (usually "
+                                              "${pseudo.technique})")],
+        source: IntruderSource,
+        p: Annotated[Probability, Field(description="probability that a training sample gets this patch")]
+        = 0.2,
+        max_size: Annotated[float, Field(gt=0, le=1, description="α: the window's largest side, as a "
+                                         "fraction of the frame")] = 0.5,
+        max_move: Annotated[NonNegative, Field(description="β: the window's largest step per frame, in "
+                                               "pixels")] = 10,
+        name: Annotated[str | None, Field(description="its name in logs (null: the technique)")] = None,
+    ) -> None:
         self.technique, self.source = technique, source
         self.p, self.max_size, self.max_move = float(p), float(max_size), int(max_move)
         self.name = name or technique

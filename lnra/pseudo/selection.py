@@ -13,12 +13,9 @@ from typing import Protocol
 import torch
 
 from lnra.errors import LnraError
+from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP
 from lnra.pseudo.probability import probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
-
-KIND_NORMAL = 0
-KIND_SKIP = 1
-FIRST_PATCH_KIND = 2
 
 
 class PatchAnomaly(Protocol):

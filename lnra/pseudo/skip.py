@@ -9,29 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
-from lnra.errors import LnraError
-from lnra.pseudo.probability import check_probability
+from lnra.config.options import checked
+from lnra.config.types import Count, Probability
 
 MAX_REDRAWS = 10
 
 
+@checked
 @dataclass(frozen=True)
 class SkipFrame:
     """Selection probability ``p`` and the set of jumps ``s`` drawn uniformly per sample."""
 
-    p: float = 0.2
-    jump: Sequence[int] = (2, 3, 4, 5)
-
-    def __post_init__(self) -> None:
-        check_probability("pseudo.skip.p", self.p)
-        if len(self.jump) == 0:
-            raise LnraError("pseudo.skip.jump is empty: give at least one jump, e.g. [2,3,4,5]")
-        bad = [s for s in self.jump if int(s) != s or s < 1]
-        if bad:
-            raise LnraError(f"pseudo.skip.jump holds {bad}: every jump must be an integer >= 1")
+    p: Annotated[Probability, Field(description="probability that a training sample is a skip-frame clip")] \
+        = 0.2
+    jump: Annotated[tuple[Count, ...], Field(min_length=1, description="the jumps s, one drawn per sample")] \
+        = (2, 3, 4, 5)
 
 
 def skip_frame_indices(

@@ -167,7 +167,8 @@ def read_weights(path: Path) -> CheckpointWeights:
         state = _strip({k: v for k, v in raw["state_dict"].items() if k.startswith("model.")},
                        ("model.", "_orig_mod."))
         shape = raw.get("lnra_clip_shape")
-        return CheckpointWeights(state, "lnra", raw.get("epoch"), list(raw.get("lnra_history", [])),
+        history = (raw.get("callbacks") or {}).get("History", {}).get("epochs", [])
+        return CheckpointWeights(state, "lnra", raw.get("epoch"), list(history),
                                  tuple(shape) if shape else _run_dir_clip_shape(path))
     original = raw.get("model_statedict")
     if isinstance(raw.get("model"), PickledModule):
@@ -196,14 +197,14 @@ def load_weights_into(model: nn.Module, weights: CheckpointWeights, path: Path) 
                         f"{unexpected[:3]}; {weights.mismatch_message()}")
 
 
-def load_checkpoint(module: nn.Module, path: Path) -> int | None:
-    """Load a checkpoint of either kind into an :class:`~lnra.method.module.LnraModule`; return its epoch."""
+def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
+    """Load a checkpoint of either kind into an :class:`~lnra.method.module.LnraModule`'s net; return what was
+    read (its epoch and validation history come with it)."""
     weights = read_weights(Path(path))
     load_weights_into(module.model, weights, path)
     if weights.kind == "original":
         log.info("loaded the paper's original checkpoint %s", path)
-    module.history = weights.history
-    return weights.epoch
+    return weights
 
 
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -82,9 +83,9 @@ def device_name(trainer: pl.Trainer) -> str:
     return kind if trainer.num_devices == 1 else f"{trainer.num_devices} x {kind}"
 
 
-def describe_run(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path) -> str:
+def describe_run(cfg: DictConfig, run: Any, run_dir: Path) -> str:
     """The one line that says what this run is, printed before any work starts."""
-    d = cfg.dataset
+    d, trainer = run.datamodule, run.trainer
     epochs = f"{trainer.max_epochs} epoch{'' if trainer.max_epochs == 1 else 's'}"
     what = f"training {epochs}" if cfg.task == "train" else f"testing {cfg.ckpt_path}"
     return (f"{what}: dataset {d.name}, pseudo {cfg.pseudo.name}, {d.height}x{d.width}, "

@@ -55,7 +55,7 @@ def _split_missing(split_dir: Path, fix: str) -> Missing | None:
 def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
     """Frame folders of the splits the task reads, and the test labels (none for generated data)."""
     d = cfg.dataset
-    if d.get("generate"):
+    if d.get("generate") is not None:
         return []
     root = Path(d.root)
     fix = dataset_command(d.name, root)
@@ -103,32 +103,13 @@ def intruder_inputs(cfg: DictConfig) -> list[Missing]:
     return found
 
 
-def check_trainer_limits(cfg: DictConfig) -> None:
-    """Refuse options that would score part of the test set, before training rather than after an
-    epoch: the AUC is only defined over every test window (``trainer.fast_dev_run`` skips it instead)."""
-    for option in ("limit_val_batches", "limit_test_batches", "overfit_batches"):
-        value = cfg.trainer.get(option)
-        if option == "overfit_batches":
-            partial = value not in (None, 0)
-        else:  # Lightning reads an int as a number of batches and a float as a fraction: all is 1.0
-            partial = value is not None and not (isinstance(value, float) and value == 1.0)
-        if partial:
-            raise LnraError(
-                f"trainer.{option}={value} would score only part of the test set, but the AUC is defined "
-                f"over every test window; remove trainer.{option} (validate less often with "
-                "trainer.check_val_every_n_epoch=N; smoke-test with trainer.fast_dev_run=true)"
-            )
-
-
-def check_inputs(cfg: DictConfig, training: bool) -> None:
-    """Everything the task will read, looked up in well under a second; all gaps in one error."""
-    check_trainer_limits(cfg)
+def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
+    """Everything the task will read, looked up in well under a second: [] or one line naming every gap."""
     missing = dataset_inputs(cfg, training) + intruder_inputs(cfg)
     ckpt = cfg.get("ckpt_path")
     if not training and ckpt and not Path(ckpt).is_file():
         missing.append(Missing(f"checkpoint not found: {ckpt}"))
-    if len(missing) == 1:
-        raise LnraError(str(missing[0]))
-    if missing:
-        raise LnraError(f"{len(missing)} inputs of this run are missing: "
-                        + " ".join(f"({i}) {m}." for i, m in enumerate(missing, start=1)))
+    if len(missing) > 1:
+        return [f"{len(missing)} inputs of this run are missing: "
+                + " ".join(f"({i}) {m}." for i, m in enumerate(missing, start=1))]
+    return [str(m) for m in missing]

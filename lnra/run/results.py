@@ -1,40 +1,66 @@
-"""What a test leaves in the run directory: ``results.json`` (the numbers) and ``scores.csv`` (per frame)."""
+"""What a finished run leaves, assembled in one place: ``results.json`` (the numbers), ``scores.csv`` (per
+frame), ``summary.md`` (the same run told to a person), and the settings its HParams row shows.
+
+Everything comes forward from the run: the result pass's :class:`~lnra.method.scoring.Evaluation`, the
+values the module and the callbacks logged (``trainer.callback_metrics``), the validation history, the
+built objects and the config — never from looking callbacks up.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import re
+import shlex
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from lnra.callbacks.progress import duration
+from lnra.config.options import effective_options
 from lnra.diskio import atomic_path, explained_write_errors
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.scoring import Evaluation
+from lnra.run.console import device_name
+
+PIXEL_KEYS = ("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer")
+NOT_APPLICABLE = "-"
 
 
-def best_epoch(history: list[dict[str, float]]) -> dict[str, float] | None:
-    """The validation epoch with the highest micro AUC (the paper selected epochs this way)."""
-    return max(history, key=lambda h: h["auc_micro"]) if history else None
+def logged(trainer: pl.Trainer, stage: str) -> dict[str, float]:
+    """The values logged under ``<stage>/`` (the prefix off)."""
+    return {k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items()
+            if k.startswith(f"{stage}/")}
+
+
+def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
+    """The pixel-level metrics of the result's pass (None without masks or without the callback) and the
+    settings they depend on."""
+    out: dict[str, Any] = {key: values.get(key) for key in PIXEL_KEYS}
+    settings = effective_options((cfg.get("callbacks") or {}).get("localisation"))
+    out |= {f"pixel_{key}": settings.get(key) for key in ("sigma", "bins", "min_fraction") if key in settings}
+    return out
 
 
 def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                   history: list[dict[str, float]]) -> Path:
-    """Write both files and return the path of ``results.json``.
+    """Write ``scores.csv`` and then ``results.json``, and return the latter's path.
 
     ``results.json`` marks a run as finished (a resumed sweep skips it), so it is written last and by
     rename: it exists complete or not at all. A full disk or a read-only folder is one line.
     """
     run_dir = Path(run_dir)
-    best = best_epoch(history)
-    results = {
-        **meta,
-        "auc_micro": evaluation.auc_micro,
-        "auc_macro": evaluation.auc_macro,
-        "auc_micro_global": evaluation.auc_micro_global,
-        "n_frames": evaluation.n_frames,
-        "best_epoch": best["epoch"] if best else None,
-        "best_auc_micro": best["auc_micro"] if best else None,
-        "history": history,
-    }
+    last = history[-1] if history else {}
+    results = {**meta, "auc_micro": evaluation.auc_micro, "auc_macro": evaluation.auc_macro,
+               "auc_micro_global": evaluation.auc_micro_global, "n_frames": evaluation.n_frames,
+               "best_epoch": int(last["best_epoch"]) if "best_epoch" in last else None,
+               "best_auc_micro": last.get("auc_best"), "history": history}
     path = run_dir / "results.json"
     with explained_write_errors(path, "results"):
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -47,3 +73,94 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(results, indent=2, allow_nan=True))
     return path
+
+
+# -- summary.md ---------------------------------------------------------------------------------------
+def command_line() -> str:
+    """The command as typed: ``python run.py`` and the overrides of this job (a sweep's job included)."""
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
+    return " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
+
+
+def _links(run_dir: Path) -> list[str]:
+    """Whatever the run left that a person looks at, linked relative to summary.md."""
+    lines = []
+    timelines = sorted((run_dir / "timelines").glob("*.png"))
+    if timelines:
+        lines.append("- Score timelines (per test video): "
+                     + ", ".join(f"[{p.stem}](timelines/{p.name})" for p in timelines))
+    for name, what in (("results.json", "all numbers, per-epoch history"), ("scores.csv", "per-frame scores"),
+                       ("run.log", "the full log")):
+        if (run_dir / name).is_file():
+            lines.append(f"- [{name}]({name}): {what}")
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
+    if checkpoints:
+        lines.append("- Checkpoints: " + ", ".join(f"[{c}](checkpoints/{c})" for c in checkpoints))
+    if (run_dir / "tensorboard").is_dir():
+        lines.append(f"- TensorBoard: `tensorboard --logdir {run_dir / 'tensorboard'}`")
+    return lines
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodule: VideoDataModule,
+                  evaluation: Evaluation, history: list[dict[str, float]], started: float) -> Path:
+    """Write ``run_dir/summary.md`` from the finished run (after its results files)."""
+    dm = datamodule
+    rows = [("Command", f"`{command_line()}`"), ("Task", cfg.task),
+            ("Dataset", f"{dm.name} at {dm.height}x{dm.width}, clips of {dm.clip_len} frames"),
+            ("Variant (pseudo anomalies)", cfg.pseudo.name), ("Precision", str(trainer.precision)),
+            ("Device", device_name(trainer)), ("Wall time", duration(time.monotonic() - started))]
+    if cfg.task == "train":
+        rows.insert(5, ("Epochs", f"{trainer.current_epoch} of {trainer.max_epochs}"))
+    speed = trainer.callback_metrics.get("throughput/train_clips_per_s")
+    if speed is not None:
+        rows.append(("Training speed", f"{float(speed):.1f} clips/s (last epoch)"))
+    e = evaluation
+    rows.append(("AUC (last model, test)", f"**{_pct(e.auc_micro)}** (macro {_pct(e.auc_macro)}, without "
+                                           f"per-video normalisation {_pct(e.auc_micro_global)})"))
+    if history and "auc_best" in history[-1]:
+        rows.append(("Best validation AUC",
+                     f"{_pct(history[-1]['auc_best'])} at epoch {int(history[-1]['best_epoch']) + 1}"))
+    table = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *_links(run_dir), ""])
+    path = run_dir / "summary.md"
+    path.write_text(text)
+    return path
+
+
+# -- the HParams row -----------------------------------------------------------------------------------
+def source_name(source: Any) -> str:
+    """A short name of an intruder source config: its ``name`` (video sources), its folder, or its class."""
+    if source is None:
+        return NOT_APPLICABLE
+    if source.get("name"):
+        return str(source.name)
+    if source.get("root"):
+        return Path(str(source.root)).name
+    cls = str(source.get("_target_", "")).rsplit(".", 1)[-1].removesuffix("Source")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls).lower() or NOT_APPLICABLE
+
+
+def run_hparams(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule) -> dict[str, Any]:
+    """The run's HParams values (precision and epochs come from the trainer when training starts)."""
+    pseudo = datamodule.pseudo
+    skip = pseudo.skip if pseudo.needs_skip_clips else None
+    patches = pseudo.patches
+    entries = list(cfg.pseudo.get("patches") or [])
+    first = patches[0] if patches else None
+    return {
+        "run": Path(run_dir).name,
+        "dataset": datamodule.name,
+        "variant": str(cfg.pseudo.name),
+        "technique": "+".join((["skip_frame"] if skip else []) + [p.technique for p in patches]) or "none",
+        "source": "+".join(source_name(e.get("source")) for e in entries) or NOT_APPLICABLE,
+        "alpha": first.max_size if first else math.nan,
+        "beta": float(first.max_move) if first else math.nan,
+        "p": (skip.p if skip else 0.0) + sum(p.p for p in patches),
+        "jumps": ",".join(str(j) for j in skip.jump) if skip else NOT_APPLICABLE,
+        "seed": int(cfg.seed),
+        "resolution": f"{datamodule.height}x{datamodule.width}",
+    }

@@ -1,11 +1,12 @@
-"""Run directories that are never shared: two runs started in the same second get different folders.
+"""Run directories that are never shared, and never another run's.
 
-Registered as the OmegaConf resolver ``lnra_unique`` and used for ``hydra.sweep.dir``. The folder is
-created with an exclusive ``mkdir``, which is atomic, so concurrent runs cannot pick the same name.
-``lnra_run_dir`` (``hydra.run.dir``) does the same unless the command resumes an interrupted run, which
-then continues in its own folder (see :mod:`lnra.run.resume`), and ``lnra_sweep_dir`` (``hydra.sweep.dir``)
-unless it resumes a sweep (see :mod:`lnra.run.sweep_resume`); ``lnra_config_subdir`` keeps a resumed run's
-original ``.hydra`` files and saves the resuming command's next to them.
+The resolver ``lnra_run_dir`` (``hydra.run.dir``) names the folder of a run: the interrupted run a command
+resumes (see :mod:`lnra.run.resume`), or ``<runs>/<stamp>_<run_name>``. :func:`claim_run_dir` creates it
+only when the run is about to start — after its config was checked — with an exclusive ``mkdir``, so two
+runs started in the same second get different folders; a folder given explicitly that already holds a
+run's outputs is refused instead of overwritten. ``lnra_sweep_dir`` (``hydra.sweep.dir``) makes a new sweep
+folder unless a sweep is resumed (see :mod:`lnra.run.sweep_resume`); ``lnra_config_subdir`` keeps a resumed
+run's original ``.hydra`` files and saves the resuming command's next to them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from lnra.errors import LnraError
 from lnra.run.fresh_dir import unique_dir
 
 _run_dirs: dict[str, str] = {}
@@ -27,23 +29,54 @@ _sweep_dirs: dict[str, str] = {}
 
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
     """``hydra.run.dir``: the interrupted run to continue when resuming (``resume``, ``ckpt_path=last`` or a
-    requeued SLURM job finds one), else a new unique ``<runs>/<stamp>_<run_name>``."""
+    requeued SLURM job finds one), else ``<runs>/<stamp>_<run_name>``. Nothing is created here."""
     key = f"{runs}|{stamp}|{run_name}|{resume}|{ckpt_path}"
-    if key in _run_dirs:
-        return _run_dirs[key]
-    # Imported here, not at the top: lnra.run.resume loads torch, which `python run.py --help` does not need.
-    from lnra.run.resume import SLURM_MARKER, find_run_to_resume, slurm_job_id
+    if key not in _run_dirs:
+        # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
+        from lnra.run.resume import find_run_to_resume
 
-    found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
-    if found is not None:
-        chosen = str(found)
-        _resumed.add(os.path.abspath(chosen))
-    else:
-        chosen = unique_dir(f"{runs}/{stamp}_{run_name}")
-        if slurm_job_id():
-            Path(chosen, SLURM_MARKER).write_text(slurm_job_id())
-    _run_dirs[key] = chosen
-    return chosen
+        found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
+        if found is not None:
+            _resumed.add(os.path.abspath(found))
+        _run_dirs[key] = str(found or f"{runs}/{stamp}_{run_name}")
+    return _run_dirs[key]
+
+
+RUN_OUTPUTS = ("results.json", "scores.csv", "checkpoints")
+
+
+def claim_run_dir(cfg: DictConfig) -> Path:
+    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts, and return it.
+
+    A resumed run continues in its own folder; the default name gets a ``-N`` suffix when another run took
+    it in the same second; a folder given explicitly (``hydra.run.dir=D``) that holds another run's outputs
+    is refused, since this run would overwrite them.
+    """
+    explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
+    return claim(str(cfg.hydra.run.dir), explicit)
+
+
+def claim(chosen: str, explicit: bool) -> Path:
+    """Create the run directory ``chosen`` (see :func:`claim_run_dir`); a SLURM job marks it as its own."""
+    from lnra.run.resume import SLURM_MARKER, slurm_job_id
+
+    if os.path.abspath(chosen) in _resumed:
+        return Path(chosen)
+    try:
+        if explicit:
+            taken = [name for name in RUN_OUTPUTS if (Path(chosen) / name).exists()]
+            if taken:
+                raise LnraError(f"hydra.run.dir={chosen}: holds another run's outputs ({', '.join(taken)}); "
+                                f"continue that run with resume={chosen}, or give another directory")
+            Path(chosen).mkdir(parents=True, exist_ok=True)
+        else:
+            chosen = unique_dir(chosen)
+    except OSError as err:
+        raise LnraError(f"hydra.run.dir={chosen}: cannot create the run directory ({err.strerror or err})") \
+            from None
+    if slurm_job_id():
+        Path(chosen, SLURM_MARKER).write_text(slurm_job_id())
+    return Path(chosen)
 
 
 def config_subdir(run_dir_path: str) -> str:
@@ -70,8 +103,6 @@ def sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Any) -> str:
 
 
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("lnra_unique"):
-        OmegaConf.register_new_resolver("lnra_unique", unique_dir, use_cache=True)
     if not OmegaConf.has_resolver("lnra_run_dir"):
         OmegaConf.register_new_resolver("lnra_run_dir", run_dir, use_cache=True)
     if not OmegaConf.has_resolver("lnra_sweep_dir"):

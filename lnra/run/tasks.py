@@ -1,48 +1,74 @@
-"""The tasks ``run.py`` can run: ``train`` (fit, then test the last epoch) and ``test`` (a checkpoint)."""
+"""The tasks ``run.py`` can run: ``train`` (fit, then the result of the final weights), ``test`` (score a
+checkpoint) and ``preview`` (pictures of the pseudo anomalies), and the one check of a run's config."""
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig
 from PIL import Image
 
-from lnra.callbacks.localisation import pixel_results
 from lnra.callbacks.preview import PNG_NAME, preview_image
+from lnra.config.check import config_mistakes
 from lnra.errors import LnraError
-from lnra.run.builders import RunObjects, build_datamodule, build_pseudo, build_run
+from lnra.run.builders import RunObjects, build_datamodule, build_run
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
-from lnra.run.inputs import check_inputs
-from lnra.run.results import write_results
+from lnra.run.inputs import missing_inputs
+from lnra.run.results import logged, pixel_results, write_results, write_summary
 from lnra.run.resume import check_checkpoint, checkpoint_to_resume
-from lnra.run.summary import write_summary
+from lnra.run.settings import RELATIONS, RunSettings
 from lnra.run.sweep_resume import finished_cell
+from lnra.run.trainer import argument_mistakes
 
 log = logging.getLogger(__name__)
 
 
-def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, extra: dict) -> float:
-    """Test, write the results files and print the headline number."""
-    trainer, module, datamodule = run.trainer, run.module, run.datamodule
-    trainer.test(module, datamodule=datamodule, verbose=False)
-    evaluation = module.last_evaluation
+def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
+    """Every mistake of a run's config and every input it lacks, all at once (one line each), before
+    anything is built: the options against their declarations, Lightning's own refusals of the trainer's
+    arguments, the relations between options, and the files the task will read."""
+    mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
+    lines = [str(m) for m in mistakes]
+    lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]
+    sweep = sweep or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+    devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
+    if sweep and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
+        lines.append(f"trainer.devices={devices}: a sweep (-m) runs each job on one device, but the trainer "
+                     f"asks for devices={devices} (DDP would re-run the whole sweep in every rank); drop "
+                     "trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the jobs in "
+                     "parallel, one GPU each")
+    if inputs and not lines and cfg.task in ("train", "test") and not cfg.get("resume"):
+        lines += missing_inputs(cfg, training=cfg.task == "train")
+    if lines:
+        raise LnraError("\nerror: ".join(lines))
+
+
+def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, extra: dict) -> float:
+    """Write the results files and print the headline number."""
+    trainer, module = run.trainer, run.module
+    evaluation = module.evaluation
     if evaluation is None:  # trainer.fast_dev_run scored one batch of each loop
         log.info("fast_dev_run: one batch of each loop ran; the AUC needs every test window, so it is "
                  "skipped and no results are written")
         return math.nan
-    pixel = pixel_results(trainer)
+    pixel = pixel_results(cfg, logged(trainer, "test" if trainer.state.fn == "test" else "val"))
     if trainer.is_global_zero:
-        meta = {"dataset": cfg.dataset.name, "pseudo": cfg.pseudo.name, "seed": cfg.seed,
+        dm = run.datamodule
+        meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": _choice("loss"),
+                "model": _choice("model"), "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
-                "height": cfg.dataset.height, "width": cfg.dataset.width, **extra, **pixel}
-        write_results(run_dir, evaluation, meta, module.history)
-        write_summary(run_dir, cfg, trainer, evaluation, module.history)
+                "height": dm.height, "width": dm.width, **extra, **pixel}
+        history = run.history.epochs or extra.pop("history", [])
+        write_results(run_dir, evaluation, meta, history)
+        write_summary(run_dir, cfg, trainer, dm, evaluation, history, started)
         print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
               f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
         if pixel["pixel_auroc"] is not None:
@@ -52,39 +78,59 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, extra: dict) -> flo
     return evaluation.auc_micro
 
 
+def _choice(group: str) -> str | None:
+    """The option of a config group this run used (``loss=steal``, ``model=memae``): how the report tells
+    the method's family apart."""
+    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
+
+
+def _result_of_the_last_validation(trainer: pl.Trainer) -> None:
+    """The last validation scored the final weights at the test's precision: its evaluation is the result,
+    logged as the test's too (``test/*``), instead of scoring the same windows again."""
+    log.info("the last validation scored these final weights: it is the result (no second pass)")
+    values = {f"test/{key}": value for key, value in logged(trainer, "val").items()
+              if key.startswith(("auc_micro", "auc_macro", "pixel_"))}
+    for logger in trainer.loggers:
+        logger.log_metrics(values, step=trainer.global_step)
+        logger.save()
+
+
 def train(cfg: DictConfig, run_dir: Path) -> float:
+    started = time.monotonic()
     done = finished_cell(cfg, run_dir)
     if done is not None:  # a resumed sweep's job that finished before
         return done
-    check_inputs(cfg, training=True)
     ckpt = checkpoint_to_resume(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run = build_run(cfg, run_dir)
     if ckpt is not None:
         check_checkpoint(ckpt, run.module)
-    log.info(describe_run(cfg, run.trainer, run_dir))
-    if run.trainer.logger is not None:
-        run.trainer.logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    log.info(describe_run(cfg, run, run_dir))
     run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt)
-    return _finish(cfg, run_dir, run, {})
+    if run.module.closed_at_step != run.trainer.global_step or run.trainer.fast_dev_run:
+        run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
+    else:
+        _result_of_the_last_validation(run.trainer)
+    return _finish(cfg, run_dir, run, started, {})
 
 
 def test(cfg: DictConfig, run_dir: Path) -> float:
+    """Score ``ckpt_path``. In fp32 unless the command line sets ``trainer.precision``: a released checkpoint
+    must give its published AUC, and reduced precision moves the PSNRs that AUC is computed from."""
+    started = time.monotonic()
     ckpt = cfg.get("ckpt_path")
     if not ckpt:
         raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or the paper's .pth)")
-    check_inputs(cfg, training=False)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run = build_run(cfg, run_dir, training=False, **({} if _precision_given() else {"precision": "32-true"}))
-    epoch = load_checkpoint(run.module, Path(ckpt))
-    log.info(describe_run(cfg, run.trainer, run_dir))
-    return _finish(cfg, run_dir, run, {"epoch": epoch, "ckpt_path": str(ckpt)})
+    weights = load_checkpoint(run.module, Path(ckpt))
+    log.info(describe_run(cfg, run, run_dir))
+    run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
+    return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": str(ckpt),
+                                                "history": weights.history})
 
 
 def _precision_given() -> bool:
-    """Whether the command line sets ``trainer.precision``. Otherwise ``task=test`` scores in fp32
-    whatever the trainer profile's default: a released checkpoint must give its published AUC, and
-    reduced precision moves the PSNRs that AUC is computed from."""
     if not HydraConfig.initialized():
         return False
     return any(o.lstrip("+~").startswith("trainer.precision=") for o in HydraConfig.get().overrides.task)
@@ -92,10 +138,11 @@ def _precision_given() -> bool:
 
 def preview(cfg: DictConfig, run_dir: Path) -> Path:
     """``task=preview``: write the grid of the chosen ``pseudo`` variant to ``<run dir>/{PNG_NAME}``."""
-    datamodule = build_datamodule(cfg, build_pseudo(cfg))
+    datamodule = build_datamodule(cfg)
     path = Path(run_dir) / PNG_NAME
     Image.fromarray(preview_image(datamodule, seed=cfg.seed)).save(path)
-    print(f"preview of pseudo={cfg.pseudo.name} ({', '.join(datamodule.pseudo.kind_names[2:]) or 'no patch'}"
+    kinds = [patch.name for patch in datamodule.pseudo.patches]
+    print(f"preview of pseudo={cfg.pseudo.name} ({', '.join(kinds) or 'no patch'}"
           f"{', skip_frame' if datamodule.pseudo.needs_skip_clips else ''}): {path}")
     return path
 
@@ -104,6 +151,4 @@ TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test"
 
 
 def run_task(cfg: DictConfig, run_dir: Path) -> object:
-    if cfg.task not in TASKS:
-        raise LnraError(f"unknown task '{cfg.task}'; choose one of {', '.join(sorted(TASKS))}")
     return TASKS[cfg.task](cfg, Path(run_dir))

@@ -14,23 +14,23 @@ from helpers.paths import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.monitor import (
-    FixedWindowImages,
-    HealthMonitor,
-    HParamsLogger,
-    PseudoClipImages,
-    ScoreMonitor,
-)
-from lnra.callbacks.monitor.board import GAP_PX, HEADER_PX, LABEL_WIDTH
-from lnra.callbacks.monitor.hparams import run_hparams
-from lnra.callbacks.monitor.window_images import choose_windows
-from lnra.run.builders import build_trainer
+from lnra.callbacks.monitor.health import HealthMonitor
+from lnra.callbacks.monitor.hparams import HParamsLogger
+from lnra.callbacks.monitor.pseudo_clips import PseudoClipImages
+from lnra.callbacks.monitor.scores import ScoreMonitor
+from lnra.callbacks.monitor.window_images import FixedWindowImages, choose_windows
+from lnra.pictures import GRID_GAP_PX as GAP_PX
+from lnra.pictures import GRID_HEADER_PX as HEADER_PX
+from lnra.run.builders import build_datamodule, build_trainer
+from lnra.run.results import run_hparams
 from lnra.run.tasks import run_task
 from lnra.tools.hparams_table import read_hparams
 
 TINY_RUN = ["model.net.widths=[8,8,16,16]", "trainer.accelerator=cpu", "trainer.max_epochs=2",
-            "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false",
-            "logger=tensorboard", "pseudo=synthetic_smoothmix"]
+            "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false",
+            "callbacks.pictures.timelines=false", "logger=tensorboard", "pseudo=synthetic_smoothmix",
+            "trainer.precision=32-true"]
+LABEL_WIDTH = 150  # the labelled grid's default label column
 MONITOR_TYPES = (FixedWindowImages, PseudoClipImages, ScoreMonitor, HParamsLogger, HealthMonitor)
 
 
@@ -50,21 +50,25 @@ def test_fixed_windows_are_half_anomalous_and_spread_over_videos():
 
 
 def test_hparams_of_the_variants(compose_cfg, tmp_path):
-    skip = run_hparams(compose_cfg("pseudo=skip_frame", "seed=3"), tmp_path / "0_ped2_skip_frame_seed3")
+    def hparams(*overrides: str, run_dir=tmp_path):
+        cfg = compose_cfg(*overrides)
+        return run_hparams(cfg, run_dir, build_datamodule(cfg))
+
+    skip = hparams("pseudo=skip_frame", "seed=3", run_dir=tmp_path / "0_ped2_skip_frame_seed3")
     assert skip["run"] == "0_ped2_skip_frame_seed3" and skip["seed"] == 3
     assert (skip["technique"], skip["jumps"], skip["p"]) == ("skip_frame", "2,3,4,5", 0.2)
     assert skip["source"] == "-"
     assert math.isnan(skip["alpha"]) and math.isnan(skip["beta"])
-    patch = run_hparams(compose_cfg("pseudo=synthetic_smoothmix", "pseudo.patches.0.max_move=7"), tmp_path)
+    patch = hparams("pseudo=synthetic_smoothmix", "pseudo.patches.0.max_move=7")
     assert (patch["technique"], patch["source"], patch["alpha"], patch["beta"]) == ("smoothmix_s", "texture",
                                                                                      0.5, 7.0)
-    assert run_hparams(compose_cfg("pseudo=none"), tmp_path)["technique"] == "none"
+    assert hparams("pseudo=none")["technique"] == "none"
 
 
 def test_monitor_none_adds_no_callback(compose_cfg, tmp_path):
     on = build_trainer(compose_cfg(*TINY_DATASET, *TINY_RUN), tmp_path / "a")
     assert {type(c) for c in on.callbacks} >= set(MONITOR_TYPES)
-    off = build_trainer(compose_cfg(*TINY_DATASET, *TINY_RUN, "monitor=none"), tmp_path / "b")
+    off = build_trainer(compose_cfg(*TINY_DATASET, *TINY_RUN, "callbacks=no_views"), tmp_path / "b")
     assert not any(isinstance(c, MONITOR_TYPES) for c in off.callbacks)
 
 

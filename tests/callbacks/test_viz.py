@@ -10,7 +10,7 @@ from helpers.paths import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.viz import ResultVisualizer
+from lnra.callbacks.result_pictures import ResultVisualiser
 from lnra.errors import LnraError
 from lnra.pictures import DemoLayout, ErrorColours, Timeline, label_spans, panel_row
 from lnra.run.builders import build_trainer
@@ -53,7 +53,9 @@ def test_panel_row_and_demo_marker():
 
 
 def test_test_run_writes_images_timelines_videos_and_tensorboard(compose_cfg, tmp_path):
-    cfg = compose_cfg(*TINY_DATASET, *TINY_MODEL, "viz.images=true", "viz.video=true", "logger=tensorboard")
+    cfg = compose_cfg(*TINY_DATASET, *TINY_MODEL, "callbacks.pictures.images=true",
+                      "callbacks.pictures.video=true",
+                      "logger=tensorboard")
     run_dir = tmp_path / "run"
     run_task(cfg, run_dir)
     windows = 32 - 15
@@ -74,6 +76,6 @@ def test_test_run_writes_images_timelines_videos_and_tensorboard(compose_cfg, tm
 
 def test_visualisation_off_adds_no_callback(compose_cfg, tmp_path):
     on = build_trainer(compose_cfg(*TINY_DATASET, *TINY_MODEL), tmp_path / "a")
-    assert any(isinstance(c, ResultVisualizer) for c in on.callbacks)  # timelines are on by default
-    off = build_trainer(compose_cfg(*TINY_DATASET, *TINY_MODEL, "viz.timelines=false"), tmp_path / "b")
-    assert not any(isinstance(c, ResultVisualizer) for c in off.callbacks)
+    assert any(isinstance(c, ResultVisualiser) for c in on.callbacks)  # timelines are on by default
+    off = build_trainer(compose_cfg(*TINY_DATASET, *TINY_MODEL, "~callbacks.pictures"), tmp_path / "b")
+    assert not any(isinstance(c, ResultVisualiser) for c in off.callbacks)

@@ -75,7 +75,7 @@ def test_resolution_not_multiple_of_16_fails_at_start_up(tmp_path):
 def test_a_partial_evaluation_is_refused_not_scored(tmp_path):
     proc = run_py(tmp_path, *TINY_DATASET, "debug=fast", "++trainer.limit_val_batches=1", check=False)
     assert proc.returncode == 2
-    assert "error: trainer.limit_val_batches=1 would score only part of the test set" in proc.stderr
+    assert "error: trainer.limit_val_batches=1: would score only part of the test set" in proc.stderr
     assert "remove trainer.limit_val_batches" in proc.stderr
     assert "model:" not in proc.stdout  # refused before anything was built, not after an epoch
 

@@ -19,7 +19,9 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from lnra.config.options import effective_options
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
+from lnra.pseudo.skip import SkipFrame
 from lnra.tools.report import FIG5C, TABLE1, build_report
 
 TABLE1_CELLS = {(d, p) for d in ("ped2", "avenue", "shanghai")
@@ -51,12 +53,16 @@ def test_experiment_sweeps_exactly_the_paper_cells_at_paper_settings(experiment:
             cfg = compose("config", overrides=[*tmp_paths(tmp_path), f"experiment={experiment}",
                                                *(f"{k}={v}" for k, v in job.items())])
             assert (cfg.dataset.name, cfg.pseudo.name) == (job["dataset"], job["pseudo"])
-            assert cfg.trainer.max_epochs == 60 and cfg.dataset.batch_size == 4 and cfg.model.lr == 1e-4
-            assert (cfg.dataset.height, cfg.dataset.width, cfg.dataset.clip_len) == (256, 256, 16)
-            for patch in cfg.pseudo.patches:
-                assert (patch.p, patch.max_size, patch.max_move) == (0.2, 0.5, 10)
-            if cfg.pseudo.skip:
-                assert cfg.pseudo.skip.p == 0.2 and list(cfg.pseudo.skip.jump) == [2, 3, 4, 5]
+            data, model = effective_options(cfg.dataset), effective_options(cfg.model)
+            assert cfg.trainer.max_epochs == 60 and data["batch_size"] == 4 and model["lr"] == 1e-4
+            assert (data["height"], data["width"], data["clip_len"]) == (256, 256, 16)
+            for entry in cfg.pseudo.patches:
+                patch = effective_options(entry)
+                assert (patch["p"], patch["max_size"], patch["max_move"]) == (0.2, 0.5, 10)
+            if cfg.pseudo.skip is not None:
+                skip = SkipFrame(**cfg.pseudo.skip)  # the variant's file over the skip-frame defaults
+                assert skip.p == 0.2 and list(skip.jump) == [2, 3, 4, 5]
+            assert (job["pseudo"] == "skip_frame") == (cfg.pseudo.skip is not None)
 
 
 def test_report_knows_the_cells_the_experiments_run() -> None:

@@ -19,7 +19,7 @@ TINY_DATASET = [
 ]
 # A whole real run on it in seconds: ``debug=fast`` (one epoch of two training batches, no logger, every
 # test window scored) with the paper's layer layout at its narrowest widths and no timeline images.
-FAST_RUN = ["debug=fast", *TINY_DATASET, "model.net.widths=[8,8,8,8]", "viz.timelines=false"]
+FAST_RUN = ["debug=fast", *TINY_DATASET, "model.net.widths=[8,8,8,8]", "callbacks.pictures.timelines=false"]
 
 
 def shared_data_dir() -> Path | None:

@@ -158,7 +158,7 @@ def test_skip_gives_up_after_ten_redraws_and_clamps_to_the_last_frame() -> None:
 
 def test_test_windows_cover_len_minus_15_per_video(dataset_root: Path) -> None:
     dm = _datamodule(dataset_root, cache_on_device=False)
-    windows = TestWindows(dm.store("test"), 16, gather=True)
+    windows = TestWindows(dm.store("test"), dm.test_videos(), gather=True)
     assert len(windows) == sum(n - 15 for n in TEST_LENGTHS)
     for k in range(len(windows)):
         item = windows[k]

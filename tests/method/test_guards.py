@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers.paths import FAST_RUN
 
-import lnra.method.module
+import lnra.method.losses
 from lnra.errors import LnraError
 from lnra.run.tasks import train
 
@@ -33,14 +33,14 @@ def test_a_diverging_learning_rate_stops_training_with_the_step_and_kinds(compos
 
 def test_an_infinite_loss_is_caught_at_its_step(compose_cfg, tmp_path, monkeypatch):
     calls = []
-    real = lnra.method.module.reconstruction_loss
+    real = lnra.method.losses.per_sample_mse
 
     def infinite_on_third_call(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         calls.append(1)
         loss = real(recon, target)
         return loss + float("inf") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(lnra.method.module, "reconstruction_loss", infinite_on_third_call)
+    monkeypatch.setattr(lnra.method.losses, "per_sample_mse", infinite_on_third_call)
     expected = r"training loss is inf at epoch 0, step 2 \(pseudo kinds in the batch: normal\)"
     with pytest.raises(LnraError, match=expected):
         train(compose_cfg(*FAST), tmp_path / "run")

@@ -155,9 +155,10 @@ def _with_masks(cfg) -> None:
 
 def test_a_run_reports_pixel_metrics_in_results_history_and_logger(compose_cfg, tmp_path: Path) -> None:
     cfg = compose_cfg(*TINY_DATASET, "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-                      "model.net.widths=[8,8,16,16]", "logger=csv", "localisation.validation=true",
-                      "localisation.sigma=1.0",
-                      "viz.timelines=false", "viz.images=true", "viz.video=true", "viz.localisation=true")
+                      "model.net.widths=[8,8,16,16]", "logger=csv", "callbacks.localisation.validation=true",
+                      "callbacks.localisation.sigma=1.0",
+                      "callbacks.pictures.timelines=false", "callbacks.pictures.images=true",
+                          "callbacks.pictures.video=true", "callbacks.pictures.localisation=true")
     _with_masks(cfg)
     run_dir = tmp_path / "run"
     run_task(cfg, run_dir)

@@ -3,10 +3,11 @@
 import torch
 
 from lnra.loading.batches import TrainBatch
+from lnra.method.losses import per_sample_mse
 from lnra.method.model import Autoencoder3D
-from lnra.method.module import LnraModule, reconstruction_loss
+from lnra.method.module import LnraModule
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
-from lnra.pseudo.selection import FIRST_PATCH_KIND
+from lnra.pseudo.kinds import FIRST_PATCH_KIND
 
 
 class _Brighten:
@@ -23,12 +24,12 @@ def _module() -> LnraModule:
     return LnraModule(Autoencoder3D(widths=(4, 8, 8, 8), frames=8, height=16, width=16))
 
 
-def test_reconstruction_loss_is_per_sample_mse():
+def test_the_loss_is_per_sample_mse():
     recon = torch.zeros(3, 1, 8, 16, 16)
     target = torch.zeros_like(recon)
     target[1] = 1.0
     target[2, :, :4] = 2.0
-    assert torch.allclose(reconstruction_loss(recon, target), torch.tensor([0.0, 1.0, 2.0]))
+    assert torch.allclose(per_sample_mse(recon, target), torch.tensor([0.0, 1.0, 2.0]))
 
 
 def test_training_step_uses_each_samples_target_not_its_input():

@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from lnra.loading.batches import TrainBatch
-from lnra.method.losses import LntraLoss, StealLoss
-from lnra.method.module import reconstruction_loss
+from lnra.method.losses import LntraLoss, StealLoss, per_sample_mse
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP
-from lnra.pseudo.selection import FIRST_PATCH_KIND
+from lnra.pseudo.kinds import FIRST_PATCH_KIND
 
 
 def _clips(*values: list[float]) -> torch.Tensor:
@@ -67,7 +66,7 @@ def test_lntra_loss_is_todays_reconstruction_loss(dtype):
         batch = TrainBatch(inputs, target, kind)
         loss = LntraLoss()(recon, batch)
         assert loss.dtype == torch.float32
-        assert torch.equal(loss, reconstruction_loss(recon, target))
+        assert torch.equal(loss, per_sample_mse(recon, target))
 
 
 def test_only_steal_needs_pseudo_anomalies():

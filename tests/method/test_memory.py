@@ -137,12 +137,12 @@ def test_gradients_of_both_loss_terms_reach_the_memory(term):
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("memory_items", 0, "model.net.memory_items=0: must be >= 1"),
-    ("shrink_threshold", -0.01, "model.net.shrink_threshold=-0.01: must be >= 0 and < 1"),
-    ("shrink_threshold", 1.0, "model.net.shrink_threshold=1.0: must be >= 0 and < 1"),
-    ("shrink_threshold", float("nan"), "model.net.shrink_threshold=nan: must be >= 0 and < 1"),
-    ("entropy_weight", -1e-4, "model.net.entropy_weight=-0.0001: must be a finite number >= 0"),
-    ("entropy_weight", float("inf"), "model.net.entropy_weight=inf: must be a finite number >= 0"),
+    ("memory_items", 0, "memory_items=0: must be an integer >= 1"),
+    ("shrink_threshold", -0.01, "shrink_threshold=-0.01: must be a finite number in [0, 1)"),
+    ("shrink_threshold", 1.0, "shrink_threshold=1.0: must be a finite number in [0, 1)"),
+    ("shrink_threshold", float("nan"), "shrink_threshold=nan: must be a finite number in [0, 1)"),
+    ("entropy_weight", -1e-4, "entropy_weight=-0.0001: must be a finite number >= 0"),
+    ("entropy_weight", float("inf"), "entropy_weight=inf: must be a finite number >= 0"),
 ])
 def test_impossible_memory_options_are_refused_naming_the_option(option, value, message):
     with pytest.raises(LnraError, match="^" + re.escape(message)):

@@ -154,9 +154,9 @@ def test_configurable_width_and_channels():
 
 
 @pytest.mark.parametrize(("frames", "height", "width", "needle"), [
-    (16, 250, 256, "not a multiple of 16"),
-    (16, 256, 100, "not a multiple of 16"),
-    (12, 256, 256, "not a multiple of 8"),
+    (16, 250, 256, "height=250: must be a positive multiple of 16"),
+    (16, 256, 100, "width=100: must be a positive multiple of 16"),
+    (12, 256, 256, "frames=12: must be a positive multiple of 8"),
 ])
 def test_impossible_shapes_fail_at_construction(frames, height, width, needle):
     with pytest.raises(LnraError, match=needle):

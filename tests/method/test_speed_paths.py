@@ -10,11 +10,13 @@ import pytorch_lightning as pl
 import torch
 from helpers.paths import TINY_DATASET
 
+from lnra.method.losses import per_sample_mse
 from lnra.method.model import Autoencoder3D
-from lnra.method.module import LnraModule, reconstruction_loss
-from lnra.method.scoring import centre_psnr
-from lnra.run import builders
-from lnra.run.builders import build_datamodule, build_module, build_pseudo, build_trainer, resolve_precision
+from lnra.method.module import LnraModule
+from lnra.method.scoring import frame_psnr
+from lnra.run import trainer as builders
+from lnra.run.builders import build_datamodule, build_module, build_trainer
+from lnra.run.trainer import resolve_precision
 
 
 @pytest.fixture
@@ -25,14 +27,14 @@ def no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("accelerator", ["cpu", "auto"])
 def test_auto_precision_is_bf16_on_a_bf16_cpu(monkeypatch, no_cuda, accelerator, caplog) -> None:
     monkeypatch.setattr(builders, "cpu_supports_bf16", lambda: True)
-    with caplog.at_level(logging.INFO, logger="lnra.run.builders"):
+    with caplog.at_level(logging.INFO, logger="lnra.run.trainer"):
         assert resolve_precision("auto", accelerator) == "bf16-mixed"
     assert not caplog.records
 
 
 def test_auto_precision_falls_back_to_fp32_with_one_log_line(monkeypatch, no_cuda, caplog) -> None:
     monkeypatch.setattr(builders, "cpu_supports_bf16", lambda: False)
-    with caplog.at_level(logging.INFO, logger="lnra.run.builders"):
+    with caplog.at_level(logging.INFO, logger="lnra.run.trainer"):
         assert resolve_precision("auto", "cpu") == "32-true"
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "fp32" in lines[0]
@@ -55,7 +57,7 @@ def test_bf16_detection_asks_onednn(monkeypatch) -> None:
 def test_cpu_trainer_gets_the_resolved_precision(compose_cfg, tmp_path, monkeypatch, no_cuda, bf16, expected):
     monkeypatch.setattr(builders, "cpu_supports_bf16", lambda: bf16)
     cfg = compose_cfg("trainer=cpu", "~logger", *TINY_DATASET)
-    assert cfg.model.channels_last is True
+    assert build_module(cfg, build_datamodule(cfg)).channels_last is True
     assert build_trainer(cfg, tmp_path).precision == expected
 
 
@@ -64,16 +66,22 @@ def test_fp32_is_one_switch_away(compose_cfg, tmp_path, monkeypatch, no_cuda) ->
     cfg = compose_cfg("trainer=cpu", "~logger", "trainer.precision=32-true", "model.channels_last=false",
                       *TINY_DATASET)
     assert build_trainer(cfg, tmp_path).precision == "32-true"
-    assert build_module(cfg).channels_last is False
+    assert build_module(cfg, build_datamodule(cfg)).channels_last is False
 
 
 def test_gpu_trainer_composes_the_gpu_loading_settings(compose_cfg) -> None:
     cfg = compose_cfg("trainer=gpu", "dataset=ped2")
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
     assert cfg.trainer.benchmark is True
-    assert cfg.dataset.pin_memory is True and cfg.dataset.num_workers >= 4
-    assert cfg.dataset.cache_on_device == "auto"
-    assert compose_cfg("trainer=gpu", "dataset.num_workers=3").dataset.num_workers == 3
+    on_gpu = build_datamodule(compose_cfg("dataset=ped2", "dataset.cache_on_device=false"))
+    assert on_gpu.cache_on_device is False  # false wins over the GPU
+    on_gpu.follow_device(torch.device("cuda"))  # the data follows the device the trainer runs on
+    assert on_gpu.pin_memory is True and on_gpu.num_workers >= 4
+    assert build_datamodule(compose_cfg("trainer=gpu", "dataset=ped2")).cache_on_device == "auto"
+    explicit = build_datamodule(compose_cfg("trainer=gpu", "dataset=ped2", "dataset.num_workers=3",
+                                            "dataset.cache_on_device=false"))
+    explicit.follow_device(torch.device("cuda"))
+    assert explicit.num_workers == 3
 
 
 def test_cache_on_device_auto_stays_on_the_host_without_gpu(compose_cfg, no_cuda) -> None:
@@ -111,8 +119,8 @@ def test_loss_and_psnr_are_fp32_under_bf16_autocast() -> None:
     clips = torch.rand(2, 1, 16, 16, 16) * 2 - 1
     with torch.autocast("cpu", dtype=torch.bfloat16):
         recon = model(clips)
-        loss = reconstruction_loss(recon, clips)
-        psnr = centre_psnr(recon, clips, 16)
+        loss = per_sample_mse(recon, clips)
+        psnr = frame_psnr(recon[:, :, 8], clips[:, :, 8])
     assert recon.dtype == torch.bfloat16
     assert loss.dtype == torch.float32 and psnr.dtype == torch.float32
     expected = (recon.float() - clips).pow(2).flatten(1).mean(1)
@@ -123,11 +131,12 @@ def test_a_bf16_channels_last_training_step_runs(compose_cfg, tmp_path, no_cuda)
     cfg = compose_cfg("trainer=cpu", "~logger", "pseudo=skip_frame", "trainer.precision=bf16-mixed",
                       "model.channels_last=true", *TINY_DATASET)
     pl.seed_everything(0, verbose=False)
-    datamodule = build_datamodule(cfg, build_pseudo(cfg))
+    datamodule = build_datamodule(cfg)
     datamodule.check_test_split()
     module = build_module(cfg, datamodule)
     before = [p.detach().clone() for p in module.model.parameters()]
-    trainer = build_trainer(cfg, tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=0,
+    trainer = build_trainer(cfg, tmp_path, datamodule, max_epochs=1, limit_train_batches=2,
+                            limit_val_batches=0,
                             enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, datamodule=datamodule)
     assert trainer.precision == "bf16-mixed" and trainer.global_step == 2
@@ -136,4 +145,4 @@ def test_a_bf16_channels_last_training_step_runs(compose_cfg, tmp_path, no_cuda)
     assert all(p.dtype == torch.float32 for p in module.model.parameters())  # bf16 only inside autocast
     assert any(not torch.equal(a, b) for a, b in zip(before, module.model.parameters(), strict=True))
     trainer.test(module, datamodule=datamodule, verbose=False)
-    assert 0.0 <= module.last_evaluation.auc_micro <= 1.0
+    assert 0.0 <= module.evaluation.auc_micro <= 1.0

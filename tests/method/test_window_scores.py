@@ -25,7 +25,7 @@ WINDOWS = [(v, w) for v, p in enumerate(PSNR) for w in range(len(p))]
 def _update(scores: WindowScores, windows: list[tuple[int, int]]) -> None:
     video, window = (torch.tensor(column) for column in zip(*windows, strict=True))
     psnr = torch.tensor([PSNR[v][w] for v, w in windows], dtype=torch.float32)
-    scores.update(psnr, video, window)
+    scores.update(psnr, video, window, VIDEOS)
 
 
 def _assert_expected(evaluation) -> None:
@@ -38,7 +38,7 @@ def _assert_expected(evaluation) -> None:
 
 
 def test_windows_in_any_order_and_padded_duplicates_give_the_protocols_evaluation() -> None:
-    scores = WindowScores(VIDEOS, clip_len=16, stage="test")
+    scores = WindowScores(stage="test")
     order = [WINDOWS[i] for i in (6, 0, 3, 2, 5)]
     _update(scores, order)
     _update(scores, [WINDOWS[1], WINDOWS[4], WINDOWS[0]])  # window (0, 0) again, as a sampler pads
@@ -47,7 +47,7 @@ def test_windows_in_any_order_and_padded_duplicates_give_the_protocols_evaluatio
 
 @pytest.mark.filterwarnings("ignore:The ``compute`` method of metric WindowScores was called before")
 def test_a_partial_pass_names_the_stage_and_the_window_counts() -> None:
-    scores = WindowScores(VIDEOS, clip_len=16, stage="val")
+    scores = WindowScores(stage="val")
     _update(scores, WINDOWS[:5])
     message = ("^val scored 5 of the 7 test windows: the AUC is defined over every window; "
                "remove trainer.limit_val_batches$")
@@ -55,6 +55,8 @@ def test_a_partial_pass_names_the_stage_and_the_window_counts() -> None:
         scores.compute()
     scores.reset()
     with pytest.raises(IncompleteScoresError, match="val scored 0 of the 7 test windows"):
+        empty = torch.zeros(0, dtype=torch.long)
+        scores.update(empty.float(), empty, empty, VIDEOS)  # a pass whose batches held no window
         scores.compute()
 
 
@@ -62,7 +64,7 @@ def _rank(rank: int, port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
-        scores = WindowScores(VIDEOS, clip_len=16, stage="test")
+        scores = WindowScores(stage="test")
         # rank 0 scores 4 windows, rank 1 the other 3 plus a padded repeat of rank 0's first one
         _update(scores, WINDOWS[:4] if rank == 0 else [*WINDOWS[4:], WINDOWS[0]])
         _assert_expected(scores.compute())

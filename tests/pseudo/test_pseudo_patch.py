@@ -20,13 +20,14 @@ def white(height: int = 32, width: int = 48, frames: int = 1) -> PooledSource:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"p": 1.5}, r"p=1.5 is not a probability"),
-    ({"p": -0.1}, r"p=-0.1 is not a probability"),
-    ({"max_size": 0.0}, r"max_size \(α\)=0.0 must be in \(0, 1\]"),
-    ({"max_size": 1.2}, r"max_size \(α\)=1.2 must be in \(0, 1\]"),
-    ({"max_move": -1}, r"max_move \(β\)=-1 must be a whole number"),
-    ({"max_move": 2.5}, r"max_move \(β\)=2.5 must be a whole number"),
-    ({"technique": "mixup"}, r"unknown patching technique 'mixup'"),
+    ({"p": 1.5}, r"^p=1.5: must be a number in \[0, 1\]$"),
+    ({"p": -0.1}, r"^p=-0.1: must be a number in \[0, 1\]$"),
+    ({"max_size": 0.0}, r"^max_size=0.0: must be a number in \(0, 1\]$"),
+    ({"max_size": 1.2}, r"^max_size=1.2: must be a number in \(0, 1\]$"),
+    ({"max_move": -1}, r"^max_move=-1: must be an integer >= 0$"),
+    ({"max_move": 2.5}, r"^max_move=2.5: must be an integer >= 0$"),
+    ({"technique": "mixup"},
+     r"^technique=mixup: must be one of smoothmix_s \| smoothmix_c \| cutmix \| mixup_patch$"),
 ])
 def test_bad_settings_are_refused_in_one_line(kwargs, message):
     settings = {"technique": "smoothmix_s", "p": 0.2, "max_size": 0.5, "max_move": 10, **kwargs}

@@ -13,8 +13,9 @@ from helpers.runner import run_py
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.preview import PNG_NAME
+from lnra.callbacks.preview import LABEL_WIDTH, PNG_NAME
 from lnra.errors import LnraError
+from lnra.pictures import GRID_HEADER_PX as HEADER_PX
 from lnra.run.tasks import preview, run_task
 
 
@@ -35,9 +36,10 @@ def test_preview_task_draws_input_target_and_difference_of_every_clip(compose_cf
     path = preview(cfg, tmp_path)
     assert path == tmp_path / PNG_NAME
     image = np.asarray(Image.open(path).convert("L")).astype(float)
-    # 4 clips x 3 rows of 32x32 frames enlarged 3x to 96 px, 2-px gaps: 12 rows, 4 frame columns
-    assert image.shape == (2 + 12 * 98, 170 + 2 + 4 * 98)
-    rows = [image[2 + 98 * r: 98 * (r + 1), 172:] for r in range(12)]
+    # the column titles, then 4 clips x 3 rows of 32x32 frames enlarged 3x to 96 px with 2-px gaps: 12 rows
+    # of 4 frames beside the label column
+    assert image.shape == (HEADER_PX + 12 * 98, LABEL_WIDTH + 4 * 96)
+    rows = [image[HEADER_PX + 98 * r: HEADER_PX + 98 * r + 96, LABEL_WIDTH:] for r in range(12)]
     for clip in range(4):
         inputs, target, diff = rows[3 * clip: 3 * clip + 3]
         assert np.abs(inputs - target).max() > 0  # every preview clip carries a pseudo anomaly
@@ -47,7 +49,7 @@ def test_preview_task_draws_input_target_and_difference_of_every_clip(compose_cf
 def test_preview_of_skip_frames_shows_another_target(compose_cfg, tmp_path):
     cfg = compose_cfg("task=preview", "pseudo=skip_frame", *TINY_DATASET)
     image = np.asarray(Image.open(preview(cfg, tmp_path)).convert("L"))
-    assert image.shape[0] == 2 + 12 * 98
+    assert image.shape[0] == HEADER_PX + 12 * 98
 
 
 def test_missing_intruders_stop_training_before_any_data_is_read(compose_cfg, tmp_path):

@@ -8,12 +8,13 @@ import shutil
 import pytest
 import torch
 
+from lnra.config.options import effective_options
 from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
+from lnra.pseudo.kinds import FIRST_PATCH_KIND
 from lnra.pseudo.patch import PatchMixer
-from lnra.pseudo.selection import FIRST_PATCH_KIND
 from lnra.pseudo.sources.base import PooledSource
-from lnra.run.builders import build_pseudo
+from lnra.run.builders import build_datamodule
 
 
 def constant_source(value: int) -> PooledSource:
@@ -77,10 +78,10 @@ def test_all_probabilities_one_means_every_sample_is_pseudo():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"jump": ()}, "jump is empty"),
-    ({"jump": (2, 0)}, r"jump holds \[0\]"),
-    ({"jump": (1.5,)}, r"jump holds \[1.5\]"),
-    ({"p": 1.2}, r"skip.p=1.2 is not a probability"),
+    ({"jump": ()}, r"^jump=\[\]: must be a non-empty list \(each an integer >= 1\)$"),
+    ({"jump": (2, 0)}, r"^jump=\[2,0\]: must be a non-empty list"),
+    ({"jump": (1.5,)}, r"^jump=\[1.5\]: must be a non-empty list"),
+    ({"p": 1.2}, r"^p=1.2: must be a number in \[0, 1\]$"),
 ])
 def test_bad_skip_settings_are_refused(kwargs, message):
     with pytest.raises(LnraError, match=message):
@@ -90,12 +91,12 @@ def test_bad_skip_settings_are_refused(kwargs, message):
 def test_config_with_skip_and_patch_together(compose_cfg):
     cfg = compose_cfg("pseudo=synthetic_smoothmix", "pseudo.skip={p:0.3,jump:[2,3]}",
                       "pseudo.source.count=20")
-    pseudo = build_pseudo(cfg)
+    pseudo = build_datamodule(cfg).pseudo
     assert pseudo.needs_skip_clips and pseudo.skip.p == pytest.approx(0.3)
     assert [p.name for p in pseudo.patches] == ["smoothmix_s"] and len(pseudo.patches[0].source) == 20
     too_much = compose_cfg("pseudo=synthetic_smoothmix", "pseudo.skip={p:0.9,jump:[2]}")
     with pytest.raises(LnraError, match="sum to 1.100"):
-        build_pseudo(too_much)
+        build_datamodule(too_much)
 
 
 PAPER_VARIANTS = {
@@ -114,10 +115,11 @@ PAPER_VARIANTS = {
 def test_each_patch_variant_has_the_papers_settings(compose_cfg, variant):
     cfg = compose_cfg(f"pseudo={variant}", "paths.data_dir=/data")
     source, technique = PAPER_VARIANTS[variant]
-    (patch,) = cfg.pseudo.patches
+    (entry,) = cfg.pseudo.patches
+    patch = effective_options(entry)  # the patch's own defaults, overlaid by the variant's file
     assert cfg.pseudo.name == variant and cfg.pseudo.skip is None
-    assert (patch.technique, patch.p, patch.max_size, patch.max_move) == (technique, 0.2, 0.5, 10)
-    assert patch.source._target_.endswith(source) and patch.source == cfg.pseudo.source
+    assert (patch["technique"], patch["p"], patch["max_size"], patch["max_move"]) == (technique, 0.2, 0.5, 10)
+    assert entry.source._target_.endswith(source) and entry.source == cfg.pseudo.source
     if variant.endswith(("ped2_smoothmix", "shanghai_smoothmix")):
         assert cfg.pseudo.source.root == f"/data/{variant.split('_')[0]}"
 
@@ -126,10 +128,10 @@ def test_intruder_location_is_overridable_and_missing_data_stops_at_start_up(com
     cfg = compose_cfg("pseudo=imagenet_smoothmix", f"pseudo.source.root={tmp_path}/absent")
     assert cfg.pseudo.patches[0].source.root == f"{tmp_path}/absent"
     with pytest.raises(LnraError, match=f"intruder folder not found: {tmp_path}/absent"):
-        build_pseudo(cfg)
+        build_datamodule(cfg)
     cifar = compose_cfg("pseudo=cifar_smoothmix", f"paths.data_dir={tmp_path}")
     with pytest.raises(LnraError, match=f"CIFAR-100 not found in {tmp_path}/intruders/cifar100"):
-        build_pseudo(cifar)
+        build_datamodule(cifar)
 
 
 def test_cifar_variant_with_the_cifar10_stand_in(compose_cfg, shared_data, tmp_path):
@@ -140,5 +142,5 @@ def test_cifar_variant_with_the_cifar10_stand_in(compose_cfg, shared_data, tmp_p
             shutil.copy(image, tmp_path / "cifar10" / class_dir.name / image.name)
     cfg = compose_cfg("pseudo=cifar_smoothmix", "pseudo/source=image_folder",
                       f"pseudo.source.root={tmp_path}/cifar10", "pseudo.source.crop=false")
-    (patch,) = build_pseudo(cfg).patches
+    (patch,) = build_datamodule(cfg).pseudo.patches
     assert patch.technique == "smoothmix_s" and patch.source._pool.pool.shape == (30, 1, 32, 32)

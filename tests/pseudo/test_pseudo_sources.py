@@ -80,7 +80,7 @@ def test_pool_is_a_reproducible_subset_when_capped(tmp_path):
     drawn = ((a.sample(5) + 1) * 127.5).round().to(torch.uint8)  # one pass: each pooled image once
     assert sorted(img.flatten().tolist() for img in drawn[:, 0]) == sorted(
         img.flatten().tolist() for img in a.pool[:, 0])
-    with pytest.raises(LnraError, match="at least one image"):
+    with pytest.raises(LnraError, match="^max_images=0: must be an integer >= 1$"):
         Cifar100Source(tmp_path, height=32, width=32, max_images=0)
 
 

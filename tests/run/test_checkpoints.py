@@ -111,7 +111,7 @@ def test_original_whole_module_pickle_loads_without_its_code(tmp_path, original_
 def test_original_state_dict_variant_loads_into_the_lightning_module(tmp_path, original_classes):
     path, clip, expected = _write_original(tmp_path, original_classes, statedict=True)
     module = LnraModule(Autoencoder3D(1, WIDTHS, 16, 32, 32))
-    assert load_checkpoint(module, path) == 59
+    assert load_checkpoint(module, path).epoch == 59
     with torch.no_grad():
         assert torch.equal(module.eval()(clip), expected)
 
@@ -154,7 +154,8 @@ def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes, given, 
     """``python run.py task=test ckpt_path=model.pth`` on a tiny synthetic set, through Hydra: in fp32
     unless the command line sets the precision (whatever the trainer profile's default)."""
     path, _, _ = _write_original(tmp_path, original_classes)
-    cmd = [sys.executable, "run.py", "task=test", f"ckpt_path={path}", "debug=fast", "viz.timelines=false",
+    cmd = [sys.executable, "run.py", "task=test", f"ckpt_path={path}", "debug=fast",
+           "callbacks.pictures.timelines=false",
            f"paths.generated_dir={tmp_path}/data", f"paths.cache_dir={tmp_path}/cache",
            f"paths.output_dir={tmp_path}/out", "dataset.height=32", "dataset.width=32",
            "dataset.generate.size=32", "dataset.generate.train_videos=1", "dataset.generate.test_videos=2",
@@ -170,22 +171,23 @@ def test_run_py_tests_an_original_checkpoint(tmp_path, original_classes, given, 
 def test_every_epoch_keeps_each_epochs_weights_only(compose_cfg, tmp_path):
     from helpers.paths import TINY_DATASET
 
-    from lnra.callbacks.epoch_weights import EpochWeights
+    from lnra.callbacks.checkpoints import EpochWeights
     from lnra.run.builders import build_trainer
     from lnra.run.tasks import train
 
     tiny = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "trainer.max_epochs=2", "logger=none",
-            "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", "viz.timelines=false"]
+            "+trainer.limit_train_batches=2", "trainer.enable_progress_bar=false",
+                "callbacks.pictures.timelines=false"]
     callbacks = build_trainer(compose_cfg(*tiny), tmp_path).callbacks
     assert not any(isinstance(c, EpochWeights) and c.enabled for c in callbacks)
     run_dir = tmp_path / "run"
-    train(compose_cfg(*tiny, "checkpoint.every_epoch=true"), run_dir)
+    train(compose_cfg(*tiny, "callbacks.epoch_weights.enabled=true"), run_dir)
     folder = run_dir / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "epoch_000.ckpt", "epoch_001.ckpt",
                                                          "last.ckpt"]  # and no partial file left
     first, second = (torch.load(folder / f"epoch_00{e}.ckpt", weights_only=True) for e in (0, 1))
     assert "optimizer_states" not in first and "loops" not in first  # weights only
-    assert (first["epoch"], second["epoch"]) == (0, 1) and len(second["lnra_history"]) == 2
+    assert (first["epoch"], second["epoch"]) == (0, 1) and len(second["callbacks"]["History"]["epochs"]) == 2
     weights = [read_weights(folder / name) for name in ("epoch_000.ckpt", "epoch_001.ckpt")]
     assert [w.kind for w in weights] == ["lnra", "lnra"] and len(weights[0].state_dict) == 51
     assert not torch.equal(weights[0].state_dict["decoder.decoder.9.weight"],

@@ -116,7 +116,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 def test_a_run_stopped_by_a_full_disk_resumes_after_space_is_freed(tmp_path: Path) -> None:
     env = child_env()
     command = [str(REPO / "run.py"), *tmp_paths(tmp_path), *TINY_DATASET, "model.net.widths=[8,8,8,8]",
-               "trainer.max_epochs=3", "~logger", "trainer.enable_progress_bar=false", "viz.timelines=false"]
+               "trainer.max_epochs=3", "~logger", "trainer.enable_progress_bar=false",
+                   "callbacks.pictures.timelines=false"]
     full = subprocess.run([sys.executable, "-c", FILLS_UP, *command], env=env, capture_output=True, text=True,
                           timeout=600, check=False)
     assert full.returncode == 2, full.stdout[-3000:] + full.stderr[-3000:]

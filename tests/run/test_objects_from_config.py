@@ -10,17 +10,15 @@ import pytest
 from helpers.paths import TINY_DATASET
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-from lnra.callbacks.last_checkpoint import LastEveryValidation
-from lnra.callbacks.model_line import ModelLine
+from lnra.callbacks.checkpoints import LastEveryValidation, RngState
 from lnra.callbacks.preview import PreviewLogger
-from lnra.callbacks.progress import ProgressLines
-from lnra.callbacks.rng_state import RngStateCallback
-from lnra.callbacks.throughput import ThroughputTimer, clips_in
+from lnra.callbacks.progress import ModelLine, ProgressLines, clips_in
+from lnra.config.check import config_mistakes
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.module import LnraModule
 from lnra.run.builders import build_datamodule, build_module, build_run, build_trainer
 from lnra.run.console import ConsoleFilter
-from lnra.schema.validate import config_mistakes
+from lnra.run.settings import RunSettings
 
 TINY = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", "logger=none"]
 
@@ -31,7 +29,7 @@ def _types(trainer) -> list[type]:
 
 def test_the_default_callbacks_come_from_the_callbacks_group(compose_cfg, tmp_path) -> None:
     trainer = build_trainer(compose_cfg(*TINY), tmp_path)
-    kinds = (LastEveryValidation, RngStateCallback, PreviewLogger, ThroughputTimer, ProgressLines, ModelLine)
+    kinds = (LastEveryValidation, RngState, PreviewLogger, ProgressLines, ModelLine)
     for kind in kinds:
         assert _types(trainer).count(kind) == 1, kind
     (checkpoint,) = [c for c in trainer.callbacks if isinstance(c, LastEveryValidation)]
@@ -48,12 +46,13 @@ def test_the_command_line_adds_drops_and_swaps_callbacks(compose_cfg, tmp_path) 
     swapped = compose_cfg(*TINY, "callbacks.checkpoint._target_=pytorch_lightning.callbacks.ModelCheckpoint",
                           "callbacks.rng_state=null")
     types = _types(build_trainer(swapped, tmp_path))
-    assert ModelCheckpoint in types and LastEveryValidation not in types and RngStateCallback not in types
+    assert ModelCheckpoint in types and LastEveryValidation not in types and RngState not in types
 
 
 def test_a_callback_entry_without_a_class_is_refused_with_the_config(compose_cfg) -> None:
-    mistakes = [str(m) for m in config_mistakes(compose_cfg(*TINY, "+callbacks.mine={patience:3}"))]
-    assert mistakes == ["callbacks.mine={patience:3}: needs a _target_ (the callback's class, e.g. "
+    mistakes = [str(m) for m in config_mistakes(compose_cfg(*TINY, "+callbacks.mine={patience:3}"),
+                                                RunSettings)]
+    assert mistakes == ["callbacks.mine={patience:3}: needs a _target_ (the class to build, e.g. "
                         "pytorch_lightning.callbacks.EarlyStopping), or null to leave it out"]
 
 
@@ -61,7 +60,8 @@ def test_datamodule_and_module_are_built_from_their_targets(compose_cfg, tmp_pat
     cfg = compose_cfg(*TINY, "model.lr=0.002", "dataset.batch_size=3")
     assert cfg.dataset._target_ == "lnra.loading.datamodule.VideoDataModule"
     assert cfg.model._target_ == "lnra.method.module.LnraModule"
-    module, data = build_module(cfg), build_datamodule(cfg)
+    data = build_datamodule(cfg)
+    module = build_module(cfg, data)
     assert isinstance(module, LnraModule) and module.lr == 0.002
     assert module.model.clip_shape == (16, 32, 32)  # the net follows the dataset's clip shape
     assert isinstance(data, VideoDataModule) and data.batch_size == 3
@@ -75,8 +75,8 @@ def test_a_bad_clip_shape_is_refused_before_the_dataset_is_generated(compose_cfg
     from lnra.errors import LnraError
 
     cfg = compose_cfg(*TINY)
-    cfg.dataset.height = 40  # past the schema, as a script could do
-    with pytest.raises(LnraError, match="not a multiple of 16"):
+    cfg.dataset.height = 40  # past the config check, as a script could do
+    with pytest.raises(LnraError, match="height=40: must be a positive multiple of 16"):
         build_run(cfg, tmp_path / "run")
     assert not (tmp_path / "data" / "synthetic").exists()
 
@@ -96,7 +96,7 @@ def test_clips_in_counts_the_samples_of_every_batch_form() -> None:
 
 
 def test_the_throughput_totals_go_to_run_log_not_the_console() -> None:
-    record = logging.LogRecord("lnra.callbacks.throughput", logging.INFO, __file__, 1, "test: 5 windows",
+    record = logging.LogRecord("lnra.callbacks.progress", logging.INFO, __file__, 1, "test: 5 windows",
                                None, None)
     assert ConsoleFilter().filter(record)
     record.file_only = True

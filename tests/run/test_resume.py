@@ -21,15 +21,14 @@ from helpers.paths import REPO, TINY_DATASET
 from helpers.runner import child_env, run_py, run_py_command
 from torch.utils.data import DataLoader
 
-from lnra.callbacks.last_checkpoint import LastEveryValidation
-from lnra.callbacks.rng_state import RngStateCallback
+from lnra.callbacks.checkpoints import LastEveryValidation, RngState
 from lnra.diskio import atomic_torch_save, partial_path
 from lnra.run.atomic_checkpoints import AtomicCheckpointIO
 
 MAX_EPOCHS = 3
 # Tiny widths keep an epoch at a second or two on a shared 2-core CPU; skip frames exercise every RNG.
 TRAIN = [*TINY_DATASET, "model.net.widths=[8,8,8,8]", f"trainer.max_epochs={MAX_EPOCHS}", "~logger",
-         "trainer.enable_progress_bar=false", "viz.timelines=false", "pseudo=skip_frame"]
+         "trainer.enable_progress_bar=false", "callbacks.pictures.timelines=false", "pseudo=skip_frame"]
 
 
 def _run(tmp: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -60,7 +59,8 @@ def _start_and_kill(tmp: Path, env: dict[str, str] | None = None) -> Path:
 
 
 def _validated_epochs(ckpt: Path) -> list[int]:
-    return [h["epoch"] for h in torch.load(ckpt, map_location="cpu", weights_only=True)["lnra_history"]]
+    return [h["epoch"] for h in torch.load(ckpt, map_location="cpu",
+                                           weights_only=True)["callbacks"]["History"]["epochs"]]
 
 
 def _check_completed(run_dir: Path, proc: subprocess.CompletedProcess) -> dict:
@@ -70,10 +70,10 @@ def _check_completed(run_dir: Path, proc: subprocess.CompletedProcess) -> dict:
     assert results["epoch"] == MAX_EPOCHS - 1
     assert [h["epoch"] for h in results["history"]] == list(range(MAX_EPOCHS))
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert [h["epoch"] for h in last["lnra_history"]] == list(range(MAX_EPOCHS))
+    assert [h["epoch"] for h in last["callbacks"]["History"]["epochs"]] == list(range(MAX_EPOCHS))
     (tracking,) = [v for k, v in last["callbacks"].items() if k.startswith("ModelCheckpoint")]
     assert float(tracking["best_model_score"]) == pytest.approx(results["best_auc_micro"])
-    assert "RngStateCallback" in last["callbacks"]
+    assert "RngState" in last["callbacks"]
     return results
 
 
@@ -164,7 +164,7 @@ def test_lightning_writes_through_the_atomic_plugin(compose_cfg, tmp_path):
     trainer = build_trainer(compose_cfg(*TINY_DATASET, "~logger"), tmp_path / "run")
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     assert any(isinstance(cb, LastEveryValidation) for cb in trainer.callbacks)
-    assert any(isinstance(cb, RngStateCallback) for cb in trainer.callbacks)
+    assert any(isinstance(cb, RngState) for cb in trainer.callbacks)
 
 
 class _NeverImproves(pl.LightningModule):
@@ -208,7 +208,7 @@ def _draw() -> tuple:
 
 
 def test_rng_state_round_trips_through_a_checkpoint_file(tmp_path):
-    callback = RngStateCallback()
+    callback = RngState()
     torch.manual_seed(1)
     np.random.seed(2)
     random.seed(3)

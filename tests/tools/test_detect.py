@@ -39,10 +39,10 @@ def _csv(path: Path) -> tuple[list[str], np.ndarray]:
 def test_folder_scores_equal_the_test_protocol(setup, tmp_path, capsys):
     root, ckpt, model = setup
     data = VideoDataModule("synthetic", root, tmp_path / "cache", height=32, width=32, eval_batch_size=5)
-    module = LnraModule(model, test_videos=data.test_videos())
+    module = LnraModule(model)
     pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False).test(
         module, datamodule=data, verbose=False)
-    expected = module.last_evaluation.psnr
+    expected = module.evaluation.psnr
 
     folder = root / "testing" / "frames" / "01"
     assert main(["--ckpt", str(ckpt), "--input", str(folder), "--out", str(tmp_path / "out"),

@@ -9,15 +9,20 @@ running statistics) without gradients: a handful of clips, cheap next to scoring
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Annotated
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pydantic import Field
 
-from lnra.callbacks.monitor.board import board, grey, has_board, labelled_grid
-from lnra.callbacks.preview import preview_batch
-from lnra.loading.datamodule import VideoDataModule
+from lnra.callbacks.monitor.board import board
+from lnra.callbacks.preview import PreviewBatch, shows_anomalies
+from lnra.config.options import checked
+from lnra.config.types import NonNegative, Seed
 from lnra.method.scoring import centre_index
-from lnra.pictures import ErrorColours, to_uint8
+from lnra.pictures import Colormap, ErrorColours, ErrorMax, grey, labelled_grid, to_uint8
 
 TAG = "images/pseudo_clips"
 TITLES = ("input", "target", "reconstruction", "error vs input")
@@ -34,19 +39,24 @@ def reconstruct(module: pl.LightningModule, clips: torch.Tensor) -> torch.Tensor
         module.train(was_training)
 
 
+@checked
+@checked
 class PseudoClipImages(pl.Callback):
     """Logs ``images/pseudo_clips`` at every validation epoch; see the module docstring."""
 
-    def __init__(self, clips: int, colours: ErrorColours, seed: int = 0) -> None:
-        self.clips, self.colours, self.seed = clips, colours, seed
-        self._batch: tuple[torch.Tensor, torch.Tensor, list[str]] | None = None
+    def __init__(self, preview: Callable[..., PreviewBatch],
+                 clips: Annotated[NonNegative, Field(description="fixed pseudo-anomalous clips shown")] = 4,
+                 seed: Annotated[Seed, Field(description="which clips are shown")] = 0,
+                 error_max: ErrorMax = 0.5, colormap: Colormap = "inferno") -> None:
+        self.preview, self.clips, self.seed = preview, clips, seed
+        self.colours = ErrorColours(colormap, error_max)
+        self._batch: PreviewBatch | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        datamodule = trainer.datamodule
         self._batch = None
-        if (trainer.is_global_zero and has_board(trainer) and isinstance(datamodule, VideoDataModule)
-                and datamodule.pseudo.enabled):
-            self._batch = preview_batch(datamodule, self.clips, self.seed)
+        if self.clips and board(trainer) is not None:
+            batch = self.preview(self.clips, self.seed)
+            self._batch = batch if shows_anomalies(batch) else None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         writer = board(trainer)

@@ -1,27 +1,36 @@
 """Scores, per validation epoch: each test video's anomaly timeline and the score histograms of normal
-and anomalous frames — from the module's ``last_evaluation``, the same numbers the AUC came from."""
+and anomalous frames — from the module's ``evaluation``, the same numbers the AUC came from."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytorch_lightning as pl
+from pydantic import Field
 
 from lnra.callbacks.monitor.board import board
+from lnra.config.options import checked
+from lnra.config.types import NonNegative
 from lnra.pictures import Timeline, figure_to_array, timeline_figure
 
 TIMELINE_TAG = "val_timeline/{video}"
 HISTOGRAM_TAG = "val_scores/{label}"
 
 
+@checked
 class ScoreMonitor(pl.Callback):
-    """``timelines``: at most this many test videos (spread over the list; 0: none) get a timeline image
-    per epoch; ``histograms``: per-video normalised anomaly scores of normal vs anomalous frames."""
+    """Per epoch, the timelines of at most ``timelines`` test videos (spread over the list) and the
+    per-video normalised anomaly scores of normal vs anomalous frames."""
 
-    def __init__(self, timelines: int = 16, histograms: bool = True) -> None:
+    def __init__(self, timelines: Annotated[NonNegative, Field(description="score timelines of at most this "
+                                                              "many test videos")] = 16,
+                 histograms: Annotated[bool, Field(description="anomaly scores of normal vs anomalous "
+                                                   "frames")] = True) -> None:
         self.timelines, self.histograms = timelines, histograms
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         writer = board(trainer)
-        evaluation = getattr(pl_module, "last_evaluation", None)
+        evaluation = getattr(pl_module, "evaluation", None)
         if writer is None or evaluation is None:
             return
         step = trainer.current_epoch

@@ -10,14 +10,19 @@ windows without a host sync (a one-hot product), and the matches are summed over
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pydantic import Field
 
-from lnra.callbacks.monitor.board import board, has_board, labelled_grid
-from lnra.method.scoring import centre_index, scored_labels
-from lnra.pictures import ErrorColours, panel_row, to_uint8
+from lnra.callbacks.monitor.board import board, tensorboard
+from lnra.config.options import checked
+from lnra.config.types import NonNegative
+from lnra.loading.batches import EvalBatch, window_key
+from lnra.method.scoring import scored_labels
+from lnra.pictures import Colormap, ErrorColours, ErrorMax, labelled_grid, panel_row, to_uint8
 
 TAG = "images/test_windows"
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
@@ -59,36 +64,40 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
     return picks
 
 
+@checked
 class FixedWindowImages(pl.Callback):
     """Logs ``images/test_windows`` at every validation epoch; see the module docstring."""
 
-    def __init__(self, count: int, colours: ErrorColours) -> None:
-        self.count, self.colours = count, colours
-        self.chosen: list[tuple[int, int, int]] = []
+    def __init__(self, count: Annotated[NonNegative, Field(description="fixed test windows shown (half "
+                                                           "anomalous)")] = 6,
+                 error_max: ErrorMax = 0.5, colormap: Colormap = "inferno") -> None:
+        self.count, self.colours = count, ErrorColours(colormap, error_max)
+        self.chosen: list[tuple[int, int, int]] | None = None  # chosen from the first validation batch
         self._keys: torch.Tensor | None = None
         self._sum: torch.Tensor | None = None
         self._hits: torch.Tensor | None = None
         self._frames: np.ndarray | None = None  # (K, 2, H, W) uint8 input and reconstruction centre frames
         self._seen = np.zeros(0, dtype=bool)
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        videos = getattr(pl_module, "test_videos", None)
-        if not (has_board(trainer) and videos is not None and videos.labels):
-            self.chosen = []
-            return
-        self.chosen = choose_windows(videos.labels, pl_module.clip_len, self.count)
-        self._keys = torch.tensor([(v << 32) + w for v, w, _ in self.chosen], dtype=torch.long)
+    def _choose(self, batch: EvalBatch) -> None:
+        """The windows, once per run, from the labels every evaluation batch carries."""
+        videos = batch.videos
+        self.chosen = choose_windows(videos.labels, videos.clip_len, self.count)
+        self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long).T)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._sum = self._hits = None
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
-        if not self.chosen or trainer.sanity_checking or not outputs or "recon_centre" not in outputs:
+        if trainer.sanity_checking or not self.count or tensorboard(trainer) is None or not outputs \
+                or "recon_centre" not in outputs:
             return
-        key = (batch.video.long() << 32) + batch.window.long()
+        if self.chosen is None:
+            self._choose(batch)
+        key = window_key(batch.video, batch.window)
         match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
-        centre = batch.clip[:, 0, centre_index(pl_module.clip_len)].float()
+        centre = batch.clip[:, 0, batch.videos.clip_len // 2].float()
         frames = torch.stack([centre, outputs["recon_centre"][:, 0].float()], 1)  # (B, 2, H, W)
         if self._sum is None:
             self._sum = frames.new_zeros((len(self.chosen), *frames.shape[1:]))
@@ -108,11 +117,11 @@ class FixedWindowImages(pl.Callback):
         self._frames, self._seen = to_uint8(frames), (hits > 0).cpu().numpy()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        writer, evaluation = board(trainer), pl_module.last_evaluation
+        writer, evaluation = board(trainer), pl_module.evaluation
         if writer is None or self._frames is None or evaluation is None:
             return
         names = evaluation.videos.names
-        c = centre_index(pl_module.clip_len)
+        c = evaluation.videos.clip_len // 2
         rows, labels = [], []
         for (v, w, label), (frame, recon), seen in zip(self.chosen, self._frames, self._seen, strict=True):
             if not seen:

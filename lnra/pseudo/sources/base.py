@@ -95,8 +95,6 @@ class PooledSource(IntruderSource):
 
 def subset_indices(n: int, limit: int, seed: int) -> np.ndarray:
     """At most ``limit`` of ``n`` indices, drawn reproducibly, in increasing order."""
-    if limit < 1:
-        raise LnraError(f"an intruder pool must hold at least one image, got a limit of {limit}")
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 from torchvision.datasets import CIFAR100
 
+from lnra.config.options import checked
+from lnra.config.types import Count, Location, Seed
 from lnra.errors import LnraError
 from lnra.pseudo.sources.base import PooledSource, subset_indices
 
@@ -27,13 +31,25 @@ class _LocalCIFAR100(CIFAR100):
     meta = {**CIFAR100.meta, "md5": None}
 
 
+@checked
 class Cifar100Source(PooledSource):
     """CIFAR-100 training images from ``<root>/cifar-100-python/`` (torchvision's on-disk format), made
     grayscale by PIL as torchvision's ``Grayscale`` transform does; all 50,000 unless ``max_images``
     picks a reproducible subset (``seed``)."""
 
-    def __init__(self, root: str | Path, height: int, width: int, download: bool = False,
-                 verify_md5: bool = False, max_images: int = 50000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        root: Annotated[Location, Field(description="holds cifar-100-python/")],
+        height: int,
+        width: int,
+        download: Annotated[bool, Field(description="let torchvision download the archive (needs a network)")]
+        = False,
+        verify_md5: Annotated[bool, Field(description="check the files against the official md5 sums")] \
+        = False,
+        max_images: Annotated[Count, Field(description="images decoded at start-up (all 50,000: ~50 MB)")]
+        = 50000,
+        seed: Annotated[Seed, Field(description="which images, when max_images is below the set's size")] = 0,
+    ) -> None:
         root = Path(root)
         try:
             if download or verify_md5:

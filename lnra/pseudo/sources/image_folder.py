@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 from torch.utils.data import DataLoader, RandomSampler
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
+from lnra.config.options import checked
+from lnra.config.types import Location, NonNegative
 from lnra.data.frames import read_frame
 from lnra.errors import LnraError
 from lnra.pseudo.sources.base import IntruderSource, Pool, stack_images
@@ -58,6 +61,7 @@ def _gray_uint8(image: Any) -> torch.Tensor:
     return transforms.functional.pil_to_tensor(transforms.functional.to_grayscale(image))
 
 
+@checked
 class ImageFolderSource(IntruderSource):
     """Images of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, the ImageNet training layout),
     every image of the folder, drawn in shuffled passes.
@@ -70,15 +74,21 @@ class ImageFolderSource(IntruderSource):
     upsampled like CIFAR.
     """
 
-    def __init__(self, root: str | Path, height: int, width: int, crop: bool = True,
-                 workers: int = 2) -> None:
+    def __init__(
+        self,
+        root: Annotated[Location, Field(description="an ImageFolder: <root>/<class>/<image>")],
+        height: int,
+        width: int,
+        crop: Annotated[bool, Field(description="random resized crop + flips, streamed (ImageNet); false: "
+                                    "whole images in memory, like CIFAR")] = True,
+        workers: Annotated[NonNegative, Field(description="processes decoding ahead when crop=true (0: in "
+                                              "this process)")] = 2,
+    ) -> None:
         root = Path(root)
         expected = (f"expected an image folder {root}/<class>/<image>.JPEG (the ImageNet training layout, "
                     "or any folder of images sorted into class folders); set pseudo.source.root=FOLDER")
         if not root.is_dir():
             raise LnraError(f"intruder folder not found: {root}; {expected}")
-        if workers < 0:
-            raise LnraError(f"pseudo.source.workers={workers} must be >= 0 (0: decode in this process)")
         augment = transforms.Compose([
             transforms.RandomResizedCrop((height, width)),
             transforms.RandomHorizontalFlip(),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
+from lnra.config.options import checked
+from lnra.config.types import Count, Seed
 from lnra.data.pixels import from_unit_range
-from lnra.errors import LnraError
 from lnra.pseudo.sources.base import PooledSource
 
 
@@ -30,13 +34,15 @@ def _textures(count: int, size: int, generator: torch.Generator) -> torch.Tensor
     return from_unit_range(image)
 
 
+@checked
 class TextureSource(PooledSource):
     """Procedurally generated textures: an intruder that needs no file and no network, so every patch
     technique runs offline on the synthetic dataset (``pseudo=synthetic_smoothmix``). Like CIFAR, these
     are small foreign images upsampled to the frame."""
 
-    def __init__(self, height: int, width: int, count: int = 1000, size: int = 32, seed: int = 0) -> None:
-        if count < 1 or size < 2:
-            raise LnraError(f"pseudo.source needs count >= 1 and size >= 2, got count={count}, size={size}")
+    def __init__(self, height: int, width: int,
+                 count: Annotated[Count, Field(description="textures generated")] = 1000,
+                 size: Annotated[int, Field(ge=2, description="side of each texture, in pixels")] = 32,
+                 seed: Annotated[Seed, Field(description="the generator's seed")] = 0) -> None:
         pool = _textures(count, size, torch.Generator().manual_seed(seed))
         super().__init__(pool[:, None], height, width, f"{count} generated {size}x{size} textures")

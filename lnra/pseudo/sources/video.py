@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 
+from lnra.config.options import checked
+from lnra.config.types import Count, FolderName, Location
 from lnra.data.frames import list_videos, load_frame_store
 from lnra.data.pixels import window_count
 from lnra.errors import LnraError
 from lnra.pseudo.sources.base import IntruderSource, ShuffledPasses
 
 
+@checked
 class VideoClipSource(IntruderSource):
     """Every training clip of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1,
     sliced from the dataset's frame cache at the frame size: ``clip_len`` consecutive frames of one
     video, in shuffled passes over all clip starts."""
 
-    def __init__(self, name: str, root: str | Path, cache_dir: str | Path, height: int, width: int,
-                 clip_len: int = 16) -> None:
+    def __init__(
+        self,
+        name: Annotated[FolderName, Field(description="the video dataset whose training clips are pasted")],
+        root: Annotated[Location, Field(description="that dataset's folder")],
+        cache_dir: Annotated[Location, Field(description="its frame cache")],
+        height: int,
+        width: int,
+        clip_len: Annotated[Count, Field(description="frames per intruder clip (a run uses the data's)")] \
+        = 16,
+    ) -> None:
         root = Path(root)
         split = root / "training" / "frames"
         if not split.is_dir():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lnra.callbacks.throughput import _Phase
+from lnra.callbacks.progress import _Phase
 
 
 def test_a_phase_counts_only_while_its_clock_runs() -> None:

@@ -1,0 +1,40 @@
+"""Every validation's figures, as the run logged them: the history ``results.json`` and ``summary.md`` report.
+
+One entry per validation epoch with each ``val/*`` value logged in it — the module's AUCs, its best-so-far,
+the localisation metrics of a callback — read from Lightning's logged metrics once the epoch's logging is
+closed, so no callback has to write into another's record, whatever the order their hooks run in. The
+history travels in every checkpoint (a resumed run continues it); the run machinery builds this callback
+itself and reads it at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback
+
+PREFIX = "val/"
+
+
+class History(Callback):
+    """``epochs``: one dict per validation, ``{"epoch": n, "auc_micro": ..., ...}`` (``val/`` left off)."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Runs before the checkpoint callbacks (Lightning runs those last), so each checkpoint holds its
+        own epoch's entry."""
+        if trainer.sanity_checking or "val/auc_micro" not in trainer.callback_metrics:
+            return
+        entry = {"epoch": trainer.current_epoch}
+        entry |= {key[len(PREFIX):]: float(value) for key, value in trainer.callback_metrics.items()
+                  if key.startswith(PREFIX)}
+        self.epochs = [e for e in self.epochs if e["epoch"] != entry["epoch"]] + [entry]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs = list(state_dict.get("epochs", []))

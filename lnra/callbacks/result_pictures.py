@@ -1,0 +1,170 @@
+"""The result's pictures, written into the run directory by the pass that gives the result (the test, or the
+last epoch's validation that ``task=train`` takes as its result): result images per window, then per video
+the anomaly timeline and the demo video, drawn by :mod:`lnra.pictures`."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pytorch_lightning as pl
+from PIL import Image
+from pydantic import Field
+
+from lnra.callbacks.monitor.board import tensorboard
+from lnra.config.options import checked
+from lnra.config.types import Count
+from lnra.loading.batches import EvalBatch
+from lnra.method.module import closing_pass
+from lnra.pictures import (
+    Colormap,
+    ErrorColours,
+    ErrorMax,
+    PanelSpool,
+    Timeline,
+    localisation_panel,
+    panel_row,
+    save_timeline_png,
+    to_uint8,
+    write_demo_video,
+)
+
+log = logging.getLogger(__name__)
+
+
+@checked
+class ResultVisualiser(pl.Callback):
+    """Writes result images, anomaly timelines and demo videos of the result's pass into ``run_dir``.
+
+    Result images are written per batch; timelines and videos need each video's final scores, so they
+    are drawn when the pass ends, from the module's evaluation (docs/method.md §6 scores). Ground-truth
+    outlines come from the pixel masks the evaluation batches carry (datasets that have them).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        images: Annotated[bool, Field(description="per test window: input | reconstruction | error map PNGs, "
+                                      "images/<video>/<frame>.png")] = False,
+        video: Annotated[bool, Field(description="per test video: videos/<video>.mp4 with the panels above "
+                                     "the score curve")] = False,
+        timelines: Annotated[bool, Field(description="per test video: timelines/<video>.png, score vs frame, "
+                                         "ground truth shaded")] = True,
+        fps: Annotated[Count, Field(description="frames per second of the demo videos")] = 10,
+        error_max: ErrorMax = 0.5,
+        colormap: Colormap = "inferno",
+        min_panel: Annotated[Count, Field(description="small frames are enlarged to at least this many "
+                                          "pixels")] = 192,
+        localisation: Annotated[bool, Field(description="a 4th panel: the error heat map over the frame and "
+                                            "the ground-truth outline (needs pixel masks)")] = False,
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.images, self.video, self.timelines = images, video, timelines
+        self.localisation, self.fps, self.min_panel = localisation, fps, min_panel
+        self.colours = ErrorColours(colormap, error_max)
+        self._spools: dict[int, PanelSpool] = {}
+        self._masks: dict[tuple[int, int], np.ndarray] = {}  # (video, frame) → packed mask, for the videos
+        self._mask_width = 0
+
+    def _start(self, trainer: pl.Trainer) -> None:
+        if self.video and trainer.world_size > 1:
+            log.warning("demo videos need all of a video's windows in one process; skipped with %d devices",
+                        trainer.world_size)
+            self.video = False
+        self._discard_spools()
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start(trainer)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start(trainer)
+
+    def _batch(self, trainer: pl.Trainer, outputs: dict | None, batch: EvalBatch) -> None:
+        if not (self.images or self.video) or not closing_pass(trainer) or not outputs \
+                or "recon_centre" not in outputs:
+            return
+        frames = to_uint8(batch.clip[:, 0, batch.videos.clip_len // 2])
+        recons = to_uint8(outputs["recon_centre"][:, 0])
+        masks = [None] * len(frames)
+        if self.localisation and batch.mask is not None:
+            masks = batch.mask.cpu().numpy()
+        names = batch.videos.names
+        for frame, recon, mask, video, index in zip(frames, recons, masks, batch.video.tolist(),
+                                                     batch.frame.tolist(), strict=True):
+            if self.images:
+                folder = self.run_dir / "images" / names[video]
+                folder.mkdir(parents=True, exist_ok=True)
+                overlay = localisation_panel(frame, recon, self.colours, mask) if self.localisation else None
+                Image.fromarray(panel_row(frame, recon, self.colours, overlay=overlay)).save(
+                    folder / f"{index:04d}.png", compress_level=1)
+            if self.video:
+                if video not in self._spools:
+                    self._spools[video] = PanelSpool(self.run_dir / "videos" / f".{names[video]}.spool",
+                                                     *frame.shape)
+                self._spools[video].append(index, frame, recon)
+                if mask is not None:  # packed: a video's masks at the masks' resolution stay small
+                    self._masks[(video, index)] = np.packbits(mask, axis=-1)
+                    self._mask_width = mask.shape[-1]
+
+    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                          batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._batch(trainer, outputs, batch)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._batch(trainer, outputs, batch)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._finish(trainer, pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if closing_pass(trainer):
+            self._finish(trainer, pl_module)
+
+    def _finish(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        evaluation = getattr(pl_module, "evaluation", None)
+        if evaluation is None or not trainer.is_global_zero or not (self.timelines or self.video):
+            self._discard_spools()
+            return
+        try:
+            for v, name in enumerate(evaluation.videos.names):
+                at = evaluation.video_index == v
+                if not at.any():
+                    continue
+                timeline = Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at],
+                                    evaluation.videos.labels[v])
+                if self.timelines:
+                    self._write_timeline(trainer, timeline)
+                if self.video and v in self._spools:
+                    spool = self._spools[v]
+                    masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None
+                    write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
+                                     spool.shape[1:], self.colours, self.fps, self.min_panel, masks)
+                    spool.discard()
+        finally:
+            self._discard_spools()
+
+    def _mask(self, video: int, frame: int) -> np.ndarray | None:
+        packed = self._masks.get((video, frame))
+        return None if packed is None else np.unpackbits(packed, axis=-1, count=self._mask_width).astype(bool)
+
+    def _write_timeline(self, trainer: pl.Trainer, timeline: Timeline) -> None:
+        folder = self.run_dir / "timelines"
+        folder.mkdir(parents=True, exist_ok=True)
+        fig = save_timeline_png(timeline, folder / f"{timeline.name}.png")
+        logger = tensorboard(trainer)
+        if logger is not None:
+            logger.experiment.add_figure(f"timeline/{timeline.name}", fig, trainer.global_step, close=False)
+
+    def _discard_spools(self) -> None:
+        for spool in self._spools.values():
+            spool.discard()
+        self._spools.clear()
+        self._masks.clear()
+        spool_dir = self.run_dir / "videos"
+        if spool_dir.is_dir() and not any(spool_dir.iterdir()):
+            shutil.rmtree(spool_dir)

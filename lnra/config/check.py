@@ -1,0 +1,124 @@
+"""One check of a composed config, before anything is built: every mistake at once, one line each.
+
+Every ``_target_`` entry is checked against its class's signature (:mod:`lnra.config.options`), the keys
+that are no class's (``task``, ``seed``, ``paths.*``, the pseudo-anomaly variant) against the run's
+settings model, and then the relations between options that the run states itself. A value that is an
+interpolation (``${pseudo.technique}``) is checked where it is set, not where it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import BaseModel
+
+from lnra.config.options import HYDRA_KEYS, import_target, refusals, show, value_at
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One invalid option: the key, the value given and what is allowed."""
+
+    key: str
+    value: Any
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={show(self.value)}: {self.problem}"
+
+
+Relation = Callable[[DictConfig], Iterator[Mistake]]
+
+
+def is_entry(value: Any) -> bool:
+    return isinstance(value, DictConfig) and "_target_" in value
+
+
+def _plain(value: Any) -> Any:
+    is_node = isinstance(value, DictConfig | ListConfig)
+    return OmegaConf.to_container(value, resolve=True) if is_node else value
+
+
+def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake], list[tuple[str, Any]]]:
+    """A node's own values (interpolations and nested entries left out), the keys that do not resolve, and
+    the nested entries (key, node) to check on their own."""
+    values, broken, nested = {}, [], []
+    for key in node:
+        if key in HYDRA_KEYS or OmegaConf.is_interpolation(node, key):
+            continue
+        try:
+            value = node[key]
+            plain = _plain(value)
+        except OmegaConfBaseException as err:  # e.g. ${oc.env:VAR} without VAR
+            raw = OmegaConf.to_container(node, resolve=False).get(key)
+            broken.append(Mistake(f"{prefix}{key}", raw, f"cannot be resolved ({str(err).splitlines()[0]})"))
+            continue
+        entries = [(f"{key}.{i}", v) for i, v in enumerate(value) if is_entry(v)] \
+            if isinstance(value, ListConfig) else [(key, value)] if is_entry(value) else []
+        nested += entries
+        if not entries:
+            values[key] = plain
+    return values, broken, nested
+
+
+def _refused(values: dict[str, Any], prefix: str, target: Any = None,
+             model: type[BaseModel] | None = None) -> list[Mistake]:
+    return [Mistake(prefix + ".".join(r.path), value_at(values, r.path), r.problem)
+            for r in refusals(target, values, model, prefix)]
+
+
+def entry_mistakes(node: DictConfig, prefix: str) -> list[Mistake]:
+    """A ``_target_`` entry against its class's signature, then the entries nested in it."""
+    values, found, nested = _values(node, prefix)
+    try:
+        target = import_target(node._target_)
+    except (ValueError, OmegaConfBaseException) as err:
+        found.append(Mistake(f"{prefix}_target_", node.get("_target_"), str(err)))
+    else:
+        found += _refused(values, prefix, target)
+    for key, child in nested:
+        found += entry_mistakes(child, f"{prefix}{key}.")
+    return found
+
+
+def _walk(node: DictConfig, prefix: str) -> list[Mistake]:
+    """The entries below a settings node (a group such as ``callbacks`` or ``pseudo``)."""
+    found: list[Mistake] = []
+    for key in node:
+        try:
+            value = node[key]
+        except OmegaConfBaseException:
+            continue  # reported by the settings check
+        items = enumerate(value) if isinstance(value, ListConfig) else [(None, value)]
+        for i, item in items:
+            where = f"{prefix}{key}." if i is None else f"{prefix}{key}.{i}."
+            if is_entry(item):
+                found += entry_mistakes(item, where)
+            elif isinstance(item, DictConfig):
+                found += _walk(item, where)
+    return found
+
+
+def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple[Relation, ...] = ()
+                    ) -> list[Mistake]:
+    """Every mistake of ``cfg`` (without its ``hydra`` node), each once: the settings, every entry, and
+    then the ``relations`` between options (one whose options are of the wrong kind is skipped: they are
+    reported already)."""
+    values, found, _ = _values(cfg, "")
+    found += _refused(values, "", model=settings)
+    found += _walk(cfg, "")
+    for relation in relations:
+        try:
+            found += relation(cfg)
+        except (TypeError, AttributeError, ValueError, OmegaConfBaseException):
+            continue  # its options are of the wrong kind, which the checks above reported
+    return list({str(m): m for m in found}.values())
+
+
+def select(cfg: DictConfig, key: str) -> Any:
+    """A value for the relations (plain Python), None where absent."""
+    return _plain(OmegaConf.select(cfg, key, default=None))

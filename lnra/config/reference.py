@@ -1,0 +1,133 @@
+"""The option reference, generated from the declarations: ``docs/options.md`` and ``python run.py --help``.
+
+``python -m lnra.config.reference`` imports every class that a file of ``conf/`` builds (``_target_``) and
+writes one table per class — option, what is allowed, default, meaning — plus the run's own settings; a
+test keeps the committed file equal to a fresh one. ``--help`` prints the same rows from that file, so it
+answers without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import typing
+from collections.abc import Iterator
+from dataclasses import is_dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from pydantic import BaseModel
+
+from lnra.config.options import REQUIRED, Option, describe, import_target, options_of, show
+
+HEADER = ("Every option: what is allowed, its default and what it does — generated from the signatures of "
+          "the classes the config builds (`python -m lnra.config.reference --write docs/options.md`). A "
+          "mistake reads `error: key=value: what is allowed`. Defaults set by a config file are in that "
+          "file.")
+
+
+def _targets(node: Any, key: str) -> Iterator[tuple[str, str]]:
+    """(option prefix, _target_) of every entry in a YAML file's tree."""
+    if isinstance(node, DictConfig):
+        if "_target_" in node and not OmegaConf.is_interpolation(node, "_target_"):
+            yield key, str(node._target_)
+        for child in node:
+            if child != "defaults" and not OmegaConf.is_interpolation(node, child):
+                yield from _targets(node[child], f"{key}.{child}" if key else str(child))
+    elif isinstance(node, ListConfig):
+        for item in node:
+            yield from _targets(item, f"{key}.N")
+
+
+def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
+    """_target_ → the option prefixes it is built under, over every file of ``conf/``."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        group = path.relative_to(conf_dir).parent.as_posix()
+        package = group.split("/")[0] if group != "." else path.stem.lstrip("_").split("_")[0]  # _pseudo_*
+        text = path.read_text()
+        if "@package _global_" in text or group.startswith("hydra"):
+            package = ""
+        package = "pseudo.source" if group == "pseudo/source" else package
+        for key, target in _targets(OmegaConf.load(path), package):
+            found.setdefault(target, set()).add(key)
+    return found
+
+
+def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, str, str]]:
+    """The reference's rows; lnra's parameters without a line of help are what the run wires in (the data's
+    shape, the objects built before), not options."""
+    for name, option in options.items():
+        if not option.help and option.owner.startswith("lnra."):
+            continue
+        annotation = option.annotation
+        bare = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
+        inner_types = typing.get_args(bare) or (bare,)
+        nested = next((a for a in inner_types
+                       if isinstance(a, type) and (issubclass(a, BaseModel) or is_dataclass(a))), None)
+        if nested is not None:
+            inner = options_of(nested) if is_dataclass(nested) else {
+                n: Option(n, f.rebuild_annotation(), f.default, f.description or "", "")
+                for n, f in nested.model_fields.items()}
+            yield from _rows(f"{prefix}.{name}", inner)
+            continue
+        default = "required" if option.default is REQUIRED else show(option.default)
+        yield f"{prefix}.{name}".lstrip("."), describe(annotation), default, option.help
+
+
+def sections(conf_dir: Path, settings: type[BaseModel]) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+    """(title, rows) for the run's settings and for every class the config builds."""
+    top = {n: Option(n, f.rebuild_annotation(), f.default, f.description or "", "")
+           for n, f in settings.model_fields.items()
+           if f.description or issubclass(type(f.default), BaseModel)}
+    out = [("the run (top level, paths, pseudo-anomaly variant)", list(_rows("", top)))]
+    for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: sorted(kv[1])[0]):
+        prefix = sorted(prefixes)[0]
+        rows = list(_rows(prefix, options_of(import_target(target))))
+        out.append((f"{' / '.join(sorted(prefixes))}: `{target}`", rows))
+    return out
+
+
+def markdown(conf_dir: Path, settings: type[BaseModel]) -> str:
+    lines = ["# Options", "", HEADER, ""]
+    for title, rows in sections(conf_dir, settings):
+        lines += [f"## {title}", "", "| option | allowed | default | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{key}` | " + " | ".join(c.replace("|", "&#124;") for c in rest) + " |"
+                  for key, *rest in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def help_text() -> str:
+    """The reference as ``--help`` prints it, one option per line, read from ``docs/options.md``."""
+    path = Path(os.environ.get("LNRA_ROOT", ".")) / "docs" / "options.md"
+    if not path.is_file():
+        return "(the option reference is docs/options.md in the lnra repository)"
+    out = []
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            out.append(line[3:].replace("`", "") + ":")
+        elif line.startswith("| `"):
+            key, allowed, default, meaning = (c.strip().strip("`").replace("&#124;", "|")
+                                              for c in line.strip("|").split(" | "))
+            out.append(f"  {key} ({allowed}; default {default}): {meaning}")
+    return "\n".join(out).replace("$", "$$")  # Hydra fills the help template with string.Template
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m lnra.config.reference",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, metavar="FILE", help="write the reference to FILE")
+    parser.add_argument("--conf", type=Path, default=Path("conf"), help="the config folder (default: conf)")
+    args = parser.parse_args()
+    text = markdown(args.conf, import_target("lnra.run.settings.RunSettings"))
+    if args.write:
+        args.write.write_text(text)
+        print(f"{args.write}: written")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

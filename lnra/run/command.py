@@ -1,0 +1,158 @@
+"""``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once.
+
+Options live in the signatures of the classes the config builds, not in the YAML files, so a plain
+``key=value`` is given to Hydra as ``++key=value`` (set it, whether or not a YAML file mentions it) and
+the check that follows composition refuses a key no class has, with the name it probably meant. A group
+choice (``dataset=ped2``) is looked up among the group's files before Hydra composes, so that every wrong
+choice is named at once. A single run is then composed once, checked once, and given its run directory
+only when it is about to start; a sweep is checked value by value and handed to Hydra's sweeper.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from hydra._internal.callbacks import Callbacks
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobStatus, run_job
+from hydra.errors import HydraException
+from hydra.types import HydraContext, RunMode, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from lnra.errors import LnraError
+
+OFF = {"false", "null", "none", "0"}  # Trainer(logger=False) is how Lightning users turn the logger off
+
+
+def _is_group(key: str, conf_dir: Path) -> bool:
+    return "/" in key or (conf_dir / key).is_dir()
+
+
+def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
+    """The overrides as Hydra should read them: ``logger=false`` as ``logger=none``, and every plain
+    ``key=value`` (not a group, not Hydra's own) as ``++key=value``."""
+    out = []
+    for text in overrides:
+        key, _, value = text.partition("=")
+        if key == "logger" and value.lower() in OFF:
+            text = "logger=none"
+        elif "=" in text and key[:1] not in "+~" and not key.startswith("hydra.") \
+                and not _is_group(key, conf_dir):
+            text = f"++{text}"
+        out.append(text)
+    return out
+
+
+def _options(group: str, conf_dir: Path) -> list[str]:
+    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+
+
+def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -> tuple[list[str], list[str]]:
+    """What is wrong with the command line before anything is composed — syntax, a group option that has no
+    file, several values without ``-m`` — and the overrides that are fine (to compose and check the rest
+    of the command, so that every mistake is reported at once)."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as err:
+        return [f"cannot read the command line: {str(err).strip().splitlines()[0]}"], []
+    lines, good = [], []
+    for o in parsed:
+        before = len(lines)
+        if o.is_sweep_override() and not multirun:
+            lines.append(f"{o.input_line}: several values sweep only with -m "
+                         f"(python run.py -m {o.input_line})")
+            continue
+        group = o.key_or_group
+        if (conf_dir / group).is_dir() and not o.is_delete():
+            known = _options(group, conf_dir)
+            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
+            for value in values:
+                if value is not None and str(value) not in known:
+                    close = difflib.get_close_matches(str(value), known, n=1, cutoff=0.5)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    lines.append(f"{group}={value}: no such option{hint}; choose one of {', '.join(known)}")
+        if len(lines) == before:
+            good.append(o.input_line)
+    return lines, good
+
+
+def variants(overrides: Sequence[str]) -> Iterator[list[str]]:
+    """The override lists a sweep is checked with: the others plus one value of a swept key at a time (not
+    every combination; a job whose combination is wrong still fails on its own, with the same lines)."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    sweeps: list[Override] = [o for o in parsed if o.is_sweep_override()]
+    if not sweeps:
+        yield plain
+    for sweep in sweeps:
+        try:
+            values = list(sweep.sweep_string_iterator())
+        except HydraException:  # an interval sweep (an optimiser's search space): its jobs check it
+            continue
+        prefix = sweep.input_line.split("=", 1)[0]
+        for value in values:
+            yield [*plain, f"{prefix}={value}"]
+
+
+class Command:
+    """Hydra for ``conf/``, composing without Hydra's own run loop (which makes the run directory first)."""
+
+    def __init__(self, conf_dir: Path) -> None:
+        self.hydra = Hydra.create_main_hydra2("run", create_config_search_path(str(conf_dir)))
+
+    def compose(self, overrides: Sequence[str]) -> DictConfig:
+        """The run's config, ``hydra`` node included; one ``LnraError`` line if Hydra cannot compose it."""
+        try:
+            return self.hydra.compose_config("config", list(overrides), run_mode=RunMode.RUN,
+                                             with_log_configuration=False)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise LnraError(f"cannot compose the configuration: {str(err).strip().splitlines()[0]}") from None
+
+    def run(self, cfg: DictConfig, run_dir: Path, task: TaskFunction) -> object:
+        """Run ``task`` as Hydra runs a job (``.hydra/`` files, logging, ``HydraConfig``) in ``run_dir``."""
+        with open_dict(cfg):
+            cfg.hydra.run.dir = str(run_dir)
+            cfg.hydra.mode = RunMode.RUN
+        context = HydraContext(config_loader=self.hydra.config_loader, callbacks=Callbacks(cfg))
+        job = run_job(task_function=task, config=cfg, job_dir_key="hydra.run.dir", job_subdir_key=None,
+                      hydra_context=context)
+        if job.status == JobStatus.FAILED:
+            raise job._return_value
+        return job.return_value
+
+
+def full_error() -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def refuse(lines: Sequence[str]) -> None:
+    """Exit 2 with one ``error:`` line each (with ``HYDRA_FULL_ERROR=1``: raise them, traceback and all)."""
+    if not lines:
+        return
+    if full_error():
+        raise LnraError("\nerror: ".join(lines))
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    sys.exit(2)
+
+
+def guarded(work: Callable[[], object]) -> object:
+    """``work()``, with an :class:`LnraError` printed as ``error:`` lines and exit code 2."""
+    try:
+        return work()
+    except LnraError as err:
+        refuse(str(err).split("\nerror: "))
+    return None
+
+
+def with_run_dir(cfg: DictConfig) -> str:
+    """``hydra.run.dir`` resolved (without the ``hydra`` node's interpolations being cached)."""
+    return str(OmegaConf.select(cfg, "hydra.run.dir"))

@@ -1,0 +1,199 @@
+"""The options of a run that are no class's parameters — the task, the seed, where things are, the
+pseudo-anomaly variant — declared once here (a pydantic model, registered with Hydra as the first config
+every command composes), and the relations between options that only the run can check. Free of torch:
+``--help`` composes with it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from omegaconf import DictConfig
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from lnra.config.check import Mistake, select
+from lnra.config.types import FolderName, NonEmpty, Seed
+from lnra.pseudo.kinds import Technique
+from lnra.pseudo.probability import probability_sum_problem
+from lnra.pseudo.skip import SkipFrame
+
+TASKS = ("train", "test", "preview")
+
+
+def _object_or_null(value: Any) -> Any:
+    """an entry with a _target_ (the class to build), or null to leave it out"""
+    if value is not None and not (isinstance(value, dict) and "_target_" in value):
+        raise ValueError("needs a _target_ (the class to build, e.g. pytorch_lightning.callbacks."
+                         "EarlyStopping), or null to leave it out")
+    return value
+
+
+Entry = Annotated[Any, AfterValidator(_object_or_null)]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathSettings(Settings):
+    """Every path a run reads or writes comes from here, so nothing depends on the working directory."""
+
+    root_dir: Annotated[NonEmpty, Field(description="the project folder (set by run.py)")] = \
+        "${oc.env:LNRA_ROOT,.}"
+    data_dir: Annotated[NonEmpty, Field(description="holds <dataset>/{training,testing}/frames (env "
+                                        "LNRA_DATA_DIR)")] = "${oc.env:LNRA_DATA_DIR,${paths.root_dir}/data}"
+    generated_dir: Annotated[NonEmpty, Field(description="the synthetic dataset is generated here")] = \
+        "${paths.root_dir}/data"
+    cache_dir: Annotated[NonEmpty, Field(description="decoded-frame caches (memory-mapped uint8)")] = \
+        "${paths.root_dir}/data/cache"
+    output_dir: Annotated[NonEmpty, Field(description="run and sweep directories")] = \
+        "${paths.root_dir}/outputs"
+    intruder_dir: Annotated[NonEmpty, Field(description="images pasted as patch pseudo anomalies")] = \
+        "${paths.data_dir}/intruders"
+
+
+class PseudoSettings(Settings):
+    """A pseudo-anomaly variant (``conf/pseudo/``): skipped frames and patch techniques, each with its p."""
+
+    name: Annotated[FolderName, Field(description="the variant's name (run name, results)")] = "none"
+    skip: Annotated[SkipFrame | None, Field(description="skip-frame pseudo anomalies {p, jump}, or null")] \
+        = None
+    technique: Annotated[Technique | None, Field(
+        description="the blend of a patch variant (its entry reads ${pseudo.technique})")] = None
+    patches: Annotated[list[Entry], Field(description="patch pseudo anomalies, each with its p")] = []
+    source: Annotated[Entry, Field(description="the intruders of the patches (pseudo/source=cifar100|"
+                                   "image_folder|textures|video)")] = None
+
+
+class RunSettings(Settings):
+    """The top level of ``conf/config.yaml``; ``dataset``, ``model``, ``loss``, ``trainer``, ``logger`` and
+    each ``callbacks`` entry are classes, checked against their own signatures."""
+
+    task: Annotated[Literal["train", "test", "preview"], Field(
+        description="train: fit, then score the final weights; test: score ckpt_path; preview: pictures of "
+                    "the pseudo anomalies")] = "train"
+    seed: Annotated[Seed, Field(description="seeds Python, NumPy, torch and the data-loader workers")] = 0
+    ckpt_path: Annotated[str | None, Field(description="task=test: the checkpoint to score; task=train: one "
+                                           "to start from (last: the newest interrupted run)")] = None
+    resume: Annotated[bool | str, Field(description="true: continue the newest interrupted run of run_name; "
+                                        "a run directory: continue that run")] = False
+    run_name: Annotated[FolderName, Field(description="the run directory's name after its time stamp")] = \
+        "${dataset.name}_${pseudo.name}"
+    paths: PathSettings = PathSettings()
+    pseudo: PseudoSettings = PseudoSettings()
+    dataset: Annotated[Entry, Field(description="the LightningDataModule (conf/dataset/)")] = None
+    model: Annotated[Entry, Field(description="the LightningModule and its net (conf/model/)")] = None
+    loss: Annotated[Entry, Field(description="the training loss (conf/loss/)")] = None
+    trainer: Annotated[Entry, Field(description="the Trainer (conf/trainer/)")] = None
+    logger: Annotated[Entry, Field(description="the experiment logger, or null (conf/logger/)")] = None
+    callbacks: Annotated[dict[str, Entry], Field(description="every side output, one entry each")] = {}
+
+
+def defaults() -> dict[str, Any]:
+    """The settings' defaults as the first config every command composes (the entries come from YAML)."""
+    return RunSettings().model_dump(exclude={"dataset", "model", "loss", "trainer", "logger"})
+
+
+# -- relations between options ------------------------------------------------------------------------------
+def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
+    ckpt = select(cfg, "ckpt_path")
+    if select(cfg, "task") == "test" and not ckpt:
+        yield Mistake("ckpt_path", ckpt, "task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or "
+                      "the paper's .pth)")
+    elif isinstance(ckpt, str) and ckpt != "last" and not Path(ckpt).is_file():
+        yield Mistake("ckpt_path", ckpt, "checkpoint not found (give a file, or last)")
+
+
+def _resume(cfg: DictConfig) -> Iterator[Mistake]:
+    resume = select(cfg, "resume")
+    named = isinstance(resume, str) and resume.lower() not in ("true", "false")
+    if named and not Path(resume).expanduser().is_dir():
+        yield Mistake("resume", resume, "run directory not found (true: the newest interrupted run)")
+
+
+def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
+    """Each training sample gets at most one pseudo-anomaly type (docs/method.md §3)."""
+    skip, patches = select(cfg, "pseudo.skip"), select(cfg, "pseudo.patches") or []
+    keys = (["pseudo.skip.p"] if skip else []) + [f"pseudo.patches.{i}.p" for i in range(len(patches))]
+    ps = ([skip.get("p", SkipFrame.p)] if isinstance(skip, dict) else []) + \
+        [patch.get("p") for patch in patches if isinstance(patch, dict)]
+    if len(ps) == len(keys) and all(isinstance(p, int | float) and 0 <= p <= 1 for p in ps):
+        problem = probability_sum_problem(ps)
+        if problem:
+            yield Mistake("+".join(keys), f"{sum(ps):.3f}", problem)
+
+
+def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
+    frames = select(cfg, "dataset.generate.frames_per_video")
+    clip_len = select(cfg, "dataset.clip_len") or 16
+    if isinstance(frames, int) and isinstance(clip_len, int) and 0 < frames < clip_len:
+        yield Mistake("dataset.generate.frames_per_video", frames,
+                      f"must be at least dataset.clip_len={clip_len} (a video must hold one clip)")
+
+
+def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
+    """The AUC is defined over every test window: options that score part of it are refused before
+    training, not after an epoch (``trainer.fast_dev_run`` skips the AUC instead)."""
+    for option in ("limit_val_batches", "limit_test_batches", "overfit_batches"):
+        value = select(cfg, f"trainer.{option}")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue  # none, or of the wrong type (reported with the trainer's arguments)
+        everything = value == 0 if option == "overfit_batches" else isinstance(value, float) and value == 1.0
+        partial = not everything
+        if partial:
+            yield Mistake(f"trainer.{option}", value, "would score only part of the test set, but the AUC is "
+                          f"defined over every test window; remove trainer.{option} (validate less often "
+                          "with trainer.check_val_every_n_epoch=N; smoke-test with "
+                          "trainer.fast_dev_run=true)")
+
+
+def creatable(folder: str) -> str | None:
+    """Why no folder can be created at ``folder`` (probed in its nearest existing parent), or None."""
+    existing = Path(folder).expanduser().absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is a file")
+        os.rmdir(tempfile.mkdtemp(prefix=".lnra-probe-", dir=existing))
+    except OSError as err:
+        return f"cannot create folders there ({err.strerror or err} in {existing})"
+    return None
+
+
+def _output_dir(cfg: DictConfig) -> Iterator[Mistake]:
+    out = select(cfg, "paths.output_dir")
+    problem = creatable(out) if isinstance(out, str) and out else None
+    if problem:
+        yield Mistake("paths.output_dir", out, problem)
+
+
+def _logger_folder(cfg: DictConfig) -> Iterator[Mistake]:
+    """The logger writes into ``<run dir>/<name>``: one folder of the run directory."""
+    name = select(cfg, "logger.name")
+    if isinstance(name, str) and (not name.strip() or "/" in name or "\\" in name):
+        yield Mistake("logger.name", name, "must be a non-empty name without '/' (its folder in the run "
+                      "directory)")
+
+
+RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _output_dir,
+             _logger_folder)
+
+
+def register() -> None:
+    """Make every composition start from these settings, and give Hydra lnra's resolvers (run and sweep
+    folders, the option reference for ``--help``). Called on ``import lnra``: every way into Hydra (run.py,
+    the compose API in tests, a launcher's job process) imports lnra first."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from lnra.config.reference import help_text
+    from lnra.run.rundir import register_resolvers
+
+    ConfigStore.instance().store(name="lnra_settings", node=defaults())
+    register_resolvers()
+    if not OmegaConf.has_resolver("lnra_options_help"):
+        OmegaConf.register_new_resolver("lnra_options_help", help_text)
