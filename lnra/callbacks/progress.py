@@ -1,8 +1,9 @@
 """Progress that reads well in a log file: a line every tenth of an epoch or minute, one per validation.
 
-On a terminal Lightning's progress bar stays; when the console is a file, a pipe, SLURM or
-``gpu_pool``'s console.log, a bar is a flood of carriage returns, and ``enable_progress_bar: false``
-(as in ``experiment=ped2_small``) printed nothing at all for a whole epoch. This callback prints compact
+On a terminal Lightning's progress bar stays; when the console is a file, a pipe, SLURM or a Ray
+sweep's job (its output reaches the sweep's console through Ray), a bar is a flood of carriage returns,
+and ``enable_progress_bar: false`` (as in ``experiment=ped2_small``) printed nothing at all for a whole
+epoch. This callback prints compact
 lines instead (epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It
 also keeps the wall time that ``summary.md`` reports; speeds come from the throughput timer.
 """

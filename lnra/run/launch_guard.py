@@ -13,7 +13,7 @@ def check_launch(cfg: DictConfig) -> None:
     """Refuse a multi-device trainer inside a sweep.
 
     Lightning's DDP starts its other ranks by re-running the command line, which for ``-m`` is the
-    whole sweep again; a sweep therefore runs one device per job (``hydra/launcher=gpu_pool`` gives
+    whole sweep again; a sweep therefore runs one device per job (``hydra/launcher=ray`` gives
     every job its own GPU) and ``trainer=ddp`` is for single runs.
     """
     if HydraConfig.get().mode != RunMode.MULTIRUN:
@@ -23,6 +23,6 @@ def check_launch(cfg: DictConfig) -> None:
     if not one:
         raise LnraError(
             f"a sweep (-m) runs each job on one device, but the trainer asks for devices={devices}; "
-            "drop trainer=ddp (or set trainer.devices=1) and add hydra/launcher=gpu_pool to run the "
+            "drop trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the "
             "jobs in parallel, one GPU each"
         )
