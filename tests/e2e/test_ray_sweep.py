@@ -160,11 +160,14 @@ def test_an_interrupted_ray_sweep_resumes_to_the_same_four_results(reference: tu
 
 def test_a_failing_job_does_not_stop_the_others(data: Path, tmp_path: Path) -> None:
     """One declared GPU, so the jobs run one after the other: job 0 fails its input check (no CIFAR-100),
-    and job 1 still runs after it. The sweep fails at the end, naming the error; the report lists job 0."""
+    and job 1 still runs after it. The sweep fails at the end, naming the error; the report lists job 0.
+    A Ray address left in the environment (as a `ray start` cluster leaves one in Ray's temp folder) is
+    not joined: the sweep starts its own Ray (address: local)."""
     cells = ["experiment=table1", "dataset=ped2", "pseudo=cifar_smoothmix,none", "debug=sweep",
              "model.net.widths=[8,8,8,8]", "viz.timelines=false", f"paths.intruder_dir={tmp_path}/none",
              "hydra/launcher=ray", "hydra.launcher.ray.init.num_gpus=1"]
-    proc = subprocess.run(_command(tmp_path, data, *cells, cache=tmp_path / "cache"), env=_env(),
+    proc = subprocess.run(_command(tmp_path, data, *cells, cache=tmp_path / "cache"),
+                          env=_env({"RAY_ADDRESS": "127.0.0.1:9"}),
                           capture_output=True, text=True, timeout=600, check=False)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 1, said[-5000:]
