@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -19,6 +20,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
+# hydra/launcher=ray: Ray would merge the jobs' console lines that differ only in their numbers (each job's
+# epoch and AUC lines) into one "[repeated Nx across cluster]"; every job's line is shown instead.
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# conf/hydra/launcher/ray.yaml has the Ray plug-in's name, so that hydra/launcher=ray gets lnra's settings;
+# Hydra checks it against the plug-in's schema of that name (it passes) and warns that this matching by
+# name is deprecated. The file is complete without the schema, so it keeps working when Hydra drops it.
+warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
 
 from lnra.errors import LnraError  # noqa: E402 - LNRA_ROOT first: the config's paths read it
 from lnra.run.command import Command, command_mistakes, guarded, prepare, refuse, variants  # noqa: E402

@@ -1,12 +1,12 @@
 """What a run says while it runs: the model in one line, progress that reads well in a log file, one line
 per validation, and how fast each phase went.
 
-On a terminal Lightning's progress bar stays; when the console is a file, a pipe or SLURM, a bar is a flood
-of carriage returns, so the trainer turns it off and :class:`ProgressLines` prints compact lines instead
-(epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It is also the run's
-one clock: each phase (training from an epoch's start to its validation, each validation, the test) is
-timed between hooks with one device sync at each end, never per batch, and logged as ``throughput/*``
-(clips or windows per second, every process's samples counted), which ``summary.md`` reports.
+On a terminal Lightning's progress bar stays; when the console is a file, a pipe, SLURM or a Ray job, a bar
+is a flood of carriage returns, so the trainer turns it off and :class:`ProgressLines` prints compact lines
+instead (epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It is also the
+run's one clock: each phase (training from an epoch's start to its validation, each validation, the test) is
+timed between hooks with one device sync at each end, never per batch, and logged as ``throughput/*`` (clips
+or windows per second, every process's samples counted), which ``summary.md`` reports.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
 from lnra.run.fresh_dir import unique_dir
+from lnra.run.ray_share import cpus_per_gpu
 
 _run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
@@ -109,3 +110,5 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("lnra_sweep_dir", sweep_dir, use_cache=True)
     if not OmegaConf.has_resolver("lnra_config_subdir"):
         OmegaConf.register_new_resolver("lnra_config_subdir", config_subdir, use_cache=True)
+    if not OmegaConf.has_resolver("lnra_cpus_per_gpu"):
+        OmegaConf.register_new_resolver("lnra_cpus_per_gpu", cpus_per_gpu)

@@ -1,15 +1,15 @@
-"""Sweeps: the cells of Table 1 and Fig. 5(c), the gpu_pool launcher, the SLURM launcher config, and a
-whole CPU sweep of both experiments turned into the report."""
+"""Sweeps: the cells of Table 1 and Fig. 5(c), the SLURM launcher config, and a whole CPU sweep of both
+experiments (Fig. 5(c) through the Ray launcher) turned into the report. The Ray launcher's own tests are in
+test_ray_sweep.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
-import signal
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -79,135 +79,6 @@ def test_seeds_multiply_and_the_command_line_narrows() -> None:
         c for c in TABLE1_CELLS if c[0] == "ped2"}
 
 
-# -- hydra/launcher=gpu_pool ------------------------------------------------------------------------
-APP = '''
-import json, os, signal, sys, time
-from pathlib import Path
-import hydra
-from hydra.core.hydra_config import HydraConfig
-
-@hydra.main(version_base="1.3", config_path=None, config_name=None)
-def main(cfg):
-    start = time.time()
-    time.sleep(1.0)
-    print("job", cfg.x, "says hello", flush=True)
-    if cfg.x == 3:
-        sys.exit("job 3 gives up")
-    if cfg.x == 5:
-        print("job 5 is about to crash", flush=True)
-        os.kill(os.getpid(), signal.SIGSEGV)
-    Path(HydraConfig.get().runtime.output_dir, "job.json").write_text(json.dumps(
-        {"x": cfg.x, "pid": os.getpid(), "device": os.environ["CUDA_VISIBLE_DEVICES"],
-         "start": start, "end": time.time()}))
-
-if __name__ == "__main__":
-    main()
-'''
-
-
-def test_gpu_pool_runs_jobs_in_parallel_each_on_a_free_gpu_of_its_own(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(APP)
-    sweep = tmp_path / "sweep"
-    env = {**os.environ, "LNRA_GPU_COUNT": "2", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "app.py", "-m", "hydra/launcher=gpu_pool", "+x=1,2,3,4,5,6",
-                           f"hydra.sweep.dir={sweep}"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert proc.returncode == 1, proc.stderr  # job 3 failed and job 5 crashed, so the sweep fails ...
-    said = proc.stdout + proc.stderr
-    assert f"job #2 failed: {sweep / '2' / 'console.log'}" in said
-    assert (f"job #4 died (killed by SIGSEGV); last line of {sweep / '4' / 'console.log'}: "
-            "job 5 is about to crash") in said
-    jobs = [json.loads((sweep / str(i) / "job.json").read_text()) for i in (0, 1, 3, 5)]  # ... after all ran
-    assert not (sweep / "2" / "job.json").exists() and not (sweep / "4" / "job.json").exists()
-    assert "job 3 gives up" in (sweep / "2" / "console.log").read_text()
-    assert "job 1 says hello" in (sweep / "0" / "console.log").read_text()
-
-    assert len({j["pid"] for j in jobs}) == 4 and os.getpid() not in {j["pid"] for j in jobs}
-    assert {j["device"] for j in jobs} == {"0", "1"}
-    overlapping = [(a, b) for a in jobs for b in jobs if a["x"] < b["x"] and a["start"] < b["end"]
-                   and b["start"] < a["end"]]
-    assert overlapping, "no two jobs ran at the same time"
-    assert all(a["device"] != b["device"] for a, b in overlapping)  # a GPU is never shared
-
-
-STOPPABLE_APP = '''
-import os, signal, subprocess, sys, time
-from pathlib import Path
-import hydra
-from hydra.core.hydra_config import HydraConfig
-
-@hydra.main(version_base="1.3", config_path=None, config_name=None)
-def main(cfg):
-    out = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.x == 2:  # a job that ignores SIGTERM (busy in C code): the pool must kill it
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a data worker
-    (out / "pids").write_text(f"{os.getpid()} {worker.pid}")
-    time.sleep(600)
-
-if __name__ == "__main__":
-    main()
-'''
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))  # zombie = ended
-
-
-@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
-def test_gpu_pool_stops_every_job_and_its_children_on_a_signal(tmp_path: Path, sig: int) -> None:
-    """Two of four jobs run (two fake GPUs), each with a child process; one ignores SIGTERM. A signal to
-    the launcher ends everything within seconds, starts no further job, and leaves no process behind."""
-    (tmp_path / "app.py").write_text(STOPPABLE_APP)
-    sweep = tmp_path / "sweep"
-    env = {**os.environ, "LNRA_GPU_COUNT": "2", "PYTHONPATH": str(REPO)}
-    launcher = subprocess.Popen([sys.executable, "app.py", "-m", "hydra/launcher=gpu_pool", "+x=1,2,3,4",
-                                 "hydra.launcher.stop_grace_s=2", f"hydra.sweep.dir={sweep}"], cwd=tmp_path,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(sweep.glob("*/pids"))) < 2:
-            assert launcher.poll() is None and time.monotonic() < deadline, launcher.stdout.read()
-            time.sleep(0.1)
-        pids = [int(p) for f in sweep.glob("*/pids") for p in f.read_text().split()]
-        sent = time.monotonic()
-        launcher.send_signal(sig)
-        out, _ = launcher.communicate(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        launcher.kill()
-    assert launcher.returncode == 128 + sig, out
-    assert took < 15, f"the sweep took {took:.1f} s to stop"
-    assert sorted(p.parent.name for p in sweep.glob("*/pids")) == ["0", "1"]  # jobs 2 and 3 never started
-    assert "jobs without results: #0, #1, #2, #3; run the same command with resume=true" in out
-    deadline = time.monotonic() + 5
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in pids if _alive(p)], "processes outlived the sweep"
-    print(f"\n{signal.Signals(sig).name}: sweep stopped in {took:.1f} s, {len(pids)} processes ended")
-
-
-def test_gpu_pool_refuses_more_gpus_than_exist(tmp_path: Path) -> None:
-    from hydra_plugins.lnra_launcher.gpu_pool_launcher import GpuPoolError, choose_gpus, visible_gpus
-
-    assert choose_gpus(None, ["2", "5"]) == ["2", "5"]
-    assert choose_gpus(1, ["2", "5"]) == ["2"]
-    with pytest.raises(GpuPoolError, match=r"hydra.launcher.gpus=3 but this machine has 2 GPU\(s\) \(2, 5\)"):
-        choose_gpus(3, ["2", "5"])
-    with pytest.raises(GpuPoolError, match="found no GPU"):
-        choose_gpus(None, [])
-    os.environ["LNRA_GPU_COUNT"] = "3"
-    try:
-        assert visible_gpus() == ["0", "1", "2"]
-    finally:
-        del os.environ["LNRA_GPU_COUNT"]
-
-
 def test_slurm_launcher_config_composes_with_one_gpu_per_job() -> None:
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher",
                         reason="hydra-submitit-launcher is not installed (pip install -e '.[slurm]')")
@@ -252,8 +123,10 @@ def test_cpu_sweep_of_table1_and_fig5c_runs_every_cell_and_reports(tmp_path: Pat
 
     table1 = sweep("table1")
     assert table1.returncode == 0, table1.stderr[-3000:]
-    fig5c = sweep("fig5c", "hydra/launcher=gpu_pool", env={"LNRA_GPU_COUNT": "2"})
-    assert fig5c.returncode == 1 and "job #1 failed" in fig5c.stdout + fig5c.stderr
+    fig5c = sweep("fig5c", "hydra/launcher=ray", "hydra.launcher.ray.init.num_gpus=2")
+    assert fig5c.returncode == 1
+    assert re.search(r"Error executing job with overrides: \[.*'pseudo=imagenet_smoothmix'",
+                     fig5c.stdout + fig5c.stderr)
 
     runs = [json.loads(p.read_text()) for p in (tmp_path / "sweeps").rglob("results.json")]
     assert sorted((r["dataset"], r["pseudo"]) for r in runs) == sorted(

@@ -44,7 +44,7 @@ def test_a_resumed_sweep_finds_the_newest_sweep_of_the_same_command(tmp_path: Pa
     assert json.loads((first / SWEEP_RECORD).read_text()) == {"overrides": COMMAND}
     assert len({first, other, second}) == 3
     # resume=, the launcher and its settings may change; the cells may not
-    resumed = [*COMMAND, "resume=true", "hydra/launcher=gpu_pool", "hydra.launcher.gpus=2"]
+    resumed = [*COMMAND, "resume=true", "hydra/launcher=ray", "hydra.launcher.ray.init.num_gpus=2"]
     assert find_sweep(multiruns, resumed) == second
     assert choose_sweep_dir(str(multiruns), "2026-01-02_00-00-00", True, resumed) == str(second)
     assert os.environ[SWEEP_ENV] == str(second)  # a job process resolving the folder again gets this one
@@ -147,15 +147,15 @@ def test_a_killed_sweep_resumes_in_its_folder_without_retraining_finished_jobs(t
     mtimes = {f: f.stat().st_mtime_ns for f in done_files}
 
     t1 = time.monotonic()
-    resumed = subprocess.run(_sweep_command(tmp, "resume=true", "hydra/launcher=gpu_pool"),
-                             env=child_env({"LNRA_GPU_COUNT": "1"}), capture_output=True, text=True,
-                             timeout=900, check=False)
+    resumed = subprocess.run(_sweep_command(tmp, "resume=true", "hydra/launcher=ray",
+                                            "hydra.launcher.ray.init.num_gpus=1"),
+                             env=child_env(), capture_output=True, text=True, timeout=900, check=False)
     t_resume = time.monotonic() - t1
     said = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, said[-3000:]
     assert [p.name for p in multiruns.iterdir()] == [sweep.name], "resuming made a new sweep folder"
     assert f"resuming the sweep in {sweep}" in said
-    assert re.search(r"#0 done before \(AUC [\d.]+%\)", said)
+    assert re.search(rf"done before: {re.escape(str(sweep))}/0_ped2_none_seed0 \(AUC [\d.]+%", said)
     assert {f: f.stat().st_mtime_ns for f in done_files} == mtimes, "a finished job was retrained"
     job1 = (sweep / "1_ped2_skip_frame_seed0" / "run.log").read_text()  # the job's full log
     assert "Restored all states from the checkpoint" in job1  # continued, not restarted

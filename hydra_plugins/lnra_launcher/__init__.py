@@ -1,1 +1,0 @@
-"""lnra's Hydra launcher plug-in: ``hydra/launcher=gpu_pool`` runs sweep jobs in parallel, one GPU each."""
