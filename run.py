@@ -94,7 +94,9 @@ def check_sweep(overrides: list[str], refused: list[str]) -> None:
 def main() -> None:
     args = get_args_parser().parse_args()
     overrides = prepare(args.overrides, CONF)
-    flags = sys.argv[1 : len(sys.argv) - len(args.overrides)]
+    flags = list(sys.argv[1:])
+    for override in args.overrides:  # what is left are Hydra's flags and their values
+        flags.remove(override)
     if any(getattr(args, flag, None) for flag in NOT_A_RUN):
         sys.argv = [sys.argv[0], *flags, *overrides]
         hydra_main()

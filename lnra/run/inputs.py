@@ -105,10 +105,7 @@ def intruder_inputs(cfg: DictConfig) -> list[Missing]:
 
 def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
     """Everything the task will read, looked up in well under a second: [] or one line naming every gap."""
-    missing = dataset_inputs(cfg, training) + intruder_inputs(cfg)
-    ckpt = cfg.get("ckpt_path")
-    if not training and ckpt and not Path(ckpt).is_file():
-        missing.append(Missing(f"checkpoint not found: {ckpt}"))
+    missing = dataset_inputs(cfg, training) + intruder_inputs(cfg)  # the checkpoint: checked with the config
     if len(missing) > 1:
         return [f"{len(missing)} inputs of this run are missing: "
                 + " ".join(f"({i}) {m}." for i, m in enumerate(missing, start=1))]

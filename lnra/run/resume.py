@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
 from lnra.run.checkpoints import load_weights_into, read_weights
+from lnra.run.settings import resume_folder
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ def resume_requested(resume: Any, ckpt_path: Any) -> bool:
 
 def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
     """The run directory a command continues, or None for a new run (see the module docstring)."""
-    if isinstance(resume, str) and resume.lower() not in ("true", "false"):
-        path = Path(resume).expanduser().resolve()
-        return path if is_interrupted(path) else None
+    folder = resume_folder(resume)
+    if folder is not None:
+        return folder.resolve() if is_interrupted(folder.resolve()) else None
     if resume_requested(resume, ckpt_path):
         return find_interrupted_run(runs_dir, run_name)
     job = slurm_job_id()
@@ -117,8 +118,8 @@ def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: An
 
 # -- what to load ------------------------------------------------------------------------------------
 def _why_not_resumable(resume: Any, runs_dir: Path, run_name: str) -> str:
-    if isinstance(resume, str) and resume.lower() not in ("true", "false"):
-        path = Path(resume).expanduser()
+    path = resume_folder(resume)
+    if path is not None:
         if not path.is_dir():
             return f"resume={resume}: no such run directory"
         if (path / RESULTS).exists():
@@ -175,9 +176,7 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
             log.info("resume: %s has no checkpoint; this job of the sweep starts from the beginning", run_dir)
             return None
         raise LnraError(_why_not_resumable(resume, Path(run_dir).parent, cfg.run_name))
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise LnraError(f"checkpoint not found: {ckpt_path}")
-    return Path(ckpt_path) if ckpt_path else None
+    return Path(ckpt_path) if ckpt_path else None  # checked with the config (lnra.run.settings)
 
 
 def check_checkpoint(path: Path, module: torch.nn.Module) -> None:

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lnra.config.check import Mistake, select
+from lnra.config.options import effective_options, import_target
 from lnra.config.types import FolderName, NonEmpty, Seed
 from lnra.pseudo.kinds import Technique
 from lnra.pseudo.probability import probability_sum_problem
@@ -107,11 +108,17 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
         yield Mistake("ckpt_path", ckpt, "checkpoint not found (give a file, or last)")
 
 
+def resume_folder(resume: Any) -> Path | None:
+    """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
+    if isinstance(resume, str) and resume.strip().lower() not in ("true", "false", ""):
+        return Path(resume).expanduser()
+    return None
+
+
 def _resume(cfg: DictConfig) -> Iterator[Mistake]:
-    resume = select(cfg, "resume")
-    named = isinstance(resume, str) and resume.lower() not in ("true", "false")
-    if named and not Path(resume).expanduser().is_dir():
-        yield Mistake("resume", resume, "run directory not found (true: the newest interrupted run)")
+    folder = resume_folder(select(cfg, "resume"))
+    if folder is not None and not folder.is_dir():
+        yield Mistake("resume", str(folder), "run directory not found (true: the newest interrupted run)")
 
 
 def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
@@ -179,8 +186,21 @@ def _logger_folder(cfg: DictConfig) -> Iterator[Mistake]:
                       "directory)")
 
 
+def _loss_needs_pseudo(cfg: DictConfig) -> Iterator[Mistake]:
+    """A loss that is defined by its pseudo anomalies (STEAL Net's) cannot train without one."""
+    target = select(cfg, "loss._target_")
+    if not target or not getattr(import_target(target), "needs_pseudo_anomalies", False):
+        return
+    skip, patches = select(cfg, "pseudo.skip"), select(cfg, "pseudo.patches") or []
+    ps = ([SkipFrame(**skip).p] if skip is not None else []) + [effective_options(p)["p"] for p in patches]
+    if not any(p > 0 for p in ps):
+        yield Mistake("loss", target.rsplit(".", 1)[-1], "needs pseudo anomalies, but pseudo="
+                      f"{select(cfg, 'pseudo.name')} has none with p > 0: add one (pseudo=skip_frame, or "
+                      "experiment=steal for its published setting)")
+
+
 RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _output_dir,
-             _logger_folder)
+             _logger_folder, _loss_needs_pseudo)
 
 
 def register() -> None:
@@ -190,10 +210,15 @@ def register() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from lnra.config.reference import help_text
     from lnra.run.rundir import register_resolvers
 
     ConfigStore.instance().store(name="lnra_settings", node=defaults())
     register_resolvers()
     if not OmegaConf.has_resolver("lnra_options_help"):
-        OmegaConf.register_new_resolver("lnra_options_help", help_text)
+        OmegaConf.register_new_resolver("lnra_options_help", _options_help)
+
+
+def _options_help() -> str:
+    from lnra.config.reference import help_text  # only --help reads it
+
+    return help_text()

@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 
 from lnra.errors import LnraError
 from lnra.run.fresh_dir import unique_dir
+from lnra.run.settings import resume_folder
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,6 @@ SWEEP_ENV = "LNRA_SWEEP_DIR"
 RESULTS = "results.json"
 # Overrides that may change between the interrupted sweep and the command that finishes it.
 _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
-
-
-def _explicit_folder(resume: Any) -> bool:
-    return isinstance(resume, str) and resume.lower() not in ("true", "false", "")
 
 
 def command_key(overrides: Iterable[str]) -> list[str]:
@@ -66,8 +63,8 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
     if pinned:
         return pinned
     overrides = list(map(str, overrides))
-    if _explicit_folder(resume):
-        folder = Path(resume).expanduser().resolve()
+    if resume_folder(resume) is not None:
+        folder = resume_folder(resume).resolve()
         if not (folder / SWEEP_RECORD).is_file() and not (folder / "multirun.yaml").is_file():
             raise LnraError(f"resume={resume}: not a sweep folder (no {SWEEP_RECORD} or multirun.yaml); "
                             "give the folder a -m command made, e.g. outputs/multiruns/<time>")

@@ -45,7 +45,9 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
                      f"asks for devices={devices} (DDP would re-run the whole sweep in every rank); drop "
                      "trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the jobs in "
                      "parallel, one GPU each")
-    if inputs and not lines and cfg.task in ("train", "test") and not cfg.get("resume"):
+    looked_up = ("task", "paths.", "dataset", "pseudo")  # what the inputs are found from
+    if inputs and cfg.get("task") in ("train", "test") and not cfg.get("resume") and \
+            not any(m.key.startswith(looked_up) for m in mistakes):
         lines += missing_inputs(cfg, training=cfg.task == "train")
     if lines:
         raise LnraError("\nerror: ".join(lines))
@@ -65,7 +67,8 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": _choice("loss"),
                 "model": _choice("model"), "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
-                "height": dm.height, "width": dm.width, **extra, **pixel}
+                "height": dm.height, "width": dm.width, **extra, **pixel,
+                "train_clips_per_s": logged(trainer, "throughput").get("train_clips_per_s")}
         history = run.history.epochs or extra.pop("history", [])
         write_results(run_dir, evaluation, meta, history)
         write_summary(run_dir, cfg, trainer, dm, evaluation, history, started)
@@ -118,9 +121,7 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     """Score ``ckpt_path``. In fp32 unless the command line sets ``trainer.precision``: a released checkpoint
     must give its published AUC, and reduced precision moves the PSNRs that AUC is computed from."""
     started = time.monotonic()
-    ckpt = cfg.get("ckpt_path")
-    if not ckpt:
-        raise LnraError("task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or the paper's .pth)")
+    ckpt = cfg.ckpt_path  # given and found: checked with the config (lnra.run.settings)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run = build_run(cfg, run_dir, training=False, **({} if _precision_given() else {"precision": "32-true"}))
     weights = load_checkpoint(run.module, Path(ckpt))

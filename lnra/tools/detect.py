@@ -5,7 +5,7 @@ sorted name order), prepared exactly as the datasets are (grayscale, bilinear re
 checkpoint's resolution, [-1, 1]) and scored with the protocol of docs/method.md §6: stride-1 windows of the
 clip length, each scoring its centre frame by PSNR. Only one window of frames is held in memory, so
 any length of video fits. The scores are raw (anomaly score = −PSNR, comparable across videos);
-``--normalize`` gives the paper's per-video min–max instead. Where in the frame: ``--error-maps`` writes
+``--normalise`` gives the paper's per-video min–max instead. Where in the frame: ``--error-maps`` writes
 each scored frame's error heat map and ``--pixel-threshold T`` a mask video of the pixels whose
 squared error reaches T (:mod:`lnra.tools.error_map_writer`), both at the input's resolution.
 """
@@ -135,7 +135,7 @@ def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Pa
     return paths
 
 
-def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalize: bool = False,
+def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalise: bool = False,
            video: bool = False, fps: float | None = None, batch_size: int = 8, device: str = "cpu",
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
@@ -167,7 +167,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
                 maps.add(window.frame, window.error)
         n_frames = scored_frames[-1] + model.clip_shape[0] - centre_index(model.clip_shape[0])
         frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
-        score = 1.0 - min_max(psnr) if normalize else -psnr
+        score = 1.0 - min_max(psnr) if normalise else -psnr
         flagged = score >= threshold if threshold is not None else None
         with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
@@ -176,7 +176,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
             for i, t in enumerate(frame_index):
                 extra = [int(flagged[i])] if flagged is not None else []
                 writer.writerow([int(t), f"{psnr[i]:.6f}", f"{score[i]:.6f}", *extra])
-        ylabel = "anomaly score (1 - min-max PSNR)" if normalize else "anomaly score (-PSNR, dB)"
+        ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
         timeline = Timeline(frames.name, frame_index, score, None, n_frames, ylabel, threshold)
         save_timeline_png(timeline, paths["timeline"])
         if spool is not None:
@@ -194,7 +194,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, type=Path, help="a video file or a folder of frames")
     p.add_argument("--out", required=True, type=Path, help="folder for scores.csv, timeline.png, demo.mp4")
     p.add_argument("--threshold", type=float, help="flag frames with anomaly_score >= this")
-    p.add_argument("--normalize", action="store_true", help="per-video min-max scores (the paper)")
+    p.add_argument("--normalise", "--normalize", action="store_true",
+                   help="per-video min-max scores (the paper)")
     p.add_argument("--video", action="store_true", help="also write demo.mp4 (panels and score curve)")
     p.add_argument("--fps", type=float, help="frame rate of demo.mp4 (default: the input's, else 25)")
     p.add_argument("--batch-size", type=int, default=8)
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     def work() -> None:
-        paths = detect(args.ckpt, args.input, args.out, args.threshold, args.normalize, args.video, args.fps,
+        paths = detect(args.ckpt, args.input, args.out, args.threshold, args.normalise, args.video, args.fps,
                        args.batch_size, args.device, args.clip_len, args.height, args.width, args.overwrite,
                        args.error_maps, args.pixel_threshold)
         for path in paths.values():

@@ -59,9 +59,11 @@ def test_labels_test_split_and_checkpoint(compose_cfg, tmp_path) -> None:
     cfg = compose_cfg("dataset=ped2", f"paths.data_dir={tmp_path}", f"dataset.labels_path={labels}",
                       "task=test", f"ckpt_path={tmp_path}/x.ckpt")
     message = _error(cfg, training=False)
-    assert message.startswith("2 inputs of this run are missing: (1) label file not found; looked at "
-                              f"{labels} ")
-    assert f"(2) checkpoint not found: {tmp_path}/x.ckpt" in message
+    assert message.startswith(f"label file not found; looked at {labels} ")
+    with pytest.raises(LnraError) as both:  # the run names both gaps at once, one line each
+        check(cfg)
+    assert str(both.value).split("\nerror: ") == [
+        f"ckpt_path={tmp_path}/x.ckpt: checkpoint not found (give a file, or last)", message]
     # task=test reads no training frames: their absence is no gap
     (tmp_path / "ped2" / "training" / "frames" / "01").rmdir()
     np.save(labels, np.zeros((1, 20), np.uint8))
