@@ -92,6 +92,8 @@ def check_sweep(overrides: list[str], refused: list[str]) -> None:
 
 
 def main() -> None:
+    # matplotlib says once, the first time, that it builds its font cache: not a message for this console
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     args = get_args_parser().parse_args()
     overrides = prepare(args.overrides, CONF)
     flags = list(sys.argv[1:])

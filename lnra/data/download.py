@@ -25,8 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
+from lnra.data.frames import progress
 from lnra.errors import LnraError
 
 MIRROR_ENV = "LNRA_DOWNLOAD_MIRROR"
@@ -154,9 +153,8 @@ def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) ->
 
 def _stream(response: object, partial: Path, offset: int, total: int | None, url: str) -> None:
     """Append the body to ``partial`` (truncated first when the server restarted from byte 0)."""
-    with response, partial.open("ab" if offset else "wb") as out, tqdm(
-        total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=partial.stem,
-        mininterval=1.0,
+    with response, partial.open("ab" if offset else "wb") as out, progress(
+        total, partial.stem, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, mininterval=1.0,
     ) as bar:
         try:
             for block in iter(lambda: response.read(CHUNK), b""):

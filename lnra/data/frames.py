@@ -12,9 +12,11 @@ import logging
 import mmap
 import os
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -169,6 +171,34 @@ RELEASE_BYTES = 256 << 20
 DECODE_CHUNK = 64
 
 
+class _ProgressLines:
+    """tqdm's ``update`` and context, as one log line at each tenth of the work: what a log file should get
+    instead of a bar's flood of carriage returns."""
+
+    def __init__(self, total: int | None, desc: str, initial: int = 0) -> None:
+        self.total, self.desc, self.n, self.initial, self._tenth = total, desc, initial, initial, -1
+
+    def update(self, n: int) -> None:
+        self.n += n
+        tenth = int(10 * self.n / self.total) if self.total else -1
+        if tenth > self._tenth:
+            self._tenth = tenth
+            log.info("%s: %d%% (%d of %d)", self.desc, 10 * tenth, self.n, self.total)
+
+    def __enter__(self) -> _ProgressLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def progress(total: int | None, desc: str, **bar: Any) -> Any:
+    """A progress bar on a terminal, progress lines elsewhere (a log file, SLURM, a Ray job's output)."""
+    if sys.stderr.isatty():
+        return tqdm(total=total, desc=desc, **bar)
+    return _ProgressLines(total, desc, bar.get("initial", 0))
+
+
 def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, desc: str) -> None:
     """Decode and resize ``files`` into ``out`` chunk by chunk on a few threads (OpenCV releases the
     GIL while decoding and resizing). Stops at the first unreadable frame. Videos whose frames differ
@@ -179,15 +209,14 @@ def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, de
         frame = read_frame(path)
         return frame.shape, resize_frame(frame, height, width)
 
-    with ThreadPoolExecutor(min(8, (os.cpu_count() or 2) * 2)) as pool, tqdm(
-        total=len(files), desc=desc, unit="frame"
-    ) as progress:
+    with ThreadPoolExecutor(min(8, (os.cpu_count() or 2) * 2)) as pool, \
+            progress(len(files), desc, unit="frame") as bar:
         for start in range(0, len(files), DECODE_CHUNK):
             chunk = files[start : start + DECODE_CHUNK]
             for i, (path, (shape, frame)) in enumerate(zip(chunk, pool.map(load, chunk), strict=True)):
                 sizes.setdefault(str(path.parent), set()).add(shape)
                 out[start + i] = frame
-            progress.update(len(chunk))
+            bar.update(len(chunk))
     mixed = {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}
     if mixed:
         log.warning("%d video(s) have frames of different sizes (all resized to %dx%d): %s", len(mixed),

@@ -64,7 +64,7 @@ class LnraModule(pl.LightningModule):
         self.model = torch.compile(net) if compile else net
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
-        self.clip_len = net.clip_shape[0]
+        self.clip_len = getattr(net, "clip_shape", (16,))[0]
         self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
         # The best validation AUC so far and its epoch, kept in the checkpoint for a resumed run.
         self.register_buffer("best_auc", torch.tensor(-math.inf, dtype=torch.float64))
@@ -86,12 +86,15 @@ class LnraModule(pl.LightningModule):
         return torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["lnra_clip_shape"] = list(getattr(self.model, "_orig_mod", self.model).clip_shape)
+        shape = getattr(getattr(self.model, "_orig_mod", self.model), "clip_shape", None)
+        if shape is not None:
+            checkpoint["lnra_clip_shape"] = list(shape)
 
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: TrainBatch, batch_idx: int) -> torch.Tensor:
         per_sample = self.loss(self(batch.input), batch)
-        penalties = getattr(self.model, "_orig_mod", self.model).penalties()
+        net = getattr(self.model, "_orig_mod", self.model)
+        penalties = net.penalties() if hasattr(net, "penalties") else {}  # e.g. a memory's entropy
         loss = per_sample.mean() + sum(penalties.values())
         if not torch.isfinite(loss):
             kinds = ", ".join(sorted({batch.kind_names[k] for k in batch.kind.tolist()}))
@@ -116,7 +119,7 @@ class LnraModule(pl.LightningModule):
         if self.channels_last:
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
         centre = centre_reconstruction(self.model, clips)
-        frame = batch.clip[:, :, centre_index(self.clip_len)]
+        frame = batch.clip[:, :, centre_index(batch.videos.clip_len)]
         self.scores[stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
         return {"recon_centre": centre}
 

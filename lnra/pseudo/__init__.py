@@ -1,8 +1,8 @@
 """Pseudo anomalies: per-sample selection (docs/method.md §3), patches (§4) and skipped frames (§5).
 
-The names below are imported on first use (PEP 562), not with the package: the config validation reads
-:mod:`lnra.pseudo.probability` before torch is imported, and importing any ``lnra.pseudo`` module runs
-this file first.
+The names below are imported on first use (PEP 562), not with the package: ``--help`` reads
+:mod:`lnra.pseudo.kinds` and :mod:`lnra.pseudo.skip` without torch, and importing any ``lnra.pseudo``
+module runs this file first.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The names of the pseudo-anomaly kinds, free of torch: the options of a variant are typed with them before
-anything heavy is imported, and the batches carry their codes."""
+"""The pseudo-anomaly kinds, free of torch: their codes (which the batches carry), the patch blends' names
+(which a variant's options are typed with) and the rule that binds their probabilities (docs/method.md §3:
+a training sample gets at most one kind, so the probabilities sum to at most 1)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 KIND_NORMAL = 0
@@ -11,3 +13,12 @@ FIRST_PATCH_KIND = 2
 
 # The patch blends of docs/method.md §4 (their masks: lnra.pseudo.patch_masks.RULES).
 Technique = Literal["smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch"]
+
+
+def probability_sum_problem(probabilities: Sequence[float]) -> str | None:
+    """Why the kinds' probabilities do not fit together (their sum exceeds 1), or None."""
+    total = sum(probabilities)
+    if total > 1 + 1e-9:
+        return (f"pseudo-anomaly probabilities sum to {total:.3f} > 1; each sample gets at most one type, so "
+                "they must sum to at most 1")
+    return None

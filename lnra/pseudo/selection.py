@@ -13,14 +13,13 @@ from typing import Protocol
 import torch
 
 from lnra.errors import LnraError
-from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP
-from lnra.pseudo.probability import probability_sum_problem
+from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP, probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
 
 
 class PatchAnomaly(Protocol):
-    """What selection needs from a patch technique: its probability (checked in [0, 1] by its constructor,
-    with :func:`lnra.pseudo.probability.check_probability`), a name, and a batched paste."""
+    """What selection needs from a patch technique: its probability (declared in [0, 1] in its constructor's
+    signature), a name, and a batched paste."""
 
     p: float
     name: str

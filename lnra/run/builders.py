@@ -67,10 +67,11 @@ def build_pseudo(cfg: DictConfig, datamodule: VideoDataModule) -> PseudoAnomalie
     what = f"the patch pseudo anomaly of pseudo={pseudo.name}"
     frame = {"height": datamodule.height, "width": datamodule.width}
     patches = []
-    for entry in pseudo.get("patches") or []:
-        length = {"clip_len": datamodule.clip_len} if "clip_len" in _params(entry.source) else {}
-        shape = {**frame, **length}
-        patches.append(instantiate_entry(entry, what, source=instantiate_entry(entry.source, what, **shape)))
+    shape = {**frame, "clip_len": datamodule.clip_len}
+    for entry in pseudo.get("patches") or []:  # a patch's intruders are built for the data's frames
+        source = {"source": instantiate_entry(entry.source, what, **wired(entry.source, shape))} \
+            if entry.get("source") is not None else {}
+        patches.append(instantiate_entry(entry, what, **source))
     skip = pseudo.get("skip")
     return PseudoAnomalies(skip=None if skip is None else SkipFrame(**OmegaConf.to_container(skip)),
                            patches=patches)
@@ -84,7 +85,7 @@ def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
     """The ``model`` entry's LightningModule: its ``net`` built for the data's clip shape, and the ``loss``
     entry. A clip shape the net cannot halve is refused here, before any data is listed or generated."""
     shape = {"frames": datamodule.clip_len, "height": datamodule.height, "width": datamodule.width}
-    net = instantiate_entry(cfg.model.net, "the net (model.net)", **shape)
+    net = instantiate_entry(cfg.model.net, "the net (model.net)", **wired(cfg.model.net, shape))
     loss = instantiate_entry(cfg.loss, "the loss (loss=...)") if cfg.get("loss") is not None else None
     settings = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "net"])
     return instantiate_entry(settings, "the LightningModule (model=...)", net=net,

@@ -51,8 +51,16 @@ def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
     return out
 
 
-def _options(group: str, conf_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+def _options(group: str, conf_dirs: Sequence[Path]) -> list[str]:
+    return sorted({p.stem for conf in conf_dirs for p in (conf / group).glob("*.yaml")})
+
+
+def _searchpath(parsed: Sequence[Override]) -> list[Path]:
+    """Config folders a command adds with ``hydra.searchpath=[file://DIR,...]`` (a user's own configs)."""
+    for o in parsed:
+        if o.key_or_group == "hydra.searchpath":
+            return [Path(str(p).removeprefix("file://")) for p in o.value() or []]
+    return []
 
 
 def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -> tuple[list[str], list[str]]:
@@ -64,6 +72,7 @@ def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -
     except HydraException as err:
         return [f"cannot read the command line: {str(err).strip().splitlines()[0]}"], []
     lines, good = [], []
+    conf_dirs = [conf_dir, *_searchpath(parsed)]
     for o in parsed:
         before = len(lines)
         if o.is_sweep_override() and not multirun:
@@ -71,8 +80,8 @@ def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -
                          f"(python run.py -m {o.input_line})")
             continue
         group = o.key_or_group
-        if (conf_dir / group).is_dir() and not o.is_delete():
-            known = _options(group, conf_dir)
+        if any((conf / group).is_dir() for conf in conf_dirs) and not o.is_delete():
+            known = _options(group, conf_dirs)
             values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
             for value in values:
                 if value is not None and str(value) not in known:

@@ -55,8 +55,8 @@ def _split_missing(split_dir: Path, fix: str) -> Missing | None:
 def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
     """Frame folders of the splits the task reads, and the test labels (none for generated data)."""
     d = cfg.dataset
-    if d.get("generate") is not None:
-        return []
+    if d.get("generate") is not None or d.get("_target_") != "lnra.loading.datamodule.VideoDataModule":
+        return []  # generated data; or a DataModule of another layout, which checks its own files
     root = Path(d.root)
     fix = dataset_command(d.name, root)
     missing = [m for m in (_split_missing(root / "testing" / "frames", fix),
@@ -97,6 +97,8 @@ def intruder_inputs(cfg: DictConfig) -> list[Missing]:
     """The intruder sources of the patch pseudo anomalies (each one once, even when shared)."""
     found: list[Missing] = []
     for entry in cfg.pseudo.get("patches") or []:
+        if entry.get("source") is None:
+            continue  # a patch of its own making, without intruders
         missing = _source_missing(entry.source, cfg)
         if missing is not None and missing not in found:
             found.append(missing)

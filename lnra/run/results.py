@@ -155,10 +155,10 @@ def run_hparams(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule) -> 
         "run": Path(run_dir).name,
         "dataset": datamodule.name,
         "variant": str(cfg.pseudo.name),
-        "technique": "+".join((["skip_frame"] if skip else []) + [p.technique for p in patches]) or "none",
+        "technique": "+".join((["skip_frame"] if skip else []) + [p.name for p in patches]) or "none",
         "source": "+".join(source_name(e.get("source")) for e in entries) or NOT_APPLICABLE,
-        "alpha": first.max_size if first else math.nan,
-        "beta": float(first.max_move) if first else math.nan,
+        "alpha": float(getattr(first, "max_size", math.nan)),  # α and β of a patch; NaN for others
+        "beta": float(getattr(first, "max_move", math.nan)),
         "p": (skip.p if skip else 0.0) + sum(p.p for p in patches),
         "jumps": ",".join(str(j) for j in skip.jump) if skip else NOT_APPLICABLE,
         "seed": int(cfg.seed),

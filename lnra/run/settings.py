@@ -17,8 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from lnra.config.check import Mistake, select
 from lnra.config.options import effective_options, import_target
 from lnra.config.types import FolderName, NonEmpty, Seed
-from lnra.pseudo.kinds import Technique
-from lnra.pseudo.probability import probability_sum_problem
+from lnra.pseudo.kinds import Technique, probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
 
 TASKS = ("train", "test", "preview")
