@@ -332,3 +332,17 @@ def test_the_option_reference_is_generated_from_the_signatures():
     text = (REPO / "docs" / "options.md").read_text()
     stale = "stale: python -m lnra.config.reference --write docs/options.md"
     assert text == markdown(CONF, RunSettings), stale
+
+
+def test_the_familys_options_are_refused_before_training(tmp_path):
+    """STEAL's loss without a pseudo anomaly, and impossible memory settings: one line each, exit 2."""
+    outcome = run_refused(tmp_path, ["loss=steal", "model=memae", "model.net.memory_items=0",
+                                     "model.net.shrink_threshold=1.5", "model.net.entropy_weight=-1"])
+    assert outcome.rc == 2 and not outcome.new_paths, outcome.stderr
+    assert outcome.stderr.splitlines() == [
+        "error: model.net.memory_items=0: must be an integer >= 1",
+        "error: model.net.shrink_threshold=1.5: must be a finite number in [0, 1)",
+        "error: model.net.entropy_weight=-1: must be a finite number >= 0",
+        "error: loss=StealLoss: needs pseudo anomalies, but pseudo=none has none with p > 0: add one "
+        "(pseudo=skip_frame, or experiment=steal for its published setting)",
+    ]
