@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnra.callbacks.localisation import batch_masks
 from lnra.data.pixels import window_count
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.pixel_metrics import DEFAULT_BINS, PixelLocalisation, error_maps
@@ -68,8 +67,8 @@ def main() -> None:
             recon, frame = (torch.rand(len(chunk), 1, args.size, args.size, generator=gen) * 2 - 1
                             for _ in range(2))
             maps = error_maps(recon, frame, (store.height, store.width), sigma)
-            video, window = torch.from_numpy(chunk[:, 0]), torch.from_numpy(chunk[:, 1])
-            metric.update(maps, batch_masks(store, video, window, CLIP, maps.device))
+            scored = store.frame_index(chunk[:, 0], chunk[:, 1] + CLIP // 2)
+            metric.update(maps, torch.from_numpy(store.masks(scored)))
         result = metric.compute()
         seconds = time.perf_counter() - start
         batches = -(-len(windows) // args.batch)

@@ -39,11 +39,13 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from lnra.config.options import effective_options  # noqa: E402
 from lnra.errors import LnraError  # noqa: E402
-from lnra.method.module import reconstruction_loss  # noqa: E402
+from lnra.method.losses import per_sample_mse  # noqa: E402
 from lnra.run import builders  # noqa: E402
-from lnra.run.builders import resolve_precision  # noqa: E402
+from lnra.run.command import prepare  # noqa: E402
 from lnra.run.rundir import register_resolvers  # noqa: E402
+from lnra.run.trainer import resolve_precision  # noqa: E402
 
 FORWARD_GFLOP_256 = 64.3  # one 1×16×256×256 clip through the autoencoder (issue 7)
 
@@ -70,13 +72,13 @@ def compose_config(args: argparse.Namespace, setting: str, extra: list[str]) -> 
     overrides = [
         f"trainer={args.accelerator}", "dataset=ped2", f"paths.data_dir={args.data_dir}",
         f"dataset.height={args.size}", f"dataset.width={args.size}", f"dataset.batch_size={args.batch}",
-        "~logger", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
+        "logger=none", "trainer.enable_progress_bar=false",
         *SETTINGS[setting], *args.overrides, *extra,
     ]
     if args.labels:
         overrides.append(f"dataset.labels_path={args.labels}")
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        return compose("config", overrides)
+        return compose("config", prepare(overrides, REPO / "conf"))
 
 
 def sync(device: torch.device) -> None:
@@ -142,19 +144,23 @@ class BareStep:
 
     def __init__(self, cfg: DictConfig, args: argparse.Namespace, device: torch.device) -> None:
         precision = resolve_precision(str(cfg.trainer.precision), args.accelerator)
-        fmt = torch.channels_last_3d if cfg.model.channels_last else torch.contiguous_format
-        model = instantiate(cfg.model.net).to(device, memory_format=fmt).train()
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=float(cfg.model.lr))
-        self.model: Callable = torch.compile(model) if cfg.model.get("compile") else model
-        shape = (args.batch, 1, int(cfg.dataset.clip_len), args.size, args.size)
-        self.clips = (torch.rand(shape, device=device) * 2 - 1).contiguous(memory_format=fmt)
+        options = effective_options(cfg.model)
+        fmt = torch.channels_last_3d if options["channels_last"] else torch.contiguous_format
+        clip_len = int(effective_options(cfg.dataset)["clip_len"])
+        shape = {"frames": clip_len, "height": args.size, "width": args.size}
+        model = instantiate(cfg.model.net, **builders.wired(cfg.model.net, shape))
+        model = model.to(device, memory_format=fmt).train()
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=float(options["lr"]))
+        self.model: Callable = torch.compile(model) if options["compile"] else model
+        clips = torch.rand((args.batch, 1, clip_len, args.size, args.size), device=device) * 2 - 1
+        self.clips = clips.contiguous(memory_format=fmt)
         self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
         self.device = device
 
     def step(self) -> None:
         dtype = self.dtype or torch.float32
         with torch.autocast(self.device.type, dtype=dtype, enabled=self.dtype is not None):
-            loss = reconstruction_loss(self.model(self.clips), self.clips).mean()
+            loss = per_sample_mse(self.model(self.clips), self.clips).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
