@@ -1,8 +1,6 @@
-"""Listing video frames on disk, the one image reader and the one video reader (OpenCV's), and decoding
-each split once into a memory-mapped uint8 cache.
-
-Decoding JPEGs in the training loop costs more than the model on small images, so every frame is
-decoded exactly once at the target resolution; afterwards a clip is a slice of one array.
+"""Video frames on disk: listing them, the one image reader and video reader (OpenCV's), and a memory-mapped
+uint8 cache of each split. Decoding JPEGs in the training loop costs more than the model on small images,
+so every frame is decoded once at the target resolution; afterwards a clip is a slice of one array.
 """
 
 from __future__ import annotations
@@ -108,9 +106,8 @@ class VideoFile:
 
 
 def open_video(path: Path) -> VideoFile:
-    """A video file's RGB frames through ``cv2.VideoCapture`` (``.avi``, ``.mp4``, …); one it cannot open is
-    refused now. Frames are counted as decoded, not taken from the header: a truncated file ends early,
-    which the frame-count checks against the ground truth then report."""
+    """A video file's RGB frames through ``cv2.VideoCapture``, refused now if it cannot be opened; counted as
+    decoded, not from the header, so a truncated file ends early (the ground truth's checks report it)."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
@@ -231,14 +228,10 @@ def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, de
                     height, width, "; ".join(f"{v}: {s}" for v, s in sorted(mixed.items())))
 
 
-def load_frame_store(
-    listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int, width: int
-) -> FrameStore:
-    """Open the cache for this exact source and resolution, building it first if it does not exist.
-
-    However many processes ask at once, one builds (:mod:`lnra.data.cache_files`); an interrupted build
-    leaves no cache, and caches of other resolutions or older file lists are left untouched.
-    """
+def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,
+                     width: int) -> FrameStore:
+    """Open the cache for this exact source and resolution, building it first if it does not exist (one
+    process builds however many ask, :mod:`lnra.data.cache_files`); other caches are left untouched."""
     cache_dir = Path(cache_dir)
     with explained_cache_write(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -247,14 +240,13 @@ def load_frame_store(
     data_path = cache_dir / f"{stem}_{key}.npy"
     meta_path = cache_dir / f"{stem}_{key}.json"
     store = _open_cache(data_path, meta_path, listing, (height, width), warn=False)
-    if store is not None:
-        return store
-    with build_lock(data_path):
-        # another process may have built it while this one waited for the lock
-        store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
-        if store is None:
-            _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
+    if store is None:
+        with build_lock(data_path):
+            # another process may have built it while this one waited for the lock
             store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+            if store is None:
+                _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
+                store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
     if store is None:
         raise LnraError(f"the frame cache {data_path} just built does not read back; delete it and rerun")
     return store

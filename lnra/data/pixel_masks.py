@@ -1,9 +1,6 @@
-"""Pixel-level ground truth: ``<root>/testing/pixel_masks/<video>/<frame>.png``, one binary mask per frame,
-in the frames' layout and matched to them by sorted position.
-
-They are decoded once into a memory-mapped cache of packed bits (22 MB for Ped2, 0.4 GB for Avenue), so
-memory does not grow with the test set, and kept at their own resolution (the error maps are upsampled
-to it) because the published pixel-level numbers are measured at that resolution.
+"""Pixel-level ground truth: ``<root>/testing/pixel_masks/<video>/<frame>.png``, one binary mask per frame in
+the frames' layout, decoded once into a memory-mapped cache of packed bits so that memory does not grow with
+the test set. Masks keep their own resolution: the published pixel-level numbers are measured at it.
 """
 
 from __future__ import annotations
@@ -52,11 +49,8 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
-    """The mask files of ``<testing_dir>/pixel_masks``, checked against the test frames; None if absent.
-
-    Every test video needs one mask per frame, all of one size that equals the frames' original size
-    (masks drawn on resized frames would misplace every region); the error names the first that differs.
-    """
+    """The mask files of ``<testing_dir>/pixel_masks``, checked against the test frames (one per frame, of
+    the frames' original size: masks drawn on resized frames would misplace every region); None if absent."""
     mask_dir = Path(testing_dir) / MASK_DIR
     if not mask_dir.is_dir():
         return None
@@ -99,7 +93,7 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
                                     f"{height}x{width}")
                 out[i] = np.packbits(mask, axis=-1)
             out.flush()
-            del out
+            del out  # closes the map before the rename
         log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
     bits = np.load(path, mmap_mode="r")
     if bits.shape != (len(files), height, (width + 7) // 8):

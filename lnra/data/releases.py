@@ -119,6 +119,7 @@ class Writer:
             Image.fromarray(mask.astype(bool)).save(folder / self.frame_name(t, ".png"))
 
     def split_done(self, split: str) -> None:
+        """Say what one split became."""
         counts = self.counts[split]
         self.log(f"{self.target.name} {split}: {len(counts)} videos, {sum(counts.values())} frames -> "
                  f"{self.target}/{split}/frames")
@@ -141,9 +142,8 @@ class Writer:
         self.log(f"{name} labels: {what}, {total} test frames, {int(labels.sum())} anomalous "
                  f"({100 * labels.mean():.1f} %) -> {self.target}/frame_labels_{name}.npy")
         if len(paper) == total:
-            ends = np.cumsum([len(v) for v in per_video.values()])
-            differ = [int((paper[end - len(v) : end] != v).sum()) for v, end in zip(per_video.values(), ends,
-                                                                                     strict=True)]
+            pieces = np.split(paper, np.cumsum([len(v) for v in per_video.values()])[:-1])
+            differ = [int((p != v).sum()) for p, v in zip(pieces, per_video.values(), strict=True)]
             self.log(f"{name} frames where the paper's labels differ from the official ground truth: "
                      f"{sum(differ)} in all; per video: "
                      + ", ".join(f"{video} {n}" for video, n in zip(per_video, differ, strict=True)))

@@ -1,16 +1,10 @@
 """Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
-Frames are read one at a time (a video through OpenCV, or a folder of images in sorted name order),
-prepared exactly as the datasets are (grayscale, bilinear resize to the checkpoint's resolution, [-1, 1])
-and scored with the protocol of docs/method.md §6: stride-1 windows of the clip length, each scoring its
-centre frame by PSNR. Only one window of frames is held in memory, so any length of video fits. The scores
-are raw (anomaly score = −PSNR, comparable across videos); ``--normalise`` gives the paper's per-video
-min–max instead.
-
-Where in the frame: ``--error-maps`` writes each scored frame's error heat map and ``--pixel-threshold T``
-a mask video of the pixels whose squared error reaches T, both at the input's resolution. They are the
-maps the pixel-level metrics use (:mod:`lnra.method.pixel_metrics`, in [-1, 1] units), so a threshold read
-off a test run's pixel-level ROC carries over.
+Frames (a video, or a folder of images in sorted name order) are prepared exactly as the datasets are and
+scored with the protocol of docs/method.md §6, one window held in memory at a time so that any length fits.
+Scores are raw (−PSNR, comparable across videos) unless ``--normalise`` (the paper's per-video min–max).
+``--error-maps`` and ``--pixel-threshold T`` say where in the frame, at the input's resolution, with the
+maps the pixel-level metrics use: a threshold read off a test run's pixel-level ROC carries over.
 """
 
 from __future__ import annotations
@@ -71,11 +65,8 @@ class WindowScore:
 @torch.no_grad()
 def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size: int = 8,
                  device: torch.device | str = "cpu") -> Iterator[WindowScore]:
-    """Slide stride-1 windows over a frame stream and score each window's centre frame.
-
-    Holds the last ``clip_len`` frames and one batch of windows, nothing more; decodes only the centre
-    frames (:func:`~lnra.method.centre_decode.centre_reconstruction`), all that scores and maps use.
-    """
+    """Slide stride-1 windows over a frame stream and score each window's centre frame, holding the last
+    ``clip_len`` frames and one batch of windows and decoding only the centre frames (all that is used)."""
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
     recent: deque[torch.Tensor] = deque(maxlen=clip_len)

@@ -1,18 +1,12 @@
 """Turn a sweep's run directories back into the paper's tables
 (``python -m lnra.tools.report <multirun dir>``).
 
-Every ``results.json`` under the directory is one run (a cell and a seed). Runs of one cell are summarised
-as mean ± sample standard deviation over seeds, for the last epoch (the number a run reports) and for its
-best validation epoch (how the original code selected epochs), beside the paper's number and the
-difference to it. Hydra job directories without ``results.json`` are listed with their log, so a failed or
-unfinished job is never silently dropped.
-
-Writes, into ``<multirun dir>/report`` unless ``--out`` says otherwise: ``report.md`` (everything),
-``table1.csv``, ``fig5c.csv``, ``other.csv`` (cells outside the paper) and ``table1.png``, ``fig5c.png``;
-existing report files are never overwritten without ``--overwrite``. Table 1 also carries the published
-numbers of the same family (docs/method.md §9): STEAL Net (``loss: steal`` in results.json) and MemAE
-(``model: memae``); a results.json without ``loss`` or ``model`` is LNTRA's loss on the plain autoencoder.
-When any run measured pixel-level localisation, every table gains its three pixel metrics.
+Every ``results.json`` under the directory is one run (a cell and a seed); the runs of a cell are shown as
+mean ± sample std over seeds, for the last epoch (what a run reports) and the best validation epoch (how
+the original code selected epochs), beside the paper's number. Hydra job directories without results are
+listed with their log's last line, so a failed or unfinished job is never silently dropped. Writes
+:data:`REPORT_FILES` into ``<multirun dir>/report`` (or ``--out``); a report is replaced only with
+``--overwrite``.
 """
 
 from __future__ import annotations
@@ -96,16 +90,6 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Missing:
-    """A Hydra job directory without ``results.json``: failed, killed or still running."""
-
-    path: Path
-    overrides: str
-    log: Path | None
-    last_line: str
-
-
-@dataclass(frozen=True)
 class Summary:
     """Mean and sample standard deviation (None for a single run) over the seeds of one cell."""
 
@@ -142,16 +126,19 @@ def read_run(path: Path) -> Run:
                         "directory or repair it") from None
 
 
-def read_missing(job_dir: Path) -> Missing:
-    """What is known about a job that left no results: its overrides, its log and the log's last line."""
+def read_missing(job_dir: Path, root: Path) -> list[str]:
+    """A job that left no results (failed, killed or still running) as its row of the report: its folder,
+    overrides and log, and the log's last line."""
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else None
     log = next((job_dir / name for name in LOG_NAMES if (job_dir / name).is_file()), None)
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines()] if log else []
-    return Missing(job_dir, " ".join(overrides or []), log, next((ln for ln in reversed(lines) if ln), ""))
+    last = next((line for line in reversed(lines) if line), "").replace("|", "\\|")
+    return [str(job_dir.relative_to(root)), " ".join(overrides or []),
+            str(log.relative_to(root)) if log else "(no log)", last]
 
 
-def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[Missing]]:
+def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
     """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
     if not root.is_dir():
         raise LnraError(f"sweep directory not found: {root} (give the multirun directory of a sweep)")
@@ -159,7 +146,7 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[Missing]]:
     finished = {r.path.parent for r in runs}
     job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}
                       | {p.parent for p in root.rglob(LOG_NAMES[0])})
-    missing = [read_missing(d) for d in job_dirs if d not in finished and out_dir not in d.parents]
+    missing = [read_missing(d, root) for d in job_dirs if d not in finished and out_dir not in d.parents]
     if not runs and not missing:
         raise LnraError(f"no results.json and no Hydra job directory under {root}; is it a sweep directory?")
     return runs, missing
@@ -257,16 +244,14 @@ def write_csv(path: Path, label_columns: list[str], rows: list[list[str]], pixel
 
 def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary]) -> None:
     """Last-epoch AUC per row (mean, error bar = std over seeds) with the paper's number as a tick."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = [" / ".join(r.labels) for r in rows]
     summaries = [cells.get(r.cell) for r in rows]
     means = [s.last_mean if s else 0.0 for s in summaries]
     errors = [(s.last_std or 0.0) if s else 0.0 for s in summaries]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
+    fig = Figure(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
+    ax = fig.subplots()
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
     ax.scatter(range(len(rows)), [r.paper for r in rows], marker="_", s=300, color="black", zorder=3,
                label="paper")
@@ -278,7 +263,6 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = False) -> Path:
@@ -320,11 +304,8 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
                                                             for c in other)), ""]
         write_csv(out_dir / "other.csv", [], [_csv_row(c, None, cells[c], pixel) for c in other], pixel)
     if missing:
-        rows = ([str(m.path.relative_to(root)), m.overrides,
-                 str(m.log.relative_to(root)) if m.log else "(no log)", m.last_line.replace("|", "\\|")]
-                for m in missing)
         sections += ["## Jobs without results (failed or unfinished)", "",
-                     *markdown(["job", "overrides", "log", "last line of the log"], rows), ""]
+                     *markdown(["job", "overrides", "log", "last line of the log"], missing), ""]
     (out_dir / "report.md").write_text("\n".join(sections))
     return out_dir
 
