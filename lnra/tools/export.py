@@ -23,7 +23,6 @@ from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.run.checkpoints import model_from_checkpoint
 
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = 1e-4  # outputs are tanh values in [-1, 1]
 
 
@@ -72,7 +71,9 @@ def _run_onnx(path: Path, clips: torch.Tensor) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: clips.numpy()})[0]
 
 
-EXPORTERS = {"torchscript": (_export_torchscript, _run_torchscript), "onnx": (_export_onnx, _run_onnx)}
+# format → the file's suffix, its writer and its runner
+EXPORTERS = {"torchscript": (".pt", _export_torchscript, _run_torchscript),
+             "onnx": (".onnx", _export_onnx, _run_onnx)}
 
 
 def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = False,
@@ -82,12 +83,11 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
     where it is and its largest difference to PyTorch."""
     if fmt not in EXPORTERS:
         raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
-    ckpt = Path(ckpt)
-    out = Path(out) if out else ckpt.with_suffix(SUFFIXES[fmt])
+    ckpt, (suffix, write, run) = Path(ckpt), EXPORTERS[fmt]
+    out = Path(out) if out else ckpt.with_suffix(suffix)
     if out.exists() and not overwrite:
         raise LnraError(f"{out} already exists; choose another --out or add --overwrite")
     model, _ = model_from_checkpoint(ckpt, clip_len, height, width)
-    write, run = EXPORTERS[fmt]
     clips = _example(model, 3)  # another batch size than traced with: the batch axis must be free
     with torch.no_grad():
         expected = model(clips).numpy()

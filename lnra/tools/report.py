@@ -193,14 +193,15 @@ class Row:
     paper: float
 
 
-def table1_rows() -> list[Row]:
-    variants = [(variant, {"pseudo": pseudo}, auc) for variant, pseudo, auc in TABLE1] + FAMILY
-    return [Row((variant, DATASETS[d]), Cell(d, **names), auc[d]) for variant, names, auc in variants
-            for d in DATASETS]
-
-
-def fig5c_rows() -> list[Row]:
-    return [Row((intruder, patching), Cell("ped2", pseudo), auc) for intruder, patching, pseudo, auc in FIG5C]
+# The paper's tables in the report: file name, title, label columns and rows (Table 1 with the family below).
+_VARIANTS = [(variant, {"pseudo": pseudo}, auc) for variant, pseudo, auc in TABLE1] + FAMILY
+PAPER_TABLES = [
+    ("table1", "Table 1", ["variant", "dataset"],
+     [Row((variant, DATASETS[d]), Cell(d, **names), auc[d]) for variant, names, auc in _VARIANTS
+      for d in DATASETS]),
+    ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"],
+     [Row((intruder, patching), Cell("ped2", pseudo), auc) for intruder, patching, pseudo, auc in FIG5C]),
+]
 
 
 def _md_values(s: Summary | None, paper: float | None, pixel: bool) -> list[str]:
@@ -281,13 +282,12 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     for name in existing:
         (out_dir / name).unlink()
 
-    paper_cells = {r.cell for r in table1_rows() + fig5c_rows()}
+    paper_cells = {r.cell for *_, rows in PAPER_TABLES for r in rows}
     other = sorted(cell for cell in cells if cell not in paper_cells)
     sections = [f"# Report of {root}", "",
                 f"{len(runs)} finished run(s), {len(missing)} job(s) without results. AUC: frame-level "
                 "micro AUC in %, mean ± sample std over seeds; Δ = ours − paper.", ""]
-    for name, title, headers, rows in (("table1", "Table 1", ["variant", "dataset"], table1_rows()),
-                                       ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"], fig5c_rows())):
+    for name, title, headers, rows in PAPER_TABLES:
         if not any(r.cell in cells for r in rows):
             continue
         columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds", *pixel_titles]
