@@ -204,37 +204,30 @@ PAPER_TABLES = [
 ]
 
 
-def _md_values(s: Summary | None, paper: float | None, pixel: bool) -> list[str]:
-    """A cell's Markdown columns: last epoch, best epoch (each with Δ to ``paper`` when there is one), seeds,
-    and the pixel metrics if shown."""
-    def diff(mean: float | None) -> list[str]:
-        return [] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"]
-
-    if s is None:
-        values = ["—", *diff(None), "—", *diff(None), "none"]
-    else:
-        values = [_pm(s.last_mean, s.last_std), *diff(s.last_mean), _pm(s.best_mean, s.best_std),
-                  *diff(s.best_mean), ",".join(map(str, s.seeds))]
-    pixel_values = ["—"] * len(PIXEL_COLUMNS) if s is None else [_pm(mean, std) for mean, std in s.pixel]
-    return values + (pixel_values if pixel else [])
-
-
 CSV_COLUMNS = [*Cell._fields, "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
                "best_mean", "best_std", "best_diff"]
 PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean", "std")]
 
 
-def _csv_row(cell: Cell, paper: float | None, s: Summary | None, pixel: bool) -> list[str]:
-    def diff(mean: float | None) -> str:
+def _columns(s: Summary | None, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
+    """A cell's values in the Markdown table and in the CSV file (after its labels): last and best epoch,
+    with the difference to ``paper`` where there is one, the seeds, and the pixel metrics if shown."""
+    seeds = s.seeds if s else ()
+    last, best, *pixels = ([(s.last_mean, s.last_std), (s.best_mean, s.best_std), *s.pixel] if s
+                           else [(None, None)] * (2 + len(PIXEL_COLUMNS)))
+    pixels = pixels if pixel else []
+
+    def md_diff(mean: float | None) -> list[str]:
+        return [] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"]
+
+    def csv_diff(mean: float | None) -> str:
         return "" if mean is None or paper is None else f"{mean - paper:.4f}"
 
-    pixel_values = [] if not pixel else (["", ""] * len(PIXEL_COLUMNS) if s is None else
-                                         [_num(v) for pair in s.pixel for v in pair])
-    if s is None:
-        return [*cell, _num(paper), "0", "", "", "", "", "", "", "", *pixel_values]
-    return [*cell, _num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds)),
-            _num(s.last_mean), _num(s.last_std), diff(s.last_mean),
-            _num(s.best_mean), _num(s.best_std), diff(s.best_mean), *pixel_values]
+    md = [_pm(*last), *md_diff(last[0]), _pm(*best), *md_diff(best[0]), ",".join(map(str, seeds)) or "none",
+          *(_pm(*p) for p in pixels)]
+    return md, [_num(paper), str(len(seeds)), " ".join(map(str, seeds)), _num(last[0]), _num(last[1]),
+                csv_diff(last[0]), _num(best[0]), _num(best[1]), csv_diff(best[0]),
+                *(_num(v) for p in pixels for v in p)]
 
 
 def write_csv(path: Path, label_columns: list[str], rows: list[list[str]], pixel: bool) -> None:
@@ -291,18 +284,17 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
         if not any(r.cell in cells for r in rows):
             continue
         columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds", *pixel_titles]
-        sections += [f"## {title}", "", *markdown(columns, ([*r.labels, f"{r.paper:.2f}",
-                                                             *_md_values(cells.get(r.cell), r.paper, pixel)]
-                                                            for r in rows)), ""]
-        write_csv(out_dir / f"{name}.csv", headers,
-                  [[*r.labels, *_csv_row(r.cell, r.paper, cells.get(r.cell), pixel)] for r in rows], pixel)
+        values = [(r, *_columns(cells.get(r.cell), r.paper, pixel)) for r in rows]
+        sections += [f"## {title}", "", *markdown(columns, ([*r.labels, f"{r.paper:.2f}", *md]
+                                                            for r, md, _ in values)), ""]
+        write_csv(out_dir / f"{name}.csv", headers, [[*r.labels, *r.cell, *c] for r, _, c in values], pixel)
         bar_chart(out_dir / f"{name}.png", title, rows, cells)
         sections += [f"![{title}]({name}.png)", ""]
     if other:
         columns = [*Cell._fields, "last epoch", "best epoch", "seeds", *pixel_titles]
-        sections += ["## Other runs", "", *markdown(columns, ([*c, *_md_values(cells[c], None, pixel)]
-                                                            for c in other)), ""]
-        write_csv(out_dir / "other.csv", [], [_csv_row(c, None, cells[c], pixel) for c in other], pixel)
+        values = [(c, *_columns(cells[c], None, pixel)) for c in other]
+        sections += ["## Other runs", "", *markdown(columns, ([*c, *md] for c, md, _ in values)), ""]
+        write_csv(out_dir / "other.csv", [], [[*c, *row] for c, _, row in values], pixel)
     if missing:
         sections += ["## Jobs without results (failed or unfinished)", "",
                      *markdown(["job", "overrides", "log", "last line of the log"], missing), ""]
