@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -46,21 +46,15 @@ def build_lock(data_path: Path) -> Iterator[None]:
                          data_path.name, lock_path)
                 said = True
             fcntl.flock(fd, fcntl.LOCK_EX)
-        if _same_file(fd, lock_path):
-            break
+        with suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                break
         os.close(fd)  # the holder we waited for removed this lock file: lock the current one
     try:
         yield
     finally:
         lock_path.unlink(missing_ok=True)  # while still locked: a waiter on this file sees it is gone
         os.close(fd)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        return os.path.samestat(os.fstat(fd), os.stat(path))
-    except FileNotFoundError:
-        return False
 
 
 def partial_name(path: Path) -> Path:
