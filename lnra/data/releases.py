@@ -296,6 +296,5 @@ def prepare_shanghai(source: Path, writer: Writer) -> None:
     writer.labels()
 
 
-PREPARERS: dict[str, Callable[[Path, Writer], None]] = {
-    "ped2": prepare_ped2, "avenue": prepare_avenue, "shanghai": prepare_shanghai,
-}
+PREPARERS: dict[str, Callable[[Path, Writer], None]] = {"ped2": prepare_ped2, "avenue": prepare_avenue,
+                                                        "shanghai": prepare_shanghai}
