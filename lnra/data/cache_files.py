@@ -1,16 +1,8 @@
 """The frame cache's files: one builder at a time, and data that appears only with its metadata.
 
-* :func:`build_lock` — an ``fcntl`` lock on ``<cache>.lock``. The jobs of a sweep that start together
-  on a cold cache would otherwise each decode the whole dataset; with the lock one builds while the
-  others wait (saying so once) and then open its cache. The OS releases the lock when its holder dies,
-  however it dies, so a killed builder never blocks anyone. The holder removes the lock file when done;
-  a waiter that then gets the lock of a removed file locks the current one instead, so two processes
-  never hold "the" lock at once.
-* :func:`write_npy_chunks` — writes the ``.npy`` with plain chunked file writes (a writable memory map
-  would keep every written page resident until the end), then renames the metadata into place first
-  and the data last: whoever sees the data sees its metadata.
-* Temporary files are ``<name>.partial-<pid>``; the next builder, holding the lock, removes those a dead
-  builder left.
+The jobs of a sweep that start together on a cold cache would otherwise each decode the whole dataset.
+Temporary files are ``<name>.partial-<pid>``; the next builder, holding the lock, removes those a dead
+builder left.
 """
 
 from __future__ import annotations
@@ -20,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,8 +30,9 @@ def explained_cache_write(path: Path) -> Any:
 
 @contextmanager
 def build_lock(data_path: Path) -> Iterator[None]:
-    """Hold the exclusive build lock of the cache ``data_path``; wait (with one log line) while another
-    process holds it."""
+    """Hold the ``fcntl`` lock on ``<cache>.lock``, waiting (with one log line) while another process holds
+    it. The OS releases it when its holder dies, however it dies, so a killed builder blocks nobody; the
+    holder removes the file when done, and a waiter left with a removed file's lock locks the current one."""
     lock_path = data_path.with_name(f"{data_path.name}.lock")
     said = False
     while True:
@@ -53,21 +46,15 @@ def build_lock(data_path: Path) -> Iterator[None]:
                          data_path.name, lock_path)
                 said = True
             fcntl.flock(fd, fcntl.LOCK_EX)
-        if _same_file(fd, lock_path):
-            break
+        with suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                break
         os.close(fd)  # the holder we waited for removed this lock file: lock the current one
     try:
         yield
     finally:
         lock_path.unlink(missing_ok=True)  # while still locked: a waiter on this file sees it is gone
         os.close(fd)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        return os.path.samestat(os.fstat(fd), os.stat(path))
-    except FileNotFoundError:
-        return False
 
 
 def partial_name(path: Path) -> Path:
@@ -101,13 +88,10 @@ class _ChunkWriter:
 @contextmanager
 def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
                      shape: tuple[int, int, int]) -> Iterator[_ChunkWriter]:
-    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish metadata then data.
-
-    On any failure nothing is published and the temporary files are removed; a full disk or missing
-    permission becomes one line naming the path and the free space.
-    """
-    # Both renamed on leaving, the metadata first (the inner block): a reader finds the data only once
-    # its metadata is in place.
+    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish the metadata first
+    and the data last (whoever sees the data sees its metadata). Plain chunked writes, not a writable
+    memory map, which would keep every written page resident. On any failure nothing is published; a full
+    disk or missing permission becomes one line naming the path and the free space."""
     with (explained_cache_write(data_path),
           atomic_path(data_path, partial_name(data_path)) as data_tmp,
           atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):

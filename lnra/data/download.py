@@ -1,14 +1,9 @@
 """Fetch the official dataset releases for ``python -m lnra.data.prepare <name> --download``.
 
-Ped2 and Avenue have stable direct links; their archives are downloaded into ``OUT/downloads/`` with a
-progress bar, resumed from a ``.partial`` file after an interruption (HTTP ``Range``), checked for size
-and SHA-256 and only then handed to the usual preparation. The checksums are the ones the field's
-tools publish for these archives, so a mirror that serves other bytes is refused instead of prepared.
-ShanghaiTech and ImageNet have no stable direct link: asking for them says where to get them. CIFAR-100
-goes through torchvision's own downloader (it checks torchvision's MD5).
-
-``LNRA_DOWNLOAD_MIRROR=URL`` replaces the directory of every official URL (the file names stay), for
-a local mirror — and for the tests, which serve tiny archives from 127.0.0.1.
+Ped2's and Avenue's archives go to ``OUT/downloads/``, resumed after an interruption (HTTP ``Range``) and
+checked for size and the SHA-256 the field's tools publish, so that a mirror serving other bytes is refused
+instead of prepared. ``LNRA_DOWNLOAD_MIRROR=URL`` replaces the directory of every official URL (a local
+mirror, the tests). ShanghaiTech and ImageNet have no direct link; CIFAR-100 comes through torchvision.
 """
 
 from __future__ import annotations
@@ -48,10 +43,8 @@ class Archive:
 
 # The official archives and the SHA-256 sums published for them (e.g. by anomalib's dataset modules).
 RELEASES: dict[str, tuple[Archive, ...]] = {
-    "ped2": (
-        Archive("http://www.svcl.ucsd.edu/projects/anomaly/UCSD_Anomaly_Dataset.tar.gz",
-                "2329af326951f5097fdd114c50e853957d3e569493a49d22fc082a9fd791915b"),
-    ),
+    "ped2": (Archive("http://www.svcl.ucsd.edu/projects/anomaly/UCSD_Anomaly_Dataset.tar.gz",
+                     "2329af326951f5097fdd114c50e853957d3e569493a49d22fc082a9fd791915b"),),
     "avenue": (
         Archive("http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/Avenue_Dataset.zip",
                 "fc9cb8432a11ca79c18aa180c72524011411b69d3b0ff27c8816e41c0de61531", 813_227_845),
@@ -62,24 +55,14 @@ RELEASES: dict[str, tuple[Archive, ...]] = {
 
 # What to do where no direct link exists: one line each, with the command that follows.
 NO_DIRECT_LINK = {
-    "shanghai": (
-        "ShanghaiTech Campus has no stable direct download: get shanghaitech.tar.gz from the authors' page "
-        "https://svip-lab.github.io/dataset/campus_dataset.html (OneDrive/BaiduPan links), unpack it and run "
-        "python -m lnra.data.prepare shanghai --source <unpacked folder with training/videos and "
-        "testing/frames> --out {out}"
-    ),
-    "imagenet": (
-        "ImageNet cannot be downloaded without an account: register at https://image-net.org/download, "
-        "unpack the ILSVRC2012 training set as <folder>/<class>/<image>.JPEG and pass "
-        "pseudo.source.root=<folder> (or put it at {out}/intruders/imagenet)"
-    ),
+    "shanghai": "ShanghaiTech Campus has no stable direct download: get shanghaitech.tar.gz from the "
+                "authors' page https://svip-lab.github.io/dataset/campus_dataset.html (OneDrive/BaiduPan "
+                "links), unpack it and run python -m lnra.data.prepare shanghai --source <unpacked folder "
+                "with training/videos and testing/frames> --out {out}",
+    "imagenet": "ImageNet cannot be downloaded without an account: register at https://image-net.org/download"
+                ", unpack the ILSVRC2012 training set as <folder>/<class>/<image>.JPEG and pass "
+                "pseudo.source.root=<folder> (or put it at {out}/intruders/imagenet)",
 }
-
-
-def archive_url(archive: Archive) -> str:
-    """The official URL, or the same file name under ``$LNRA_DOWNLOAD_MIRROR``."""
-    mirror = os.environ.get(MIRROR_ENV)
-    return f"{mirror.rstrip('/')}/{archive.filename}" if mirror else archive.url
 
 
 def sha256_of(path: Path) -> str:
@@ -103,18 +86,8 @@ def _open(url: str, offset: int) -> tuple[object, int]:
             return None, offset
         raise LnraError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise LnraError(f"cannot download {url}: {reason}") from None
+        raise LnraError(f"cannot download {url}: {getattr(err, 'reason', err)}") from None
     return response, offset if response.status == 206 else 0
-
-
-def _expected_total(archive: Archive, response: object, offset: int) -> int | None:
-    length = response.headers.get("Content-Length") if response is not None else None
-    served = offset + int(length) if length is not None else None
-    if archive.size is not None and served is not None and served != archive.size:
-        raise LnraError(f"{archive_url(archive)} serves {served} bytes but the official "
-                        f"{archive.filename} has {archive.size}; not downloading it")
-    return archive.size or served
 
 
 def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) -> Path:
@@ -129,10 +102,15 @@ def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) ->
         log(f"{target}: checksum does not match the official release; downloading it again")
         target.unlink()
     partial = target.with_name(target.name + ".partial")
-    url = archive_url(archive)
-    offset = partial.stat().st_size if partial.is_file() else 0
-    response, offset = _open(url, offset)
-    total = _expected_total(archive, response, offset)
+    mirror = os.environ.get(MIRROR_ENV)
+    url = f"{mirror.rstrip('/')}/{archive.filename}" if mirror else archive.url
+    response, offset = _open(url, partial.stat().st_size if partial.is_file() else 0)
+    length = response.headers.get("Content-Length") if response is not None else None
+    served = offset + int(length) if length is not None else None
+    if archive.size is not None and served is not None and served != archive.size:
+        raise LnraError(f"{url} serves {served} bytes but the official {archive.filename} has "
+                        f"{archive.size}; not downloading it")
+    total = archive.size or served
     if offset:
         log(f"resuming {archive.filename} at byte {offset:,}" + (f" of {total:,}" if total else ""))
     if response is not None:
@@ -165,14 +143,6 @@ def _stream(response: object, partial: Path, offset: int, total: int | None, url
                             f"({err}); run the same command again to resume it") from None
 
 
-def _unzip(archive: Path, into: Path) -> None:
-    try:
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(into)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise LnraError(f"cannot unpack {archive}: {err}") from None
-
-
 @contextmanager
 def downloaded_source(name: str, out: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
     """The ``--source`` for ``prepare name``, fetched into ``out/downloads``: Ped2's tarball as it is,
@@ -191,7 +161,11 @@ def downloaded_source(name: str, out: Path, log: Callable[[str], None] = print) 
     try:
         log(f"unpacking {', '.join(f.name for f in files)}")
         for f in files:
-            _unzip(f, unpacked)
+            try:
+                with zipfile.ZipFile(f) as z:
+                    z.extractall(unpacked)
+            except (zipfile.BadZipFile, OSError) as err:
+                raise LnraError(f"cannot unpack {f}: {err}") from None
         roots = [p.parent for p in unpacked.rglob("training_videos") if p.is_dir()]
         if not roots:
             raise LnraError(f"{files[0]} holds no training_videos folder: is it the Avenue release?")

@@ -1,7 +1,6 @@
-"""Listing video frames on disk and decoding them once into a memory-mapped uint8 cache.
-
-Decoding JPEGs in the training loop costs more than the model on small images, so every frame is
-decoded exactly once at the target resolution; afterwards a clip is a slice of one array.
+"""Video frames on disk: listing them, the one image reader and video reader (OpenCV's), and a memory-mapped
+uint8 cache of each split. Decoding JPEGs in the training loop costs more than the model on small images,
+so every frame is decoded once at the target resolution; afterwards a clip is a slice of one array.
 """
 
 from __future__ import annotations
@@ -13,7 +12,9 @@ import mmap
 import os
 import re
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,14 @@ class VideoListing:
     def lengths(self) -> list[int]:
         return [len(f) for f in self.files]
 
+    @property
+    def offsets(self) -> np.ndarray:
+        """(V + 1,) int64: video v is frames ``offsets[v]:offsets[v + 1]`` of the split."""
+        return np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+
 
 def natural_key(path: Path) -> tuple:
-    """Sort key comparing digit runs by value, so ``2.jpg`` precedes ``10.jpg``; for zero-padded names
-    (the usual layout) this is plain name order. The full name breaks ties (``01`` vs ``1``)."""
+    """Sort key comparing digit runs by value, so ``2.jpg`` precedes ``10.jpg``; the full name breaks ties."""
     parts = re.split(r"(\d+)", path.name)
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p), path.name
 
@@ -69,35 +74,22 @@ def list_videos(split_dir: Path) -> VideoListing:
 
 
 def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``cv2.resize`` of the uint8 frame to (height, width) with INTER_LINEAR, the reference resize
-    (docs/method.md §1); a frame already of that size is returned as it is."""
+    """The reference resize (docs/method.md §1): ``cv2.resize``, INTER_LINEAR, unless already that size."""
     if frame.shape[:2] == (height, width):
         return frame
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _truncated_jpeg(data: np.ndarray) -> bool:
-    """True for a JPEG whose data stops before its end-of-image marker. libjpeg decodes such a file
-    without an error (the missing part grey), so a damaged frame would otherwise pass unnoticed. The
-    main image's last start-of-scan marker must be followed by an end-of-image marker (a marker cannot
-    occur inside entropy-coded data, and an embedded thumbnail's markers all come before)."""
-    raw = data.tobytes()
-    return raw[:2] == b"\xff\xd8" and raw.rfind(b"\xff\xd9") < raw.rfind(b"\xff\xda")
-
-
 def read_frame(path: Path, what: str = "frame") -> np.ndarray:
-    """Decode one image file to grayscale uint8 exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``
-    does (docs/method.md §1): the decoder's own gray output, not an RGB image converted afterwards.
-
-    The bytes are read here and decoded by ``cv2.imdecode`` (the same decoder as ``cv2.imread``), so
-    that a truncated JPEG is refused and any path, whatever its characters, can be read. ``what`` names
-    the file in the error.
-    """
+    """Decode one image to grayscale uint8 exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` does
+    (docs/method.md §1). The bytes are read here so that any path can be read and a truncated JPEG is
+    refused: libjpeg decodes one without an error (the missing part grey). ``what`` names the file."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise LnraError(f"cannot read {what} {path}: {err.strerror or err}") from None
-    if _truncated_jpeg(data):
+    raw = data.tobytes()  # the main image's last start-of-scan marker must be followed by end-of-image
+    if raw[:2] == b"\xff\xd8" and raw.rfind(b"\xff\xd9") < raw.rfind(b"\xff\xda"):
         raise LnraError(f"cannot read {what} {path}: the JPEG data is truncated")
     frame = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if frame is None:
@@ -105,12 +97,43 @@ def read_frame(path: Path, what: str = "frame") -> np.ndarray:
     return frame
 
 
+@dataclass
+class VideoFile:
+    """The frames of one video (read lazily) and its frame rate if the file says."""
+
+    frames: Iterator[np.ndarray]
+    fps: float | None
+
+
+def open_video(path: Path) -> VideoFile:
+    """A video file's RGB frames through ``cv2.VideoCapture``, refused now if it cannot be opened; counted as
+    decoded, not from the header, so a truncated file ends early (the ground truth's checks report it)."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise LnraError(f"cannot read video {path}: OpenCV cannot open it (not a video, or a codec its "
+                        "ffmpeg lacks)")
+    fps = capture.get(cv2.CAP_PROP_FPS)
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            capture.release()
+
+    return VideoFile(frames(), float(fps) if fps and fps > 0 else None)
+
+
 READER = "opencv-imread-gray+resize-linear"  # part of the cache key: caches of another reader are not reused
 
 
 def files_key(listing: VideoListing, prefix: str) -> str:
     """Hash of ``prefix`` and every file's video, name, size and time: a cache named by it is rebuilt when
-    any file, or the list of files, changes."""
+    any file changes."""
     h = hashlib.sha1(prefix.encode())
     for name, frames in zip(listing.names, listing.files, strict=True):
         h.update(name.encode())
@@ -118,11 +141,6 @@ def files_key(listing: VideoListing, prefix: str) -> str:
             st = f.stat()
             h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
-
-
-def _source_key(listing: VideoListing, dataset: str, split: str, height: int, width: int) -> str:
-    """Hash of everything the cached pixels depend on: the reader, the size and the files."""
-    return files_key(listing, f"{READER}|{dataset}|{split}|{height}x{width}")
 
 
 @dataclass
@@ -142,13 +160,9 @@ class FrameStore:
         return self.frames[self.offsets[v] : self.offsets[v + 1]]
 
     def gather(self, index: np.ndarray | slice) -> np.ndarray:
-        """A copy of ``frames[index]`` that keeps this process's resident memory bounded.
-
-        Every page read through the memory map stays mapped — and counts as the process's resident
-        memory — until unmapped, so an epoch over a 17 GB cache would end with 17 GB resident. After
-        every :data:`RELEASE_BYTES` read the mapping is dropped (``MADV_DONTNEED``): the pages stay in
-        the OS page cache, so nothing is read from disk twice, but they no longer belong to this process.
-        """
+        """A copy of ``frames[index]`` that keeps resident memory bounded: pages read through the map count
+        as this process's until unmapped (an epoch over a 17 GB cache would end with 17 GB resident), so
+        after every :data:`RELEASE_BYTES` read they are dropped, staying in the OS page cache."""
         out = self.frames[index]
         if isinstance(index, slice):  # a view of the map, not a copy
             out = out.copy()
@@ -166,14 +180,12 @@ class FrameStore:
 
 
 RELEASE_BYTES = 256 << 20
-
-
 DECODE_CHUNK = 64
 
 
 class _ProgressLines:
-    """tqdm's ``update`` and context, as one log line at each tenth of the work: what a log file should get
-    instead of a bar's flood of carriage returns."""
+    """tqdm's ``update`` as one log line at each tenth of the work: what a log file should get instead of a
+    bar's flood of carriage returns."""
 
     def __init__(self, total: int | None, desc: str, initial: int = 0) -> None:
         self.total, self.desc, self.n, self.initial, self._tenth = total, desc, initial, initial, -1
@@ -185,24 +197,17 @@ class _ProgressLines:
             self._tenth = tenth
             log.info("%s: %d%% (%d of %d)", self.desc, 10 * tenth, self.n, self.total)
 
-    def __enter__(self) -> _ProgressLines:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
 
 def progress(total: int | None, desc: str, **bar: Any) -> Any:
     """A progress bar on a terminal, progress lines elsewhere (a log file, SLURM, a Ray job's output)."""
     if sys.stderr.isatty():
         return tqdm(total=total, desc=desc, **bar)
-    return _ProgressLines(total, desc, bar.get("initial", 0))
+    return nullcontext(_ProgressLines(total, desc, bar.get("initial", 0)))
 
 
 def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, desc: str) -> None:
-    """Decode and resize ``files`` into ``out`` chunk by chunk on a few threads (OpenCV releases the
-    GIL while decoding and resizing). Stops at the first unreadable frame. Videos whose frames differ
-    in size are reported in one warning."""
+    """Decode and resize ``files`` into ``out`` on a few threads (OpenCV releases the GIL); stop at the first
+    unreadable frame, and report videos whose frames differ in size in one warning."""
     sizes: dict[str, set[tuple[int, ...]]] = {}
 
     def load(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
@@ -223,34 +228,25 @@ def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, de
                     height, width, "; ".join(f"{v}: {s}" for v, s in sorted(mixed.items())))
 
 
-def load_frame_store(
-    listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int, width: int
-) -> FrameStore:
-    """Open the cache for this exact source and resolution, building it first if it does not exist.
-
-    However many processes ask at once (the jobs of a sweep on a cold cache), one builds: it holds a
-    lock on ``<cache>.lock`` while the others wait, then they open what it built (see
-    :mod:`lnra.data.cache_files`). The cache is written under temporary names and made visible by
-    renaming its metadata first and its data last, so a reader that sees the data sees its metadata;
-    an interrupted build never leaves a half-written cache; caches of other resolutions or older file
-    lists are left untouched.
-    """
+def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,
+                     width: int) -> FrameStore:
+    """Open the cache for this exact source and resolution, building it first if it does not exist (one
+    process builds however many ask, :mod:`lnra.data.cache_files`); other caches are left untouched."""
     cache_dir = Path(cache_dir)
     with explained_cache_write(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _source_key(listing, dataset, split, height, width)
+    key = files_key(listing, f"{READER}|{dataset}|{split}|{height}x{width}")  # all the pixels depend on
     stem = f"{dataset}_{split}_{height}x{width}"
     data_path = cache_dir / f"{stem}_{key}.npy"
     meta_path = cache_dir / f"{stem}_{key}.json"
     store = _open_cache(data_path, meta_path, listing, (height, width), warn=False)
-    if store is not None:
-        return store
-    with build_lock(data_path):
-        # another process may have built it while this one waited for the lock
-        store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
-        if store is None:
-            _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
+    if store is None:
+        with build_lock(data_path):
+            # another process may have built it while this one waited for the lock
             store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+            if store is None:
+                _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
+                store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
     if store is None:
         raise LnraError(f"the frame cache {data_path} just built does not read back; delete it and rerun")
     return store
@@ -270,8 +266,7 @@ def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: t
         return None
     if (meta.get("names") == listing.names and meta.get("lengths") == listing.lengths
             and frames.shape == (sum(listing.lengths), *size)):
-        offsets = np.concatenate([[0], np.cumsum(listing.lengths)]).astype(np.int64)
-        return FrameStore(frames, listing.names, offsets)
+        return FrameStore(frames, listing.names, listing.offsets)
     if warn:
         log.warning("frame cache %s does not match its source; rebuilding it", data_path)
     return None

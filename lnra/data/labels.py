@@ -16,11 +16,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TestVideos:
-    """The test split as the evaluation sees it: each video's name and its (n_frames,) 0/1 frame labels,
-    in the sorted video order that video indices refer to, and the length of the windows that score them.
-    Every evaluation batch carries it, so whoever scores a batch needs nothing else of the dataset. Not
-    frozen: it travels inside an :class:`~lnra.method.scoring.Evaluation`, which torchmetrics rebuilds
-    field by field."""
+    """The test split as the evaluation sees it (each video's name and (n_frames,) 0/1 labels in sorted order,
+    and the window length that scores them), carried by every evaluation batch so that whoever scores one
+    needs nothing else. Not frozen: torchmetrics rebuilds the Evaluation it travels in field by field."""
 
     __test__ = False  # data, not a pytest class
 
@@ -33,46 +31,31 @@ PAPER_LABELS = ("ped2", "avenue", "shanghai")  # datasets whose paper label file
 
 
 def paper_label_file(name: str) -> Path | None:
-    """The paper's own frame labels for ``name``, shipped in the package (docs/method.md §1), or None.
-
-    These are the files the published AUCs were computed with; for Avenue they differ from labels
-    derived from the official pixel masks on 441 frames, so they are the default for all three."""
+    """The paper's own frame labels for ``name``, shipped in the package (docs/method.md §1), or None: the
+    published AUCs were computed with them (for Avenue they differ from the official masks on 441 frames)."""
     if name not in PAPER_LABELS:
         return None
     return Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
 
 
-def label_candidates(name: str, dataset_root: Path, labels_path: str | Path | None) -> list[Path]:
-    """Where the labels may be: the configured file only; else a file in the dataset folder (which
-    ``prepare`` writes: the paper's labels unless asked otherwise), then the ``labels/`` folder beside
-    the dataset folders (``<data_dir>/labels``), then the paper's labels shipped with lnra. A file on
-    disk wins over the shipped one — someone put it there — and is reported when it differs."""
-    if labels_path:
-        return [Path(labels_path)]
-    filename = f"frame_labels_{name}.npy"
-    root = Path(dataset_root)
-    paper = paper_label_file(name)
-    return [root / filename, root.parent / "labels" / filename, *([paper] if paper else [])]
-
-
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
-    """The first existing candidate of :func:`label_candidates`; the error names every place looked at.
-    A file in the dataset folder that differs from the paper's labels is used, with a warning."""
-    candidates = label_candidates(name, dataset_root, labels_path)
+    """The configured file only; else the first that exists of the dataset folder's (``prepare`` writes
+    it), ``<data_dir>/labels``'s and the paper's shipped with lnra. A file on disk wins over the shipped
+    one (someone put it there) and is reported when it differs; the error names every place looked at."""
+    filename, root, paper = f"frame_labels_{name}.npy", Path(dataset_root), paper_label_file(name)
+    candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
+                                                          *([paper] if paper else [])]
     for path in candidates:
         if path.is_file():
-            _warn_if_not_the_papers(name, path)
+            _warn_if_not_the_papers(name, path, paper)
             return path
-    raise LnraError(
-        f"label file not found; looked at {', '.join(str(p) for p in candidates)} (expected "
-        f"frame_labels_{name}.npy, shape (1, total test frames), in the dataset folder, in "
-        "<data_dir>/labels, or given by dataset.labels_path=...)"
-    )
+    raise LnraError(f"label file not found; looked at {', '.join(str(p) for p in candidates)} (expected "
+                    f"{filename}, shape (1, total test frames), in the dataset folder, in <data_dir>/labels, "
+                    "or given by dataset.labels_path=...)")
 
 
-def _warn_if_not_the_papers(name: str, path: Path) -> None:
+def _warn_if_not_the_papers(name: str, path: Path, paper: Path | None) -> None:
     """Say so when the labels used are not the paper's: then AUCs are not comparable with its numbers."""
-    paper = paper_label_file(name)
     if paper is None or path == paper:
         return
     try:
@@ -85,9 +68,8 @@ def _warn_if_not_the_papers(name: str, path: Path) -> None:
                     int((mine != theirs).sum()), len(mine), paper)
 
 
-def load_labels(
-    path: Path, video_lengths: list[int] | np.ndarray, video_names: list[str]
-) -> list[np.ndarray]:
+def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: list[str]
+                ) -> list[np.ndarray]:
     """Load and split the labels per test video; the total must equal the number of test frames."""
     try:
         labels = np.load(path, allow_pickle=False)
@@ -98,14 +80,12 @@ def load_labels(
         raise LnraError(f"label file {path} has shape {labels.shape}; expected (1, N) or (N,)")
     total = int(np.sum(video_lengths))
     if len(labels) != total:
-        raise LnraError(
-            f"label file {path} has {len(labels)} labels but the {len(video_lengths)} test videos have "
-            f"{total} frames; the labels must cover every test frame in sorted video order"
-        )
+        raise LnraError(f"label file {path} has {len(labels)} labels but the {len(video_lengths)} test "
+                        f"videos have {total} frames; the labels must cover every test frame in sorted video "
+                        "order")
     values = set(np.unique(labels).tolist())
     if not values <= {0, 1}:
-        raise LnraError(
-            f"label file {path} holds values {sorted(values)}; expected 0 (normal) and 1 (anomalous)"
-        )
+        raise LnraError(f"label file {path} holds values {sorted(values)}; expected 0 (normal) and 1 "
+                        "(anomalous)")
     offsets = np.concatenate([[0], np.cumsum(video_lengths)])
     return [labels[offsets[v] : offsets[v + 1]].astype(np.int64) for v in range(len(video_names))]

@@ -1,11 +1,6 @@
-"""Pixel-level ground truth: ``<root>/testing/pixel_masks/<video>/<frame>.png``, one binary mask per frame.
-
-The masks sit beside the frames in the same layout (same video folders, one mask per frame, matched by
-sorted position as the frames are), at the frames' original resolution. They are decoded once into a
-memory-mapped cache of packed bits (1 bit per pixel, at the mask resolution: 22 MB for Ped2's 2,010
-masks of 240×360, 0.4 GB for Avenue), so the pixel metrics read a batch of masks with one slice and
-memory does not grow with the test set. Masks are kept at their own resolution — the error maps are
-upsampled to it — because the published pixel-level numbers are measured at that resolution.
+"""Pixel-level ground truth: ``<root>/testing/pixel_masks/<video>/<frame>.png``, one binary mask per frame in
+the frames' layout, decoded once into a memory-mapped cache of packed bits so that memory does not grow with
+the test set. Masks keep their own resolution: the published pixel-level numbers are measured at it.
 """
 
 from __future__ import annotations
@@ -44,12 +39,6 @@ class MaskStore:
         return self.offsets[np.asarray(video)] + np.asarray(frame)
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """One mask file as bool (any non-zero pixel is anomalous: 0/255 and 0/1 files both work), decoded by
-    the frames' reader."""
-    return read_frame(path, "pixel mask") > 0
-
-
 def _image_size(path: Path) -> tuple[int, int]:
     """(height, width) from the file header, without decoding the pixels."""
     try:
@@ -60,12 +49,8 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
-    """The mask files of ``<testing_dir>/pixel_masks``, checked against the test frames; None if absent.
-
-    Every test video needs a mask folder with one mask per frame, and masks of one size that equals
-    the frames' original size (checked on each video's first frame: masks drawn on resized frames
-    would misplace every region). A mismatch is an error naming the first video that differs.
-    """
+    """The mask files of ``<testing_dir>/pixel_masks``, checked against the test frames (one per frame, of
+    the frames' original size: masks drawn on resized frames would misplace every region); None if absent."""
     mask_dir = Path(testing_dir) / MASK_DIR
     if not mask_dir.is_dir():
         return None
@@ -89,38 +74,29 @@ def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
     return masks
 
 
-def _cache_key(listing: VideoListing) -> str:
-    """Hash of the mask files' names, sizes and times: a changed file makes a new cache."""
-    return files_key(listing, "masks")
-
-
 def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> MaskStore:
-    """Open the packed-bit cache of these masks, decoding them into it first if it does not exist.
-
-    The cache is written under a temporary name and renamed when complete, so a reader never sees a
-    partial file; two processes building at once write the same bytes and the last rename wins.
-    """
+    """Open the packed-bit cache of these masks, decoding them into it first if it does not exist. It is
+    renamed into place when complete; two processes building at once write the same bytes."""
     files = [f for video in listing.files for f in video]
     height, width = _image_size(files[0])
-    offsets = np.concatenate([[0], np.cumsum(listing.lengths)]).astype(np.int64)
     cache_dir = Path(cache_dir)
-    path = cache_dir / f"{dataset}_pixel_masks_{height}x{width}_{_cache_key(listing)}.npy"
+    path = cache_dir / f"{dataset}_pixel_masks_{height}x{width}_{files_key(listing, 'masks')}.npy"
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
                                             shape=(len(files), height, (width + 7) // 8))
             for i, f in enumerate(files):
-                mask = read_mask(f)
+                mask = read_frame(f, "pixel mask") > 0  # any non-zero pixel: 0/255 and 0/1 files both work
                 if mask.shape != (height, width):
                     raise LnraError(f"pixel mask {f} is {mask.shape[0]}x{mask.shape[1]}, the others "
                                     f"{height}x{width}")
                 out[i] = np.packbits(mask, axis=-1)
             out.flush()
-            del out
+            del out  # closes the map before the rename
         log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
     bits = np.load(path, mmap_mode="r")
     if bits.shape != (len(files), height, (width + 7) // 8):
         raise LnraError(f"pixel mask cache {path} does not match its masks; delete it and rerun")
-    return MaskStore(bits, height, width, offsets)
+    return MaskStore(bits, height, width, listing.offsets)
 

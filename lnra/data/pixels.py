@@ -1,9 +1,5 @@
-"""The two conventions every layer shares, in one place: pixel values and test windows.
-
-Frames are stored as uint8 [0, 255] and the model sees float [-1, 1] as ``x/127.5 - 1`` (docs/method.md
-§1); images, reconstructions and exports go back the same way. A video of ``len`` frames gives
-``len - clip_len + 1`` stride-1 windows (``len - 15`` for 16-frame clips, docs/method.md §6).
-"""
+"""The two conventions every layer shares, in one place: pixel values (uint8 on disk, [-1, 1] in the model,
+docs/method.md §1) and the stride-1 test windows of a video (docs/method.md §6)."""
 
 from __future__ import annotations
 

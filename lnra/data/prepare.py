@@ -5,15 +5,12 @@
     python -m lnra.data.prepare shanghai --source shanghaitech --out data
     python -m lnra.data.prepare ped2 --download --out data     # also avenue, cifar100 (intruders)
 
-writes ``OUT/<name>/{training,testing}/frames/<video>/<NNN>.jpg`` and ``OUT/<name>/frame_labels_<name>.npy``
-(shape (1, total test frames), 1 = anomalous, videos in sorted order: the paper's own labels, shipped
-with lnra, unless ``--labels ground_truth`` asks for those derived from the release's ground truth;
-the two are compared per video) and, where the release has
-pixel-level ground truth (Ped2's ``Test0NN_gt/*.bmp``, Avenue's ``volLabel`` masks), one binary mask
-per test frame in ``OUT/<name>/testing/pixel_masks/<video>/<NNNN>.png``, so that
-``python run.py dataset=<name> paths.data_dir=OUT`` reads it. Every test video's frame count is checked
-against its ground truth. The result is built in a hidden folder beside the output and renamed when
-complete; an existing non-empty output is kept unless ``--overwrite`` is given.
+writes ``OUT/<name>/{training,testing}/frames/<video>/<NNNN>.jpg``, ``OUT/<name>/frame_labels_<name>.npy``
+((1, total test frames), 1 = anomalous, videos in sorted order: the paper's own labels unless ``--labels
+ground_truth``) and, where the release has pixel-level ground truth (Ped2, Avenue), one binary mask per test
+frame in ``OUT/<name>/testing/pixel_masks/<video>/<NNNN>.png``: what ``python run.py dataset=<name>
+paths.data_dir=OUT`` reads. Every test video's frame count is checked against its ground truth. The result
+is built aside and renamed when complete; a non-empty output is kept unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -23,8 +20,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lnra.data.prepared_layout import Writer
-from lnra.data.releases import PREPARERS
+from lnra.data.download import download_cifar100, downloaded_source
+from lnra.data.releases import PREPARERS, Writer
 from lnra.diskio import atomic_dir
 from lnra.errors import LnraError, exit_status
 
@@ -42,21 +39,6 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
         PREPARERS[name](source, Writer(staging, target, ext, log, labels))
     log(f"wrote {target}; use it with: python run.py dataset={name} paths.data_dir={Path(out)}")
     return target
-
-
-def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "jpg",
-                     labels: str = "paper") -> None:
-    """``--download``: fetch the official release (lnra.data.download), then prepare it as usual."""
-    from lnra.data.download import download_cifar100, downloaded_source
-
-    if name == "cifar100":
-        download_cifar100(Path(out))
-        return
-    target = Path(out) / name
-    if name in PREPARERS and target.exists() and any(target.iterdir()) and not overwrite:
-        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
-    with downloaded_source(name, Path(out)) as source:
-        prepare(name, source, out, overwrite, ext, labels=labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,12 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def work() -> None:
-        if args.download:
-            prepare_download(args.name, args.out, args.overwrite, args.ext, args.labels)
-        elif args.name not in PREPARERS:
-            raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
-        else:
+        target = args.out / args.name
+        if not args.download:
+            if args.name not in PREPARERS:
+                raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
             prepare(args.name, args.source, args.out, args.overwrite, args.ext, labels=args.labels)
+        elif args.name == "cifar100":
+            download_cifar100(args.out)
+        elif args.name in PREPARERS and target.exists() and any(target.iterdir()) and not args.overwrite:
+            # said before a download of gigabytes, not after it
+            raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
+        else:
+            with downloaded_source(args.name, args.out) as source:
+                prepare(args.name, source, args.out, args.overwrite, args.ext, labels=args.labels)
 
     return exit_status(work)
 

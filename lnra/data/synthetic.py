@@ -1,10 +1,9 @@
-"""A small synthetic video anomaly dataset, generated deterministically from a seed.
+"""A small synthetic video anomaly dataset, generated deterministically from a seed, so that ``python run.py``
+runs the whole method offline in minutes and tests get real files in the real layout.
 
-It lets ``python run.py`` run the whole method offline in minutes and gives tests real files in the
-real on-disk layout. Training videos show walkers at walking speed on a textured pavement; test
-videos add labelled anomalies of appearance (an odd checkered object, a wide cart) and of motion (a
-walker that suddenly runs), with normal stretches around them so per-video normalisation has both
-classes to work with.
+Walkers cross a textured pavement; test videos add anomalies of appearance (a checkered object, a wide
+cart) and of motion (a walker that runs), with normal stretches around them so that per-video
+normalisation has both classes.
 """
 
 from __future__ import annotations
@@ -86,9 +85,8 @@ class _Mover:
         _paste(img, self.x, self.y + 0.6 * np.sin(0.5 * t + self.phase), self.patch)
 
 
-def _video(
-    rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
-) -> tuple[np.ndarray, np.ndarray]:
+def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, S, S) uint8 and labels (T,); ``anomaly`` None for a normal video, else its kind 0..3."""
     s, n = spec.size, spec.frames_per_video
     scale = s / 64
@@ -117,42 +115,30 @@ def _video(
     return frames, labels
 
 
-def _write_split(root: Path, split: str, videos: list[np.ndarray]) -> None:
-    for v, frames in enumerate(videos, start=1):
-        folder = root / split / "frames" / f"{v:02d}"
-        folder.mkdir(parents=True)
-        for t, frame in enumerate(frames):
-            Image.fromarray(frame).save(folder / f"{t:03d}.jpg", quality=95)
-
-
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
-    """Write the dataset under ``root`` (``training/``, ``testing/``, ``frame_labels_synthetic.npy``).
-
-    An existing dataset made from the same spec is reused; one made from another spec is refused
-    rather than overwritten. The files appear atomically (built aside, then renamed).
+    """Write the dataset under ``root`` (``training/``, ``testing/``, ``frame_labels_synthetic.npy``), built
+    aside and renamed. One made from the same spec is reused; one from another spec is refused, not replaced.
     """
     root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():
         found = json.loads(manifest.read_text())
         if found != asdict(spec):
-            raise LnraError(
-                f"{root} holds a synthetic dataset generated with {found}, not {asdict(spec)}; "
-                "point dataset.root elsewhere or delete that folder"
-            )
+            raise LnraError(f"{root} holds a synthetic dataset generated with {found}, not {asdict(spec)}; "
+                            "point dataset.root elsewhere or delete that folder")
         return root
     if root.exists() and any(root.iterdir()):
         raise LnraError(f"{root} exists and is not a synthetic dataset (no {MANIFEST}); choose another root")
     rng = np.random.default_rng(spec.seed)
     train = [_video(rng, spec, None)[0] for _ in range(spec.train_videos)]
-    test, labels = [], []
-    for v in range(spec.test_videos):
-        frames, lab = _video(rng, spec, v % 4)
-        test.append(frames)
-        labels.append(lab)
+    test, labels = zip(*(_video(rng, spec, v % 4) for v in range(spec.test_videos)), strict=True)
     with atomic_dir(root) as tmp:  # root is absent or empty (checked above)
-        _write_split(tmp, "training", train)
-        _write_split(tmp, "testing", test)
+        for split, videos in (("training", train), ("testing", test)):
+            for v, frames in enumerate(videos, start=1):
+                folder = tmp / split / "frames" / f"{v:02d}"
+                folder.mkdir(parents=True)
+                for t, frame in enumerate(frames):
+                    Image.fromarray(frame).save(folder / f"{t:03d}.jpg", quality=95)
         np.save(tmp / "frame_labels_synthetic.npy", np.concatenate(labels)[None])
         (tmp / MANIFEST).write_text(json.dumps(asdict(spec)))
     log.info("generated the synthetic dataset in %s", root)

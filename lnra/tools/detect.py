@@ -1,13 +1,10 @@
 """Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
-Frames are read one at a time (a video through OpenCV's ``VideoCapture``, or a folder of images in
-sorted name order), prepared exactly as the datasets are (grayscale, bilinear resize to the
-checkpoint's resolution, [-1, 1]) and scored with the protocol of docs/method.md §6: stride-1 windows of the
-clip length, each scoring its centre frame by PSNR. Only one window of frames is held in memory, so
-any length of video fits. The scores are raw (anomaly score = −PSNR, comparable across videos);
-``--normalise`` gives the paper's per-video min–max instead. Where in the frame: ``--error-maps`` writes
-each scored frame's error heat map and ``--pixel-threshold T`` a mask video of the pixels whose
-squared error reaches T (:mod:`lnra.tools.error_map_writer`), both at the input's resolution.
+Frames (a video, or a folder of images in sorted name order) are prepared exactly as the datasets are and
+scored with the protocol of docs/method.md §6, one window held in memory at a time so that any length fits.
+Scores are raw (−PSNR, comparable across videos) unless ``--normalise`` (the paper's per-video min–max).
+``--error-maps`` and ``--pixel-threshold T`` say where in the frame, at the input's resolution, with the
+maps the pixel-level metrics use: a threshold read off a test run's pixel-level ROC carries over.
 """
 
 from __future__ import annotations
@@ -19,64 +16,41 @@ import logging
 import sys
 from collections import deque
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
-from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
+from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, open_video, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
-from lnra.data.video_file import open_video
-from lnra.diskio import atomic_path
+from lnra.diskio import atomic_dir, atomic_path
 from lnra.errors import LnraError, exit_status
 from lnra.method.centre_decode import centre_reconstruction
 from lnra.method.model import Autoencoder3D
+from lnra.method.pixel_metrics import upsample_errors
 from lnra.method.scoring import centre_index, frame_psnr, min_max
-from lnra.pictures import (
-    ErrorColours,
-    PanelSpool,
-    Timeline,
-    save_timeline_png,
-    to_uint8,
-    write_demo_video,
-)
+from lnra.pictures import ErrorColours, PanelSpool, Timeline, save_timeline_png, to_uint8, write_demo_video
 from lnra.run.checkpoints import model_from_checkpoint
-from lnra.tools.error_map_writer import ErrorMapWriter
-
-log = logging.getLogger(__name__)
 
 OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp4",
            "error_maps": "error_maps", "mask": "mask.mp4"}
 
 
-@dataclass
-class FrameSource:
-    """Grayscale uint8 frames of one video, read lazily, and the frame rate if the file says."""
-
-    name: str
-    frames: Iterator[np.ndarray]
-    fps: float | None
-
-
-def _video_frames(path: Path) -> FrameSource:
-    video = open_video(path)
-    grey = (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in video.frames)  # OpenCV's luma, as the frames'
-    return FrameSource(path.stem, grey, video.fps)
-
-
-def open_frames(path: Path) -> FrameSource:
+def open_frames(path: Path) -> VideoFile:
     """A video file or a folder of frame images, as a lazy stream of grayscale frames."""
-    path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS)
         if not files:
             raise LnraError(f"no frames in {path} (expected images {', '.join(FRAME_EXTENSIONS)})")
-        return FrameSource(path.name, (read_frame(f) for f in files), None)
+        return VideoFile((read_frame(f) for f in files), None)
     if not path.is_file():
         raise LnraError(f"input not found: {path} (give a video file or a folder of frames)")
-    return _video_frames(path)
+    video = open_video(path)  # OpenCV's luma, as the frames' reader gives
+    return VideoFile((cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in video.frames), video.fps)
 
 
 @dataclass
@@ -91,11 +65,8 @@ class WindowScore:
 @torch.no_grad()
 def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size: int = 8,
                  device: torch.device | str = "cpu") -> Iterator[WindowScore]:
-    """Slide stride-1 windows over a frame stream and score each window's centre frame.
-
-    Holds the last ``clip_len`` frames and one batch of windows, nothing more; decodes only the centre
-    frames (:func:`~lnra.method.centre_decode.centre_reconstruction`), all that scores and maps use.
-    """
+    """Slide stride-1 windows over a frame stream and score each window's centre frame, holding the last
+    ``clip_len`` frames and one batch of windows and decoding only the centre frames (all that is used)."""
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
     recent: deque[torch.Tensor] = deque(maxlen=clip_len)
@@ -127,71 +98,82 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
         yield from run(batch, first_window)
 
 
-def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Path]:
-    paths = {k: out / name for k, name in OUTPUTS.items() if k in {"scores", "timeline"} | wanted}
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
-    return paths
-
-
 def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalise: bool = False,
            video: bool = False, fps: float | None = None, batch_size: int = 8, device: str = "cpu",
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
            ) -> dict[str, Path]:
     """Score one video; write ``scores.csv``, ``timeline.png`` and optionally ``demo.mp4``, per-frame
-    ``error_maps/`` and the thresholded ``mask.mp4`` into ``out``."""
-    out = Path(out)
-    wanted = {k for k, on in (("video", video), ("error_maps", error_maps),
-                              ("mask", pixel_threshold is not None)) if on}
-    paths = _check_outputs(out, wanted, overwrite)
+    ``error_maps/`` and the thresholded ``mask.mp4`` into ``out``, each under its name only when complete."""
+    import imageio.v2 as imageio
+
+    out, source = Path(out), Path(source)
+    wanted = {"scores", "timeline", *(k for k, on in (("video", video), ("error_maps", error_maps),
+                                                      ("mask", pixel_threshold is not None)) if on)}
+    paths = {k: out / name for k, name in OUTPUTS.items() if k in wanted}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
     model, _ = model_from_checkpoint(Path(ckpt), clip_len, height, width)
     model.to(device)
-    frames = open_frames(Path(source))
+    frames = open_frames(source)
+    fps, colours = fps or frames.fps or 25.0, ErrorColours()
+    name = source.name if source.is_dir() else source.stem
     out.mkdir(parents=True, exist_ok=True)
-    spool = PanelSpool(out / f".{frames.name}.spool", *model.clip_shape[1:]) if video else None
+    spool = PanelSpool(out / f".{name}.spool", *model.clip_shape[1:]) if video else None
     first = next(frames.frames, None)  # its size is the size of the error maps
-    stream = itertools.chain([] if first is None else [first], frames.frames)
     size = first.shape[:2] if first is not None else model.clip_shape[1:]
-    maps = ErrorMapWriter(size, paths.get("error_maps"), paths.get("mask"), pixel_threshold,
-                          fps or frames.fps or 25.0)
     try:
         scored_frames, psnr = [], []
-        with maps:
+        with ExitStack() as outputs:  # the error maps and the mask video, renamed into place on success
+            maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if error_maps else None
+            mask = None
+            if pixel_threshold is not None:
+                mask = imageio.get_writer(outputs.enter_context(atomic_path(paths["mask"])), format="FFMPEG",
+                                          mode="I", fps=fps, codec="libx264", quality=8, macro_block_size=2,
+                                          ffmpeg_log_level="error")
+                outputs.callback(mask.close)  # before the rename
+            stream = itertools.chain([] if first is None else [first], frames.frames)
             for window in score_frames(model, stream, batch_size, device):
                 scored_frames.append(window.frame)
                 psnr.append(window.psnr)
                 if spool is not None:
                     spool.append(window.frame, window.input_centre, window.recon_centre)
-                maps.add(window.frame, window.error)
+                if maps_tmp is None and mask is None:
+                    continue
+                up = upsample_errors(torch.from_numpy(window.error)[None, None], size)[0].numpy()
+                if maps_tmp is not None:
+                    level = np.minimum(np.sqrt(up) * 127.5 * colours.scale, 255).astype(np.uint8)
+                    Image.fromarray(colours.lut[level]).save(maps_tmp / f"{window.frame:06d}.png",
+                                                             compress_level=1)
+                if mask is not None:
+                    flagged = np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)
+                    mask.append_data(np.repeat(flagged[..., None], 3, axis=2))
         n_frames = scored_frames[-1] + model.clip_shape[0] - centre_index(model.clip_shape[0])
         frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
         score = 1.0 - min_max(psnr) if normalise else -psnr
-        flagged = score >= threshold if threshold is not None else None
+        columns = {"frame": frame_index.tolist(), "psnr": [f"{v:.6f}" for v in psnr],
+                   "anomaly_score": [f"{v:.6f}" for v in score]}
+        if threshold is not None:
+            columns["anomalous"] = (score >= threshold).astype(int).tolist()
         with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            flag_column = ["anomalous"] if flagged is not None else []
-            writer.writerow(["frame", "psnr", "anomaly_score", *flag_column])
-            for i, t in enumerate(frame_index):
-                extra = [int(flagged[i])] if flagged is not None else []
-                writer.writerow([int(t), f"{psnr[i]:.6f}", f"{score[i]:.6f}", *extra])
+            csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
         ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
-        timeline = Timeline(frames.name, frame_index, score, None, n_frames, ylabel, threshold)
+        timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
         save_timeline_png(timeline, paths["timeline"])
         if spool is not None:
-            write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], ErrorColours(),
-                             fps or frames.fps or 25.0)
+            write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], colours, fps)
     finally:
         if spool is not None:
             spool.discard()
     return paths
 
 
-def _parser() -> argparse.ArgumentParser:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lnra.tools.detect", description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
-    p.add_argument("--input", required=True, type=Path, help="a video file or a folder of frames")
+    p.add_argument("--input", dest="source", metavar="INPUT", required=True, type=Path,
+                   help="a video file or a folder of frames")
     p.add_argument("--out", required=True, type=Path, help="folder for scores.csv, timeline.png, demo.mp4")
     p.add_argument("--threshold", type=float, help="flag frames with anomaly_score >= this")
     p.add_argument("--normalise", "--normalize", action="store_true",
@@ -208,21 +190,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pixel-threshold", type=float,
                    help="also write mask.mp4: white where a pixel's squared error (in [-1, 1] units) >= this")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    def work() -> None:
-        paths = detect(args.ckpt, args.input, args.out, args.threshold, args.normalise, args.video, args.fps,
-                       args.batch_size, args.device, args.clip_len, args.height, args.width, args.overwrite,
-                       args.error_maps, args.pixel_threshold)
-        for path in paths.values():
-            print(path)
-
-    return exit_status(work)
+    return exit_status(lambda: print(*detect(**vars(args)).values(), sep="\n"))
 
 
 if __name__ == "__main__":

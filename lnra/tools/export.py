@@ -1,9 +1,8 @@
 """Export a trained autoencoder: ``python -m lnra.tools.export --ckpt PATH --format onnx|torchscript``.
 
-The exported model maps a batch of clips (B, 1, T, H, W) in [-1, 1] to their reconstructions, with
-the batch size free; a deployment computes the centre-frame PSNR from the two (docs/method.md §6). After
-writing, the file is loaded back and run on a random batch, and its output is compared with
-PyTorch's, so a file that does not reproduce the model is never left behind under its final name.
+The exported model maps clips (B, 1, T, H, W) in [-1, 1], any batch size, to their reconstructions (a
+deployment computes the centre-frame PSNR from the two, docs/method.md §6). The file is loaded back and
+compared with PyTorch on a random batch, so one that does not reproduce the model is never left behind.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +23,7 @@ from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.run.checkpoints import model_from_checkpoint
 
-log = logging.getLogger(__name__)
-
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = 1e-4  # outputs are tanh values in [-1, 1]
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    max_abs_diff: float
 
 
 def _example(model: Autoencoder3D, batch: int = 2) -> torch.Tensor:
@@ -82,20 +71,23 @@ def _run_onnx(path: Path, clips: torch.Tensor) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: clips.numpy()})[0]
 
 
-EXPORTERS = {"torchscript": (_export_torchscript, _run_torchscript), "onnx": (_export_onnx, _run_onnx)}
+# format → the file's suffix, its writer and its runner
+EXPORTERS = {"torchscript": (".pt", _export_torchscript, _run_torchscript),
+             "onnx": (".onnx", _export_onnx, _run_onnx)}
 
 
 def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = False,
-           clip_len: int | None = None, height: int | None = None, width: int | None = None) -> ExportResult:
-    """Write the model in ``fmt`` (default next to the checkpoint) and check it against PyTorch."""
+           clip_len: int | None = None, height: int | None = None, width: int | None = None
+           ) -> tuple[Path, float]:
+    """Write the model in ``fmt`` (default next to the checkpoint), check it against PyTorch and return
+    where it is and its largest difference to PyTorch."""
     if fmt not in EXPORTERS:
         raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
-    ckpt = Path(ckpt)
-    out = Path(out) if out else ckpt.with_suffix(SUFFIXES[fmt])
+    ckpt, (suffix, write, run) = Path(ckpt), EXPORTERS[fmt]
+    out = Path(out) if out else ckpt.with_suffix(suffix)
     if out.exists() and not overwrite:
         raise LnraError(f"{out} already exists; choose another --out or add --overwrite")
     model, _ = model_from_checkpoint(ckpt, clip_len, height, width)
-    write, run = EXPORTERS[fmt]
     clips = _example(model, 3)  # another batch size than traced with: the batch axis must be free
     with torch.no_grad():
         expected = model(clips).numpy()
@@ -106,13 +98,13 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
         if not diff <= TOLERANCE:
             raise LnraError(f"the exported {fmt} model differs from PyTorch by {diff:.2e} (> {TOLERANCE}); "
                             "nothing written")
-    return ExportResult(out, diff)
+    return out, diff
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lnra.tools.export", description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
-    p.add_argument("--format", required=True, choices=sorted(EXPORTERS))
+    p.add_argument("--format", dest="fmt", required=True, choices=sorted(EXPORTERS))
     p.add_argument("--out", type=Path, help="output file (default: the checkpoint's name, .onnx or .pt)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")
@@ -122,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
     def work() -> None:
-        result = export(args.ckpt, args.format, args.out, args.overwrite,
-                        args.clip_len, args.height, args.width)
-        print(f"{result.path} (max |difference| to PyTorch: {result.max_abs_diff:.2e})")
+        path, diff = export(**vars(args))
+        print(f"{path} (max |difference| to PyTorch: {diff:.2e})")
 
     return exit_status(work)
 

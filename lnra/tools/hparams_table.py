@@ -1,8 +1,7 @@
 """Read a sweep's HParams table back from its TensorBoard event files, without TensorBoard's server.
 
-``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` prints one row per run (its
-settings and the last value of each ``hparams/`` metric), best AUC first:
-the table TensorBoard's HParams tab shows.
+``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` prints one row per run (its settings and the
+last value of each ``hparams/`` metric), best AUC first: the table TensorBoard's HParams tab shows.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from lnra.callbacks.monitor.hparams import COLUMNS, METRICS
+from lnra.tools.report import markdown
 
 SESSION_START = "_hparams_/session_start_info"
 
@@ -49,22 +49,18 @@ def read_hparams(logdir: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["auc_best"] if not math.isnan(r["auc_best"]) else math.inf)
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
+    """The runs as a Markdown table, floats to 4 significant digits."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
-
-    def cell(value: Any) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(markdown(columns, ([f"{v:.4g}" if isinstance(v, float) else str(v)
+                                         for v in (row.get(c, "") for c in columns)] for row in rows)))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logdir", type=Path, help="a run or sweep directory (searched recursively)")
     rows = read_hparams(parser.parse_args(argv).logdir)
-    print(markdown(rows) if rows else "no HParams sessions found")
+    print(table(rows) if rows else "no HParams sessions found")
 
 
 if __name__ == "__main__":

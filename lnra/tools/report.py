@@ -1,37 +1,30 @@
 """Turn a sweep's run directories back into the paper's tables
 (``python -m lnra.tools.report <multirun dir>``).
 
-Every ``results.json`` under the directory is one run (a cell and a seed), read by
-:mod:`lnra.tools.sweep_results`. Runs of the same cell are summarised as mean ± sample standard
-deviation over seeds, once for the last epoch (the number a run reports) and once for its best
-validation epoch (how the original code selected epochs), beside the paper's number and the
-difference to it. Hydra job directories without ``results.json`` are
-listed with their log, so a failed or unfinished job is never silently dropped.
-
-Writes, into ``<multirun dir>/report`` unless ``--out`` says otherwise: ``report.md`` (everything),
-``table1.csv``, ``fig5c.csv``, ``other.csv`` (cells outside the paper) and ``table1.png``,
-``fig5c.png``. Existing report files are never overwritten without ``--overwrite``.
-
-Table 1 also carries the published numbers of the same family (docs/method.md §9): STEAL Net (its loss,
-``loss: steal`` in results.json, with the ``steal_skip_frame`` pseudo anomalies) and MemAE (its net,
-``model: memae``, no pseudo anomaly), the latter twice: beside the published number and an independent
-reproduction's. A results.json without ``loss`` or ``model`` is a run of LNTRA's loss on the plain
-autoencoder.
-
-When any run measured pixel-level localisation (a dataset with pixel masks), every table gains three
-columns: pixel AUROC and the UCSD pixel-level ROC AUC and EER of the last epoch, mean ± std in %.
+Every ``results.json`` under the directory is one run (a cell and a seed); the runs of a cell are shown as
+mean ± sample std over seeds, for the last epoch (what a run reports) and the best validation epoch (how
+the original code selected epochs), beside the paper's number. Hydra job directories without results are
+listed with their log's last line, so a failed or unfinished job is never silently dropped. Writes
+:data:`REPORT_FILES` into ``<multirun dir>/report`` (or ``--out``); a report is replaced only with
+``--overwrite``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
+import statistics
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+import yaml
 
 from lnra.errors import LnraError, exit_status
-from lnra.tools.sweep_results import PIXEL_COLUMNS, Cell, Summary, collect, summarise
 
 DATASETS = {"ped2": "Ped2", "avenue": "Avenue", "shanghai": "ShanghaiTech"}
 
@@ -65,21 +58,130 @@ FIG5C = [
 ]
 
 REPORT_FILES = ("report.md", "table1.csv", "fig5c.csv", "other.csv", "table1.png", "fig5c.png")
+LOG_NAMES = ("console.log", "run.log")
+# The loss and net of a results.json written before runs recorded them: LNTRA's loss, the plain autoencoder.
+DEFAULT_LOSS, DEFAULT_MODEL = "lntra", "ae3d"
+# results.json keys of the pixel-level metrics (lnra.callbacks.localisation) → their column titles
+PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
+                 "pixel_ucsd_eer": "UCSD pixel EER"}
 
 
-# -- formatting ------------------------------------------------------------------------------------
+# -- reading a sweep back --------------------------------------------------------------------------
+class Cell(NamedTuple):
+    """What tells the runs of a sweep apart besides their seed: the dataset, pseudo-anomaly, loss and net
+    config names (the last two tell the family apart: STEAL Net's loss, MemAE's net)."""
+
+    dataset: str
+    pseudo: str
+    loss: str = DEFAULT_LOSS
+    model: str = DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run: its cell, seed and AUCs in %."""
+
+    cell: Cell
+    seed: int
+    last: float
+    best: float | None
+    path: Path
+    pixel: tuple[float | None, ...] = (None,) * len(PIXEL_COLUMNS)  # in %, PIXEL_COLUMNS order
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation (None for a single run) over the seeds of one cell."""
+
+    seeds: tuple[int, ...]
+    last_mean: float
+    last_std: float | None
+    best_mean: float | None
+    best_std: float | None
+    pixel: tuple[tuple[float | None, float | None], ...] = ()  # (mean, std) per PIXEL_COLUMNS
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def _percent(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return 100.0 * float(value)
+
+
+def read_run(path: Path) -> Run:
+    """One ``results.json``; a file that is not one of ours is an error naming the file."""
+    try:
+        data = json.loads(path.read_text())
+        last = _percent(data["auc_micro"])
+        cell = Cell(str(data["dataset"]), str(data["pseudo"]), str(data.get("loss", DEFAULT_LOSS)),
+                    str(data.get("model", DEFAULT_MODEL)))
+        return Run(cell, int(data["seed"]),
+                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path,
+                   tuple(_percent(data.get(key)) for key in PIXEL_COLUMNS))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise LnraError(f"{path} is not a results.json of lnra ({err!r}); move it out of the sweep "
+                        "directory or repair it") from None
+
+
+def read_missing(job_dir: Path, root: Path) -> list[str]:
+    """A job that left no results (failed, killed or still running) as its row of the report: its folder,
+    overrides and log, and the log's last line."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else None
+    log = next((job_dir / name for name in LOG_NAMES if (job_dir / name).is_file()), None)
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()] if log else []
+    last = next((line for line in reversed(lines) if line), "").replace("|", "\\|")
+    return [str(job_dir.relative_to(root)), " ".join(overrides or []),
+            str(log.relative_to(root)) if log else "(no log)", last]
+
+
+def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
+    """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
+    if not root.is_dir():
+        raise LnraError(f"sweep directory not found: {root} (give the multirun directory of a sweep)")
+    runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
+    finished = {r.path.parent for r in runs}
+    job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}
+                      | {p.parent for p in root.rglob(LOG_NAMES[0])})
+    missing = [read_missing(d, root) for d in job_dirs if d not in finished and out_dir not in d.parents]
+    if not runs and not missing:
+        raise LnraError(f"no results.json and no Hydra job directory under {root}; is it a sweep directory?")
+    return runs, missing
+
+
+def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
+    """The runs of each cell summarised over their seeds."""
+    cells: dict[Cell, list[Run]] = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        cells.setdefault(run.cell, []).append(run)
+    summaries = {}
+    for cell, group in cells.items():
+        bests = [r.best for r in group]
+        pixel = [[r.pixel[i] for r in group if r.pixel[i] is not None] for i in range(len(PIXEL_COLUMNS))]
+        summaries[cell] = Summary(tuple(r.seed for r in group), *_mean_std([r.last for r in group]),
+                                  *(_mean_std(bests) if None not in bests else (None, None)),
+                                  tuple(_mean_std(values) if values else (None, None) for values in pixel))
+    return summaries
+
+
+# -- the tables ------------------------------------------------------------------------------------
 def _pm(mean: float | None, std: float | None) -> str:
     if mean is None:
         return "—"
     return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
-def _diff(mean: float | None, paper: float) -> str:
-    return "—" if mean is None else f"{mean - paper:+.2f}"
-
-
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def markdown(columns: list[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    """The lines of a Markdown table (also :mod:`lnra.tools.hparams_table`'s)."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 @dataclass(frozen=True)
@@ -91,81 +193,59 @@ class Row:
     paper: float
 
 
-def table1_rows() -> list[Row]:
-    variants = [(variant, {"pseudo": pseudo}, auc) for variant, pseudo, auc in TABLE1] + FAMILY
-    return [Row((variant, DATASETS[d]), Cell(d, **names), auc[d]) for variant, names, auc in variants
-            for d in DATASETS]
-
-
-def fig5c_rows() -> list[Row]:
-    return [Row((intruder, patching), Cell("ped2", pseudo), auc) for intruder, patching, pseudo, auc in FIG5C]
-
-
-def has_pixel(cells: dict[Cell, Summary]) -> bool:
-    """Whether any run of the sweep measured pixel-level localisation (then the tables show it)."""
-    return any(mean is not None for s in cells.values() for mean, _ in s.pixel)
-
-
-def _pixel_values(s: Summary | None) -> list[str]:
-    return ["—"] * len(PIXEL_COLUMNS) if s is None else [_pm(mean, std) for mean, std in s.pixel]
-
-
-def markdown_table(headers: list[str], rows: list[Row], cells: dict[Cell, Summary],
-                   pixel: bool = False) -> str:
-    columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds"]
-    columns += list(PIXEL_COLUMNS.values()) if pixel else []
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        s = cells.get(row.cell)
-        values = (["—", "—", "—", "—", "none"] if s is None else
-                  [_pm(s.last_mean, s.last_std), _diff(s.last_mean, row.paper), _pm(s.best_mean, s.best_std),
-                   _diff(s.best_mean, row.paper), ",".join(map(str, s.seeds))])
-        values += _pixel_values(s) if pixel else []
-        lines.append("| " + " | ".join([*row.labels, f"{row.paper:.2f}", *values]) + " |")
-    return "\n".join(lines)
+# The paper's tables in the report: file name, title, label columns and rows (Table 1 with the family below).
+_VARIANTS = [(variant, {"pseudo": pseudo}, auc) for variant, pseudo, auc in TABLE1] + FAMILY
+PAPER_TABLES = [
+    ("table1", "Table 1", ["variant", "dataset"],
+     [Row((variant, DATASETS[d]), Cell(d, **names), auc[d]) for variant, names, auc in _VARIANTS
+      for d in DATASETS]),
+    ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"],
+     [Row((intruder, patching), Cell("ped2", pseudo), auc) for intruder, patching, pseudo, auc in FIG5C]),
+]
 
 
 CSV_COLUMNS = [*Cell._fields, "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
                "best_mean", "best_std", "best_diff"]
-
-
 PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean", "std")]
 
 
-def _csv_row(cell: Cell, paper: float | None, s: Summary | None, pixel: bool = False) -> list[str]:
-    def diff(mean: float | None) -> str:
+def _columns(s: Summary | None, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
+    """A cell's values in the Markdown table and in the CSV file (after its labels): last and best epoch,
+    with the difference to ``paper`` where there is one, the seeds, and the pixel metrics if shown."""
+    seeds = s.seeds if s else ()
+    last, best, *pixels = ([(s.last_mean, s.last_std), (s.best_mean, s.best_std), *s.pixel] if s
+                           else [(None, None)] * (2 + len(PIXEL_COLUMNS)))
+    pixels = pixels if pixel else []
+
+    def md_diff(mean: float | None) -> list[str]:
+        return [] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"]
+
+    def csv_diff(mean: float | None) -> str:
         return "" if mean is None or paper is None else f"{mean - paper:.4f}"
 
-    pixel_values = [] if not pixel else (["", ""] * len(PIXEL_COLUMNS) if s is None else
-                                         [_num(v) for pair in s.pixel for v in pair])
-    if s is None:
-        return [*cell, _num(paper), "0", "", "", "", "", "", "", "", *pixel_values]
-    return [*cell, _num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds)),
-            _num(s.last_mean), _num(s.last_std), diff(s.last_mean),
-            _num(s.best_mean), _num(s.best_std), diff(s.best_mean), *pixel_values]
+    md = [_pm(*last), *md_diff(last[0]), _pm(*best), *md_diff(best[0]), ",".join(map(str, seeds)) or "none",
+          *(_pm(*p) for p in pixels)]
+    return md, [_num(paper), str(len(seeds)), " ".join(map(str, seeds)), _num(last[0]), _num(last[1]),
+                csv_diff(last[0]), _num(best[0]), _num(best[1]), csv_diff(best[0]),
+                *(_num(v) for p in pixels for v in p)]
 
 
-def write_csv(path: Path, label_columns: list[str], rows: list[tuple[tuple[str, ...], list[str]]],
-              pixel: bool = False) -> None:
+def write_csv(path: Path, label_columns: list[str], rows: list[list[str]], pixel: bool) -> None:
     with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([*label_columns, *CSV_COLUMNS, *(PIXEL_CSV_COLUMNS if pixel else [])])
-        for labels, values in rows:
-            writer.writerow([*labels, *values])
+        header = [*label_columns, *CSV_COLUMNS, *(PIXEL_CSV_COLUMNS if pixel else [])]
+        csv.writer(f).writerows([header, *rows])
 
 
 def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary]) -> None:
     """Last-epoch AUC per row (mean, error bar = std over seeds) with the paper's number as a tick."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = [" / ".join(r.labels) for r in rows]
     summaries = [cells.get(r.cell) for r in rows]
     means = [s.last_mean if s else 0.0 for s in summaries]
     errors = [(s.last_std or 0.0) if s else 0.0 for s in summaries]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
+    fig = Figure(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
+    ax = fig.subplots()
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
     ax.scatter(range(len(rows)), [r.paper for r in rows], marker="_", s=300, color="black", zorder=3,
                label="paper")
@@ -177,7 +257,6 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = False) -> Path:
@@ -190,46 +269,35 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
                         "pass --overwrite to replace it or --out DIR to write elsewhere")
     runs, missing = collect(root, out_dir)
     cells = summarise(runs)
-    pixel = has_pixel(cells)
+    pixel = any(mean is not None for s in cells.values() for mean, _ in s.pixel)
+    pixel_titles = list(PIXEL_COLUMNS.values()) if pixel else []
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in existing:
         (out_dir / name).unlink()
 
-    paper_cells = {r.cell for r in table1_rows() + fig5c_rows()}
+    paper_cells = {r.cell for *_, rows in PAPER_TABLES for r in rows}
     other = sorted(cell for cell in cells if cell not in paper_cells)
     sections = [f"# Report of {root}", "",
                 f"{len(runs)} finished run(s), {len(missing)} job(s) without results. AUC: frame-level "
                 "micro AUC in %, mean ± sample std over seeds; Δ = ours − paper.", ""]
-    for name, title, headers, rows in (("table1", "Table 1", ["variant", "dataset"], table1_rows()),
-                                       ("fig5c", "Fig. 5(c) (Ped2)", ["intruder", "patching"], fig5c_rows())):
+    for name, title, headers, rows in PAPER_TABLES:
         if not any(r.cell in cells for r in rows):
             continue
-        sections += [f"## {title}", "", markdown_table(headers, rows, cells, pixel), ""]
-        write_csv(out_dir / f"{name}.csv", headers,
-                  [(r.labels, _csv_row(r.cell, r.paper, cells.get(r.cell), pixel))
-                   for r in rows], pixel)
+        columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds", *pixel_titles]
+        values = [(r, *_columns(cells.get(r.cell), r.paper, pixel)) for r in rows]
+        sections += [f"## {title}", "", *markdown(columns, ([*r.labels, f"{r.paper:.2f}", *md]
+                                                            for r, md, _ in values)), ""]
+        write_csv(out_dir / f"{name}.csv", headers, [[*r.labels, *r.cell, *c] for r, _, c in values], pixel)
         bar_chart(out_dir / f"{name}.png", title, rows, cells)
         sections += [f"![{title}]({name}.png)", ""]
     if other:
-        columns = [*Cell._fields, "last epoch", "best epoch", "seeds",
-                   *(PIXEL_COLUMNS.values() if pixel else [])]
-        sections += ["## Other runs", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        for cell in other:
-            s = cells[cell]
-            values = [*cell, _pm(s.last_mean, s.last_std), _pm(s.best_mean, s.best_std),
-                      ",".join(map(str, s.seeds)), *(_pixel_values(s) if pixel else [])]
-            sections.append("| " + " | ".join(values) + " |")
-        sections.append("")
-        write_csv(out_dir / "other.csv", [],
-                  [((), _csv_row(cell, None, cells[cell], pixel)) for cell in other], pixel)
+        columns = [*Cell._fields, "last epoch", "best epoch", "seeds", *pixel_titles]
+        values = [(c, *_columns(cells[c], None, pixel)) for c in other]
+        sections += ["## Other runs", "", *markdown(columns, ([*c, *md] for c, md, _ in values)), ""]
+        write_csv(out_dir / "other.csv", [], [[*c, *row] for c, _, row in values], pixel)
     if missing:
         sections += ["## Jobs without results (failed or unfinished)", "",
-                     "| job | overrides | log | last line of the log |", "|---|---|---|---|"]
-        for m in missing:
-            log = str(m.log.relative_to(root)) if m.log else "(no log)"
-            last = m.last_line.replace("|", "\\|")
-            sections.append(f"| {m.path.relative_to(root)} | {m.overrides} | {log} | {last} |")
-        sections.append("")
+                     *markdown(["job", "overrides", "log", "last line of the log"], missing), ""]
     (out_dir / "report.md").write_text("\n".join(sections))
     return out_dir
 

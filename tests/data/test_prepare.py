@@ -28,12 +28,11 @@ from helpers.releases import (
 from PIL import Image
 from scipy.io import savemat
 
-from lnra.data import prepared_layout
+from lnra.data import releases
 from lnra.data.frames import list_videos
 from lnra.data.labels import paper_label_file
 from lnra.data.prepare import main, prepare
-from lnra.data.prepared_layout import OFFICIAL_TEST_FRAMES
-from lnra.data.releases import parse_ucsd_gt
+from lnra.data.releases import OFFICIAL_TEST_FRAMES, parse_ucsd_gt
 from lnra.errors import LnraError
 from lnra.loading.datamodule import VideoDataModule
 
@@ -209,7 +208,7 @@ def test_the_papers_labels_are_written_by_default_and_compared_per_video(tmp_pat
     paper = np.array(UCSD_LABELS, np.uint8)
     paper[[0, 16]] = 1 - paper[[0, 16]]
     np.save(tmp_path / "paper.npy", paper[None])
-    monkeypatch.setattr(prepared_layout, "paper_label_file", lambda name: tmp_path / "paper.npy")
+    monkeypatch.setattr(releases, "paper_label_file", lambda name: tmp_path / "paper.npy")
     logged: list[str] = []
     args = [] if choice == "paper" else ["--labels", "ground_truth"]
     main(["ped2", "--source", str(ucsd_release(tmp_path / "src")), "--out", str(tmp_path / "out"), *args])
