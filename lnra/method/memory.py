@@ -9,7 +9,7 @@ autoencoder, and adds its entropy term through :meth:`MemoryAutoencoder3D.penalt
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 import torch
 from pydantic import Field
@@ -18,8 +18,7 @@ from torch.nn import functional as F
 
 from lnra.config.options import checked
 from lnra.config.types import Count
-from lnra.data.clip_shape import ClipLength, FrameSide
-from lnra.method.model import Autoencoder3D, Widths
+from lnra.method.model import Autoencoder3D
 
 # Keeps the shrinkage's division and the entropy's logarithm finite where a weight is exactly λ or 0.
 _TINY = 1e-12
@@ -82,33 +81,25 @@ class MemoryAutoencoder3D(Autoencoder3D):
 
     def __init__(
         self,
-        in_channels: Annotated[Count, Field(description="input channels (1: grey frames)")] = 1,
-        widths: Widths = (96, 128, 256, 256),
-        frames: Annotated[ClipLength, Field(description="clip length (a run uses the data's)")] = 16,
-        height: Annotated[FrameSide, Field(description="frame height (a run uses the data's)")] = 256,
-        width: Annotated[FrameSide, Field(description="frame width (a run uses the data's)")] = 256,
         memory_items: Annotated[Count, Field(description="N: memory items (each as wide as the encoder's "
                                              "last stage)")] = 2000,
         shrink_threshold: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, description=(
             "λ: addressing weights at or below it become 0 (hard shrinkage)"))] = 0.0025,
         entropy_weight: Annotated[float, Field(ge=0, allow_inf_nan=False, description=(
             "weight of the addressing entropy in the training loss"))] = 0.0002,
+        **net: Any,
     ) -> None:
-        super().__init__(in_channels, widths, frames, height, width)
-        self.memory = Memory(memory_items, widths[-1], shrink_threshold)
+        super().__init__(**net)
+        self.memory = Memory(memory_items, self.widths[-1], shrink_threshold)
         self.entropy_weight = entropy_weight
         self._entropy: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoding read back from the memory (every position on its own, so the decoder's crop still
+        applies); its mean addressing entropy is kept for :meth:`penalties`."""
         read, entropy = self.memory(self.encoder(x))
         self._entropy = entropy.mean()
-        return self.decoder(read)
-
-    def reconstruct_centre(self, clips: torch.Tensor) -> torch.Tensor:
-        """The centre frame as :meth:`forward` would reconstruct it (through the memory, which reads every
-        position on its own, so the crop of the decoder still applies)."""
-        read, _ = self.memory(self.encoder(clips))
-        return self.decoder.decode_frame(read, clips.shape[2] // 2)
+        return read
 
     def penalties(self) -> dict[str, torch.Tensor]:
         """``{"entropy": entropy_weight × mean entropy over the positions of the last forward}``."""

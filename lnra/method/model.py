@@ -93,12 +93,16 @@ class Autoencoder3D(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
-        self.clip_shape = (frames, height, width)
+        self.clip_shape, self.widths = (frames, height, width), tuple(widths)
         self.encoder = Encoder(in_channels, widths)
         self.decoder = Decoder(in_channels, widths)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads: the encoder's output (a memory autoencoder reads it from its memory)."""
+        return self.encoder(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        return self.decoder(self.encode(x))
 
     def penalties(self) -> dict[str, torch.Tensor]:
         """Terms the net adds to the training loss after a forward, already weighted, by name (a memory
@@ -111,4 +115,4 @@ class Autoencoder3D(nn.Module):
         scored by (docs/method.md §6): equal to ``self(clips)[:, :, T // 2]`` up to float rounding, for
         about 0.75 of its multiply-accumulates in eval mode (train mode decodes in full: BatchNorm's
         batch statistics depend on every frame)."""
-        return self.decoder.decode_frame(self.encoder(clips), centre_index(clips.shape[2]))
+        return self.decoder.decode_frame(self.encode(clips), centre_index(clips.shape[2]))
