@@ -102,6 +102,10 @@ class Summary:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Over the runs that have a number: a run that ended without an AUC (NaN) does not void its cell."""
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return math.nan, None
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 

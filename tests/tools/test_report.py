@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from helpers.paths import REPO
 
 from lnra.errors import LnraError
+from lnra.tools import report
 from lnra.tools.report import build_report, main
 
 
@@ -165,3 +168,13 @@ def test_family_runs_get_their_own_rows_beside_table1(sweep: Path) -> None:
             "| 0,1 |") in text
     # A combination no paper reports is an other run, with its loss and net named.
     assert "| ped2 | skip_frame | steal | memae | 96.00 | 97.00 | 0 |" in text
+
+
+def test_a_run_without_an_auc_leaves_its_cell_the_mean_of_the_others(tmp_path: Path) -> None:
+    cell = report.Cell("ped2", "skip_frame", "lntra", "ae3d")
+    runs = [report.Run(cell, seed, last, None, tmp_path / f"{seed}.json")
+            for seed, last in ((0, 90.0), (1, math.nan), (2, 94.0))]
+    summary = report.summarise(runs)[cell]
+    assert summary.seeds == (0, 1, 2)
+    assert summary.last_mean == pytest.approx(92.0)
+    assert summary.last_std == pytest.approx(statistics.stdev([90.0, 94.0]))
