@@ -1,22 +1,19 @@
 """Pixel-level localisation metrics of a test (and, if asked, of every validation epoch).
 
-A Lightning callback: it reads the reconstructed centre frames that ``test_step`` / ``validation_step``
-already return (``recon_centre``) and the pixel masks every evaluation batch carries, so nothing is
-reconstructed twice and nothing is asked of the dataset. For each batch it builds the error maps at the
-ground-truth masks' resolution and feeds them to :class:`lnra.method.pixel_metrics.PixelLocalisation`
-(the metrics and the reading of the UCSD criterion are described there). Datasets without
-``testing/pixel_masks`` have no masks in their batches, and no metrics.
-
-It measures the test, the last epoch's validation (which becomes the run's result when no training step
-follows it) and, with ``validation=true``, every validation. The numbers are logged as ``test/pixel_*`` or
-``val/pixel_*``; the run's history and ``results.json`` take them from there.
+From the reconstructed centre frames that the evaluation steps already return (``recon_centre``) and the
+pixel masks every evaluation batch carries, so nothing is reconstructed twice and nothing is asked of the
+dataset, each batch's error maps are built at the masks' resolution and fed to
+:class:`lnra.method.pixel_metrics.PixelLocalisation` (which describes the metrics and the UCSD criterion).
+Datasets without ``testing/pixel_masks`` have no masks, and no metrics. It measures the test, the last
+epoch's validation (the run's result when no training step follows) and, with ``validation=true``, every
+validation, logged as ``test/pixel_*`` or ``val/pixel_*``, where the history and ``results.json`` find them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -51,15 +48,14 @@ class LocalisationMetrics(pl.Callback):
         self.seconds = 0.0  # time spent in the metrics during the last evaluation
         self._metric: PixelLocalisation | None = None
 
-    def _measures(self, trainer: pl.Trainer) -> bool:
-        return not trainer.sanity_checking and (trainer.testing or self.validation or closing_pass(trainer))
-
-    def _start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.seconds = 0.0
-        self._metric = PixelLocalisation(self.bins, self.min_fraction).to(pl_module.device) \
-            if self._measures(trainer) else None
+        self._metric = None
+        if closing_pass(trainer) or (self.validation and not trainer.sanity_checking):
+            self._metric = PixelLocalisation(self.bins, self.min_fraction).to(pl_module.device)
 
-    def _update(self, outputs: dict | None, batch: EvalBatch) -> None:
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
         if self._metric is None or batch.mask is None or not outputs or "recon_centre" not in outputs:
             return
         start = time.perf_counter()
@@ -69,12 +65,13 @@ class LocalisationMetrics(pl.Callback):
             self._metric.update(maps, batch.mask)
         self.seconds += time.perf_counter() - start
 
-    def _finish(self, pl_module: pl.LightningModule, prefix: str) -> None:
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._metric is None or not self._metric.frames_pos + self._metric.frames_neg:
             return
         start = time.perf_counter()
         results = self._metric.compute()
         self.seconds += time.perf_counter() - start
+        prefix = "test" if trainer.testing else "val"
         for key, value in results.items():
             if value is not None and not np.isnan(value):
                 pl_module.log(f"{prefix}/{key}", value, sync_dist=False)
@@ -82,22 +79,5 @@ class LocalisationMetrics(pl.Callback):
         log.info("%s pixel metrics (%.1f s): %s", prefix, self.seconds,
                  ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} n/a" for k, v in results.items()))
 
-    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start(trainer, pl_module)
-
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start(trainer, pl_module)
-
-    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
-                          batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._update(outputs, batch)
-
-    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
-                                batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._update(outputs, batch)
-
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._finish(pl_module, "test")
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._finish(pl_module, "val")
+    on_test_epoch_start, on_test_batch_end = on_validation_epoch_start, on_validation_batch_end
+    on_test_epoch_end = on_validation_epoch_end

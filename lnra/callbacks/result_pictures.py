@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pytorch_lightning as pl
 from PIL import Image
 from pydantic import Field
 
-from lnra.callbacks.monitor.board import tensorboard
+from lnra.callbacks import board
 from lnra.config.options import checked
 from lnra.config.types import Count
 from lnra.loading.batches import EvalBatch
@@ -25,7 +25,6 @@ from lnra.pictures import (
     ErrorMax,
     PanelSpool,
     Timeline,
-    localisation_panel,
     panel_row,
     save_timeline_png,
     to_uint8,
@@ -37,12 +36,9 @@ log = logging.getLogger(__name__)
 
 @checked
 class ResultVisualiser(pl.Callback):
-    """Writes result images, anomaly timelines and demo videos of the result's pass into ``run_dir``.
-
-    Result images are written per batch; timelines and videos need each video's final scores, so they
-    are drawn when the pass ends, from the module's evaluation (docs/method.md §6 scores). Ground-truth
-    outlines come from the pixel masks the evaluation batches carry (datasets that have them).
-    """
+    """Writes result images (per batch), anomaly timelines and demo videos (from the module's evaluation,
+    docs/method.md §6) of the result's pass into ``run_dir``; ground-truth outlines come from the pixel
+    masks the evaluation batches carry (datasets that have them)."""
 
     def __init__(
         self,
@@ -70,20 +66,15 @@ class ResultVisualiser(pl.Callback):
         self._masks: dict[tuple[int, int], np.ndarray] = {}  # (video, frame) → packed mask, for the videos
         self._mask_width = 0
 
-    def _start(self, trainer: pl.Trainer) -> None:
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.video and trainer.world_size > 1:
             log.warning("demo videos need all of a video's windows in one process; skipped with %d devices",
                         trainer.world_size)
             self.video = False
         self._discard_spools()
 
-    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start(trainer)
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start(trainer)
-
-    def _batch(self, trainer: pl.Trainer, outputs: dict | None, batch: EvalBatch) -> None:
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
         if not (self.images or self.video) or not closing_pass(trainer) or not outputs \
                 or "recon_centre" not in outputs:
             return
@@ -98,9 +89,8 @@ class ResultVisualiser(pl.Callback):
             if self.images:
                 folder = self.run_dir / "images" / names[video]
                 folder.mkdir(parents=True, exist_ok=True)
-                overlay = localisation_panel(frame, recon, self.colours, mask) if self.localisation else None
-                Image.fromarray(panel_row(frame, recon, self.colours, overlay=overlay)).save(
-                    folder / f"{index:04d}.png", compress_level=1)
+                Image.fromarray(panel_row(frame, recon, self.colours, localise=self.localisation, mask=mask)
+                                ).save(folder / f"{index:04d}.png", compress_level=1)
             if self.video:
                 if video not in self._spools:
                     self._spools[video] = PanelSpool(self.run_dir / "videos" / f".{names[video]}.spool",
@@ -110,26 +100,14 @@ class ResultVisualiser(pl.Callback):
                     self._masks[(video, index)] = np.packbits(mask, axis=-1)
                     self._mask_width = mask.shape[-1]
 
-    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
-                          batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._batch(trainer, outputs, batch)
-
-    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
-                                batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._batch(trainer, outputs, batch)
-
-    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._finish(trainer, pl_module)
-
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if closing_pass(trainer):
-            self._finish(trainer, pl_module)
-
-    def _finish(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Timelines and videos need each video's final scores: drawn when the result's pass ends."""
         evaluation = getattr(pl_module, "evaluation", None)
-        if evaluation is None or not trainer.is_global_zero or not (self.timelines or self.video):
+        if not closing_pass(trainer) or evaluation is None or not trainer.is_global_zero \
+                or not (self.timelines or self.video):
             self._discard_spools()
             return
+        writer = board(trainer)  # rank 0 and no sanity check, as here
         try:
             for v, name in enumerate(evaluation.videos.names):
                 at = evaluation.video_index == v
@@ -138,7 +116,10 @@ class ResultVisualiser(pl.Callback):
                 timeline = Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at],
                                     evaluation.videos.labels[v])
                 if self.timelines:
-                    self._write_timeline(trainer, timeline)
+                    (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
+                    fig = save_timeline_png(timeline, self.run_dir / "timelines" / f"{name}.png")
+                    if writer is not None:
+                        writer.add_figure(f"timeline/{name}", fig, trainer.global_step, close=False)
                 if self.video and v in self._spools:
                     spool = self._spools[v]
                     masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None
@@ -148,17 +129,12 @@ class ResultVisualiser(pl.Callback):
         finally:
             self._discard_spools()
 
+    on_test_start, on_test_batch_end = on_validation_start, on_validation_batch_end
+    on_test_end = on_validation_end
+
     def _mask(self, video: int, frame: int) -> np.ndarray | None:
         packed = self._masks.get((video, frame))
         return None if packed is None else np.unpackbits(packed, axis=-1, count=self._mask_width).astype(bool)
-
-    def _write_timeline(self, trainer: pl.Trainer, timeline: Timeline) -> None:
-        folder = self.run_dir / "timelines"
-        folder.mkdir(parents=True, exist_ok=True)
-        fig = save_timeline_png(timeline, folder / f"{timeline.name}.png")
-        logger = tensorboard(trainer)
-        if logger is not None:
-            logger.experiment.add_figure(f"timeline/{timeline.name}", fig, trainer.global_step, close=False)
 
     def _discard_spools(self) -> None:
         for spool in self._spools.values():

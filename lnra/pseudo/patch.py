@@ -1,9 +1,8 @@
 """Patch pseudo anomalies (docs/method.md §4): a window of an intruder pasted into every frame of a clip.
 
-One mixer serves the four techniques — SmoothMixS, SmoothMixC, CutMix, MixUp-patch — which differ only in a
-few parameters of their mask (:class:`MaskRule`). Every mask is separable, the product of a profile along x
-and one along y, so it is built for the whole batch and every frame from two small profiles; the moving
-window (β > 0) is computed in closed form (:func:`clipped_walk`), so nothing loops over pixels or frames.
+One mixer serves the four techniques (SmoothMixS, SmoothMixC, CutMix, MixUp-patch), which differ only in a
+few parameters of their mask (:class:`MaskRule`). Masks are separable, so the whole batch's are two small
+profiles and one outer product; the moving window is in closed form: nothing loops over pixels or frames.
 """
 
 from __future__ import annotations
@@ -64,13 +63,9 @@ class Windows:
 
 def clipped_walk(start: torch.Tensor, steps: torch.Tensor, upper: int) -> torch.Tensor:
     """Positions (B, S+1) of walks that start at ``start`` (B,) and add ``steps`` (B, S) one at a time,
-    each new position clipped to [0, upper] — without a loop over the steps.
-
-    Sequential clipping is the double-sided Skorokhod reflection of the free walk ψ = start + cumsum;
-    for ψ(0) in [0, u] it has the closed form (Kruk, Lehoczky, Ramanan & Shreve, 2007)
-    ``x(t) = ψ(t) - max(min(0, min_{u≤t} ψ(u)), max_{s≤t} min(ψ(s) - upper, min_{s≤u≤t} ψ(u)))``,
-    evaluated here on a (B, S+1, S+1) table of running minima (tiny: S+1 = 16 frames).
-    """
+    each new position clipped to [0, upper], without a loop: the double-sided Skorokhod reflection of the
+    free walk ψ = start + cumsum (Kruk, Lehoczky, Ramanan & Shreve, 2007), ``x(t) = ψ(t) - max(min(0,
+    min_{u≤t} ψ(u)), max_{s≤t} min(ψ(s) - upper, min_{s≤u≤t} ψ(u)))``, on a (B, S+1, S+1) table."""
     psi = torch.cat([start[:, None], start[:, None] + steps.cumsum(1)], dim=1)
     idx = torch.arange(psi.shape[1], device=psi.device)
     s, t, u = idx[:, None, None], idx[None, :, None], idx[None, None, :]

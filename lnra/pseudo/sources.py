@@ -1,15 +1,14 @@
 """Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4).
 
-Every source is drawn as the reference draws it: shuffled passes over the *whole* source without
-replacement. Small sources (CIFAR, textures, a folder of small images) are one uint8 pool that follows the
-batch to its device; video clips are sliced from a frame cache; ImageNet-style folders are streamed by
-DataLoader workers that decode, crop and flip ahead, so a training step does not wait for them.
-``sample`` returns intruders in [-1, 1] resized to the whole frame (bilinear, ``align_corners=True``),
-(k, 1, H, W) for images and (k, T, H, W) for clips, whose frame t is pasted into frame t of the clip.
+Each is drawn as the reference draws it, in shuffled passes over the *whole* source. Small sources (CIFAR,
+textures, small images) are a uint8 pool that follows the batch to its device, video clips are sliced from
+a frame cache, ImageNet-style folders are decoded, cropped and flipped ahead by DataLoader workers so that
+a training step does not wait. All are resized to the whole frame (bilinear, ``align_corners=True``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import pickle
 from collections.abc import Iterator
@@ -66,7 +65,6 @@ class IntruderSource:
         if count == 0:
             raise LnraError(f"{description}: no intruders were loaded")
         self.count, self.frames, self.height, self.width = count, frames, height, width
-        self.description = description
         log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
 
     def __len__(self) -> int:
@@ -185,47 +183,15 @@ class Cifar100Source(PooledSource):
         super().__init__(torch.from_numpy(np.stack(images))[:, None], height, width, f"CIFAR-100 in {root}")
 
 
-class _ImageStream:
-    """An endless stream of transformed images of an ImageFolder, decoded ahead by DataLoader workers in
-    shuffled passes (a ``RandomSampler`` without replacement). The loader starts on first use and is not
-    pickled (a copy starts its own)."""
-
-    CHUNK = 16  # images per worker batch: small, so the first draw comes quickly
-
-    def __init__(self, dataset: ImageFolder, workers: int) -> None:
-        self.dataset, self.workers = dataset, workers
-        self._batches: Iterator[Any] | None = None
-        self._ready = torch.empty(0, dtype=torch.uint8)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_batches": None, "_ready": torch.empty(0, dtype=torch.uint8)}
-
-    def _passes(self) -> Iterator[Any]:
-        loader = DataLoader(self.dataset, batch_size=self.CHUNK, sampler=RandomSampler(self.dataset),
-                            num_workers=self.workers, persistent_workers=self.workers > 0,
-                            prefetch_factor=4 if self.workers else None)
-        while True:
-            yield from loader
-
-    def draw(self, k: int, device: torch.device) -> torch.Tensor:
-        """The next ``k`` images, uint8 (k, 1, H, W), on ``device``."""
-        if self._batches is None:
-            self._batches = self._passes()
-        while len(self._ready) < k:
-            self._ready = torch.cat([self._ready, next(self._batches)[0]])
-        taken, self._ready = self._ready[:k], self._ready[k:]
-        return taken.to(device, non_blocking=True)
-
-
 @checked
 class ImageFolderSource(IntruderSource):
     """Every image of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, the ImageNet training
     layout), drawn in shuffled passes.
 
     ``crop=true`` (ImageNet, as the reference draws it): torchvision's ``RandomResizedCrop((H, W))``, random
-    horizontal and vertical flips in colour, then ``Grayscale``, streamed by ``workers`` processes.
-    ``crop=false`` (small images standing in for CIFAR): every image read once as the frames are (OpenCV's
-    grayscale decode) into a pool and pasted whole, upsampled like CIFAR.
+    horizontal and vertical flips in colour, then ``Grayscale``, decoded ahead by ``workers`` DataLoader
+    processes. ``crop=false`` (small images standing in for CIFAR): every image read once as the frames are
+    (OpenCV's grayscale decode) into a pool and pasted whole, upsampled like CIFAR.
     """
 
     def __init__(
@@ -247,26 +213,35 @@ class ImageFolderSource(IntruderSource):
                                       transforms.RandomHorizontalFlip(), transforms.RandomVerticalFlip(),
                                       transforms.Grayscale(), transforms.PILToTensor()])
         try:
-            dataset = ImageFolder(str(root), transform=augment)
+            self.dataset = ImageFolder(str(root), transform=augment)
         except (FileNotFoundError, RuntimeError) as err:
             raise LnraError(f"no intruder images in {root} ({err}); {expected}") from None
-        if crop:
-            self._images: _ImageStream | Pool = _ImageStream(dataset, workers)
-        else:
+        self.workers, self._pool = workers, None
+        self._stream: Iterator[torch.Tensor] | None = None  # the images decoded ahead, from the first draw on
+        if not crop:
             with ThreadPoolExecutor(4) as threads:
                 images = list(threads.map(lambda f: read_frame(Path(f), "intruder image"),
-                                          [path for path, _ in dataset.samples]))
+                                          [path for path, _ in self.dataset.samples]))
             if len({image.shape for image in images}) == 1:  # one size: resized exactly per batch
-                pool = torch.from_numpy(np.stack(images))[:, None]
+                self._pool = Pool(torch.from_numpy(np.stack(images))[:, None])
             else:  # mixed sizes are resized to the frame now, to fit one tensor (rounded to uint8)
-                pool = from_unit_range(torch.cat([resize_to_frame(torch.from_numpy(image)[None, None], height,
-                                                                  width) for image in images]))
-            self._images = Pool(pool)
+                self._pool = Pool(from_unit_range(torch.cat([resize_to_frame(
+                    torch.from_numpy(image)[None, None], height, width) for image in images])))
         how = "random crops and flips of" if crop else "whole"
-        super().__init__(len(dataset), 1, height, width, f"{how} images of the image folder {root}")
+        super().__init__(len(self.dataset), 1, height, width, f"{how} images of the image folder {root}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_stream": None}  # a copy starts its own loader
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        return self._images.draw(k, device)
+        if self._pool is not None:
+            return self._pool.draw(k, device)
+        if self._stream is None:  # on first use: shuffled passes (a sampler without replacement) end to end
+            loader = DataLoader(self.dataset, batch_size=16, sampler=RandomSampler(self.dataset),
+                                num_workers=self.workers, persistent_workers=self.workers > 0,
+                                prefetch_factor=4 if self.workers else None)  # small batches: a quick start
+            self._stream = (image for _ in itertools.count() for images, _ in loader for image in images)
+        return torch.stack([next(self._stream) for _ in range(k)]).to(device, non_blocking=True)
 
 
 @checked
