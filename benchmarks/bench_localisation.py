@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnra.callbacks.localisation import batch_masks
+from lnra.callbacks.result import batch_masks
 from lnra.data.pixels import window_count
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.pixel_metrics import DEFAULT_BINS, PixelLocalisation, error_maps

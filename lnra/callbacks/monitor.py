@@ -1,12 +1,7 @@
-"""TensorBoard views of a training run, refreshed at every validation epoch (step = epoch): fixed test
-windows, fixed pseudo-anomalous clips, score timelines and histograms, the HParams row, learning rate and
-memory.
-
-Someone watching a sweep wants to see, without opening files, whether the model learns *not to
-reconstruct* and which cell is ahead. Each view is one ``callbacks`` entry with one job, and all of them
-reuse what validation already computed: the batches and ``recon_centre`` the hooks hand them, the module's
-logged values and its :attr:`~lnra.method.module.LnraModule.evaluation`. They write only where the run has
-a TensorBoard logger, and only on rank 0 (the speeds are :mod:`lnra.callbacks.progress`'s ``throughput/*``).
+"""TensorBoard views of a training run, refreshed at every validation epoch (step = epoch), so that someone
+watching a sweep sees without opening files whether the model learns *not to reconstruct* and which cell is
+ahead. Each view is one ``callbacks`` entry reusing what validation computed (the batches, ``recon_centre``,
+the logged values, the module's ``evaluation``), written on rank 0 where the run has a TensorBoard logger.
 """
 
 from __future__ import annotations
@@ -164,12 +159,9 @@ def _spread(items: Sequence, k: int) -> list:
 
 
 def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> list[tuple[int, int, int]]:
-    """``count`` test windows as (video, window, label): ``count // 2`` anomalous, the rest normal.
-
-    Each class takes one window per video first (the middle of that video's frames of the class), from
-    videos spread over the test set and not yet used by the other class, before it takes a second
-    window of any video. Window ``w`` scores frame ``w + clip_len // 2``.
-    """
+    """``count`` test windows as (video, window, label), ``count // 2`` anomalous: each class takes one window
+    per video (the middle of its frames of the class) from videos spread over the test set and not used by
+    the other class before a second of any video. Window ``w`` scores frame ``w + clip_len // 2``."""
     picks: list[tuple[int, int, int]] = []
     for want, n in ((1, count // 2), (0, count - count // 2)):
         per_video = [(v, np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want))

@@ -1,10 +1,6 @@
-"""See a pseudo-anomaly variant: a PNG grid of a few training clips as the model receives them.
-
-Per clip three rows — the input, its target and ``|input - target|`` (where the pseudo anomaly is) — at a
-few frames spread over the clip. Every clip is forced to one of the variant's enabled kinds in turn, so a
-variant with p = 0.2 still shows its anomalies. ``task=preview`` writes ``pseudo_preview.png`` to the run
-directory; :class:`PreviewLogger` logs the same image to TensorBoard when training starts.
-"""
+"""See a pseudo-anomaly variant: a grid of a few training clips as the model receives them (input, target,
+``|input - target|``), each forced to one of the variant's enabled kinds in turn, so that a variant with
+p = 0.2 still shows its anomalies; ``task=preview`` writes it as ``pseudo_preview.png``."""
 
 from __future__ import annotations
 

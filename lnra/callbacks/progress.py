@@ -1,12 +1,6 @@
-"""What a run says while it runs: the model in one line, progress lines, one line per validation, and how
-fast each phase went.
-
-When the console is not a terminal (a file, a pipe, SLURM, Ray) a progress bar is a flood of carriage
-returns, so the trainer turns it off and :class:`ProgressLines` prints compact lines instead (epoch,
-step/total, clips/s, loss, ETA). It is also the run's one clock: each phase (training up to its validation,
-each validation, the test) is timed between hooks, with one device sync at each end and never per batch,
-and logged as ``throughput/*`` (every process's samples counted), which ``summary.md`` reports.
-"""
+"""What a run says while it runs: the model in one line, progress lines where a progress bar would flood a
+log file with carriage returns, one line per validation, and the run's one clock: each phase is timed
+between hooks (one device sync at each end, never per batch) and logged as ``throughput/*``."""
 
 from __future__ import annotations
 

@@ -95,15 +95,10 @@ def sample_windows(technique: str, batch: int, frames: int, height: int, width: 
 
 
 def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: int) -> torch.Tensor:
-    """The mask along one axis, (B, T, length), for centres (B, T) and sizes (B,) — values in [0, 1].
-
-    SmoothMixS (``ramp`` > 0), as docs/method.md §4 writes it: with ``x1 = clip(c - size//2)``, ``x2 =
-    clip(c + size//2)`` and ``r = ramp·(size//2)``, pixel ``x`` is ``clip((x - (x1 - r))/r, 0, 1)`` left of
-    the centre and ``clip(((x2 + r) - x)/r, 0, 1)`` from it on: ``x1 … x2`` are 1, each side falls over r.
-    Hard box: ``clip(c - size//2) <= x < clip(c + size//2)`` (``clip(lo + size)`` when it keeps its size).
-    Gaussian: σ = the window's size along this axis (the reference builds the transpose, the same
-    distribution of masks on the paper's square frames).
-    """
+    """The mask along one axis, (B, T, length) in [0, 1], for centres (B, T) and sizes (B,), as written in
+    docs/method.md §4: SmoothMixS's box ``x1 … x2`` falls to 0 over ``r = ramp·(size//2)`` on each side; a
+    hard box is ``lo <= x < hi``; the Gaussian's σ is the window's size along this axis (the reference's
+    transpose, the same distribution of masks on the paper's square frames)."""
     x = torch.arange(length, device=centre.device, dtype=torch.float32)
     c, size = centre[..., None], size[:, None, None]
     if rule.gaussian:

@@ -1,10 +1,7 @@
-"""Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4).
-
-Each is drawn as the reference draws it, in shuffled passes over the *whole* source. Small sources (CIFAR,
-textures, small images) are a uint8 pool that follows the batch to its device, video clips are sliced from
-a frame cache, ImageNet-style folders are decoded, cropped and flipped ahead by DataLoader workers so that
-a training step does not wait. All are resized to the whole frame (bilinear, ``align_corners=True``).
-"""
+"""Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4),
+drawn as the reference draws it, in shuffled passes over the *whole* source, and resized to the frame.
+Small sources are a uint8 pool that follows the batch to its device; image folders are decoded ahead by
+DataLoader workers, so that a training step does not wait."""
 
 from __future__ import annotations
 
@@ -185,14 +182,10 @@ class Cifar100Source(PooledSource):
 
 @checked
 class ImageFolderSource(IntruderSource):
-    """Every image of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, the ImageNet training
-    layout), drawn in shuffled passes.
-
-    ``crop=true`` (ImageNet, as the reference draws it): torchvision's ``RandomResizedCrop((H, W))``, random
-    horizontal and vertical flips in colour, then ``Grayscale``, decoded ahead by ``workers`` DataLoader
-    processes. ``crop=false`` (small images standing in for CIFAR): every image read once as the frames are
-    (OpenCV's grayscale decode) into a pool and pasted whole, upsampled like CIFAR.
-    """
+    """Every image of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, ImageNet's layout). With
+    ``crop=true`` each draw is a ``RandomResizedCrop``, random flips and ``Grayscale`` (torchvision's PIL
+    pipeline, as the reference's); ``crop=false`` (small images standing in for CIFAR) pools every image as
+    the frames are read (OpenCV's grayscale decode), pasted whole."""
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from lnra.errors import LnraError
 LOG_NAMES = ("console.log", "run.log")
 # The loss and net of a results.json written before runs recorded them: LNTRA's loss, the plain autoencoder.
 DEFAULT_LOSS, DEFAULT_MODEL = "lntra", "ae3d"
-# results.json keys of the pixel-level metrics (lnra.callbacks.localisation) → their column titles
+# results.json keys of the pixel-level metrics (lnra.callbacks.result) → their column titles
 PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
                  "pixel_ucsd_eer": "UCSD pixel EER"}
 
