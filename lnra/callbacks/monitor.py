@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pydantic import Field
 
-from lnra.callbacks import METRICS, board, tensorboard
+from lnra.callbacks import METRICS, board, centre_frames, tensorboard
 from lnra.callbacks.preview import PreviewBatch, shows_anomalies
 from lnra.config.options import checked
 from lnra.config.types import NonNegative, Seed
@@ -207,16 +207,15 @@ class FixedWindowImages(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if trainer.sanity_checking or not self.count or tensorboard(trainer) is None or not outputs \
-                or "recon_centre" not in outputs:
+        centre = centre_frames(outputs, batch)
+        if trainer.sanity_checking or not self.count or tensorboard(trainer) is None or centre is None:
             return
         if self.chosen is None:  # once per run, from the labels every evaluation batch carries
             self.chosen = choose_windows(batch.videos.labels, batch.videos.clip_len, self.count)
             self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long).T)
         key = window_key(batch.video, batch.window)
         match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
-        centre = batch.clip[:, 0, batch.videos.clip_len // 2].float()
-        frames = torch.stack([centre, outputs["recon_centre"][:, 0].float()], 1)  # (B, 2, H, W)
+        frames = torch.cat([f.float() for f in centre], 1)  # (B, 2, H, W): input and reconstruction
         if self._sum is None:
             self._sum = frames.new_zeros((len(self.chosen), *frames.shape[1:]))
             self._hits = match.new_zeros(len(self.chosen))

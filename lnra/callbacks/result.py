@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from lnra.callbacks import board
+from lnra.callbacks import board, centre_frames
 from lnra.config.options import checked
 from lnra.config.types import Count, Probability
 from lnra.loading.batches import EvalBatch
@@ -66,12 +66,12 @@ class LocalisationMetrics(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if self._metric is None or batch.mask is None or not outputs or "recon_centre" not in outputs:
+        frames = centre_frames(outputs, batch)
+        if self._metric is None or batch.mask is None or frames is None:
             return
         start = time.perf_counter()
         with torch.no_grad():
-            frame = batch.clip[:, :, batch.videos.clip_len // 2]
-            maps = error_maps(outputs["recon_centre"], frame, tuple(batch.mask.shape[-2:]), self.sigma)
+            maps = error_maps(frames[1], frames[0], tuple(batch.mask.shape[-2:]), self.sigma)
             self._metric.update(maps, batch.mask)
         self.seconds += time.perf_counter() - start
 
@@ -134,11 +134,10 @@ class ResultVisualiser(pl.Callback):
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if not (self.images or self.video) or not closing_pass(trainer) or not outputs \
-                or "recon_centre" not in outputs:
+        centre = centre_frames(outputs, batch)
+        if not (self.images or self.video) or not closing_pass(trainer) or centre is None:
             return
-        frames = to_uint8(batch.clip[:, 0, batch.videos.clip_len // 2])
-        recons = to_uint8(outputs["recon_centre"][:, 0])
+        frames, recons = (to_uint8(f[:, 0]) for f in centre)
         masks = [None] * len(frames)
         if self.localisation and batch.mask is not None:
             masks = batch.mask.cpu().numpy()

@@ -55,38 +55,31 @@ class ShuffledPasses:
 
 
 class IntruderSource:
-    """What a patch mixer draws from: ``count`` intruders of ``frames`` frames (1 for still images).
-    Subclasses supply :meth:`_draw`; :meth:`sample` scales and resizes to the frame."""
+    """What a patch mixer draws from: ``count`` intruders of ``frames`` frames (1 for still images), from a
+    uint8 ``pool`` (count, frames, h, w) in shuffled passes, copied to a device on first use there, unless a
+    subclass draws its own (:meth:`_draw`); :meth:`sample` scales and resizes them to the frame."""
 
-    def __init__(self, count: int, frames: int, height: int, width: int, description: str) -> None:
+    def __init__(self, count: int, frames: int, height: int, width: int, description: str,
+                 pool: torch.Tensor | None = None) -> None:
         if count == 0:
             raise LnraError(f"{description}: no intruders were loaded")
         self.count, self.frames, self.height, self.width = count, frames, height, width
+        self.pool, self._passes = pool, ShuffledPasses(count)
+        self._on_device: dict[torch.device, torch.Tensor] = {}
         log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
 
     def __len__(self) -> int:
         return self.count
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        """``k`` intruders, uint8 (k, frames, h, w), on ``device``."""
-        raise NotImplementedError
+        """The next ``k`` intruders, uint8 (k, frames, h, w), on ``device``."""
+        if device not in self._on_device:
+            self._on_device[device] = self.pool.to(device)
+        return self._on_device[device][self._passes.take(k).to(device)]
 
     def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """The next ``k`` intruders of the shuffled passes: float [-1, 1], (k, T, H, W), on ``device``."""
         return resize_to_frame(self._draw(k, torch.device(device)), self.height, self.width)
-
-
-class Pool:
-    """A uint8 pool (N, T, h, w) drawn in shuffled passes, copied to a device on first use there."""
-
-    def __init__(self, pool: torch.Tensor) -> None:
-        self.pool, self._passes = pool, ShuffledPasses(len(pool))
-        self._on_device: dict[torch.device, torch.Tensor] = {}
-
-    def draw(self, k: int, device: torch.device) -> torch.Tensor:
-        if device not in self._on_device:
-            self._on_device[device] = self.pool.to(device)
-        return self._on_device[device][self._passes.take(k).to(device)]
 
 
 class PooledSource(IntruderSource):
@@ -95,12 +88,7 @@ class PooledSource(IntruderSource):
     def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
         if pool.dim() != 4:
             raise LnraError(f"{description}: expected a (N, T, h, w) pool, got shape {tuple(pool.shape)}")
-        super().__init__(pool.shape[0], pool.shape[1], height, width, description)
-        self._pool = Pool(pool)
-        self.pool = pool
-
-    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        return self._pool.draw(k, device)
+        super().__init__(pool.shape[0], pool.shape[1], height, width, description, pool)
 
 
 @checked
@@ -209,26 +197,26 @@ class ImageFolderSource(IntruderSource):
             self.dataset = ImageFolder(str(root), transform=augment)
         except (FileNotFoundError, RuntimeError) as err:
             raise LnraError(f"no intruder images in {root} ({err}); {expected}") from None
-        self.workers, self._pool = workers, None
+        self.workers, pool = workers, None
         self._stream: Iterator[torch.Tensor] | None = None  # the images decoded ahead, from the first draw on
         if not crop:
             with ThreadPoolExecutor(4) as threads:
                 images = list(threads.map(lambda f: read_frame(Path(f), "intruder image"),
                                           [path for path, _ in self.dataset.samples]))
             if len({image.shape for image in images}) == 1:  # one size: resized exactly per batch
-                self._pool = Pool(torch.from_numpy(np.stack(images))[:, None])
+                pool = torch.from_numpy(np.stack(images))[:, None]
             else:  # mixed sizes are resized to the frame now, to fit one tensor (rounded to uint8)
-                self._pool = Pool(from_unit_range(torch.cat([resize_to_frame(
-                    torch.from_numpy(image)[None, None], height, width) for image in images])))
-        how = "random crops and flips of" if crop else "whole"
-        super().__init__(len(self.dataset), 1, height, width, f"{how} images of the image folder {root}")
+                pool = from_unit_range(torch.cat([resize_to_frame(torch.from_numpy(image)[None, None], height,
+                                                                  width) for image in images]))
+        what = f"{'random crops and flips of' if crop else 'whole'} images of the image folder {root}"
+        super().__init__(len(self.dataset), 1, height, width, what, pool)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_stream": None}  # a copy starts its own loader
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        if self._pool is not None:
-            return self._pool.draw(k, device)
+        if self.pool is not None:
+            return super()._draw(k, device)
         if self._stream is None:  # on first use: shuffled passes (a sampler without replacement) end to end
             loader = DataLoader(self.dataset, batch_size=16, sampler=RandomSampler(self.dataset),
                                 num_workers=self.workers, persistent_workers=self.workers > 0,
@@ -264,7 +252,7 @@ class VideoClipSource(IntruderSource):
         self.starts = np.concatenate([self.store.offsets[v] + np.arange(n) for v, n in enumerate(per_video)])
         if len(self.starts) == 0:
             raise LnraError(f"no training video in {split} has {clip_len} frames to give an intruder clip")
-        self._offsets, self._passes = np.arange(clip_len), ShuffledPasses(len(self.starts))
+        self._offsets = np.arange(clip_len)
         super().__init__(len(self.starts), clip_len, height, width, f"{name} training clips in {root}")
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
