@@ -79,46 +79,38 @@ class EpochWeights(Callback):
         atomic_torch_save(weights, self.folder / f"epoch_{trainer.current_epoch:03d}.ckpt")
 
 
-def collect_rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
-    reads back (the NumPy key array becomes a list)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
-                             "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+class RngState(Callback):
+    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not,
+    before the resumed epoch draws anything), so a resumed run draws what an uninterrupted one would."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
+        reads back (the NumPy key array becomes a list)."""
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
+                                 "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
 
-def restore_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
 
 
 @contextmanager
 def isolated_rng(seed: int) -> Iterator[None]:
     """Seeded draws that leave every global generator as it was, so that drawing a picture during training
     does not change the run."""
-    state = collect_rng_state()
+    state = RngState().state_dict()
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     try:
         yield
     finally:
-        restore_rng_state(state)
-
-
-class RngState(Callback):
-    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not,
-    before the resumed epoch draws anything), so a resumed run draws what an uninterrupted one would."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return collect_rng_state()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        restore_rng_state(state_dict)
+        RngState().load_state_dict(state)

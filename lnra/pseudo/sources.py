@@ -252,9 +252,8 @@ class VideoClipSource(IntruderSource):
         self.starts = np.concatenate([self.store.offsets[v] + np.arange(n) for v, n in enumerate(per_video)])
         if len(self.starts) == 0:
             raise LnraError(f"no training video in {split} has {clip_len} frames to give an intruder clip")
-        self._offsets = np.arange(clip_len)
         super().__init__(len(self.starts), clip_len, height, width, f"{name} training clips in {root}")
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
         first = self.starts[self._passes.take(k).numpy()]
-        return torch.from_numpy(self.store.frames[first[:, None] + self._offsets]).to(device)
+        return torch.from_numpy(self.store.frames[first[:, None] + np.arange(self.frames)]).to(device)
