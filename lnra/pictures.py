@@ -213,7 +213,6 @@ class DemoLayout:
         xs = ax.transData.transform(np.c_[np.arange(timeline.length), np.zeros(timeline.length)])[:, 0]
         self.columns = np.clip(np.round(xs).astype(int), 0, width - 2)
         self.rows = slice(int(round(height - ax.bbox.y1)), int(round(height - ax.bbox.y0)))
-        self.factor = factor
 
     def frame(self, frame_index: int, panels: np.ndarray) -> np.ndarray:
         out = self.base.copy()

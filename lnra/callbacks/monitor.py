@@ -1,8 +1,8 @@
-"""TensorBoard views of a training run, refreshed at every validation epoch (step = epoch), so that someone
-watching a sweep sees without opening files whether the model learns *not to reconstruct* and which cell is
-ahead. Each view is one ``callbacks`` entry reusing what validation computed (the batches, ``recon_centre``,
-the logged values, the module's ``evaluation``), written on rank 0 where the run has a TensorBoard logger.
-"""
+"""TensorBoard views of a training run, refreshed at every validation epoch (step = epoch; the pseudo-anomaly
+preview once), so that someone watching a sweep sees without opening files whether the model learns *not to
+reconstruct* and which cell is ahead. Each view is one ``callbacks`` entry reusing what validation computed
+(the batches, ``recon_centre``, the logged values, the module's ``evaluation``), written on rank 0 where the
+run has a TensorBoard logger."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import torch
 from pydantic import Field
 
 from lnra.callbacks import METRICS, board, centre_frames, tensorboard
-from lnra.callbacks.preview import PreviewBatch, shows_anomalies
+from lnra.callbacks.preview import PreviewBatch, render_grid
 from lnra.config.options import checked
-from lnra.config.types import NonNegative, Seed
+from lnra.config.types import Count, NonNegative, Seed
 from lnra.loading.batches import EvalBatch, window_key
 from lnra.method.scoring import centre_index, scored_labels
 from lnra.pictures import (
@@ -104,6 +104,29 @@ class ScoreMonitor(pl.Callback):
             writer.add_image(f"val_timeline/{names[v]}", image, step, dataformats="HWC")
 
 
+def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,
+                   seed: int) -> PreviewBatch | None:
+    """The preview's clips, when there is a TensorBoard to show them and they show a pseudo anomaly (a
+    baseline's are all normal: nothing worth a picture)."""
+    batch = preview(clips, seed) if clips and board(trainer) is not None else None
+    return batch if batch is not None and any(name != "normal" for name in batch[2]) else None
+
+
+@checked
+class PreviewLogger(pl.Callback):
+    """Logs the preview grid to TensorBoard (``pseudo/preview``) once, when training starts."""
+
+    def __init__(self, preview: Callable[..., PreviewBatch],
+                 seed: Annotated[Seed, Field(description="which clips are shown")] = 0,
+                 clips: Annotated[Count, Field(description="clips shown")] = 4) -> None:
+        self.preview, self.seed, self.clips = preview, seed, clips
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batch = _preview_clips(trainer, self.preview, self.clips, self.seed)
+        if batch is not None:
+            board(trainer).add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")
+
+
 @torch.no_grad()
 def reconstruct(module: pl.LightningModule, clips: torch.Tensor) -> torch.Tensor:
     """The module's reconstruction of ``clips`` in eval mode (BatchNorm uses, and does not update, its
@@ -131,10 +154,7 @@ class PseudoClipImages(pl.Callback):
         self._batch: PreviewBatch | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._batch = None
-        if self.clips and board(trainer) is not None:
-            batch = self.preview(self.clips, self.seed)
-            self._batch = batch if shows_anomalies(batch) else None
+        self._batch = _preview_clips(trainer, self.preview, self.clips, self.seed)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         writer = board(trainer)

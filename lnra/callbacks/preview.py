@@ -1,21 +1,14 @@
 """See a pseudo-anomaly variant: a grid of a few training clips as the model receives them (input, target,
 ``|input - target|``), each forced to one of the variant's enabled kinds in turn, so that a variant with
-p = 0.2 still shows its anomalies; ``task=preview`` writes it as ``pseudo_preview.png``."""
+p = 0.2 still shows its anomalies; ``task=preview`` writes it as ``pseudo_preview.png``, and TensorBoard
+shows it (:class:`lnra.callbacks.monitor.PreviewLogger`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
-
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from pydantic import Field
 
-from lnra.callbacks import board
 from lnra.callbacks.checkpoints import isolated_rng
-from lnra.config.options import checked
-from lnra.config.types import Count, Seed
 from lnra.loading.datamodule import VideoDataModule
 from lnra.pictures import grey, labelled_grid
 from lnra.pseudo.kinds import KIND_NORMAL
@@ -59,24 +52,3 @@ def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], fr
 
 def preview_image(datamodule: VideoDataModule, clips: int = 4, frames: int = 4, seed: int = 0) -> np.ndarray:
     return render_grid(*preview_batch(datamodule, clips, seed), frames)
-
-
-def shows_anomalies(batch: PreviewBatch) -> bool:
-    """False for a baseline's preview, whose clips are all normal: nothing worth a picture in training."""
-    return any(name != "normal" for name in batch[2])
-
-
-@checked
-class PreviewLogger(pl.Callback):
-    """Logs the preview grid to TensorBoard (``pseudo/preview``) once, when training starts."""
-
-    def __init__(self, preview: Callable[..., PreviewBatch],
-                 seed: Annotated[Seed, Field(description="which clips are shown")] = 0,
-                 clips: Annotated[Count, Field(description="clips shown")] = 4) -> None:
-        self.preview, self.seed, self.clips = preview, seed, clips
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        writer = board(trainer)
-        batch = self.preview(self.clips, self.seed) if writer is not None else None
-        if batch is not None and shows_anomalies(batch):
-            writer.add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")
