@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import matplotlib
 import numpy as np
@@ -25,6 +25,9 @@ from lnra.config.options import checked
 from lnra.config.types import Positive
 from lnra.data.pixels import from_unit_range
 from lnra.diskio import atomic_path
+
+if TYPE_CHECKING:
+    from lnra.method.scoring import Evaluation
 
 PANEL_TITLES = ("input", "reconstruction", "error")
 OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey frames and the heat map
@@ -147,6 +150,15 @@ class Timeline:
     @property
     def length(self) -> int:
         return self.n_frames or (len(self.labels) if self.labels is not None else int(self.frames.max()) + 1)
+
+
+def video_timelines(evaluation: Evaluation) -> Iterator[tuple[int, Timeline]]:
+    """Each scored test video of an evaluation, its index and its timeline: the scores the AUC came from."""
+    for v, name in enumerate(evaluation.videos.names):
+        at = evaluation.video_index == v
+        if at.any():
+            yield v, Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at],
+                              evaluation.videos.labels[v])
 
 
 def _timeline_axes(fig: Figure, rect: tuple[float, float, float, float], timeline: Timeline) -> Axes:

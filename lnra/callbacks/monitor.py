@@ -6,6 +6,7 @@ run has a TensorBoard logger."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -24,13 +25,13 @@ from lnra.pictures import (
     Colormap,
     ErrorColours,
     ErrorMax,
-    Timeline,
     figure_to_array,
     grey,
     labelled_grid,
     panel_row,
     timeline_figure,
     to_uint8,
+    video_timelines,
 )
 
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
@@ -94,14 +95,11 @@ class ScoreMonitor(pl.Callback):
             values = evaluation.anomaly_score[evaluation.labels == label]
             if self.histograms and values.size:
                 writer.add_histogram(f"val_scores/{name}", values, step)
-        names, labels = evaluation.videos.names, evaluation.videos.labels
-        videos = [v for v in range(len(names)) if (evaluation.video_index == v).any()]
-        for v in videos[::max(1, -(-len(videos) // self.timelines))] if self.timelines else []:
-            at = evaluation.video_index == v
-            timeline = Timeline(f"{names[v]} (epoch {step})", evaluation.frame_index[at],
-                                evaluation.anomaly_score[at], labels[v])
-            image = figure_to_array(timeline_figure(timeline, width_px=640, height_px=200))
-            writer.add_image(f"val_timeline/{names[v]}", image, step, dataformats="HWC")
+        timelines = [timeline for _, timeline in video_timelines(evaluation)]
+        for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
+            titled = dataclasses.replace(timeline, name=f"{timeline.name} (epoch {step})")
+            image = figure_to_array(timeline_figure(titled, width_px=640, height_px=200))
+            writer.add_image(f"val_timeline/{timeline.name}", image, step, dataformats="HWC")
 
 
 def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,

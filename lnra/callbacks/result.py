@@ -28,10 +28,10 @@ from lnra.pictures import (
     ErrorColours,
     ErrorMax,
     PanelSpool,
-    Timeline,
     panel_row,
     save_timeline_png,
     to_uint8,
+    video_timelines,
     write_demo_video,
 )
 
@@ -167,12 +167,8 @@ class ResultVisualiser(pl.Callback):
             return
         writer = board(trainer)  # rank 0 and no sanity check, as here
         try:
-            for v, name in enumerate(evaluation.videos.names):
-                at = evaluation.video_index == v
-                if not at.any():
-                    continue
-                timeline = Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at],
-                                    evaluation.videos.labels[v])
+            for v, timeline in video_timelines(evaluation):
+                name = timeline.name
                 if self.timelines:
                     (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
                     fig = save_timeline_png(timeline, self.run_dir / "timelines" / f"{name}.png")
