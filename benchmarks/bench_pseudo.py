@@ -23,8 +23,7 @@ from pathlib import Path
 import torch
 
 from lnra.pseudo import PseudoAnomalies, SkipFrame
-from lnra.pseudo.patch import PatchMixer
-from lnra.pseudo.patch_masks import RULES
+from lnra.pseudo.patch import RULES, PatchMixer
 from lnra.pseudo.sources import ImageFolderSource, TextureSource
 
 BATCH, FRAMES, SIZE = 4, 16, 256

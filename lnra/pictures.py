@@ -1,10 +1,8 @@
 """Pictures of what the model does: result images, anomaly timelines and demo videos.
 
-Everything here is drawn with array operations except the score curve, which matplotlib draws
-once per video; the demo video's moving frame marker is then a column painted into a copy of that
-one picture. Frames that a video needs later are spooled to a raw file on disk, so memory does not
-grow with the length of a video. Files appear under their final name only once complete.
-"""
+All is drawn with array operations but the score curve, which matplotlib draws once per video (the demo
+video's frame marker is a column painted into a copy of it). A video's frames are spooled to a raw file,
+so memory does not grow with its length; files appear under their final name only once complete."""
 
 from __future__ import annotations
 
@@ -12,11 +10,12 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import matplotlib
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
@@ -27,8 +26,10 @@ from lnra.config.types import Positive
 from lnra.data.pixels import from_unit_range
 from lnra.diskio import atomic_path
 
+if TYPE_CHECKING:
+    from lnra.method.scoring import Evaluation
+
 PANEL_TITLES = ("input", "reconstruction", "error")
-LOCALISATION_TITLE = "localisation"
 OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey frames and the heat map
 HEADER_PX = 24  # the titles of a demo video's panels
 GRID_HEADER_PX, GRID_GAP_PX = 18, 2  # a labelled grid's column titles and the white between its rows
@@ -70,39 +71,38 @@ class ErrorColours:
         return self.lut[self.level(frame, recon)]
 
 
-def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of a bool mask (pixel centres), e.g. a 240×360 mask onto a 64×64 panel."""
-    rows = ((np.arange(height) + 0.5) * mask.shape[0] / height).astype(int)
-    cols = ((np.arange(width) + 0.5) * mask.shape[1] / width).astype(int)
-    return mask[rows[:, None], cols[None, :]]
-
-
-def outline(mask: np.ndarray) -> np.ndarray:
-    """The pixels of a bool mask that touch a pixel outside it (4-neighbourhood; the border counts)."""
-    padded = np.pad(mask, 1, constant_values=False)
-    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    return mask & ~inner
-
-
 def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours,
                        mask: np.ndarray | None = None) -> np.ndarray:
-    """The frame in grey with the error heat map laid over it — opaque where the error reaches
-    ``error_max``, transparent where there is none — and the ground truth's outline, (H, W, 3) uint8."""
+    """The frame in grey under the error heat map — opaque where the error reaches ``error_max``,
+    transparent where there is none — with the outline of the ground truth ``mask`` (any resolution),
+    (H, W, 3) uint8."""
     level = colours.level(frame, recon)
     alpha = (level.astype(np.float32) / 255.0)[..., None]
     out = (grey(frame).astype(np.float32) * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)
-    if mask is not None:
-        out[outline(resize_mask(mask, *frame.shape))] = OUTLINE_RGB
+    if mask is not None:  # nearest-neighbour resize (pixel centres), then the pixels touching one outside
+        rows, cols = (((np.arange(n) + 0.5) * m / n).astype(int)
+                      for n, m in zip(frame.shape, mask.shape, strict=True))
+        mask = np.pad(mask[rows[:, None], cols[None, :]], 1, constant_values=False)
+        inner = mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+        out[mask[1:-1, 1:-1] & ~inner] = OUTLINE_RGB
     return out
 
 
+def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement by a whole factor."""
+    return image.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else image
+
+
+def enlarge_factor(height: int, min_panel: int) -> int:
+    return max(1, math.ceil(min_panel / height))
+
+
 def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1,
-              overlay: np.ndarray | None = None) -> np.ndarray:
-    """Input | reconstruction | error map (| ``overlay``, the localisation panel) side by side,
+              localise: bool = False, mask: np.ndarray | None = None) -> np.ndarray:
+    """Input | reconstruction | error map (| the localisation panel, with ``mask``'s outline) side by side,
     (H·f, n·W·f, 3) uint8."""
-    extra = [overlay] if overlay is not None else []
-    row = np.concatenate([grey(frame), grey(recon), colours(frame, recon), *extra], axis=1)
-    return row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
+    extra = [localisation_panel(frame, recon, colours, mask)] if localise else []
+    return enlarge(np.concatenate([grey(frame), grey(recon), colours(frame, recon), *extra], axis=1), factor)
 
 
 def grey(frame: np.ndarray) -> np.ndarray:
@@ -112,29 +112,26 @@ def grey(frame: np.ndarray) -> np.ndarray:
 
 def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], titles: Sequence[str],
                   min_panel: int = 96, label_width: int = 150) -> np.ndarray:
-    """Equal-size RGB rows of ``len(titles)`` panels each, enlarged (nearest, by a whole factor) to at
-    least ``min_panel`` pixels, stacked under the column titles with a text label left of each row: one
-    (H, W, 3) uint8 image that TensorBoard shows at full size."""
+    """Equal-size RGB rows of ``len(titles)`` panels each, enlarged to at least ``min_panel`` pixels, under
+    the column titles with a text label left of each row: one (H, W, 3) uint8 image that TensorBoard shows
+    at full size."""
     height, width = rows[0].shape[:2]
-    factor, header, gap = max(1, math.ceil(min_panel / height)), GRID_HEADER_PX, GRID_GAP_PX
-    panel_w = width * factor // len(titles)
-    image = Image.new("RGB", (label_width + width * factor, header + len(rows) * (height * factor + gap)),
-                      "white")
+    factor = enlarge_factor(height, min_panel)
+    step, panel_w = height * factor + GRID_GAP_PX, width * factor // len(titles)
+    image = Image.new("RGB", (label_width + width * factor, GRID_HEADER_PX + len(rows) * step), "white")
     draw = ImageDraw.Draw(image)
     for i, title in enumerate(titles):
         draw.text((label_width + i * panel_w + 4, 3), title, fill="black")
     for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
-        top = header + i * (height * factor + gap)
-        big = row.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else row
-        image.paste(Image.fromarray(np.ascontiguousarray(big)), (label_width, top))
+        top = GRID_HEADER_PX + i * step
+        image.paste(Image.fromarray(np.ascontiguousarray(enlarge(row, factor))), (label_width, top))
         draw.multiline_text((6, top + 4), label, fill="black", spacing=3)
     return np.asarray(image)
 
 
 def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
     """Runs of 1s as [start, stop) frame ranges."""
-    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8), [0]])
-    edges = np.flatnonzero(np.diff(padded))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(labels, dtype=np.int8), [0]])))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
@@ -155,7 +152,18 @@ class Timeline:
         return self.n_frames or (len(self.labels) if self.labels is not None else int(self.frames.max()) + 1)
 
 
-def _draw_timeline(ax, timeline: Timeline) -> None:
+def video_timelines(evaluation: Evaluation) -> Iterator[tuple[int, Timeline]]:
+    """Each scored test video of an evaluation, its index and its timeline: the scores the AUC came from."""
+    for v, name in enumerate(evaluation.videos.names):
+        at = evaluation.video_index == v
+        if at.any():
+            yield v, Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at],
+                              evaluation.videos.labels[v])
+
+
+def _timeline_axes(fig: Figure, rect: tuple[float, float, float, float], timeline: Timeline) -> Axes:
+    """The score curve in new axes of ``fig`` at ``rect``, the ground truth shaded."""
+    ax = fig.add_axes(rect)
     spans = label_spans(timeline.labels) if timeline.labels is not None else []
     for i, (start, stop) in enumerate(spans):
         ax.axvspan(start - 0.5, stop - 0.5, color="tab:red", alpha=0.2, lw=0,
@@ -171,15 +179,15 @@ def _draw_timeline(ax, timeline: Timeline) -> None:
     ax.set_ylabel(timeline.ylabel)
     ax.legend(loc="best", fontsize=7, framealpha=0.8)
     ax.grid(alpha=0.3)
+    ax.set_title(timeline.name, fontsize=9)
+    return ax
 
 
 def timeline_figure(timeline: Timeline, width_px: int = 900, height_px: int = 260, dpi: int = 100) -> Figure:
     """The score-vs-frame plot of one video, ground truth shaded (not attached to pyplot)."""
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((60 / width_px, 40 / height_px, 1 - 75 / width_px, 1 - 68 / height_px))
-    _draw_timeline(ax, timeline)
-    ax.set_title(timeline.name, fontsize=9)
+    _timeline_axes(fig, (60 / width_px, 40 / height_px, 1 - 75 / width_px, 1 - 68 / height_px), timeline)
     return fig
 
 
@@ -197,18 +205,14 @@ def save_timeline_png(timeline: Timeline, path: Path) -> Figure:
 
 
 class DemoLayout:
-    """A demo video frame: panel titles, the three panels, and the video's score curve below.
-
-    The static parts are drawn by matplotlib once; each frame pastes its panels into a copy and
-    paints the marker column of its frame index.
-    """
+    """A demo video frame: panel titles, the panels, and the video's score curve below, drawn once by
+    matplotlib; each frame pastes its panels into a copy and paints the marker column of its index."""
 
     def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100,
                  titles: tuple[str, ...] = PANEL_TITLES) -> None:
         ph, pw = panel_hw[0] * factor, panel_hw[1] * factor
-        width = _ceil_to(len(titles) * pw, MACRO_BLOCK)
-        curve_h = max(160, round(width * 0.3))
-        height = _ceil_to(HEADER_PX + ph + curve_h, MACRO_BLOCK)
+        width = math.ceil(len(titles) * pw / MACRO_BLOCK) * MACRO_BLOCK
+        height = math.ceil((HEADER_PX + ph + max(160, round(width * 0.3))) / MACRO_BLOCK) * MACRO_BLOCK
         curve_h = height - HEADER_PX - ph
         self.panel_box = (HEADER_PX, (width - len(titles) * pw) // 2)
         fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
@@ -216,15 +220,11 @@ class DemoLayout:
         for i, title in enumerate(titles):
             fig.text((self.panel_box[1] + (i + 0.5) * pw) / width, 1 - HEADER_PX / 2 / height, title,
                      ha="center", va="center", fontsize=10)
-        ax = fig.add_axes((55 / width, 46 / height, 1 - 68 / width, (curve_h - 70) / height))
-        _draw_timeline(ax, timeline)
-        ax.set_title(timeline.name, fontsize=9)
+        ax = _timeline_axes(fig, (55 / width, 46 / height, 1 - 68 / width, (curve_h - 70) / height), timeline)
         self.base = figure_to_array(fig)
         xs = ax.transData.transform(np.c_[np.arange(timeline.length), np.zeros(timeline.length)])[:, 0]
         self.columns = np.clip(np.round(xs).astype(int), 0, width - 2)
-        y0, y1 = ax.bbox.y0, ax.bbox.y1
-        self.rows = slice(int(round(height - y1)), int(round(height - y0)))
-        self.factor = factor
+        self.rows = slice(int(round(height - ax.bbox.y1)), int(round(height - ax.bbox.y0)))
 
     def frame(self, frame_index: int, panels: np.ndarray) -> np.ndarray:
         out = self.base.copy()
@@ -235,33 +235,24 @@ class DemoLayout:
         return out
 
 
-def _ceil_to(value: int, multiple: int) -> int:
-    return int(math.ceil(value / multiple) * multiple)
-
-
-def enlarge_factor(height: int, min_panel: int) -> int:
-    return max(1, math.ceil(min_panel / height))
-
-
 def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
                      min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
-    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples.
-
-    With ``masks`` (frame index → ground-truth mask or None) a fourth panel shows the localisation.
-    """
+    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples;
+    with ``masks`` (frame index → ground-truth mask or None) a fourth panel shows the localisation."""
     import imageio.v2 as imageio
 
     factor = enlarge_factor(panel_hw[0], min_panel)
-    titles = (*PANEL_TITLES, LOCALISATION_TITLE) if masks is not None else PANEL_TITLES
+    titles = (*PANEL_TITLES, "localisation") if masks is not None else PANEL_TITLES
     layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
     with atomic_path(path) as tmp:
         writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=7,
                                     macro_block_size=MACRO_BLOCK, ffmpeg_log_level="error")
         try:
             for index, frame, recon in frames:
-                overlay = None if masks is None else localisation_panel(frame, recon, colours, masks(index))
-                writer.append_data(layout.frame(index, panel_row(frame, recon, colours, factor, overlay)))
+                mask = None if masks is None else masks(index)
+                row = panel_row(frame, recon, colours, factor, localise=masks is not None, mask=mask)
+                writer.append_data(layout.frame(index, row))
         finally:
             writer.close()
     return path

@@ -1,3 +1,42 @@
 """Every Lightning callback: side outputs of a run that watch the batch path without changing it (result
 images and videos, the pseudo-anomaly preview, TensorBoard views, progress lines, localisation metrics,
-per-epoch weights)."""
+per-epoch weights); here, the run's TensorBoard for those that draw into it, and its HParams table's
+columns, which :mod:`lnra.tools.hparams_table` reads back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.tensorboard import SummaryWriter
+
+if TYPE_CHECKING:
+    from lnra.loading.batches import EvalBatch
+
+METRICS = {"hparams/auc_last": "val/auc_micro", "hparams/auc_best": "val/auc_best",
+           "hparams/best_epoch": "val/best_epoch"}  # the HParams table's metrics ← the logged values
+COLUMNS = ("run", "dataset", "variant", "technique", "source", "alpha", "beta", "p", "jumps", "seed",
+           "resolution", "precision", "epochs")  # a sweep's cell (lnra.run.results.run_hparams) first
+
+
+def tensorboard(trainer: pl.Trainer) -> TensorBoardLogger | None:
+    """The run's TensorBoard logger (on every rank), or None."""
+    return next((logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)), None)
+
+
+def board(trainer: pl.Trainer) -> SummaryWriter | None:
+    """The run's TensorBoard writer on rank 0, else None; never during the sanity check."""
+    logger = tensorboard(trainer)
+    if logger is None or not trainer.is_global_zero or trainer.sanity_checking:
+        return None
+    return logger.experiment
+
+
+def centre_frames(outputs: Any, batch: EvalBatch) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """An evaluation batch's scored (centre) frames and the reconstruction its step returned for them, each
+    (B, 1, H, W), or None when the step returned none."""
+    if not outputs or "recon_centre" not in outputs:
+        return None
+    return batch.clip[:, :, batch.videos.clip_len // 2], outputs["recon_centre"]

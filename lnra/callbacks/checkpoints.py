@@ -22,16 +22,13 @@ from lnra.diskio import atomic_torch_save
 class LastEveryValidation(ModelCheckpoint):
     """``ModelCheckpoint`` whose ``last.ckpt`` is written after every validation, improved or not.
 
-    Lightning 2.x writes ``last.ckpt`` (``save_last=True``) only when a top-k checkpoint was saved in the
-    same step, i.e. only when the monitored AUC improved: a run killed after epochs that did not improve
-    would resume from an older epoch and train them again. The state key stays Lightning's own, so
-    checkpoints written before (by ``ModelCheckpoint``) resume with their best-AUC tracking.
+    Lightning writes ``last.ckpt`` only when a top-k checkpoint was saved in the same step (the AUC
+    improved): a run killed after epochs that did not improve would train them again. The state key stays
+    Lightning's own, so checkpoints of a plain ``ModelCheckpoint`` resume with their best-AUC tracking.
     """
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Without a ``dirpath``, checkpoints go to ``<run dir>/checkpoints`` (the trainer's
-        ``default_root_dir``), not under the logger's folder as Lightning's default would put them."""
-        if self.dirpath is None:
+        if self.dirpath is None:  # <run dir>/checkpoints, not under the logger's folder (Lightning's default)
             self.dirpath = str(Path(trainer.default_root_dir) / "checkpoints")
         super().setup(trainer, pl_module, stage)
 
@@ -54,15 +51,10 @@ class LastEveryValidation(ModelCheckpoint):
         return f"ModelCheckpoint{kwargs!r}"
 
 
-def epoch_file(folder: Path, epoch: int) -> Path:
-    return Path(folder) / f"epoch_{epoch:03d}.ckpt"
-
-
 @checked
 class EpochWeights(Callback):
-    """``checkpoints/epoch_NNN.ckpt`` at the end of every training epoch (after its validation), weights
-    only, so that any epoch can be re-scored later (``task=test ckpt_path=...``) as the paper's authors
-    kept one checkpoint per epoch; on a distributed run rank 0 alone writes."""
+    """``checkpoints/epoch_NNN.ckpt``, weights only, after every training epoch (and its validation), so that
+    any epoch can be re-scored (``task=test ckpt_path=...``): the paper's authors kept one per epoch."""
 
     def __init__(
         self,
@@ -84,50 +76,41 @@ class EpochWeights(Callback):
         full = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         weights = {key: full[key] for key in ("state_dict", "epoch", "global_step", "lnra_clip_shape")}
         weights["callbacks"] = {"History": full["callbacks"].get("History")}  # the epochs' AUCs so far
-        atomic_torch_save(weights, epoch_file(self.folder, trainer.current_epoch))
+        atomic_torch_save(weights, self.folder / f"epoch_{trainer.current_epoch:03d}.ckpt")
 
 
-def collect_rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
-    reads back (the NumPy key array becomes a list)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
-                             "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+class RngState(Callback):
+    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not,
+    before the resumed epoch draws anything), so a resumed run draws what an uninterrupted one would."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
+        reads back (the NumPy key array becomes a list)."""
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
+                                 "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
 
-def restore_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
 
 
 @contextmanager
 def isolated_rng(seed: int) -> Iterator[None]:
     """Seeded draws that leave every global generator as it was, so that drawing a picture during training
     does not change the run."""
-    state = collect_rng_state()
+    state = RngState().state_dict()
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     try:
         yield
     finally:
-        restore_rng_state(state)
-
-
-class RngState(Callback):
-    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not):
-    a resumed run then draws the same shuffles, skip frames and pseudo-anomaly choices as an uninterrupted
-    one. Restoring happens before the first batch of the resumed epoch, when nothing has drawn yet."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return collect_rng_state()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        restore_rng_state(state_dict)
+        RngState().load_state_dict(state)

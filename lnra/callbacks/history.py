@@ -1,11 +1,7 @@
-"""Every validation's figures, as the run logged them: the history ``results.json`` and ``summary.md`` report.
-
-One entry per validation epoch with each ``val/*`` value logged in it — the module's AUCs, its best-so-far,
-the localisation metrics of a callback — read from Lightning's logged metrics once the epoch's logging is
-closed, so no callback has to write into another's record, whatever the order their hooks run in. The
-history travels in every checkpoint (a resumed run continues it); the run machinery builds this callback
-itself and reads it at the end.
-"""
+"""Every validation's figures as the run logged them, for ``results.json`` and ``summary.md``: each ``val/*``
+value (the module's AUCs, the localisation metrics, ...) read from Lightning's logged metrics once the
+epoch's logging is closed, so no callback writes into another's record, whatever their order. The history
+travels in every checkpoint; the run machinery builds this callback itself and reads it at the end."""
 
 from __future__ import annotations
 

@@ -1,30 +1,17 @@
-"""See a pseudo-anomaly variant: a PNG grid of a few training clips as the model receives them.
-
-Per clip three rows — the input, its target and ``|input - target|`` (where the pseudo anomaly is) —
-at a few frames spread over the clip. Every clip is forced to one of the variant's enabled types in
-turn, so a variant with p = 0.2 still shows its anomalies. ``python run.py task=preview pseudo=X``
-writes ``pseudo_preview.png`` to the run directory; :class:`PreviewLogger` logs the same image to
-TensorBoard when training starts.
-"""
+"""See a pseudo-anomaly variant: a grid of a few training clips as the model receives them (input, target,
+``|input - target|``), each forced to one of the variant's enabled kinds in turn, so that a variant with
+p = 0.2 still shows its anomalies; ``task=preview`` writes it as ``pseudo_preview.png``, and TensorBoard
+shows it (:class:`lnra.callbacks.monitor.PreviewLogger`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
-
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from pydantic import Field
 
 from lnra.callbacks.checkpoints import isolated_rng
-from lnra.callbacks.monitor.board import board
-from lnra.config.options import checked
-from lnra.config.types import Count, Seed
 from lnra.loading.datamodule import VideoDataModule
-from lnra.pictures import labelled_grid
-from lnra.pseudo import PseudoAnomalies
-from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP
+from lnra.pictures import grey, labelled_grid
+from lnra.pseudo.kinds import KIND_NORMAL
 
 PNG_NAME = "pseudo_preview.png"
 MIN_FRAME_SIDE = 96  # small frames are enlarged (nearest) to at least this size, to stay legible
@@ -32,27 +19,20 @@ LABEL_WIDTH = 170  # pixels of the label column
 PreviewBatch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 
-def _kinds(pseudo: PseudoAnomalies, n: int) -> tuple[torch.Tensor, list[str]]:
-    """The enabled kinds, repeated to cover ``n`` clips (all normal for the baseline)."""
-    enabled = ([KIND_SKIP] if pseudo.needs_skip_clips else []) + [
-        FIRST_PATCH_KIND + j for j, patch in enumerate(pseudo.patches) if patch.p > 0]
-    codes = [(enabled or [KIND_NORMAL])[i % max(len(enabled), 1)] for i in range(n)]
-    return torch.tensor(codes), [pseudo.kind_names[c] for c in codes]
-
-
 def preview_batch(datamodule: VideoDataModule, clips: int = 4, seed: int = 0) -> PreviewBatch:
     """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind name of each of ``clips`` training clips,
     made by the DataModule's own loading and conversion with the kinds forced (frames gathered on the
     host, whatever the cache's place: a few clips do not justify uploading it)."""
     dataset = datamodule.train_clips(gather=True)
+    enabled = datamodule.pseudo.enabled_kinds or [KIND_NORMAL]  # all normal for the baseline
+    codes = [enabled[i % len(enabled)] for i in range(clips)]
     with isolated_rng(seed):
         picks = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
         starts = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
         seeds = np.random.randint(2**31, size=clips)
         items = zip(picks.tolist(), starts.tolist(), seeds.tolist(), strict=True)  # as ShuffledPairs gives
-        kind, names = _kinds(datamodule.pseudo, clips)
-        batch = datamodule.to_train_batch(dataset.__getitems__(list(items)), kind)
-    return batch.input, batch.target, names
+        batch = datamodule.to_train_batch(dataset.__getitems__(list(items)), torch.tensor(codes))
+    return batch.input, batch.target, [batch.kind_names[c] for c in codes]
 
 
 def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], frames: int = 4) -> np.ndarray:
@@ -64,8 +44,7 @@ def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], fr
         for what, image in (("input", (x[0, at] + 1) / 2), ("target", (y[0, at] + 1) / 2),
                             ("|input - target|", (x[0, at] - y[0, at]).abs().clamp(max=1))):
             tiles = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-            row = np.concatenate(list(tiles), axis=1)
-            rows.append(np.repeat(row[..., None], 3, axis=2))
+            rows.append(grey(np.concatenate(list(tiles), axis=1)))
             labels.append(f"clip {i + 1} {name}: {what}" if what == "input" else what)
     titles = [f"frame {int(f)}" for f in at]
     return labelled_grid(rows, labels, titles, min_panel=MIN_FRAME_SIDE, label_width=LABEL_WIDTH)
@@ -73,24 +52,3 @@ def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], fr
 
 def preview_image(datamodule: VideoDataModule, clips: int = 4, frames: int = 4, seed: int = 0) -> np.ndarray:
     return render_grid(*preview_batch(datamodule, clips, seed), frames)
-
-
-def shows_anomalies(batch: PreviewBatch) -> bool:
-    """False for a baseline's preview, whose clips are all normal: nothing worth a picture in training."""
-    return any(name != "normal" for name in batch[2])
-
-
-@checked
-class PreviewLogger(pl.Callback):
-    """Logs the preview grid to TensorBoard (``pseudo/preview``) once, when training starts."""
-
-    def __init__(self, preview: Callable[..., PreviewBatch],
-                 seed: Annotated[Seed, Field(description="which clips are shown")] = 0,
-                 clips: Annotated[Count, Field(description="clips shown")] = 4) -> None:
-        self.preview, self.seed, self.clips = preview, seed, clips
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        writer = board(trainer)
-        batch = self.preview(self.clips, self.seed) if writer is not None else None
-        if batch is not None and shows_anomalies(batch):
-            writer.add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")

@@ -1,13 +1,6 @@
-"""What a run says while it runs: the model in one line, progress that reads well in a log file, one line
-per validation, and how fast each phase went.
-
-On a terminal Lightning's progress bar stays; when the console is a file, a pipe, SLURM or a Ray job, a bar
-is a flood of carriage returns, so the trainer turns it off and :class:`ProgressLines` prints compact lines
-instead (epoch, step/total, clips/s, loss, ETA) and, either way, the AUC of every validation. It is also the
-run's one clock: each phase (training from an epoch's start to its validation, each validation, the test) is
-timed between hooks with one device sync at each end, never per batch, and logged as ``throughput/*`` (clips
-or windows per second, every process's samples counted), which ``summary.md`` reports.
-"""
+"""What a run says while it runs: the model in one line, progress lines where a progress bar would flood a
+log file with carriage returns, one line per validation, and the run's one clock: each phase is timed
+between hooks (one device sync at each end, never per batch) and logged as ``throughput/*``."""
 
 from __future__ import annotations
 
@@ -55,10 +48,10 @@ def _now(module: pl.LightningModule) -> float:
 
 @dataclass
 class _Phase:
-    """Samples and seconds of one loop (training, validation or test), for the current epoch and in total."""
+    """Samples and seconds of one loop (training, validation or test), this epoch and in total."""
 
     samples: int = 0
-    seconds: float | None = None
+    seconds: float | None = None  # None while the clock runs
     total_samples: int = 0
     total_seconds: float = 0.0
     started: float = 0.0
@@ -67,8 +60,8 @@ class _Phase:
         self.samples, self.seconds, self.started = 0, None, now
 
     def count(self, samples: int) -> None:
-        """Samples of a finished batch; none once the phase stopped (training after a mid-epoch validation
-        is outside the clock and so outside the count)."""
+        """Samples of a finished batch, none once the phase stopped (training after a mid-epoch validation
+        is outside the clock, so outside the count)."""
         if self.seconds is None:
             self.samples += samples
 
@@ -84,12 +77,17 @@ class _Phase:
         return self.samples / self.seconds if self.seconds else math.nan
 
     def running_rate(self, now: float) -> float:
-        """This epoch's samples per second so far (the phase still running), for progress lines."""
+        """This epoch's samples per second so far, for progress lines."""
         return self.samples / (now - self.started) if now > self.started else math.nan
 
     @property
     def total_rate(self) -> float:
         return self.total_samples / self.total_seconds if self.total_seconds else math.nan
+
+
+def _evaluation(trainer: pl.Trainer) -> str | None:
+    """The evaluation phase that runs: ``test`` or ``val``, None for the sanity check (on no clock)."""
+    return None if trainer.sanity_checking else "test" if trainer.testing else "val"
 
 
 @checked
@@ -114,7 +112,6 @@ class ProgressLines(Callback):
     def _count(self, trainer: pl.Trainer, phase: str, batch: Any) -> None:
         self.phases[phase].count(clips_in(batch) * max(1, trainer.world_size))
 
-    # -- training -------------------------------------------------------------------------------
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.phases["train"].start(_now(pl_module))
         self._last_line = time.perf_counter()
@@ -158,21 +155,19 @@ class ProgressLines(Callback):
             log.info("training: %d clips in %.1f s of training epochs, %.1f clips/s", train.total_samples,
                      train.total_seconds, train.total_rate, extra=RUN_LOG_ONLY)
 
-    # -- evaluation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if (phase := _evaluation(trainer)) is None:
             return
         now = _now(pl_module)
         if trainer.state.fn == "fit":
             self.phases["train"].stop(now)  # validation inside a training epoch: the training clock stops
-        self.phases["val"].start(now)
+        self.phases[phase].start(now)
         self._last_line = time.perf_counter()
 
-    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.phases["test"].start(_now(pl_module))
-        self._last_line = time.perf_counter()
-
-    def _eval_batch(self, trainer: pl.Trainer, phase: str, batch: Any, batch_idx: int) -> None:
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if (phase := _evaluation(trainer)) is None:
+            return
         self._count(trainer, phase, batch)
         now = time.perf_counter()
         if self.lines and trainer.is_global_zero and now - self._last_line >= self.every_s:
@@ -181,27 +176,18 @@ class ProgressLines(Callback):
             log.info("%s  batch %d/%s", "validation" if phase == "val" else "test", batch_idx + 1,
                      totals[0] if totals else "?")
 
-    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                                batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if not trainer.sanity_checking:
-            self._eval_batch(trainer, "val", batch, batch_idx)
-
-    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                          batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_batch(trainer, "test", batch, batch_idx)
-
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self.phases["val"].stop(_now(pl_module))
-            pl_module.log("throughput/val_windows_per_s", self.phases["val"].rate, sync_dist=False)
+        if (phase := _evaluation(trainer)) is None:
+            return
+        timed = self.phases[phase]
+        timed.stop(_now(pl_module))
+        pl_module.log(f"throughput/{phase}_windows_per_s", timed.rate, sync_dist=False)
+        if phase == "test" and trainer.is_global_zero:
+            log.info("test: %d windows scored in %.1f s, %.1f windows/s", timed.samples, timed.seconds,
+                     timed.rate, extra=RUN_LOG_ONLY)
 
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        test = self.phases["test"]
-        test.stop(_now(pl_module))
-        pl_module.log("throughput/test_windows_per_s", test.rate, sync_dist=False)
-        if trainer.is_global_zero:
-            log.info("test: %d windows scored in %.1f s, %.1f windows/s", test.samples, test.seconds,
-                     test.rate, extra=RUN_LOG_ONLY)
+    on_test_epoch_start, on_test_batch_end = on_validation_epoch_start, on_validation_batch_end
+    on_test_epoch_end = on_validation_epoch_end
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """One line per validation: the epoch's AUC, the best so far, and where the time went."""

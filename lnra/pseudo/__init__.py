@@ -1,9 +1,7 @@
 """Pseudo anomalies: per-sample selection (docs/method.md §3), patches (§4) and skipped frames (§5).
 
-The names below are imported on first use (PEP 562), not with the package: ``--help`` reads
-:mod:`lnra.pseudo.kinds` and :mod:`lnra.pseudo.skip` without torch, and importing any ``lnra.pseudo``
-module runs this file first.
-"""
+The names below are imported on first use (PEP 562), so that ``--help``, which reads the torch-free
+:mod:`lnra.pseudo.kinds` and :mod:`lnra.pseudo.skip`, does not import torch with this package."""
 
 from __future__ import annotations
 
@@ -12,8 +10,7 @@ from typing import Any
 
 _HOMES = {"KIND_NORMAL": "lnra.pseudo.kinds", "KIND_SKIP": "lnra.pseudo.kinds",
           "PseudoAnomalies": "lnra.pseudo.selection", "SkipFrame": "lnra.pseudo.skip"}
-
-__all__ = ["KIND_NORMAL", "KIND_SKIP", "PseudoAnomalies", "SkipFrame"]
+__all__ = list(_HOMES)
 
 
 def __getattr__(name: str) -> Any:

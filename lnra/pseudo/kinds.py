@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-KIND_NORMAL = 0
-KIND_SKIP = 1
-FIRST_PATCH_KIND = 2
+KIND_NORMAL, KIND_SKIP, FIRST_PATCH_KIND = 0, 1, 2
 
-# The patch blends of docs/method.md §4 (their masks: lnra.pseudo.patch_masks.RULES).
+# The patch blends of docs/method.md §4 (their masks: lnra.pseudo.patch.RULES).
 Technique = Literal["smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch"]
 
 

@@ -1,12 +1,13 @@
 """Patch pseudo anomalies (docs/method.md §4): a window of an intruder pasted into every frame of a clip.
 
-One mixer serves all four techniques — SmoothMixS, SmoothMixC, CutMix, MixUp-patch — which differ
-only in their mask (:mod:`lnra.pseudo.patch_masks`). The paste ``x' = m·patch + (1-m)·x`` is one fused
-``lerp`` over the whole batch on the batch's device.
+One mixer serves the four techniques (SmoothMixS, SmoothMixC, CutMix, MixUp-patch), which differ only in a
+few parameters of their mask (:class:`MaskRule`). Masks are separable, so the whole batch's are two small
+profiles and one outer product; the moving window is in closed form: nothing loops over pixels or frames.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import torch
@@ -16,15 +17,116 @@ from lnra.config.options import checked
 from lnra.config.types import NonNegative, Probability
 from lnra.errors import LnraError
 from lnra.pseudo.kinds import Technique
-from lnra.pseudo.patch_masks import build_masks, sample_windows
-from lnra.pseudo.sources.base import IntruderSource
+from lnra.pseudo.sources import IntruderSource
+
+MIN_SIZE = 10  # pixels: the smallest window side, whatever α draws (docs/method.md §4)
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """What distinguishes one technique's mask: ``gaussian``, a Gaussian bump with σ = the window size
+    instead of a box; ``ramp``, the smooth border of a box as a fraction of its half-size (0: hard edge);
+    ``keep_size_at_border``, the box's far edge measured from the clipped near edge (CutMix); ``gain``, the
+    value inside (0.5: MixUp); ``centre_inclusive``, centres drawn from 0..W, not 0..W-1 (SmoothMixC)."""
+
+    gaussian: bool = False
+    ramp: float = 0.0
+    keep_size_at_border: bool = False
+    gain: float = 1.0
+    centre_inclusive: bool = False
+
+
+RULES: dict[str, MaskRule] = {
+    "smoothmix_s": MaskRule(ramp=0.1),
+    "smoothmix_c": MaskRule(gaussian=True, centre_inclusive=True),
+    "cutmix": MaskRule(keep_size_at_border=True),
+    "mixup_patch": MaskRule(keep_size_at_border=True, gain=0.5),
+}
+
+
+def rule_of(technique: str) -> MaskRule:
+    if technique not in RULES:
+        raise LnraError(f"unknown patching technique '{technique}'; choose one of {', '.join(RULES)}")
+    return RULES[technique]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Per sample the window size and, per frame, its centre: ``cx``/``cy`` (B, T) or (B, 1) when the
+    window does not move; ``width``/``height`` (B,)."""
+
+    cx: torch.Tensor
+    cy: torch.Tensor
+    width: torch.Tensor
+    height: torch.Tensor
+
+
+def clipped_walk(start: torch.Tensor, steps: torch.Tensor, upper: int) -> torch.Tensor:
+    """Positions (B, S+1) of walks that start at ``start`` (B,) and add ``steps`` (B, S) one at a time,
+    each new position clipped to [0, upper], without a loop: the double-sided Skorokhod reflection of the
+    free walk ψ = start + cumsum (Kruk, Lehoczky, Ramanan & Shreve, 2007), ``x(t) = ψ(t) - max(min(0,
+    min_{u≤t} ψ(u)), max_{s≤t} min(ψ(s) - upper, min_{s≤u≤t} ψ(u)))``, on a (B, S+1, S+1) table."""
+    psi = torch.cat([start[:, None], start[:, None] + steps.cumsum(1)], dim=1)
+    idx = torch.arange(psi.shape[1], device=psi.device)
+    s, t, u = idx[:, None, None], idx[None, :, None], idx[None, None, :]
+    big = torch.iinfo(psi.dtype).max
+    # running[b, s, t] = min of ψ over u in [s, t] (defined for s <= t)
+    running = torch.where((u >= s) & (u <= t), psi[:, None, None, :], big).amin(-1)
+    below = torch.clamp(running[:, 0, :], max=0)
+    ordered = idx[:, None] <= idx[None, :]
+    above = torch.where(ordered, torch.minimum(psi[:, :, None] - upper, running), -big).amax(1)
+    return psi - torch.maximum(below, above)
+
+
+def sample_windows(technique: str, batch: int, frames: int, height: int, width: int, max_size: float,
+                   max_move: int, device: torch.device | str = "cpu") -> Windows:
+    """Random windows of docs/method.md §4: centre ``U{0..W-1}`` (``U{0..W}`` for SmoothMixC), side
+    ``max(10, int(U(0, α)·W))``; with β > 0 the centre of frame t+1 is that of frame t moved by an
+    integer step in ``U{-β..β}`` per axis, clipped to [0, W] and [0, H]."""
+    extra = 1 if rule_of(technique).centre_inclusive else 0
+    cx = torch.randint(0, width + extra, (batch,), device=device)
+    cy = torch.randint(0, height + extra, (batch,), device=device)
+    w = (torch.rand(batch, device=device) * max_size * width).long().clamp(min=MIN_SIZE)
+    h = (torch.rand(batch, device=device) * max_size * height).long().clamp(min=MIN_SIZE)
+    if max_move == 0:
+        return Windows(cx[:, None], cy[:, None], w, h)
+    steps = torch.randint(-max_move, max_move + 1, (2, batch, frames - 1), device=device)
+    return Windows(clipped_walk(cx, steps[0], width), clipped_walk(cy, steps[1], height), w, h)
+
+
+def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: int) -> torch.Tensor:
+    """The mask along one axis, (B, T, length) in [0, 1], for centres (B, T) and sizes (B,), as written in
+    docs/method.md §4: SmoothMixS's box ``x1 … x2`` falls to 0 over ``r = ramp·(size//2)`` on each side; a
+    hard box is ``lo <= x < hi``; the Gaussian's σ is the window's size along this axis (the reference's
+    transpose, the same distribution of masks on the paper's square frames)."""
+    x = torch.arange(length, device=centre.device, dtype=torch.float32)
+    c, size = centre[..., None], size[:, None, None]
+    if rule.gaussian:
+        return torch.exp(-((x - c) ** 2) / (2 * size.float() ** 2))
+    half = size // 2
+    lo = (c - half).clamp(0, length)
+    if rule.ramp > 0:
+        hi = (c + half).clamp(0, length)
+        r = rule.ramp * half
+        return torch.where(x < c, ((x - (lo - r)) / r).clamp(0, 1), (((hi + r) - x) / r).clamp(0, 1))
+    hi = ((lo + size) if rule.keep_size_at_border else (c + half)).clamp(0, length)
+    return ((x >= lo) & (x < hi)).float()
+
+
+def build_masks(technique: str, windows: Windows, height: int, width: int,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+    """Masks (B, T, H, W) — (B, 1, H, W) when the window does not move — for ``x' = m·patch + (1-m)·x``;
+    written into ``out`` when given (the caller's buffer: a mask is as large as the clips)."""
+    rule = rule_of(technique)
+    rows = profile(rule, windows.cy, windows.height, height) * rule.gain
+    cols = profile(rule, windows.cx, windows.width, width)
+    return torch.mul(rows[..., :, None], cols[..., None, :], out=out)
 
 
 @checked
 class PatchMixer:
-    """Pastes intruders from ``source`` with ``technique`` (``smoothmix_s``, ``smoothmix_c``, ``cutmix``,
-    ``mixup_patch``); a sample gets it with probability ``p``; α = ``max_size`` bounds the window's side
-    as a fraction of the frame; β = ``max_move`` bounds the window's per-frame step in pixels."""
+    """Pastes intruders from ``source`` with ``technique``; a sample gets it with probability ``p``; α =
+    ``max_size`` bounds the window's side as a fraction of the frame, β = ``max_move`` its step per frame."""
 
     def __init__(
         self,
@@ -44,7 +146,8 @@ class PatchMixer:
         self.name = name or technique
 
     def __call__(self, clips: torch.Tensor) -> torch.Tensor:
-        """``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample (a new tensor)."""
+        """``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample (a new tensor),
+        ``x' = m·patch + (1-m)·x`` as one fused ``lerp`` on the batch's device."""
         b, _, t, h, w = clips.shape
         if (h, w) != (self.source.height, self.source.width):
             raise LnraError(f"intruders were prepared for {self.source.height}x{self.source.width} frames "

@@ -1,9 +1,6 @@
-"""One uniform draw per sample picks at most one pseudo-anomaly type (docs/method.md §3).
-
-The enabled types are laid end to end on [0, 1) — skip frame first, then the patch types in order —
-and a draw beyond all of them leaves the sample normal. Everything is done for the whole batch on
-the batch's device; the only Python loop is over the (few) patch types.
-"""
+"""One uniform draw per sample picks at most one pseudo-anomaly kind (docs/method.md §3): the enabled kinds
+are laid end to end on [0, 1), skip frame first, then the patches in order, and a draw beyond all of them
+leaves the sample normal. All of it runs for the whole batch on its device."""
 
 from __future__ import annotations
 
@@ -18,69 +15,57 @@ from lnra.pseudo.skip import SkipFrame
 
 
 class PatchAnomaly(Protocol):
-    """What selection needs from a patch technique: its probability (declared in [0, 1] in its constructor's
-    signature), a name, and a batched paste."""
+    """What selection needs from a patch: its probability (checked by its constructor), a name, and a
+    batched paste returning ``clips`` (B, C, T, H, W) in [-1, 1] with an intruder in every sample."""
 
     p: float
     name: str
 
-    def __call__(self, clips: torch.Tensor) -> torch.Tensor:
-        """Return ``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample."""
-        ...
+    def __call__(self, clips: torch.Tensor) -> torch.Tensor: ...
 
 
 class PseudoAnomalies:
     """Turns a batch of normal clips (and skip-frame clips) into (input, target, kind) per sample."""
 
     def __init__(self, skip: SkipFrame | None = None, patches: Sequence[PatchAnomaly] = ()) -> None:
-        self.skip = skip
-        self.patches = list(patches)
+        self.skip, self.patches = skip, list(patches)
+        self.kinds = ([KIND_SKIP] if skip else []) + [FIRST_PATCH_KIND + j for j in range(len(self.patches))]
         probabilities = ([skip.p] if skip else []) + [patch.p for patch in self.patches]
         problem = probability_sum_problem(probabilities)  # each p was checked by its own constructor
         if problem:
             raise LnraError(f"{problem} (got {probabilities})")
+        self.enabled_kinds = [k for k, p in zip(self.kinds, probabilities, strict=True) if p > 0]
         self._boundaries = torch.tensor(probabilities, dtype=torch.float64).cumsum(0)
 
     @property
     def kind_names(self) -> list[str]:
-        """Names indexed by kind code: normal, skip, then one per patch type."""
+        """Names indexed by kind code: normal, skip, then one per patch."""
         return ["normal", "skip_frame"] + [patch.name for patch in self.patches]
 
     @property
     def needs_skip_clips(self) -> bool:
-        return self.skip is not None and self.skip.p > 0
+        return KIND_SKIP in self.enabled_kinds
 
     @property
     def enabled(self) -> bool:
-        return bool(self._boundaries.numel()) and float(self._boundaries[-1]) > 0
+        return bool(self.enabled_kinds)
 
     def select(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """Kind code per sample from one uniform draw each."""
         r = torch.rand(batch_size, device=device, dtype=torch.float64)
         bucket = torch.bucketize(r, self._boundaries.to(device), right=True)
-        codes = torch.tensor(([KIND_SKIP] if self.skip else []) + [
-            FIRST_PATCH_KIND + j for j in range(len(self.patches))] + [KIND_NORMAL], device=device)
-        return codes[bucket]
+        return torch.tensor([*self.kinds, KIND_NORMAL], device=device)[bucket]
 
-    def __call__(
-        self,
-        clip: torch.Tensor,
-        skip_clip: torch.Tensor | None = None,
-        skip_target: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __call__(self, clip: torch.Tensor, skip_clip: torch.Tensor | None = None,
+                 skip_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, kind): normal → (clip, clip); patch → (patched clip, clip); skip → (skip clip,
         its consecutive-frame target)."""
         kind = (self.select(clip.shape[0], clip.device) if self.enabled
                 else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
         return self.apply(kind, clip, skip_clip, skip_target)
 
-    def apply(
-        self,
-        kind: torch.Tensor,
-        clip: torch.Tensor,
-        skip_clip: torch.Tensor | None = None,
-        skip_target: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def apply(self, kind: torch.Tensor, clip: torch.Tensor, skip_clip: torch.Tensor | None = None,
+              skip_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, kind) for given kind codes — the preview forces kinds through here."""
         inputs, target = clip, clip  # normal samples: the clip itself, never modified in place
         if self.needs_skip_clips:

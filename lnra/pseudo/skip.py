@@ -1,9 +1,6 @@
-"""Skip-frame pseudo anomalies (docs/method.md §5): a clip that jumps ``s`` frames per step, and its
-normal target.
-
-Only frame indices are computed here; the frames themselves are sliced from the cache by the dataset,
-so a skip-frame sample costs two array slices, not any decoding.
-"""
+"""Skip-frame pseudo anomalies (docs/method.md §5): a clip that jumps ``s`` frames per step, and its normal
+target. Only frame indices are computed here: the dataset slices the frames from its cache, so a skip-frame
+sample costs two array slices, no decoding."""
 
 from __future__ import annotations
 
@@ -16,8 +13,6 @@ from pydantic import Field
 
 from lnra.config.options import checked
 from lnra.config.types import Count, Probability
-
-MAX_REDRAWS = 10
 
 
 @checked
@@ -34,18 +29,14 @@ class SkipFrame:
 def skip_frame_indices(
     rng: np.random.Generator, video_len: int, start: int, jumps: Sequence[int], clip_len: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame positions (within the video) of a skip-frame clip starting near ``start`` and of its target.
-
-    Picks ``s`` from ``jumps``; while the video is too short (``len < i + (T-1)·s``) redraws ``i``
-    uniformly in the video, at most 10 times; positions past the end are clamped to the last frame.
-    The target is the normal clip ``i … i+T-1`` of the same video, clamped likewise.
-    """
+    """Frame positions (within the video) of a skip-frame clip starting near ``start`` and of its target,
+    the normal clip ``i … i+T-1``. Draws ``s`` from ``jumps``; while the video is too short (``len < i +
+    (T-1)·s``) redraws ``i`` in the video, at most 10 times; positions past the end are the last frame."""
     s = int(jumps[rng.integers(len(jumps))])
     i = start
-    for _ in range(MAX_REDRAWS):
+    for _ in range(10):
         if video_len >= i + (clip_len - 1) * s:
             break
         i = int(rng.integers(video_len))
-    steps = np.arange(clip_len)
-    last = video_len - 1
+    steps, last = np.arange(clip_len), video_len - 1
     return np.minimum(i + steps * s, last), np.minimum(i + steps, last)

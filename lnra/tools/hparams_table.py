@@ -14,7 +14,7 @@ from typing import Any
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from lnra.callbacks.monitor.hparams import COLUMNS, METRICS
+from lnra.callbacks import COLUMNS, METRICS
 from lnra.tools.report import markdown
 
 SESSION_START = "_hparams_/session_start_info"

@@ -61,7 +61,7 @@ REPORT_FILES = ("report.md", "table1.csv", "fig5c.csv", "other.csv", "table1.png
 LOG_NAMES = ("console.log", "run.log")
 # The loss and net of a results.json written before runs recorded them: LNTRA's loss, the plain autoencoder.
 DEFAULT_LOSS, DEFAULT_MODEL = "lntra", "ae3d"
-# results.json keys of the pixel-level metrics (lnra.callbacks.localisation) → their column titles
+# results.json keys of the pixel-level metrics (lnra.callbacks.result) → their column titles
 PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
                  "pixel_ucsd_eer": "UCSD pixel EER"}
 

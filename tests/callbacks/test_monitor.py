@@ -14,11 +14,14 @@ from helpers.paths import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.monitor.health import HealthMonitor
-from lnra.callbacks.monitor.hparams import HParamsLogger
-from lnra.callbacks.monitor.pseudo_clips import PseudoClipImages
-from lnra.callbacks.monitor.scores import ScoreMonitor
-from lnra.callbacks.monitor.window_images import FixedWindowImages, choose_windows
+from lnra.callbacks.monitor import (
+    FixedWindowImages,
+    HealthMonitor,
+    HParamsLogger,
+    PseudoClipImages,
+    ScoreMonitor,
+    choose_windows,
+)
 from lnra.pictures import GRID_GAP_PX as GAP_PX
 from lnra.pictures import GRID_HEADER_PX as HEADER_PX
 from lnra.run.builders import build_datamodule, build_trainer

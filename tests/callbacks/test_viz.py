@@ -10,7 +10,7 @@ from helpers.paths import TINY_DATASET
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.result_pictures import ResultVisualiser
+from lnra.callbacks.result import ResultVisualiser
 from lnra.errors import LnraError
 from lnra.pictures import DemoLayout, ErrorColours, Timeline, label_spans, panel_row
 from lnra.run.builders import build_trainer

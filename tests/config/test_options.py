@@ -297,7 +297,7 @@ def test_any_trainer_argument_is_an_option_checked_by_lightnings_signature(compo
 
 
 def test_the_constants_match_the_code():
-    from lnra.pseudo.patch_masks import RULES
+    from lnra.pseudo.patch import RULES
     from lnra.run.tasks import TASKS as TASK_FUNCTIONS
 
     assert set(typing.get_args(Technique)) == set(RULES)

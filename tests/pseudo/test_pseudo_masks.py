@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lnra.pseudo.patch_masks import RULES, Windows, build_masks, clipped_walk, sample_windows
+from lnra.pseudo.patch import RULES, Windows, build_masks, clipped_walk, sample_windows
 
 H, W = 40, 64
 

@@ -8,10 +8,8 @@ import pytest
 import torch
 
 from lnra.errors import LnraError
-from lnra.pseudo.patch import PatchMixer
-from lnra.pseudo.patch_masks import RULES
-from lnra.pseudo.sources import TextureSource
-from lnra.pseudo.sources.base import PooledSource
+from lnra.pseudo.patch import RULES, PatchMixer
+from lnra.pseudo.sources import PooledSource, TextureSource
 
 
 def white(height: int = 32, width: int = 48, frames: int = 1) -> PooledSource:

@@ -13,7 +13,7 @@ from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
 from lnra.pseudo.kinds import FIRST_PATCH_KIND
 from lnra.pseudo.patch import PatchMixer
-from lnra.pseudo.sources.base import PooledSource
+from lnra.pseudo.sources import PooledSource
 from lnra.run.builders import build_datamodule
 
 
@@ -143,4 +143,4 @@ def test_cifar_variant_with_the_cifar10_stand_in(compose_cfg, shared_data, tmp_p
     cfg = compose_cfg("pseudo=cifar_smoothmix", "pseudo/source=image_folder",
                       f"pseudo.source.root={tmp_path}/cifar10", "pseudo.source.crop=false")
     (patch,) = build_datamodule(cfg).pseudo.patches
-    assert patch.technique == "smoothmix_s" and patch.source._pool.pool.shape == (30, 1, 32, 32)
+    assert patch.technique == "smoothmix_s" and patch.source.pool.shape == (30, 1, 32, 32)

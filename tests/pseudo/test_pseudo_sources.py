@@ -15,8 +15,13 @@ from PIL import Image
 from torchvision import transforms
 
 from lnra.errors import LnraError
-from lnra.pseudo.sources import Cifar100Source, ImageFolderSource, TextureSource, VideoClipSource
-from lnra.pseudo.sources.base import ShuffledPasses
+from lnra.pseudo.sources import (
+    Cifar100Source,
+    ImageFolderSource,
+    ShuffledPasses,
+    TextureSource,
+    VideoClipSource,
+)
 
 
 def write_cifar100(root: Path, n: int = 12) -> np.ndarray:
@@ -99,14 +104,14 @@ def write_image_folder(root: Path, sizes: list[tuple[int, int]]) -> list[np.ndar
 def test_image_folder_without_crop_is_pooled_whole_at_its_own_size(tmp_path):
     write_image_folder(tmp_path, [(20, 24)] * 4)
     source = ImageFolderSource(tmp_path, height=32, width=32, crop=False)
-    assert source._pool.pool.shape == (4, 1, 20, 24)
+    assert source.pool.shape == (4, 1, 20, 24)
     assert source.sample(2).shape == (2, 1, 32, 32)
 
 
 def test_image_folder_of_mixed_sizes_is_resized_to_the_frame_once(tmp_path):
     write_image_folder(tmp_path, [(20, 24), (40, 30), (17, 50)])
     source = ImageFolderSource(tmp_path, height=32, width=48, crop=False)
-    pool = source._pool.pool
+    pool = source.pool
     assert pool.shape == (3, 1, 32, 48)
     # class0 holds images 0 and 2, class1 image 1: ImageFolder's order is class0/000, class0/002, class1/001
     opencv_gray = cv2.imread(str(tmp_path / "class0" / "002.png"), cv2.IMREAD_GRAYSCALE)
@@ -166,7 +171,7 @@ def test_imagenet_draws_are_random_resized_crops_flipped_both_ways(tmp_path):
     top, bottom = draws[:, :12].mean((1, 2)), draws[:, 12:].mean((1, 2))
     assert (left < right - 0.1).any() and (left > right + 0.1).any()  # horizontal flips
     assert (top < bottom - 0.1).any() and (top > bottom + 0.1).any()  # vertical flips
-    crop = source._stream.dataset.transform.transforms[0]
+    crop = source.dataset.transform.transforms[0]
     assert isinstance(crop, transforms.RandomResizedCrop) and crop.size == (24, 24)
     assert crop.scale == (0.08, 1.0) and crop.ratio == pytest.approx((3 / 4, 4 / 3))  # torchvision's defaults
 

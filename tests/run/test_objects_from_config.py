@@ -11,7 +11,7 @@ from helpers.paths import TINY_DATASET
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from lnra.callbacks.checkpoints import LastEveryValidation, RngState
-from lnra.callbacks.preview import PreviewLogger
+from lnra.callbacks.monitor import PreviewLogger
 from lnra.callbacks.progress import ModelLine, ProgressLines, clips_in
 from lnra.config.check import config_mistakes
 from lnra.loading.datamodule import VideoDataModule

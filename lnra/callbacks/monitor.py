@@ -1,0 +1,269 @@
+"""TensorBoard views of a training run, refreshed at every validation epoch (step = epoch; the pseudo-anomaly
+preview once), so that someone watching a sweep sees without opening files whether the model learns *not to
+reconstruct* and which cell is ahead. Each view is one ``callbacks`` entry reusing what validation computed
+(the batches, ``recon_centre``, the logged values, the module's ``evaluation``), written on rank 0 where the
+run has a TensorBoard logger."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pydantic import Field
+
+from lnra.callbacks import METRICS, board, centre_frames, tensorboard
+from lnra.callbacks.preview import PreviewBatch, render_grid
+from lnra.config.options import checked
+from lnra.config.types import Count, NonNegative, Seed
+from lnra.loading.batches import EvalBatch, window_key
+from lnra.method.scoring import centre_index, scored_labels
+from lnra.pictures import (
+    Colormap,
+    ErrorColours,
+    ErrorMax,
+    figure_to_array,
+    grey,
+    labelled_grid,
+    panel_row,
+    timeline_figure,
+    to_uint8,
+    video_timelines,
+)
+
+_POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
+
+
+class HealthMonitor(pl.Callback):
+    """Logs ``health/learning_rate`` and (on a GPU) ``health/peak_gpu_memory_gib`` per training epoch."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if pl_module.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(pl_module.device)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer, epoch = board(trainer), trainer.current_epoch
+        if writer is None:
+            return
+        writer.add_scalar("health/learning_rate", trainer.optimizers[0].param_groups[0]["lr"], epoch)
+        if pl_module.device.type == "cuda":
+            gib = torch.cuda.max_memory_allocated(pl_module.device) / 2**30
+            writer.add_scalar("health/peak_gpu_memory_gib", gib, epoch)
+
+
+class HParamsLogger(pl.Callback):
+    """One row per run in TensorBoard's HParams table, so a sweep shows as one sortable table: the run's
+    settings are logged when training starts, the metrics (``METRICS``) after every validation, so the
+    table of a running sweep is always current."""
+
+    def __init__(self, hparams: dict[str, Any]) -> None:
+        self.hparams = hparams
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        logger = tensorboard(trainer)
+        if logger is not None:
+            values = {**self.hparams, "precision": str(trainer.precision), "epochs": int(trainer.max_epochs)}
+            logger.log_hyperparams(values, metrics=dict.fromkeys(METRICS, 0.0))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer, logged = board(trainer), trainer.callback_metrics
+        if writer is not None and all(key in logged for key in METRICS.values()):
+            for tag, key in METRICS.items():
+                writer.add_scalar(tag, float(logged[key]), trainer.current_epoch)
+
+
+@checked
+class ScoreMonitor(pl.Callback):
+    """Per epoch, the timelines of at most ``timelines`` test videos (spread over the list) and histograms of
+    the anomaly scores of normal vs anomalous frames, from the module's ``evaluation`` (the AUC's numbers)."""
+
+    def __init__(self, timelines: Annotated[NonNegative, Field(description="score timelines of at most this "
+                                                              "many test videos")] = 16,
+                 histograms: Annotated[bool, Field(description="anomaly scores of normal vs anomalous "
+                                                   "frames")] = True) -> None:
+        self.timelines, self.histograms = timelines, histograms
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer, evaluation = board(trainer), getattr(pl_module, "evaluation", None)
+        if writer is None or evaluation is None:
+            return
+        step = trainer.current_epoch
+        for label, name in ((0, "normal"), (1, "anomalous")):
+            values = evaluation.anomaly_score[evaluation.labels == label]
+            if self.histograms and values.size:
+                writer.add_histogram(f"val_scores/{name}", values, step)
+        timelines = [timeline for _, timeline in video_timelines(evaluation)]
+        for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
+            titled = dataclasses.replace(timeline, name=f"{timeline.name} (epoch {step})")
+            image = figure_to_array(timeline_figure(titled, width_px=640, height_px=200))
+            writer.add_image(f"val_timeline/{timeline.name}", image, step, dataformats="HWC")
+
+
+def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,
+                   seed: int) -> PreviewBatch | None:
+    """The preview's clips, when there is a TensorBoard to show them and they show a pseudo anomaly (a
+    baseline's are all normal: nothing worth a picture)."""
+    batch = preview(clips, seed) if clips and board(trainer) is not None else None
+    return batch if batch is not None and any(name != "normal" for name in batch[2]) else None
+
+
+@checked
+class PreviewLogger(pl.Callback):
+    """Logs the preview grid to TensorBoard (``pseudo/preview``) once, when training starts."""
+
+    def __init__(self, preview: Callable[..., PreviewBatch],
+                 seed: Annotated[Seed, Field(description="which clips are shown")] = 0,
+                 clips: Annotated[Count, Field(description="clips shown")] = 4) -> None:
+        self.preview, self.seed, self.clips = preview, seed, clips
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batch = _preview_clips(trainer, self.preview, self.clips, self.seed)
+        if batch is not None:
+            board(trainer).add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")
+
+
+@torch.no_grad()
+def reconstruct(module: pl.LightningModule, clips: torch.Tensor) -> torch.Tensor:
+    """The module's reconstruction of ``clips`` in eval mode (BatchNorm uses, and does not update, its
+    running statistics), leaving its train/eval mode as it was."""
+    was_training = module.training
+    module.eval()
+    try:
+        return module(clips.to(module.device)).float().cpu()
+    finally:
+        module.train(was_training)
+
+
+@checked
+class PseudoClipImages(pl.Callback):
+    """``images/pseudo_clips`` per epoch: input | target | reconstruction | error of fixed pseudo-anomalous
+    training clips, the method's promise made visible (the reconstruction follows the normal target, not
+    the patch or the skipped frames). The clips are ``pseudo/preview``'s, drawn once when training starts."""
+
+    def __init__(self, preview: Callable[..., PreviewBatch],
+                 clips: Annotated[NonNegative, Field(description="fixed pseudo-anomalous clips shown")] = 4,
+                 seed: Annotated[Seed, Field(description="which clips are shown")] = 0,
+                 error_max: ErrorMax = 0.5, colormap: Colormap = "inferno") -> None:
+        self.preview, self.clips, self.seed = preview, clips, seed
+        self.colours = ErrorColours(colormap, error_max)
+        self._batch: PreviewBatch | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._batch = _preview_clips(trainer, self.preview, self.clips, self.seed)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer = board(trainer)
+        if writer is None or self._batch is None:
+            return
+        inputs, target, names = self._batch
+        c = centre_index(inputs.shape[2])
+        x, y, r = (to_uint8(t[:, 0, c]) for t in (inputs, target, reconstruct(pl_module, inputs)))
+        rows = [np.concatenate([grey(a), grey(b), grey(d), self.colours(a, d)], axis=1)
+                for a, b, d in zip(x, y, r, strict=True)]
+        labels = [f"clip {i + 1}\n{name}\ncentre frame {c}" for i, name in enumerate(names)]
+        titles = ("input", "target", "reconstruction", "error vs input")
+        writer.add_image("images/pseudo_clips", labelled_grid(rows, labels, titles), trainer.current_epoch,
+                         dataformats="HWC")
+
+
+def _spread(items: Sequence, k: int) -> list:
+    """At most ``k`` of ``items``, evenly spaced over the list."""
+    if len(items) <= k:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
+
+
+def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> list[tuple[int, int, int]]:
+    """``count`` test windows as (video, window, label), ``count // 2`` anomalous: each class takes one window
+    per video (the middle of its frames of the class) from videos spread over the test set and not used by
+    the other class before a second of any video. Window ``w`` scores frame ``w + clip_len // 2``."""
+    picks: list[tuple[int, int, int]] = []
+    for want, n in ((1, count // 2), (0, count - count // 2)):
+        per_video = [(v, np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want))
+                     for v, lab in enumerate(labels)]
+        per_video = [(v, idx) for v, idx in per_video if idx.size]
+        used = {v for v, _, _ in picks}
+        fresh = [e for e in per_video if e[0] not in used]
+        taken = [e for e in per_video if e[0] in used]
+        chosen: list[tuple[int, int, int]] = []
+        for position in _POSITIONS:
+            missing = n - len(chosen)
+            videos = _spread(fresh, missing) + _spread(taken, missing - min(len(fresh), missing))
+            for v, idx in videos:
+                pick = (v, int(idx[min(len(idx) - 1, int(position * len(idx)))]), want)
+                if pick not in chosen and len(chosen) < n:
+                    chosen.append(pick)
+            if len(chosen) >= n:
+                break
+        picks += chosen
+    return picks
+
+
+@checked
+class FixedWindowImages(pl.Callback):
+    """``images/test_windows`` per epoch: input | reconstruction | error of the centre frames of fixed test
+    windows (:func:`choose_windows`), so TensorBoard's step slider shows the same frames epoch after epoch
+    and the error concentrating on the anomalies. The frames come from the validation pass itself, matched
+    against the chosen windows without a host sync (a one-hot product) and summed over ranks."""
+
+    def __init__(self, count: Annotated[NonNegative, Field(description="fixed test windows shown (half "
+                                                           "anomalous)")] = 6,
+                 error_max: ErrorMax = 0.5, colormap: Colormap = "inferno") -> None:
+        self.count, self.colours = count, ErrorColours(colormap, error_max)
+        self.chosen: list[tuple[int, int, int]] | None = None  # chosen from the first validation batch
+        self._keys: torch.Tensor | None = None
+        self._sum: torch.Tensor | None = None
+        self._hits: torch.Tensor | None = None
+        self._frames: np.ndarray | None = None  # (K, 2, H, W) uint8 input and reconstruction centre frames
+        self._seen = np.zeros(0, dtype=bool)
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._sum = self._hits = None
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        centre = centre_frames(outputs, batch)
+        if trainer.sanity_checking or not self.count or tensorboard(trainer) is None or centre is None:
+            return
+        if self.chosen is None:  # once per run, from the labels every evaluation batch carries
+            self.chosen = choose_windows(batch.videos.labels, batch.videos.clip_len, self.count)
+            self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long).T)
+        key = window_key(batch.video, batch.window)
+        match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
+        frames = torch.cat([f.float() for f in centre], 1)  # (B, 2, H, W): input and reconstruction
+        if self._sum is None:
+            self._sum = frames.new_zeros((len(self.chosen), *frames.shape[1:]))
+            self._hits = match.new_zeros(len(self.chosen))
+        self._sum += torch.einsum("kb,bchw->kchw", match, frames)
+        self._hits += match.sum(1)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Every rank holds the windows it scored; the sum over ranks (a distributed sampler may score
+        one twice, hence the division) gives rank 0 all of them."""
+        self._frames = None
+        if self._sum is None:
+            return
+        total = trainer.strategy.reduce(self._sum, reduce_op="sum")
+        hits = trainer.strategy.reduce(self._hits, reduce_op="sum")
+        self._frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
+        self._seen = (hits > 0).cpu().numpy()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writer, evaluation = board(trainer), pl_module.evaluation
+        if writer is None or self._frames is None or evaluation is None:
+            return
+        names, c = evaluation.videos.names, evaluation.videos.clip_len // 2
+        rows, labels = [], []
+        for (v, w, label), (frame, recon), seen in zip(self.chosen, self._frames, self._seen, strict=True):
+            if not seen:
+                continue
+            at = (evaluation.video_index == v) & (evaluation.frame_index == w + c)
+            score = f"score {float(evaluation.anomaly_score[at][0]):.2f}" if at.any() else ""
+            rows.append(panel_row(frame, recon, self.colours))
+            labels.append(f"video {names[v]}\nframe {w + c}\n{'ANOMALOUS' if label else 'normal'}\n{score}")
+        if rows:
+            image = labelled_grid(rows, labels, ("input", "reconstruction", "error"))
+            writer.add_image("images/test_windows", image, trainer.current_epoch, dataformats="HWC")

@@ -1,0 +1,200 @@
+"""The side outputs of the pass that gives the result (the test, or the last epoch's validation that
+``task=train`` takes as its result), from the ``recon_centre`` the evaluation steps return and the pixel
+masks the batches carry: pixel-level localisation metrics (also of every validation, if asked), and result
+images, anomaly timelines and demo videos, drawn by :mod:`lnra.pictures`."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from pydantic import Field
+
+from lnra.callbacks import board, centre_frames
+from lnra.config.options import checked
+from lnra.config.types import Count, Probability
+from lnra.loading.batches import EvalBatch
+from lnra.method.module import closing_pass
+from lnra.method.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
+from lnra.pictures import (
+    Colormap,
+    ErrorColours,
+    ErrorMax,
+    PanelSpool,
+    panel_row,
+    save_timeline_png,
+    to_uint8,
+    video_timelines,
+    write_demo_video,
+)
+
+log = logging.getLogger(__name__)
+
+
+@checked
+class LocalisationMetrics(pl.Callback):
+    """Pixel AUROC and the UCSD pixel-level AUC/EER (:class:`~lnra.method.pixel_metrics.PixelLocalisation`),
+    logged as ``test/pixel_*`` or ``val/pixel_*``; datasets without pixel masks have none."""
+
+    def __init__(
+        self,
+        validation: Annotated[bool, Field(description="also after every validation epoch")] = False,
+        sigma: Annotated[float, Field(ge=0, description="Gaussian smoothing of the error maps, in mask "
+                                      "pixels")] = 0.0,
+        bins: Annotated[int, Field(ge=2, description="thresholds of the streamed ROCs")] = DEFAULT_BINS,
+        min_fraction: Annotated[Probability, Field(description="UCSD criterion: share of a frame's anomalous "
+                                                   "pixels that must be flagged")] = UCSD_MIN_FRACTION,
+    ) -> None:
+        super().__init__()
+        self.validation = validation
+        self.sigma, self.bins, self.min_fraction = float(sigma), int(bins), float(min_fraction)
+        self.seconds = 0.0  # time spent in the metrics during the last evaluation
+        self._metric: PixelLocalisation | None = None
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.seconds = 0.0
+        self._metric = None
+        if closing_pass(trainer) or (self.validation and not trainer.sanity_checking):
+            self._metric = PixelLocalisation(self.bins, self.min_fraction).to(pl_module.device)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        frames = centre_frames(outputs, batch)
+        if self._metric is None or batch.mask is None or frames is None:
+            return
+        start = time.perf_counter()
+        with torch.no_grad():
+            maps = error_maps(frames[1], frames[0], tuple(batch.mask.shape[-2:]), self.sigma)
+            self._metric.update(maps, batch.mask)
+        self.seconds += time.perf_counter() - start
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._metric is None or not self._metric.frames_pos + self._metric.frames_neg:
+            return
+        start = time.perf_counter()
+        results = self._metric.compute()
+        self.seconds += time.perf_counter() - start
+        prefix = "test" if trainer.testing else "val"
+        for key, value in results.items():
+            if value is not None and not np.isnan(value):
+                pl_module.log(f"{prefix}/{key}", value, sync_dist=False)
+        self._metric = None
+        log.info("%s pixel metrics (%.1f s): %s", prefix, self.seconds,
+                 ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} n/a" for k, v in results.items()))
+
+    on_test_epoch_start, on_test_batch_end = on_validation_epoch_start, on_validation_batch_end
+    on_test_epoch_end = on_validation_epoch_end
+
+
+@checked
+class ResultVisualiser(pl.Callback):
+    """Writes result images (per batch), anomaly timelines and demo videos (from the module's evaluation,
+    docs/method.md §6) of the result's pass into ``run_dir``; ground-truth outlines come from the pixel
+    masks the evaluation batches carry (datasets that have them)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        images: Annotated[bool, Field(description="per test window: input | reconstruction | error map PNGs, "
+                                      "images/<video>/<frame>.png")] = False,
+        video: Annotated[bool, Field(description="per test video: videos/<video>.mp4 with the panels above "
+                                     "the score curve")] = False,
+        timelines: Annotated[bool, Field(description="per test video: timelines/<video>.png, score vs frame, "
+                                         "ground truth shaded")] = True,
+        fps: Annotated[Count, Field(description="frames per second of the demo videos")] = 10,
+        error_max: ErrorMax = 0.5,
+        colormap: Colormap = "inferno",
+        min_panel: Annotated[Count, Field(description="small frames are enlarged to at least this many "
+                                          "pixels")] = 192,
+        localisation: Annotated[bool, Field(description="a 4th panel: the error heat map over the frame and "
+                                            "the ground-truth outline (needs pixel masks)")] = False,
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.images, self.video, self.timelines = images, video, timelines
+        self.localisation, self.fps, self.min_panel = localisation, fps, min_panel
+        self.colours = ErrorColours(colormap, error_max)
+        self._spools: dict[int, PanelSpool] = {}
+        self._masks: dict[tuple[int, int], np.ndarray] = {}  # (video, frame) → packed mask, for the videos
+        self._mask_width = 0
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.video and trainer.world_size > 1:
+            log.warning("demo videos need all of a video's windows in one process; skipped with %d devices",
+                        trainer.world_size)
+            self.video = False
+        self._discard_spools()
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        centre = centre_frames(outputs, batch)
+        if not (self.images or self.video) or not closing_pass(trainer) or centre is None:
+            return
+        frames, recons = (to_uint8(f[:, 0]) for f in centre)
+        masks = [None] * len(frames)
+        if self.localisation and batch.mask is not None:
+            masks = batch.mask.cpu().numpy()
+        names = batch.videos.names
+        for frame, recon, mask, video, index in zip(frames, recons, masks, batch.video.tolist(),
+                                                     batch.frame.tolist(), strict=True):
+            if self.images:
+                folder = self.run_dir / "images" / names[video]
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(panel_row(frame, recon, self.colours, localise=self.localisation, mask=mask)
+                                ).save(folder / f"{index:04d}.png", compress_level=1)
+            if self.video:
+                if video not in self._spools:
+                    self._spools[video] = PanelSpool(self.run_dir / "videos" / f".{names[video]}.spool",
+                                                     *frame.shape)
+                self._spools[video].append(index, frame, recon)
+                if mask is not None:  # packed: a video's masks at the masks' resolution stay small
+                    self._masks[(video, index)] = np.packbits(mask, axis=-1)
+                    self._mask_width = mask.shape[-1]
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Timelines and videos need each video's final scores: drawn when the result's pass ends."""
+        evaluation = getattr(pl_module, "evaluation", None)
+        if not closing_pass(trainer) or evaluation is None or not trainer.is_global_zero \
+                or not (self.timelines or self.video):
+            self._discard_spools()
+            return
+        writer = board(trainer)  # rank 0 and no sanity check, as here
+        try:
+            for v, timeline in video_timelines(evaluation):
+                name = timeline.name
+                if self.timelines:
+                    (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
+                    fig = save_timeline_png(timeline, self.run_dir / "timelines" / f"{name}.png")
+                    if writer is not None:
+                        writer.add_figure(f"timeline/{name}", fig, trainer.global_step, close=False)
+                if self.video and v in self._spools:
+                    spool = self._spools[v]
+                    masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None
+                    write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
+                                     spool.shape[1:], self.colours, self.fps, self.min_panel, masks)
+                    spool.discard()
+        finally:
+            self._discard_spools()
+
+    on_test_start, on_test_batch_end = on_validation_start, on_validation_batch_end
+    on_test_end = on_validation_end
+
+    def _mask(self, video: int, frame: int) -> np.ndarray | None:
+        packed = self._masks.get((video, frame))
+        return None if packed is None else np.unpackbits(packed, axis=-1, count=self._mask_width).astype(bool)
+
+    def _discard_spools(self) -> None:
+        for spool in self._spools.values():
+            spool.discard()
+        self._spools.clear()
+        self._masks.clear()
+        spool_dir = self.run_dir / "videos"
+        if spool_dir.is_dir() and not any(spool_dir.iterdir()):
+            shutil.rmtree(spool_dir)

@@ -1,0 +1,259 @@
+"""Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4),
+drawn as the reference draws it, in shuffled passes over the *whole* source, and resized to the frame.
+Small sources are a uint8 pool that follows the batch to its device; image folders are decoded ahead by
+DataLoader workers, so that a training step does not wait."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import pickle
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch.utils.data import DataLoader, RandomSampler
+from torchvision import transforms
+from torchvision.datasets import CIFAR100, ImageFolder
+
+from lnra.config.options import checked
+from lnra.config.types import Count, FolderName, Location, NonNegative, Seed
+from lnra.data.frames import list_videos, load_frame_store, read_frame
+from lnra.data.pixels import from_unit_range, to_unit_range, window_count
+from lnra.errors import LnraError
+
+log = logging.getLogger(__name__)
+
+
+def resize_to_frame(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """uint8 (k, T, h, w) → float [-1, 1] (k, T, H, W): scale, then bilinear with ``align_corners=True``."""
+    x = to_unit_range(images)
+    if x.shape[-2:] == (height, width):
+        return x
+    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=True)
+
+
+class ShuffledPasses:
+    """Indices into ``n`` items, every item once per pass, in a new order each pass (torch's global
+    generator, so a seeded run repeats)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def take(self, k: int) -> torch.Tensor:
+        """The next ``k`` indices; a pass that runs out continues into the next one."""
+        while len(self._order) < k:
+            self._order = torch.cat([self._order, torch.randperm(self.n)])
+        taken, self._order = self._order[:k], self._order[k:]
+        return taken
+
+
+class IntruderSource:
+    """What a patch mixer draws from: ``count`` intruders of ``frames`` frames (1 for still images), from a
+    uint8 ``pool`` (count, frames, h, w) in shuffled passes, copied to a device on first use there, unless a
+    subclass draws its own (:meth:`_draw`); :meth:`sample` scales and resizes them to the frame."""
+
+    def __init__(self, count: int, frames: int, height: int, width: int, description: str,
+                 pool: torch.Tensor | None = None) -> None:
+        if count == 0:
+            raise LnraError(f"{description}: no intruders were loaded")
+        self.count, self.frames, self.height, self.width = count, frames, height, width
+        self.pool, self._passes = pool, ShuffledPasses(count)
+        self._on_device: dict[torch.device, torch.Tensor] = {}
+        log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        """The next ``k`` intruders, uint8 (k, frames, h, w), on ``device``."""
+        if device not in self._on_device:
+            self._on_device[device] = self.pool.to(device)
+        return self._on_device[device][self._passes.take(k).to(device)]
+
+    def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The next ``k`` intruders of the shuffled passes: float [-1, 1], (k, T, H, W), on ``device``."""
+        return resize_to_frame(self._draw(k, torch.device(device)), self.height, self.width)
+
+
+class PooledSource(IntruderSource):
+    """Intruders held in memory as one uint8 pool (N, T, h, w)."""
+
+    def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
+        if pool.dim() != 4:
+            raise LnraError(f"{description}: expected a (N, T, h, w) pool, got shape {tuple(pool.shape)}")
+        super().__init__(pool.shape[0], pool.shape[1], height, width, description, pool)
+
+
+@checked
+class TextureSource(PooledSource):
+    """Generated textures, an intruder that needs no file and no network, so every patch technique runs
+    offline on the synthetic dataset (``pseudo=synthetic_smoothmix``): a grating of random frequency, angle
+    and phase over a smooth random field, with a bright or dark disc, upsampled to the frame like CIFAR."""
+
+    def __init__(self, height: int, width: int,
+                 count: Annotated[Count, Field(description="textures generated")] = 1000,
+                 size: Annotated[int, Field(ge=2, description="side of each texture, in pixels")] = 32,
+                 seed: Annotated[Seed, Field(description="the generator's seed")] = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+
+        def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
+            return low + (high - low) * torch.rand(*shape, generator=generator)
+
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+        one = (count, 1, 1)
+        angle, freq, phase = uniform(0, torch.pi, *one), uniform(2, 12, *one), uniform(0, 7, *one)
+        grating = torch.sin(torch.pi * freq * (xx * torch.cos(angle) + yy * torch.sin(angle)) + phase)
+        coarse = uniform(-1, 1, count, 1, 4, 4)
+        field = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
+        cx, cy, radius = uniform(-1, 1, *one), uniform(-1, 1, *one), uniform(0.15, 0.5, *one)
+        disc = (xx - cx) ** 2 + (yy - cy) ** 2 < radius**2
+        tone = torch.where(uniform(0, 1, *one) < 0.5, -1.0, 1.0)
+        pool = from_unit_range(torch.where(disc, tone, 0.6 * grating + 0.4 * field[:, 0]))[:, None]
+        super().__init__(pool, height, width, f"{count} generated {size}x{size} textures")
+
+
+class _LocalCIFAR100(CIFAR100):
+    """torchvision's CIFAR-100 loader without the md5 pins, which would refuse a re-packed or a test copy;
+    every file must still be there, and ``download=true`` or ``verify_md5=true`` still checks them."""
+
+    train_list = [[name, None] for name, _ in CIFAR100.train_list]
+    test_list = [[name, None] for name, _ in CIFAR100.test_list]
+    meta = {**CIFAR100.meta, "md5": None}
+
+
+@checked
+class Cifar100Source(PooledSource):
+    """CIFAR-100 training images from ``<root>/cifar-100-python/`` (torchvision's format), made grayscale by
+    PIL as torchvision's ``Grayscale`` does; all 50,000 unless ``max_images`` picks a reproducible subset."""
+
+    def __init__(
+        self,
+        root: Annotated[Location, Field(description="holds cifar-100-python/")],
+        height: int,
+        width: int,
+        download: Annotated[bool, Field(description="let torchvision download the archive (needs a network)")]
+        = False,
+        verify_md5: Annotated[bool, Field(description="check the files against the official md5 sums")] \
+        = False,
+        max_images: Annotated[Count, Field(description="images decoded at start-up (all 50,000: ~50 MB)")]
+        = 50000,
+        seed: Annotated[Seed, Field(description="which images, when max_images is below the set's size")] = 0,
+    ) -> None:
+        root = Path(root)
+        try:
+            if download or verify_md5:
+                dataset: CIFAR100 = CIFAR100(str(root), train=True, download=download)
+            else:
+                dataset = _LocalCIFAR100(str(root), train=True)
+        except RuntimeError:
+            official = " or not the official files (verify_md5=true)" if verify_md5 else ""
+            raise LnraError(
+                f"CIFAR-100 not found in {root}{official}: expected torchvision's format "
+                f"{root}/cifar-100-python/{{train,test,meta}}; get it with pseudo.source.download=true "
+                "(needs a network) or unpack cifar-100-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html"
+            ) from None
+        except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as err:
+            raise LnraError(f"cannot read CIFAR-100 in {root}/cifar-100-python: {err}") from None
+        n = len(dataset)  # a capped subset is drawn reproducibly and kept in increasing order
+        chosen = np.arange(n) if n <= max_images else np.sort(
+            np.random.default_rng(seed).choice(n, max_images, replace=False))
+        images = [np.asarray(dataset[int(i)][0].convert("L")) for i in chosen]
+        super().__init__(torch.from_numpy(np.stack(images))[:, None], height, width, f"CIFAR-100 in {root}")
+
+
+@checked
+class ImageFolderSource(IntruderSource):
+    """Every image of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, ImageNet's layout). With
+    ``crop=true`` each draw is a ``RandomResizedCrop``, random flips and ``Grayscale`` (torchvision's PIL
+    pipeline, as the reference's); ``crop=false`` (small images standing in for CIFAR) pools every image as
+    the frames are read (OpenCV's grayscale decode), pasted whole."""
+
+    def __init__(
+        self,
+        root: Annotated[Location, Field(description="an ImageFolder: <root>/<class>/<image>")],
+        height: int,
+        width: int,
+        crop: Annotated[bool, Field(description="random resized crop + flips, streamed (ImageNet); false: "
+                                    "whole images in memory, like CIFAR")] = True,
+        workers: Annotated[NonNegative, Field(description="processes decoding ahead when crop=true (0: in "
+                                              "this process)")] = 2,
+    ) -> None:
+        root = Path(root)
+        expected = (f"expected an image folder {root}/<class>/<image>.JPEG (the ImageNet training layout, "
+                    "or any folder of images sorted into class folders); set pseudo.source.root=FOLDER")
+        if not root.is_dir():
+            raise LnraError(f"intruder folder not found: {root}; {expected}")
+        augment = transforms.Compose([transforms.RandomResizedCrop((height, width)),
+                                      transforms.RandomHorizontalFlip(), transforms.RandomVerticalFlip(),
+                                      transforms.Grayscale(), transforms.PILToTensor()])
+        try:
+            self.dataset = ImageFolder(str(root), transform=augment)
+        except (FileNotFoundError, RuntimeError) as err:
+            raise LnraError(f"no intruder images in {root} ({err}); {expected}") from None
+        self.workers, pool = workers, None
+        self._stream: Iterator[torch.Tensor] | None = None  # the images decoded ahead, from the first draw on
+        if not crop:
+            with ThreadPoolExecutor(4) as threads:
+                images = list(threads.map(lambda f: read_frame(Path(f), "intruder image"),
+                                          [path for path, _ in self.dataset.samples]))
+            if len({image.shape for image in images}) == 1:  # one size: resized exactly per batch
+                pool = torch.from_numpy(np.stack(images))[:, None]
+            else:  # mixed sizes are resized to the frame now, to fit one tensor (rounded to uint8)
+                pool = from_unit_range(torch.cat([resize_to_frame(torch.from_numpy(image)[None, None], height,
+                                                                  width) for image in images]))
+        what = f"{'random crops and flips of' if crop else 'whole'} images of the image folder {root}"
+        super().__init__(len(self.dataset), 1, height, width, what, pool)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_stream": None}  # a copy starts its own loader
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        if self.pool is not None:
+            return super()._draw(k, device)
+        if self._stream is None:  # on first use: shuffled passes (a sampler without replacement) end to end
+            loader = DataLoader(self.dataset, batch_size=16, sampler=RandomSampler(self.dataset),
+                                num_workers=self.workers, persistent_workers=self.workers > 0,
+                                prefetch_factor=4 if self.workers else None)  # small batches: a quick start
+            self._stream = (image for _ in itertools.count() for images, _ in loader for image in images)
+        return torch.stack([next(self._stream) for _ in range(k)]).to(device, non_blocking=True)
+
+
+@checked
+class VideoClipSource(IntruderSource):
+    """Every training clip of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1,
+    sliced from the dataset's frame cache at the frame size: ``clip_len`` consecutive frames of one video,
+    in shuffled passes over all clip starts."""
+
+    def __init__(
+        self,
+        name: Annotated[FolderName, Field(description="the video dataset whose training clips are pasted")],
+        root: Annotated[Location, Field(description="that dataset's folder")],
+        cache_dir: Annotated[Location, Field(description="its frame cache")],
+        height: int,
+        width: int,
+        clip_len: Annotated[Count, Field(description="frames per intruder clip (a run uses the data's)")] \
+        = 16,
+    ) -> None:
+        root = Path(root)
+        split = root / "training" / "frames"
+        if not split.is_dir():
+            raise LnraError(f"intruder videos not found: {split}; expected the {name} training frames in the "
+                            f"layout {root}/training/frames/<video>/<frame>.jpg (set pseudo.source.root="
+                            "DATASET_FOLDER)")
+        self.store = load_frame_store(list_videos(split), Path(cache_dir), name, "training", height, width)
+        per_video = window_count(self.store.lengths, clip_len)
+        self.starts = np.concatenate([self.store.offsets[v] + np.arange(n) for v, n in enumerate(per_video)])
+        if len(self.starts) == 0:
+            raise LnraError(f"no training video in {split} has {clip_len} frames to give an intruder clip")
+        super().__init__(len(self.starts), clip_len, height, width, f"{name} training clips in {root}")
+
+    def _draw(self, k: int, device: torch.device) -> torch.Tensor:
+        first = self.starts[self._passes.take(k).numpy()]
+        return torch.from_numpy(self.store.frames[first[:, None] + np.arange(self.frames)]).to(device)
