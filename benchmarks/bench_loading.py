@@ -26,8 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lnra.data.frames import list_videos, load_frame_store, read_frame, resize_frame
 from lnra.loading.batches import Clips, TrainFetch
-from lnra.loading.clip_datasets import TrainClips, already_batched
-from lnra.loading.epoch_order import EpochItem, ShuffledPairs
+from lnra.loading.clip_datasets import EpochItem, ShuffledPairs, TrainClips, already_batched
 
 JUMPS = (2, 3, 4, 5)
 CLIP_LEN = 16

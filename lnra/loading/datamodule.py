@@ -26,8 +26,7 @@ from lnra.data.pixels import to_unit_range
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
-from lnra.loading.clip_datasets import TestWindows, TrainClips, already_batched
-from lnra.loading.epoch_order import ShuffledPairs
+from lnra.loading.clip_datasets import ShuffledPairs, TestWindows, TrainClips, already_batched
 from lnra.pseudo import PseudoAnomalies
 
 log = logging.getLogger(__name__)

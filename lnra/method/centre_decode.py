@@ -1,16 +1,10 @@
 """Decoding only the frame a test window is scored by (docs/method.md §6).
 
-The protocol scores a window by its centre frame alone, yet a full forward decodes all T frames. An
-output frame of a transposed convolution depends on a few of its input frames only (set by kernel,
-stride, padding and dilation), so walking the decoder backwards from the centre frame gives, layer by
-layer, the frames that one frame needs — for the paper's 16-frame clips both bottleneck frames, then 3
-of 4, 3 of 8 and 3 of 16 (docs/method.md §2). Decoding just those gives the same centre frame up to
-float rounding, for about three quarters of the full forward's multiply-accumulates (the encoder is
-untouched; its every frame feeds the bottleneck).
-
-That is exact only while each decoder layer treats frames independently apart from its transposed
-convolution: BatchNorm with running statistics (eval mode) and pointwise activations. A decoder holding
-anything else (BatchNorm on batch statistics in train mode, an unknown layer) is decoded in full.
+An output frame of a transposed convolution depends on a few input frames only, so walking the decoder
+backwards from the centre frame gives the frames each layer must compute (about three quarters of the full
+forward's multiply-accumulates). That is exact only while every other decoder layer treats frames
+independently (BatchNorm on running statistics, pointwise activations); any other decoder is decoded in
+full.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""The training losses of the family (docs/method.md §3 and §9), as objects a config picks by ``_target_``.
-
-Every loss is called the same way, ``loss(recon, batch)``, and returns one value per sample, shape (B,),
-in fp32; the batch loss is their mean. Returning per-sample values lets the LightningModule log the
-normal and pseudo-anomalous samples apart whatever the loss, and the kinds in :class:`TrainBatch` are all
-a loss needs to know about pseudo anomalies.
-"""
+"""The training losses of the family (docs/method.md §3 and §9). Each returns one fp32 value per sample, so
+the module can log normal and pseudo-anomalous samples apart whatever the loss."""
 
 from __future__ import annotations
 
@@ -37,24 +32,18 @@ class TrainingLoss(ABC):
 
 
 class LntraLoss(TrainingLoss):
-    """Learning not to reconstruct (docs/method.md §3): every sample's reconstruction is compared with its
-    own target — the input for a normal sample, the clean clip behind a patch, the consecutive clip behind
-    skipped frames. Without pseudo anomalies every target is the input, which is the plain autoencoder's
-    (and MemAE's) reconstruction loss."""
+    """Learning not to reconstruct (docs/method.md §3): each reconstruction against its own target (the
+    input for a normal sample, the clean clip behind a pseudo anomaly): the plain reconstruction loss
+    when there are no pseudo anomalies."""
 
     def __call__(self, recon: torch.Tensor, batch: TrainBatch) -> torch.Tensor:
         return per_sample_mse(recon, batch.target)
 
 
 class StealLoss(TrainingLoss):
-    """STEAL Net (docs/method.md §9): reconstruct normal clips, and *fail* to reconstruct pseudo anomalies.
-
-    A normal sample's value is its reconstruction error against its input; a pseudo-anomalous sample's
-    (skip frame or patch alike) is **minus** its reconstruction error against its own pseudo-anomalous
-    input — the target is never read. So under this loss ``train/loss_pseudo`` is negative and falls as
-    training succeeds. Inputs and Tanh outputs both lie in [-1, 1], so a squared difference is at most 4
-    and a pseudo sample's value at least −4: the push away cannot diverge.
-    """
+    """STEAL Net (docs/method.md §9): reconstruct normal clips, and *fail* to reconstruct pseudo anomalies:
+    a pseudo sample's value is minus its error against its own input (so ``train/loss_pseudo`` is negative).
+    Inputs and Tanh outputs lie in [-1, 1], so that value is at least −4: the push away cannot diverge."""
 
     needs_pseudo_anomalies: ClassVar[bool] = True
 

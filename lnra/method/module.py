@@ -1,14 +1,6 @@
 """The LightningModule: a net, a loss and the AUC evaluation, built from the ``model`` and ``loss`` settings
-alone.
-
-Training reads (input, target, kind) per sample, as the DataModule made them, so the loss needs no
-knowledge of how pseudo anomalies are produced. Validation and test run the exact protocol of
-docs/method.md §6 through :class:`~lnra.method.window_scores.WindowScores`; what that needs of the data
-(which video and window each clip is, the test videos' labels) arrives in every
-:class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing of the dataset it is given. Its
-results are what it logs (``train/*``, ``val/*``, ``test/*``) and :attr:`LnraModule.evaluation`, the last
-pass's per-frame scores.
-"""
+alone. What the evaluation needs of the data (which video and window each clip is, the labels) arrives in
+every :class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing of the dataset it is given."""
 
 from __future__ import annotations
 

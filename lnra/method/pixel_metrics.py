@@ -1,28 +1,6 @@
-"""Pixel-level localisation metrics from reconstruction-error maps, streamed over a test set.
-
-The error map of a scored window is its centre frame's per-pixel squared error ``(recon − input)²`` in
-[-1, 1] units (so in [0, 4]), upsampled bilinearly to the ground-truth mask's resolution and, if
-asked, smoothed with a Gaussian of σ mask pixels. Raw errors are used — no per-video normalisation —
-so one threshold means the same on every frame. Two measures are accumulated batch by batch into
-fixed-size histograms over one threshold grid (``bins`` thresholds: 0, then geometrically spaced from
-1e-6 to 4; default 1000, a step of 1.5 % in error), so memory does not grow with the test set and
-every rank's counts simply add up:
-
-- **pixel AUROC**: every pixel of every scored frame is a sample (anomalous where the mask is set),
-  scored by its error. On errors that lie on the grid it equals the exact AUROC; elsewhere it is the
-  exact AUROC of errors rounded down to the grid.
-- **UCSD pixel-level criterion** (Mahadevan, Li, Bhalodia & Vasconcelos, "Anomaly detection in
-  crowded scenes", CVPR 2010), as read here: at a threshold t a pixel is flagged when its error is
-  ≥ t; a frame whose mask has anomalous pixels is a true positive when at least 40 % of those pixels
-  are flagged (below that it is a miss); a frame without anomalous pixels is a false positive when
-  any of its pixels is flagged (some implementations also count an anomalous frame below 40 % as a
-  false positive; here it is only a miss). TPR over the anomalous frames and FPR over the normal
-  frames, swept over the grid, give the pixel-level ROC, its AUC and its equal error rate (EER: the
-  rate where FPR = 1 − TPR, linearly interpolated between grid points).
-
-With several devices, a distributed sampler may repeat up to ``world_size − 1`` windows to even out
-the shards; those few frames are counted twice (the frame-level AUC de-duplicates; these sums cannot).
-"""
+"""Pixel-level localisation metrics (pixel AUROC, the UCSD criterion's AUC and EER) from reconstruction-error
+maps, streamed over a test set into fixed-size histograms on one threshold grid, so memory does not grow
+with the test set and every rank's counts simply add up. Definitions: docs/guide.md, Localisation."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The evaluation protocol of docs/method.md §6 as pure functions on arrays.
-
-Every published number of the paper is computed this way, so nothing here is approximate: the
-window's centre frame is the scored frame, each video is min–max normalised on its own, and the
-frame-level micro AUC pools all videos.
-"""
+"""The evaluation protocol of docs/method.md §6 as pure functions on arrays: every published number of the
+paper is computed this way, so nothing here is approximate."""
 
 from __future__ import annotations
 
@@ -62,12 +58,8 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 @dataclass
 class Evaluation:
-    """AUCs (in [0, 1]) and the per-frame arrays they came from, in video order, with the test videos
-    they index (``video_index`` → ``videos.names``; ``labels`` are the scored frames' labels, each
-    video's whole label array is in ``videos.labels``), so whoever reports it needs nothing else.
-
-    Not frozen: :class:`~lnra.method.window_scores.WindowScores` returns it from a torchmetrics
-    ``compute``, which rebuilds its result field by field."""
+    """AUCs (in [0, 1]) and the per-frame arrays they came from, in video order, with the test videos they
+    index, so whoever reports it needs nothing else. Not frozen: torchmetrics' ``compute`` rebuilds it."""
 
     auc_micro: float
     auc_macro: float

@@ -1,11 +1,6 @@
-"""The window scores of one evaluation pass, gathered over ranks and turned into an :class:`Evaluation`.
-
-A torchmetrics metric: each step adds its windows' centre-frame PSNR with their (video, window)
-identity and the test videos they belong to (every evaluation batch carries them); ``compute``
-concatenates every rank's windows (torchmetrics' gather copes with ranks that scored different numbers),
-drops the duplicates a distributed sampler pads with, and scores them with the pure protocol of
-:func:`lnra.method.scoring.evaluate` (docs/method.md §6).
-"""
+"""The window scores of one evaluation pass, gathered over ranks (torchmetrics copes with ranks that scored
+different numbers), de-duplicated (a distributed sampler pads) and scored by
+:func:`lnra.method.scoring.evaluate`."""
 
 from __future__ import annotations
 

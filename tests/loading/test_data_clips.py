@@ -14,9 +14,8 @@ from pytorch_lightning.utilities import move_data_to_device
 from torch.utils.data._utils.pin_memory import pin_memory
 
 from lnra.loading.batches import Clips, EvalBatch, TrainBatch, TrainFetch
-from lnra.loading.clip_datasets import TestWindows, TrainClips
+from lnra.loading.clip_datasets import ShuffledPairs, TestWindows, TrainClips
 from lnra.loading.datamodule import VideoDataModule
-from lnra.loading.epoch_order import ShuffledPairs
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.pseudo.skip import skip_frame_indices
 
