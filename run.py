@@ -76,7 +76,9 @@ def single_run(overrides: list[str], refused: list[str]) -> object:
 
 
 def check_sweep(overrides: list[str], refused: list[str]) -> None:
-    """Each swept value with the command's other overrides: composed and checked before any job starts."""
+    """Each swept value with the command's other overrides, and the sweep's folder: composed and checked
+    before any job starts."""
+    from lnra.run.rundir import sweep_dir_problem
     from lnra.run.tasks import check
 
     command = Command(CONF)
@@ -84,6 +86,7 @@ def check_sweep(overrides: list[str], refused: list[str]) -> None:
     for variant in variants(overrides):
         try:
             cfg = command.compose(variant)
+            lines += [problem] if (problem := sweep_dir_problem(cfg)) else []
             check(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), inputs=False, sweep=True)
         except LnraError as err:
             lines += str(err).split("\nerror: ")

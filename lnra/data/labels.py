@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnra.diskio import read_problem
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,17 @@ def label_candidates(name: str, dataset_root: Path, labels_path: str | Path | No
 
 
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
-    """The first existing candidate of :func:`label_candidates`; the error names every place looked at.
-    A file in the dataset folder that differs from the paper's labels is used, with a warning."""
+    """The first existing candidate of :func:`label_candidates`; the error names every place looked at, or
+    the one that is there but cannot be read. A file in the dataset folder that differs from the paper's
+    labels is used, with a warning."""
     candidates = label_candidates(name, dataset_root, labels_path)
     for path in candidates:
-        if path.is_file():
+        problem = read_problem(path, "file")
+        if problem is None:
             _warn_if_not_the_papers(name, path)
             return path
+        if not problem.startswith("not found"):  # there, but a folder or unreadable: not skipped over
+            raise LnraError(f"label file {path} {problem}")
     raise LnraError(
         f"label file not found; looked at {', '.join(str(p) for p in candidates)} (expected "
         f"frame_labels_{name}.npy, shape (1, total test frames), in the dataset folder, in "
@@ -91,8 +96,8 @@ def load_labels(
     """Load and split the labels per test video; the total must equal the number of test frames."""
     try:
         labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise LnraError(f"cannot read label file {path}: {err}") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise LnraError(f"cannot read label file {path}: {err or 'empty'}") from None
     labels = np.squeeze(labels)
     if labels.ndim != 1:
         raise LnraError(f"label file {path} has shape {labels.shape}; expected (1, N) or (N,)")

@@ -25,8 +25,17 @@ from pathlib import Path
 
 from lnra.data.prepared_layout import Writer
 from lnra.data.releases import PREPARERS
-from lnra.diskio import atomic_dir
+from lnra.diskio import atomic_dir, creatable, unreadable
 from lnra.errors import LnraError, exit_status
+
+
+def _check_out(target: Path, overwrite: bool) -> None:
+    """``OUT/<name>`` can be written, and holds no dataset unless ``overwrite``: checked before any work."""
+    problem = creatable(target)
+    if problem:
+        raise LnraError(f"--out {target.parent}: {problem}")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
 
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
@@ -34,10 +43,10 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
     """Convert one dataset; returns ``out/<name>``. Nothing existing is touched until the new copy is
     complete, and a non-empty ``out/<name>`` is only replaced with ``overwrite``."""
     source, target = Path(source), Path(out) / name
-    if not source.exists():
-        raise LnraError(f"source not found: {source}")
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
+    problem = unreadable(source, "source")
+    if problem:
+        raise LnraError(problem)
+    _check_out(target, overwrite)
     with atomic_dir(target) as staging:
         PREPARERS[name](source, Writer(staging, target, ext, log, labels))
     log(f"wrote {target}; use it with: python run.py dataset={name} paths.data_dir={Path(out)}")
@@ -52,9 +61,8 @@ def prepare_download(name: str, out: Path, overwrite: bool = False, ext: str = "
     if name == "cifar100":
         download_cifar100(Path(out))
         return
-    target = Path(out) / name
-    if name in PREPARERS and target.exists() and any(target.iterdir()) and not overwrite:
-        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
+    if name in PREPARERS:
+        _check_out(Path(out) / name, overwrite)
     with downloaded_source(name, Path(out)) as source:
         prepare(name, source, out, overwrite, ext, labels=labels)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def _ucsd_root(source: Path, tmp: Path) -> Path:
                     raise LnraError(f"{source} holds no UCSDped2/ folder: is it UCSD_Anomaly_Dataset.tar.gz?")
                 extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 tar.extractall(tmp, members=members, **extra)
-        except tarfile.TarError as err:
+        except (tarfile.TarError, EOFError, zlib.error) as err:  # EOFError, zlib.error: a cut-off .gz
             raise LnraError(f"cannot read archive {source}: {err}") from None
         source = tmp
     if (source / "Train").is_dir() and (source / "Test").is_dir():

@@ -29,7 +29,7 @@ import torch
 from lnra.data.frames import FRAME_EXTENSIONS, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
 from lnra.data.video_file import open_video
-from lnra.diskio import atomic_path
+from lnra.diskio import atomic_path, creatable, made_folder, unreadable
 from lnra.errors import LnraError, exit_status
 from lnra.method.centre_decode import centre_reconstruction
 from lnra.method.model import Autoencoder3D
@@ -69,13 +69,14 @@ def _video_frames(path: Path) -> FrameSource:
 def open_frames(path: Path) -> FrameSource:
     """A video file or a folder of frame images, as a lazy stream of grayscale frames."""
     path = Path(path)
+    problem = unreadable(path, "input")
+    if problem:
+        raise LnraError(f"{problem} (give a video file or a folder of frames)")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS)
         if not files:
             raise LnraError(f"no frames in {path} (expected images {', '.join(FRAME_EXTENSIONS)})")
         return FrameSource(path.name, (read_frame(f) for f in files), None)
-    if not path.is_file():
-        raise LnraError(f"input not found: {path} (give a video file or a folder of frames)")
     return _video_frames(path)
 
 
@@ -128,6 +129,10 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
 
 
 def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Path]:
+    """The output files, in a folder that can be written and holding none of them unless ``overwrite``."""
+    problem = creatable(out)
+    if problem:
+        raise LnraError(f"--out {out}: {problem}")
     paths = {k: out / name for k, name in OUTPUTS.items() if k in {"scores", "timeline"} | wanted}
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
@@ -149,42 +154,46 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
     model, _ = model_from_checkpoint(Path(ckpt), clip_len, height, width)
     model.to(device)
     frames = open_frames(Path(source))
-    out.mkdir(parents=True, exist_ok=True)
-    spool = PanelSpool(out / f".{frames.name}.spool", *model.clip_shape[1:]) if video else None
-    first = next(frames.frames, None)  # its size is the size of the error maps
-    stream = itertools.chain([] if first is None else [first], frames.frames)
-    size = first.shape[:2] if first is not None else model.clip_shape[1:]
+    clip_frames = model.clip_shape[0]
+    first_clip = list(itertools.islice(frames.frames, clip_frames))  # read before --out is made
+    if len(first_clip) < clip_frames:
+        raise LnraError(f"the input {source} has {len(first_clip)} frames; scoring needs at least one clip "
+                        f"of {clip_frames}")
+    size = first_clip[0].shape[:2]  # the error maps' size
     maps = ErrorMapWriter(size, paths.get("error_maps"), paths.get("mask"), pixel_threshold,
                           fps or frames.fps or 25.0)
-    try:
-        scored_frames, psnr = [], []
-        with maps:
-            for window in score_frames(model, stream, batch_size, device):
-                scored_frames.append(window.frame)
-                psnr.append(window.psnr)
-                if spool is not None:
-                    spool.append(window.frame, window.input_centre, window.recon_centre)
-                maps.add(window.frame, window.error)
-        n_frames = scored_frames[-1] + model.clip_shape[0] - centre_index(model.clip_shape[0])
-        frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
-        score = 1.0 - min_max(psnr) if normalise else -psnr
-        flagged = score >= threshold if threshold is not None else None
-        with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            flag_column = ["anomalous"] if flagged is not None else []
-            writer.writerow(["frame", "psnr", "anomaly_score", *flag_column])
-            for i, t in enumerate(frame_index):
-                extra = [int(flagged[i])] if flagged is not None else []
-                writer.writerow([int(t), f"{psnr[i]:.6f}", f"{score[i]:.6f}", *extra])
-        ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
-        timeline = Timeline(frames.name, frame_index, score, None, n_frames, ylabel, threshold)
-        save_timeline_png(timeline, paths["timeline"])
-        if spool is not None:
-            write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], ErrorColours(),
-                             fps or frames.fps or 25.0)
-    finally:
-        if spool is not None:
-            spool.discard()
+    with made_folder(out):  # removed again if scoring fails (a damaged frame further on)
+        spool = PanelSpool(out / f".{frames.name}.spool", *model.clip_shape[1:]) if video else None
+        try:
+            scored_frames, psnr = [], []
+            with maps:
+                for window in score_frames(model, itertools.chain(first_clip, frames.frames), batch_size,
+                                           device):
+                    scored_frames.append(window.frame)
+                    psnr.append(window.psnr)
+                    if spool is not None:
+                        spool.append(window.frame, window.input_centre, window.recon_centre)
+                    maps.add(window.frame, window.error)
+            n_frames = scored_frames[-1] + clip_frames - centre_index(clip_frames)
+            frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
+            score = 1.0 - min_max(psnr) if normalise else -psnr
+            flagged = score >= threshold if threshold is not None else None
+            with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
+                writer = csv.writer(f)
+                flag_column = ["anomalous"] if flagged is not None else []
+                writer.writerow(["frame", "psnr", "anomaly_score", *flag_column])
+                for i, t in enumerate(frame_index):
+                    extra = [int(flagged[i])] if flagged is not None else []
+                    writer.writerow([int(t), f"{psnr[i]:.6f}", f"{score[i]:.6f}", *extra])
+            ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
+            timeline = Timeline(frames.name, frame_index, score, None, n_frames, ylabel, threshold)
+            save_timeline_png(timeline, paths["timeline"])
+            if spool is not None:
+                write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], ErrorColours(),
+                                 fps or frames.fps or 25.0)
+        finally:
+            if spool is not None:
+                spool.discard()
     return paths
 
 

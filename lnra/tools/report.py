@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lnra.diskio import creatable
 from lnra.errors import LnraError, exit_status
 from lnra.tools.sweep_results import PIXEL_COLUMNS, Cell, Summary, collect, summarise
 
@@ -184,11 +185,14 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     """Write the report files for the sweep under ``root``; return the folder they are in."""
     root = Path(root)
     out_dir = Path(out_dir) if out_dir else root / "report"
+    runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
+    problem = creatable(out_dir)
+    if problem:
+        raise LnraError(f"--out {out_dir}: {problem}")
     existing = [name for name in REPORT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise LnraError(f"{out_dir} already holds a report ({', '.join(existing)}); "
                         "pass --overwrite to replace it or --out DIR to write elsewhere")
-    runs, missing = collect(root, out_dir)
     cells = summarise(runs)
     pixel = has_pixel(cells)
     out_dir.mkdir(parents=True, exist_ok=True)

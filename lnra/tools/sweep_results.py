@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import yaml
 
+from lnra.diskio import unreadable
 from lnra.errors import LnraError
 
 LOG_NAMES = ("console.log", "run.log")
@@ -120,8 +121,9 @@ def read_missing(job_dir: Path) -> Missing:
 
 def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[Missing]]:
     """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
-    if not root.is_dir():
-        raise LnraError(f"sweep directory not found: {root} (give the multirun directory of a sweep)")
+    problem = unreadable(root, "sweep directory", "folder")
+    if problem:
+        raise LnraError(f"{problem} (give the multirun directory of a sweep)")
     runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
     finished = {r.path.parent for r in runs}
     job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}

@@ -207,7 +207,7 @@ EXACT = {
     "error: dataset.height=0: must be a positive multiple of 16 (e.g. 256)",
     "error: model.net.height=abc: must be a positive multiple of 16 (e.g. 256)",
     "error: seed=-1: must be an integer in [0, 4294967295]",
-    "error: experiment=nope: no such option; choose one of fig5c, memae, ped2_small, steal, table1",
+    "error: experiment=nope: no such option; choose one of family, fig5c, memae, ped2_small, steal, table1",
     "error: dataset.heigth=256: no such option (did you mean dataset.height?)",
     "error: trainer.devices=0: must be an integer >= 1 or one of -1 | auto or a list (each an integer >= 0) "
     "or null",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Annotated
 
@@ -63,7 +62,7 @@ class Cifar100Source(PooledSource):
                 f"{root}/cifar-100-python/{{train,test,meta}}; get it with pseudo.source.download=true "
                 "(needs a network) or unpack cifar-100-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html"
             ) from None
-        except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as err:
+        except Exception as err:  # noqa: BLE001 — unpickled bytes that are no CIFAR file fail in any way
             raise LnraError(f"cannot read CIFAR-100 in {root}/cifar-100-python: {err}") from None
         chosen = subset_indices(len(dataset), max_images, seed)
         images = [np.asarray(dataset[int(i)][0].convert("L")) for i in chosen]
