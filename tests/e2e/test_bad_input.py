@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.fork_server import ForkServer, Result, run_in_subprocess
+from helpers.fork_server import Result, run_in_subprocess
 from helpers.paths import FAST_RUN, tmp_paths
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
@@ -166,14 +166,6 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
          str(w.finished_run / "results.json")], "already exists; choose another --out or add --overwrite",
          "lnra.tools.export", fast),
     ]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    srv = ForkServer(logs)
-    yield srv
-    srv.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,10 @@ folder, no file touched (each case compares every file's size and time; the whol
 before and after the matrix).
 
 A fault applies where it is one: a folder a command writes may be missing or empty (it is created), a
-folder or file it reads cannot be "not creatable". "Not readable" and "not writable" run the command
-without root's permission override when the tests run as root (``helpers.in_child.unprivileged``).
+folder or file it reads cannot be "not creatable"; a damage a command rightly reads past is declared with
+its reason (``FileInput.accepted``: the command must then go on, exit code 0, no error). "Not readable"
+and "not writable" run the command without root's permission override when the tests run as root
+(``helpers.in_child.unprivileged``).
 """
 
 from __future__ import annotations
@@ -537,13 +539,6 @@ def _state(root: Path) -> dict[str, tuple[int, int] | None]:
 def _hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = ForkServer(tmp_path_factory.mktemp("logs"))
-    yield srv
-    srv.close()
 
 
 @pytest.fixture(scope="module")

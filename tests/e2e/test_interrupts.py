@@ -32,13 +32,6 @@ STOPPED = re.compile(r"stopped by (SIG\w+): (saved (\S+) \(epoch (\d+) of 2, aft
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = ForkServer(tmp_path_factory.mktemp("logs"))
-    yield srv
-    srv.close()
-
-
-@pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     """The tiny generated dataset, shared: each run only reads it."""
     root = tmp_path_factory.mktemp("data")
