@@ -54,11 +54,12 @@ hydra_main = hydra.main(version_base="1.3", config_path="conf", config_name="con
 
 def single_run(overrides: list[str], refused: list[str]) -> object:
     """Compose once, check once (the command line's ``refused`` lines and every mistake of the rest),
-    claim the run directory, run."""
+    claim the run directory, run; a run that stops early says what it saved (:mod:`lnra.run.stopped`)."""
     command = Command(CONF)
     cfg = command.compose(overrides)
     from lnra.run.console import setup_console
     from lnra.run.rundir import claim_run_dir
+    from lnra.run.stopped import stops_said
     from lnra.run.tasks import check, run_task
 
     try:
@@ -72,11 +73,14 @@ def single_run(overrides: list[str], refused: list[str]) -> object:
         setup_console()
         return run_task(task_cfg, run_dir)
 
-    return command.run(cfg, run_dir, task)
+    with stops_said(run_dir, sys.argv, OmegaConf.select(cfg, "trainer.max_epochs")):
+        return command.run(cfg, run_dir, task)
 
 
 def check_sweep(overrides: list[str], refused: list[str]) -> None:
-    """Each swept value with the command's other overrides: composed and checked before any job starts."""
+    """Each swept value with the command's other overrides, and the sweep's folder: composed and checked
+    before any job starts."""
+    from lnra.run.rundir import sweep_dir_problem
     from lnra.run.tasks import check
 
     command = Command(CONF)
@@ -84,6 +88,7 @@ def check_sweep(overrides: list[str], refused: list[str]) -> None:
     for variant in variants(overrides):
         try:
             cfg = command.compose(variant)
+            lines += [problem] if (problem := sweep_dir_problem(cfg)) else []
             check(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), inputs=False, sweep=True)
         except LnraError as err:
             lines += str(err).split("\nerror: ")

@@ -12,15 +12,115 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lnra.errors import LnraError
 
 # Errors a user fixes by freeing space or fixing permissions, not by changing lnra's input.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
+    """``path`` or its nearest existing ancestor, with its ``stat`` — or the error (a permission) that keeps
+    it from being looked at."""
+    while True:
+        try:
+            return path, path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            if path == path.parent:
+                raise
+            path = path.parent
+        except OSError as err:
+            return path, err
+
+
+def new_folder(path: str | os.PathLike) -> Path | None:
+    """The outermost folder that creating ``path`` would make (``path`` itself, or a missing parent of
+    it), or None when it exists already: what to remove to leave no trace of a write that failed."""
+    path = Path(path).absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+@contextmanager
+def made_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Create ``path`` (and its missing parents) for the block; if the block fails, remove what was made,
+    so a command that stops leaves no folder behind that was not there before."""
+    new = new_folder(path)
+    Path(path).mkdir(parents=True, exist_ok=True)
+    try:
+        yield Path(path)
+    except BaseException:
+        if new is not None:
+            shutil.rmtree(new, ignore_errors=True)
+        raise
+
+
+def creatable(folder: str | os.PathLike) -> str | None:
+    """Why no folder can be created at ``folder``, or nothing written in it when it exists (probed by making
+    a folder in it, or in its nearest existing parent), or None: the one check, made before a command
+    writes anything, of every folder it will write."""
+    target = Path(folder).expanduser().absolute()
+    existing, found = _nearest(target)
+    if isinstance(found, OSError):
+        return f"cannot create folders there ({found.strerror or found} at {existing})"
+    if not stat.S_ISDIR(found.st_mode):
+        return "is a file, not a folder" if existing == target else \
+            f"cannot create folders there ({existing} is a file, not a folder)"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".lnra-probe-", dir=existing))
+    except OSError as err:
+        return f"cannot create folders there ({err.strerror or err} in {existing})"
+    return None
+
+
+Kind = Literal["folder", "file"] | None  # what a path must be; None: either
+
+
+def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
+    """Why ``path`` cannot be read as a folder, a file, or either — missing, of the wrong kind, or without
+    permission — as the words that follow its name, or None when it can be read."""
+    target = Path(path).expanduser().absolute()
+    existing, found = _nearest(target)
+    if isinstance(found, OSError):
+        where = "" if existing == target else f" at {existing}"
+        return f"cannot be read ({found.strerror or found}{where})"
+    is_dir = stat.S_ISDIR(found.st_mode)
+    if existing != target:
+        return "not found" + ("" if is_dir else f" ({existing} is a file, not a folder)")
+    if kind == "folder" and not is_dir:
+        return "is a file, not a folder"
+    if kind == "file" and is_dir:
+        return "is a folder, not a file"
+    try:
+        if is_dir:
+            with os.scandir(target) as entries:
+                next(entries, None)
+        else:
+            with open(target, "rb"):
+                pass
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    return None
+
+
+def unreadable(path: str | os.PathLike, what: str, kind: Kind = None) -> str | None:
+    """:func:`read_problem` as one line naming ``what`` and ``path`` (``checkpoint not found: …``,
+    ``checkpoint … is a folder, not a file``), or None when it can be read."""
+    problem = read_problem(path, kind)
+    if problem is None:
+        return None
+    if problem.startswith("not found"):
+        return f"{what} not found: {path}{problem.removeprefix('not found')}"
+    return f"{what} {path} {problem}"
 
 
 def _human(n_bytes: float) -> str:
@@ -116,18 +216,20 @@ def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Pa
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty hidden staging folder beside ``path`` that replaces ``path`` (and all it held) only
-    if the block succeeds: a reader sees the old folder or the complete new one, never a half-written one.
+    if the block succeeds: a reader sees the old folder or the complete new one, never a half-written one;
+    a failed block leaves nothing, not even the parent folders it made.
 
     The staging folder has a fixed name, so one left by a killed process is cleared by the next build.
     """
     path = Path(path)
     staging = path.with_name(f".{path.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with made_folder(path.parent):
+        staging.mkdir()
+        try:
+            yield staging
+            if path.exists():
+                shutil.rmtree(path)
+            staging.rename(path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from helpers.paths import REPO
 
 SCRIPTS = sorted((REPO / "benchmarks").glob("*.py"))

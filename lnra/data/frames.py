@@ -24,6 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lnra.data.cache_files import build_lock, explained_cache_write, remove_partials, write_npy_chunks
+from lnra.diskio import unreadable
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ def natural_key(path: Path) -> tuple:
 def list_videos(split_dir: Path) -> VideoListing:
     """Find the videos of ``<root>/<name>/<split>/frames``; index frames by sorted position, not name."""
     split_dir = Path(split_dir)
-    if not split_dir.is_dir():
-        raise LnraError(f"dataset folder not found: {split_dir} (expected layout {LAYOUT})")
+    problem = unreadable(split_dir, "dataset folder", "folder")
+    if problem:
+        raise LnraError(f"{problem} (expected layout {LAYOUT})")
     videos = sorted((p for p in split_dir.iterdir() if p.is_dir()), key=natural_key)
     if not videos:
         raise LnraError(f"no video folders in {split_dir} (expected layout {LAYOUT})")

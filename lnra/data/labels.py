@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnra.diskio import read_problem
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,18 @@ def paper_label_file(name: str) -> Path | None:
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
     """The configured file only; else the first that exists of the dataset folder's (``prepare`` writes
     it), ``<data_dir>/labels``'s and the paper's shipped with lnra. A file on disk wins over the shipped
-    one (someone put it there) and is reported when it differs; the error names every place looked at."""
+    one (someone put it there) and is reported when it differs; the error names every place looked at,
+    or the one that is there but cannot be read."""
     filename, root, paper = f"frame_labels_{name}.npy", Path(dataset_root), paper_label_file(name)
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]
     for path in candidates:
-        if path.is_file():
+        problem = read_problem(path, "file")
+        if problem is None:
             _warn_if_not_the_papers(name, path, paper)
             return path
+        if not problem.startswith("not found"):  # there, but a folder or unreadable: not skipped over
+            raise LnraError(f"label file {path} {problem}")
     raise LnraError(f"label file not found; looked at {', '.join(str(p) for p in candidates)} (expected "
                     f"{filename}, shape (1, total test frames), in the dataset folder, in <data_dir>/labels, "
                     "or given by dataset.labels_path=...)")
@@ -73,8 +78,8 @@ def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: 
     """Load and split the labels per test video; the total must equal the number of test frames."""
     try:
         labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise LnraError(f"cannot read label file {path}: {err}") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise LnraError(f"cannot read label file {path}: {err or 'empty'}") from None
     labels = np.squeeze(labels)
     if labels.ndim != 1:
         raise LnraError(f"label file {path} has shape {labels.shape}; expected (1, N) or (N,)")

@@ -22,8 +22,17 @@ from pathlib import Path
 
 from lnra.data.download import download_cifar100, downloaded_source
 from lnra.data.releases import PREPARERS, Writer
-from lnra.diskio import atomic_dir
+from lnra.diskio import atomic_dir, creatable, unreadable
 from lnra.errors import LnraError, exit_status
+
+
+def _check_out(target: Path, overwrite: bool) -> None:
+    """``OUT/<name>`` can be written, and holds no dataset unless ``overwrite``: checked before any work."""
+    problem = creatable(target)
+    if problem:
+        raise LnraError(f"--out {target.parent}: {problem}")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
 
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
@@ -31,10 +40,10 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
     """Convert one dataset; returns ``out/<name>``. Nothing existing is touched until the new copy is
     complete, and a non-empty ``out/<name>`` is only replaced with ``overwrite``."""
     source, target = Path(source), Path(out) / name
-    if not source.exists():
-        raise LnraError(f"source not found: {source}")
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
+    problem = unreadable(source, "source")
+    if problem:
+        raise LnraError(problem)
+    _check_out(target, overwrite)
     with atomic_dir(target) as staging:
         PREPARERS[name](source, Writer(staging, target, ext, log, labels))
     log(f"wrote {target}; use it with: python run.py dataset={name} paths.data_dir={Path(out)}")
@@ -69,10 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             prepare(args.name, args.source, args.out, args.overwrite, args.ext, labels=args.labels)
         elif args.name == "cifar100":
             download_cifar100(args.out)
-        elif args.name in PREPARERS and target.exists() and any(target.iterdir()) and not args.overwrite:
-            # said before a download of gigabytes, not after it
-            raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
         else:
+            if args.name in PREPARERS:
+                _check_out(target, args.overwrite)  # said before a download of gigabytes, not after it
             with downloaded_source(args.name, args.out) as source:
                 prepare(args.name, source, args.out, args.overwrite, args.ext, labels=args.labels)
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -183,7 +184,7 @@ def _ucsd_root(source: Path, tmp: Path) -> Path:
                     raise LnraError(f"{source} holds no UCSDped2/ folder: is it UCSD_Anomaly_Dataset.tar.gz?")
                 extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 tar.extractall(tmp, members=members, **extra)
-        except tarfile.TarError as err:
+        except (tarfile.TarError, EOFError, zlib.error) as err:  # EOFError, zlib.error: a cut-off .gz
             raise LnraError(f"cannot read archive {source}: {err}") from None
         source = tmp
     if (source / "Train").is_dir() and (source / "Test").is_dir():

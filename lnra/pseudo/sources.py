@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import pickle
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -159,7 +158,7 @@ class Cifar100Source(PooledSource):
                 f"{root}/cifar-100-python/{{train,test,meta}}; get it with pseudo.source.download=true "
                 "(needs a network) or unpack cifar-100-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html"
             ) from None
-        except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as err:
+        except Exception as err:  # noqa: BLE001 — unpickled bytes that are no CIFAR file fail in any way
             raise LnraError(f"cannot read CIFAR-100 in {root}/cifar-100-python: {err}") from None
         n = len(dataset)  # a capped subset is drawn reproducibly and kept in increasing order
         chosen = np.arange(n) if n <= max_images else np.sort(

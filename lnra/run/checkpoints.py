@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,6 +25,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from lnra.diskio import unreadable
 from lnra.errors import LnraError
 from lnra.method.model import Autoencoder3D
 
@@ -84,8 +84,9 @@ def _refused_globals(path: Path) -> list[str]:
 def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
     path = Path(path)
-    if not path.is_file():
-        raise LnraError(f"checkpoint not found: {path}")
+    problem = unreadable(path, "checkpoint", "file")
+    if problem:
+        raise LnraError(problem)
     try:
         with torch.serialization.safe_globals(list(_stand_ins())):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -99,7 +100,8 @@ def safe_load(path: Path) -> Any:
             f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
             "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError) as err:
+    except Exception as err:  # noqa: BLE001 — bytes that are no torch.save file fail in any way (a bare
+        # KeyError, IndexError, …): every failure to read one is this one line
         first_line = (str(err).splitlines() or [""])[0]
         raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
                         "(truncated, or not a torch.save file?)") from None
@@ -114,6 +116,7 @@ class CheckpointWeights:
     epoch: int | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     clip_shape: tuple[int, int, int] | None = None  # (T, H, W) the weights were trained on, where known
+    path: Path | None = None  # the file they were read from, for messages
 
     def _shape(self, key: str) -> torch.Size:
         if key not in self.state_dict:
@@ -131,7 +134,7 @@ class CheckpointWeights:
 
     def mismatch_message(self) -> str:
         keys = list(self.state_dict)[:3]
-        return (f"this {self.kind} checkpoint is not the paper's 3D autoencoder (its weights are "
+        return (f"the {self.kind} checkpoint {self.path} is not the paper's 3D autoencoder (its weights are "
                 f"{keys}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
 
 
@@ -148,12 +151,10 @@ def _strip(state: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, tor
 def _run_dir_clip_shape(path: Path) -> tuple[int, int, int] | None:
     """Clip shape from the Hydra config of the run that wrote ``<run>/checkpoints/<name>.ckpt``."""
     config = path.resolve().parent.parent / ".hydra" / "config.yaml"
-    if not config.is_file():
-        return None
-    d = OmegaConf.load(config).get("dataset", {})
     try:
+        d = OmegaConf.load(config).get("dataset", {})
         return int(d["clip_len"]), int(d["height"]), int(d["width"])
-    except (KeyError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 — absent, damaged or of another layout: the resolution is then unknown
         return None
 
 
@@ -169,12 +170,12 @@ def read_weights(path: Path) -> CheckpointWeights:
         shape = raw.get("lnra_clip_shape")
         history = (raw.get("callbacks") or {}).get("History", {}).get("epochs", [])
         return CheckpointWeights(state, "lnra", raw.get("epoch"), list(history),
-                                 tuple(shape) if shape else _run_dir_clip_shape(path))
+                                 tuple(shape) if shape else _run_dir_clip_shape(path), path)
     original = raw.get("model_statedict")
     if isinstance(raw.get("model"), PickledModule):
         original = raw["model"].state_dict()
     if isinstance(original, Mapping):
-        return CheckpointWeights(_strip(original, ("module.",)), "original", raw.get("epoch"))
+        return CheckpointWeights(_strip(original, ("module.",)), "original", raw.get("epoch"), path=path)
     if "model" in raw:
         raise LnraError(f"{path}: its 'model' entry is a {type(raw['model']).__name__}, not a pickled module")
     raise LnraError(

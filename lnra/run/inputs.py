@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 
 from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
-from lnra.data.labels import find_label_file
+from lnra.data.labels import find_label_file, load_labels
+from lnra.diskio import read_problem, unreadable
 from lnra.errors import LnraError
 
 
@@ -42,8 +43,9 @@ def dataset_command(name: str, root: Path) -> str:
 
 
 def _split_missing(split_dir: Path, fix: str) -> Missing | None:
-    """The split's own error (folder missing or without videos), from a look at its top level only."""
-    if split_dir.is_dir() and any(p.is_dir() for p in split_dir.iterdir()):
+    """The split's own error (folder missing, unreadable or without videos), from a look at its top level
+    only."""
+    if read_problem(split_dir, "folder") is None and any(p.is_dir() for p in split_dir.iterdir()):
         return None
     try:
         list_videos(split_dir)
@@ -53,18 +55,23 @@ def _split_missing(split_dir: Path, fix: str) -> Missing | None:
 
 
 def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
-    """Frame folders of the splits the task reads, and the test labels (none for generated data)."""
+    """Frame folders of the splits the task reads, and the test labels — found, read and as many as the
+    test frames — (none for generated data)."""
     d = cfg.dataset
     if d.get("generate") is not None or d.get("_target_") != "lnra.loading.datamodule.VideoDataModule":
         return []  # generated data; or a DataModule of another layout, which checks its own files
     root = Path(d.root)
     fix = dataset_command(d.name, root)
-    missing = [m for m in (_split_missing(root / "testing" / "frames", fix),
-                           _split_missing(root / "training" / "frames", fix) if training else None) if m]
-    if not root.is_dir():
+    test_split = _split_missing(root / "testing" / "frames", fix)
+    train_split = _split_missing(root / "training" / "frames", fix) if training else None
+    missing = [m for m in (test_split, train_split) if m]
+    if read_problem(root, "folder"):
         return missing[:1]  # one line for a dataset that is not there at all
     try:
-        find_label_file(d.name, root, d.get("labels_path"))
+        labels = find_label_file(d.name, root, d.get("labels_path"))
+        if test_split is None:
+            listing = list_videos(root / "testing" / "frames")
+            load_labels(labels, listing.lengths, listing.names)
     except LnraError as err:
         missing.append(Missing(str(err), fix if d.name in RELEASES else ""))
     return missing
@@ -75,21 +82,27 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
     kind = str(source.get("_target_", "")).rsplit(".", 1)[-1]
     if kind == "Cifar100Source" and not source.get("download"):
         root = Path(source.root)
-        if (root / "cifar-100-python" / "train").is_file():
+        problem = read_problem(root / "cifar-100-python" / "train", "file")
+        if problem is None:
             return None
+        if not problem.startswith("not found"):
+            return Missing(f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}")
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
-        return Missing(f"CIFAR-100 not found in {root}: expected torchvision's format "
-                       f"{root}/cifar-100-python/{{train,test,meta}}", fix)
-    if kind == "ImageFolderSource" and not Path(source.root).is_dir():
-        return Missing(f"intruder folder not found: {source.root} (an image folder <root>/<class>/<image>)",
-                       NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
+        return Missing(f"CIFAR-100 not found in {root}{problem.removeprefix('not found')}: expected "
+                       f"torchvision's format {root}/cifar-100-python/{{train,test,meta}}", fix)
+    if kind == "ImageFolderSource":
+        problem = unreadable(source.root, "intruder folder", "folder")
+        if problem:
+            return Missing(f"{problem} (an image folder <root>/<class>/<image>)",
+                           NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
     if kind == "VideoClipSource":
         root = Path(source.root)
-        if not (root / "training" / "frames").is_dir():
-            return Missing(f"intruder videos not found: {root / 'training' / 'frames'} (the {source.name} "
-                           "training frames)", dataset_command(str(source.name), root))
+        problem = unreadable(root / "training" / "frames", "intruder videos", "folder")
+        if problem:
+            return Missing(f"{problem} (the {source.name} training frames)",
+                           dataset_command(str(source.name), root))
     return None
 
 

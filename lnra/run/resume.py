@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,38 +28,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
 from lnra.run.checkpoints import load_weights_into, read_weights
-from lnra.run.settings import resume_folder
+from lnra.run.run_folder import (
+    LAST_CHECKPOINT,
+    RESULTS,
+    is_interrupted,
+    newest_checkpoint,
+    resume_folder,
+    resume_problem,
+)
 
 log = logging.getLogger(__name__)
 
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
-RESULTS = "results.json"
 SLURM_MARKER = ".slurm_job_id"
 # Keys whose change between the interrupted and the resuming command is expected, not a mistake.
 _RESUME_KEYS = {"resume", "ckpt_path"}
 
 
 # -- which run ---------------------------------------------------------------------------------------
-def _complete(path: Path) -> bool:
-    """``torch.save`` writes a zip archive, whose directory is at the end: a cut-off file has none."""
-    return path.is_file() and zipfile.is_zipfile(path)
-
-
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint to continue ``run_dir`` from: the newer complete one of ``last.ckpt`` and a SLURM
-    ``hpc_ckpt``. A damaged file does not count, so a resume never picks (and writes into) a run it
-    cannot continue."""
-    run_dir = Path(run_dir)
-    candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
-    existing = [p for p in candidates if _complete(p)]
-    return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
-
-
-def is_interrupted(run_dir: Path) -> bool:
-    run_dir = Path(run_dir)
-    return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
-
-
 def find_interrupted_run(runs_dir: Path, run_name: str) -> Path | None:
     """The interrupted run of ``run_name`` (``<date>_<time>_<run_name>[-N]``) that checkpointed last."""
     pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
@@ -120,15 +104,20 @@ def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: An
 def _why_not_resumable(resume: Any, runs_dir: Path, run_name: str) -> str:
     path = resume_folder(resume)
     if path is not None:
-        if not path.is_dir():
-            return f"resume={resume}: no such run directory"
-        if (path / RESULTS).exists():
-            return f"resume={resume}: that run finished ({RESULTS} exists); there is nothing to resume"
-        state = "damaged (cut off?)" if (path / LAST_CHECKPOINT).is_file() else "missing"
-        return f"resume={resume}: no checkpoint to continue from ({LAST_CHECKPOINT} is {state})"
+        return f"resume={resume}: {resume_problem(path) or 'a sweep folder: continue it with its -m command'}"
     return (f"resume: no interrupted run of '{run_name}' in {runs_dir} (a run directory with "
             f"{LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make run_name (dataset, "
             "pseudo) or start a new run without resume")
+
+
+def checkpoint_to_load(cfg: DictConfig) -> Path | None:
+    """The checkpoint a command names — ``ckpt_path`` (a file) or the newest of ``resume=<run dir>`` —
+    for reading before anything is created (``resume=true``'s is found with the run directory)."""
+    folder = resume_folder(cfg.get("resume"))
+    if folder is not None:
+        return newest_checkpoint(folder) if folder.is_dir() else None
+    ckpt = cfg.get("ckpt_path")
+    return Path(ckpt) if ckpt and ckpt != "last" else None
 
 
 def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -145,7 +134,15 @@ def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
     saved_path = Path(run_dir) / ".hydra" / "config.yaml"
     if not saved_path.is_file():
         return []
-    saved = _flat(OmegaConf.to_container(OmegaConf.load(saved_path), resolve=False))
+    try:
+        loaded = OmegaConf.load(saved_path)
+        if not isinstance(loaded, DictConfig) or not loaded:
+            raise ValueError(f"holds {type(loaded).__name__ if loaded else 'nothing'}, not a run's config")
+    except Exception as err:  # noqa: BLE001 — only a record: a damaged one is said, and the run goes on
+        log.warning("cannot compare this command's settings with the interrupted run's: %s is damaged (%s)",
+                    saved_path, (str(err).splitlines() or ["empty"])[0])
+        return []
+    saved = _flat(OmegaConf.to_container(loaded, resolve=False))
     current = _flat(OmegaConf.to_container(cfg, resolve=False))
     keys = sorted((saved.keys() | current.keys()) - _RESUME_KEYS)
     return [f"{k}: {saved.get(k, '<unset>')} -> {current.get(k, '<unset>')}" for k in keys

@@ -18,12 +18,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lnra.diskio import creatable, new_folder
 from lnra.errors import LnraError
 from lnra.run.fresh_dir import unique_dir
 from lnra.run.ray_share import cpus_per_gpu
+from lnra.run.run_folder import SWEEP_FILES, outputs_in, resume_folder
 
 _run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
+_created: dict[str, Path] = {}
 _config_subdirs: dict[str, str] = {}
 _sweep_dirs: dict[str, str] = {}
 
@@ -43,18 +46,20 @@ def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path
     return _run_dirs[key]
 
 
-RUN_OUTPUTS = ("results.json", "scores.csv", "checkpoints")
-
-
 def claim_run_dir(cfg: DictConfig) -> Path:
     """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts, and return it.
 
     A resumed run continues in its own folder; the default name gets a ``-N`` suffix when another run took
-    it in the same second; a folder given explicitly (``hydra.run.dir=D``) that holds another run's outputs
-    is refused, since this run would overwrite them.
+    it in the same second; a folder given explicitly (``hydra.run.dir=D``) that cannot be written, or holds
+    another run's outputs, is refused, since this run would fail there or overwrite them — unless the
+    command resumes that very run (``resume=D``).
     """
     explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
-    return claim(str(cfg.hydra.run.dir), explicit)
+    chosen = str(cfg.hydra.run.dir)
+    resumed = resume_folder(cfg.get("resume"))
+    if explicit and resumed is not None and resumed.resolve() == Path(chosen).resolve():
+        _resumed.add(os.path.abspath(chosen))  # hydra.run.dir=D resume=D: that very run, continued
+    return claim(chosen, explicit)
 
 
 def claim(chosen: str, explicit: bool) -> Path:
@@ -65,19 +70,52 @@ def claim(chosen: str, explicit: bool) -> Path:
         return Path(chosen)
     try:
         if explicit:
-            taken = [name for name in RUN_OUTPUTS if (Path(chosen) / name).exists()]
+            problem = creatable(chosen)
+            taken = [] if problem else outputs_in(Path(chosen))
             if taken:
-                raise LnraError(f"hydra.run.dir={chosen}: holds another run's outputs ({', '.join(taken)}); "
-                                f"continue that run with resume={chosen}, or give another directory")
+                problem = (f"holds another run's outputs ({', '.join(taken)}); continue that run with "
+                           f"resume={chosen}, or give another directory")
+            if problem:
+                raise LnraError(f"hydra.run.dir={chosen}: {problem}")
+            new = new_folder(Path(chosen))
             Path(chosen).mkdir(parents=True, exist_ok=True)
         else:
+            new = new_folder(Path(chosen).parent)
             chosen = unique_dir(chosen)
+            new = new or Path(chosen).absolute()
     except OSError as err:
         raise LnraError(f"hydra.run.dir={chosen}: cannot create the run directory ({err.strerror or err})") \
             from None
+    if new is not None:
+        _created[os.path.abspath(chosen)] = new
     if slurm_job_id():
         Path(chosen, SLURM_MARKER).write_text(slurm_job_id())
     return Path(chosen)
+
+
+def made_for(run_dir: Path) -> Path | None:
+    """The folder this process created for the run in ``run_dir`` (the run directory, or the outermost of
+    the folders made for it), or None: a resumed run's, or one that existed before."""
+    return _created.get(os.path.abspath(run_dir))
+
+
+def sweep_dir_problem(cfg: DictConfig) -> str | None:
+    """What keeps a sweep from its folder given explicitly (``hydra.sweep.dir=D``): one that cannot be
+    written, or holds another sweep's outputs — its jobs would continue or overwrite those — unless the
+    command resumes (``resume=``); None for the folder lnra names itself."""
+    if "lnra_sweep_dir" in str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("dir")):
+        return None
+    chosen = str(cfg.hydra.sweep.dir)
+    problem = creatable(chosen)
+    if problem:
+        return f"hydra.sweep.dir={chosen}: {problem}"
+    folder = Path(chosen)
+    taken = sorted({name for job in folder.glob("*/") for name in outputs_in(job)}
+                   | {name for name in SWEEP_FILES if (folder / name).exists()})
+    if taken and not cfg.get("resume"):
+        return (f"hydra.sweep.dir={chosen}: holds another sweep's outputs ({', '.join(taken)}); continue "
+                f"that sweep with resume={chosen}, or give another folder")
+    return None
 
 
 def config_subdir(run_dir_path: str) -> str:

@@ -6,19 +6,20 @@ every command composes), and the relations between options that only the run can
 from __future__ import annotations
 
 import os
-import tempfile
+import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lnra.config.check import Mistake, select
 from lnra.config.options import effective_options, import_target
 from lnra.config.types import FolderName, NonEmpty, Seed
+from lnra.diskio import creatable, read_problem
 from lnra.pseudo.kinds import Technique, probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
+from lnra.run.run_folder import resume_folder, resume_problem
 
 TASKS = ("train", "test", "preview")
 
@@ -103,21 +104,21 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
     if select(cfg, "task") == "test" and not ckpt:
         yield Mistake("ckpt_path", ckpt, "task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or "
                       "the paper's .pth)")
-    elif isinstance(ckpt, str) and ckpt != "last" and not Path(ckpt).is_file():
-        yield Mistake("ckpt_path", ckpt, "checkpoint not found (give a file, or last)")
-
-
-def resume_folder(resume: Any) -> Path | None:
-    """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
-    if isinstance(resume, str) and resume.strip().lower() not in ("true", "false", ""):
-        return Path(resume).expanduser()
-    return None
+    elif isinstance(ckpt, str) and ckpt != "last":
+        problem = read_problem(ckpt, "file")
+        if problem:
+            hint = " (give a file, or last)" if problem.startswith("not found") else ""
+            yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
 
 
 def _resume(cfg: DictConfig) -> Iterator[Mistake]:
     folder = resume_folder(select(cfg, "resume"))
-    if folder is not None and not folder.is_dir():
-        yield Mistake("resume", str(folder), "run directory not found (true: the newest interrupted run)")
+    if folder is None:
+        return
+    problem = resume_problem(folder)
+    if problem:
+        hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
+        yield Mistake("resume", str(folder), problem + hint)
 
 
 def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
@@ -156,25 +157,39 @@ def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
                           "trainer.fast_dev_run=true)")
 
 
-def creatable(folder: str) -> str | None:
-    """Why no folder can be created at ``folder`` (probed in its nearest existing parent), or None."""
-    existing = Path(folder).expanduser().absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+def _origin(cfg: DictConfig, key: str) -> str:
+    """The option a path comes from: ``dataset.cache_dir`` is ``${paths.cache_dir}`` and ``paths.output_dir``
+    ``${paths.root_dir}/outputs`` unless set, so a problem is named by the option the user would change."""
+    parent, _, name = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    raw = OmegaConf.to_container(node, resolve=False).get(name) if isinstance(node, DictConfig) else None
+    found = re.fullmatch(r"\$\{([\w.]+)\}(/.*)?", str(raw))
+    return _origin(cfg, found.group(1)) if found else key
+
+
+def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
+    """Every folder a run writes — its outputs, the frame cache, a synthetic dataset still to be generated
+    — can be created, each problem said once, by the option it comes from."""
+    written = ["paths.output_dir", "dataset.cache_dir"]
+    root = select(cfg, "dataset.root")
+    if select(cfg, "dataset.generate") is not None and isinstance(root, str) and not _holds_anything(root):
+        written.append("dataset.root")
+    said = set()
+    for key in written:
+        folder = select(cfg, key)
+        problem = creatable(folder) if isinstance(folder, str) and folder else None
+        origin = _origin(cfg, key)
+        if problem and (origin, problem) not in said:
+            said.add((origin, problem))
+            yield Mistake(origin, select(cfg, origin), problem)
+
+
+def _holds_anything(folder: str) -> bool:
     try:
-        if not existing.is_dir():
-            raise NotADirectoryError(f"{existing} is a file")
-        os.rmdir(tempfile.mkdtemp(prefix=".lnra-probe-", dir=existing))
-    except OSError as err:
-        return f"cannot create folders there ({err.strerror or err} in {existing})"
-    return None
-
-
-def _output_dir(cfg: DictConfig) -> Iterator[Mistake]:
-    out = select(cfg, "paths.output_dir")
-    problem = creatable(out) if isinstance(out, str) and out else None
-    if problem:
-        yield Mistake("paths.output_dir", out, problem)
+        with os.scandir(folder) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return False
 
 
 def _logger_folder(cfg: DictConfig) -> Iterator[Mistake]:
@@ -198,7 +213,7 @@ def _loss_needs_pseudo(cfg: DictConfig) -> Iterator[Mistake]:
                       "experiment=steal for its published setting)")
 
 
-RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _output_dir,
+RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _written_folders,
              _logger_folder, _loss_needs_pseudo)
 
 
@@ -207,7 +222,6 @@ def register() -> None:
     folders, the option reference for ``--help``). Called on ``import lnra``: every way into Hydra (run.py,
     the compose API in tests, a launcher's job process) imports lnra first."""
     from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
 
     from lnra.run.rundir import register_resolvers
 

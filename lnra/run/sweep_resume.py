@@ -27,13 +27,11 @@ from omegaconf import DictConfig
 
 from lnra.errors import LnraError
 from lnra.run.fresh_dir import unique_dir
-from lnra.run.settings import resume_folder
+from lnra.run.run_folder import RESULTS, SWEEP_FILES, SWEEP_RECORD, resume_folder
 
 log = logging.getLogger(__name__)
 
-SWEEP_RECORD = "sweep.json"
 SWEEP_ENV = "LNRA_SWEEP_DIR"
-RESULTS = "results.json"
 # Overrides that may change between the interrupted sweep and the command that finishes it.
 _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
 
@@ -65,7 +63,7 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
     overrides = list(map(str, overrides))
     if resume_folder(resume) is not None:
         folder = resume_folder(resume).resolve()
-        if not (folder / SWEEP_RECORD).is_file() and not (folder / "multirun.yaml").is_file():
+        if not any((folder / name).is_file() for name in SWEEP_FILES):
             raise LnraError(f"resume={resume}: not a sweep folder (no {SWEEP_RECORD} or multirun.yaml); "
                             "give the folder a -m command made, e.g. outputs/multiruns/<time>")
         chosen = str(folder)

@@ -18,12 +18,12 @@ from PIL import Image
 from lnra.callbacks.preview import PNG_NAME, preview_image
 from lnra.config.check import config_mistakes
 from lnra.errors import LnraError
-from lnra.run.builders import RunObjects, build_datamodule, build_run
+from lnra.run.builders import RunObjects, build_datamodule, build_module, build_run
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
 from lnra.run.inputs import missing_inputs
 from lnra.run.results import logged, pixel_results, write_results, write_summary
-from lnra.run.resume import check_checkpoint, checkpoint_to_resume
+from lnra.run.resume import check_checkpoint, checkpoint_to_load, checkpoint_to_resume
 from lnra.run.settings import RELATIONS, RunSettings
 from lnra.run.sweep_resume import finished_cell
 from lnra.run.trainer import argument_mistakes
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     """Every mistake of a run's config and every input it lacks, all at once (one line each), before
     anything is built: the options against their declarations, Lightning's own refusals of the trainer's
-    arguments, the relations between options, and the files the task will read."""
+    arguments, the relations between options, and the files the task will read (the checkpoint it
+    names read whole and loaded)."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in mistakes]
     lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]
@@ -46,11 +47,30 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
                      "trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the jobs in "
                      "parallel, one GPU each")
     looked_up = ("task", "paths.", "dataset", "pseudo")  # what the inputs are found from
-    if inputs and cfg.get("task") in ("train", "test") and not cfg.get("resume") and \
-            not any(m.key.startswith(looked_up) for m in mistakes):
-        lines += missing_inputs(cfg, training=cfg.task == "train")
+    if inputs and cfg.get("task") in ("train", "test"):
+        if not cfg.get("resume") and not any(m.key.startswith(looked_up) for m in mistakes):
+            lines += missing_inputs(cfg, training=cfg.task == "train")
+        if not mistakes:  # a checkpoint is loaded into the model of a config without mistakes
+            lines += _checkpoint_problems(cfg)
     if lines:
         raise LnraError("\nerror: ".join(lines))
+
+
+def _checkpoint_problems(cfg: DictConfig) -> list[str]:
+    """The checkpoint the command names, read whole and loaded into the model the command builds: a damaged
+    or foreign file, or one of another model, is refused before anything is created (not once the run
+    directory exists, or a resumed run's folder was written to)."""
+    ckpt = checkpoint_to_load(cfg)
+    try:
+        if ckpt is not None:
+            module = build_module(cfg, build_datamodule(cfg, training=False))
+            if cfg.task == "train":
+                check_checkpoint(ckpt, module)
+            else:
+                load_checkpoint(module, ckpt)
+    except LnraError as err:
+        return [str(err)]
+    return []
 
 
 def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, extra: dict) -> float:

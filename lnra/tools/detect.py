@@ -27,7 +27,7 @@ from PIL import Image
 
 from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, open_video, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
-from lnra.diskio import atomic_dir, atomic_path
+from lnra.diskio import atomic_dir, atomic_path, creatable, made_folder, unreadable
 from lnra.errors import LnraError, exit_status
 from lnra.method.centre_decode import centre_reconstruction
 from lnra.method.model import Autoencoder3D
@@ -42,13 +42,15 @@ OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp
 
 def open_frames(path: Path) -> VideoFile:
     """A video file or a folder of frame images, as a lazy stream of grayscale frames."""
+    path = Path(path)
+    problem = unreadable(path, "input")
+    if problem:
+        raise LnraError(f"{problem} (give a video file or a folder of frames)")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS)
         if not files:
             raise LnraError(f"no frames in {path} (expected images {', '.join(FRAME_EXTENSIONS)})")
         return VideoFile((read_frame(f) for f in files), None)
-    if not path.is_file():
-        raise LnraError(f"input not found: {path} (give a video file or a folder of frames)")
     video = open_video(path)  # OpenCV's luma, as the frames' reader gives
     return VideoFile((cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in video.frames), video.fps)
 
@@ -98,74 +100,96 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
         yield from run(batch, first_window)
 
 
+def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Path]:
+    """The output files, in a folder that can be written and holding none of them unless ``overwrite``."""
+    problem = creatable(out)
+    if problem:
+        raise LnraError(f"--out {out}: {problem}")
+    paths = {k: out / name for k, name in OUTPUTS.items() if k in {"scores", "timeline"} | wanted}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
+    return paths
+
+
+def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: tuple[int, int],
+                     paths: dict[str, Path], pixel_threshold: float | None, fps: float, colours: ErrorColours,
+                     spool: PanelSpool | None, batch_size: int, device: str) -> tuple[list[int], list[float]]:
+    """Score every window of ``stream``: its frame and PSNR, each centre panel into ``spool``, its error map
+    into ``error_maps/`` and the thresholded ``mask.mp4``, both renamed into place only when complete."""
+    import imageio.v2 as imageio
+
+    scored_frames, psnr = [], []
+    with ExitStack() as outputs:
+        maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if "error_maps" in paths else None
+        mask = None
+        if pixel_threshold is not None:
+            mask = imageio.get_writer(outputs.enter_context(atomic_path(paths["mask"])), format="FFMPEG",
+                                      mode="I", fps=fps, codec="libx264", quality=8, macro_block_size=2,
+                                      ffmpeg_log_level="error")
+            outputs.callback(mask.close)  # before the rename
+        for window in score_frames(model, stream, batch_size, device):
+            scored_frames.append(window.frame)
+            psnr.append(window.psnr)
+            if spool is not None:
+                spool.append(window.frame, window.input_centre, window.recon_centre)
+            if maps_tmp is None and mask is None:
+                continue
+            up = upsample_errors(torch.from_numpy(window.error)[None, None], size)[0].numpy()
+            if maps_tmp is not None:
+                level = np.minimum(np.sqrt(up) * 127.5 * colours.scale, 255).astype(np.uint8)
+                Image.fromarray(colours.lut[level]).save(maps_tmp / f"{window.frame:06d}.png",
+                                                         compress_level=1)
+            if mask is not None:
+                flagged = np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)
+                mask.append_data(np.repeat(flagged[..., None], 3, axis=2))
+    return scored_frames, psnr
+
+
 def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalise: bool = False,
            video: bool = False, fps: float | None = None, batch_size: int = 8, device: str = "cpu",
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
            ) -> dict[str, Path]:
     """Score one video; write ``scores.csv``, ``timeline.png`` and optionally ``demo.mp4``, per-frame
-    ``error_maps/`` and the thresholded ``mask.mp4`` into ``out``, each under its name only when complete."""
-    import imageio.v2 as imageio
-
+    ``error_maps/`` and the thresholded ``mask.mp4`` into ``out``. Everything that can be wrong with the
+    inputs is found before ``out`` exists, and a failure further on removes the ``out`` it made."""
     out, source = Path(out), Path(source)
-    wanted = {"scores", "timeline", *(k for k, on in (("video", video), ("error_maps", error_maps),
-                                                      ("mask", pixel_threshold is not None)) if on)}
-    paths = {k: out / name for k, name in OUTPUTS.items() if k in wanted}
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
+    wanted = {k for k, on in (("video", video), ("error_maps", error_maps),
+                              ("mask", pixel_threshold is not None)) if on}
+    paths = _check_outputs(out, wanted, overwrite)
     model, _ = model_from_checkpoint(Path(ckpt), clip_len, height, width)
     model.to(device)
-    frames = open_frames(source)
+    frames, clip_frames = open_frames(source), model.clip_shape[0]
+    first_clip = list(itertools.islice(frames.frames, clip_frames))  # read before --out is made
+    if len(first_clip) < clip_frames:
+        raise LnraError(f"the input {source} has {len(first_clip)} frames; scoring needs at least one clip "
+                        f"of {clip_frames}")
     fps, colours = fps or frames.fps or 25.0, ErrorColours()
     name = source.name if source.is_dir() else source.stem
-    out.mkdir(parents=True, exist_ok=True)
-    spool = PanelSpool(out / f".{name}.spool", *model.clip_shape[1:]) if video else None
-    first = next(frames.frames, None)  # its size is the size of the error maps
-    size = first.shape[:2] if first is not None else model.clip_shape[1:]
-    try:
-        scored_frames, psnr = [], []
-        with ExitStack() as outputs:  # the error maps and the mask video, renamed into place on success
-            maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if error_maps else None
-            mask = None
-            if pixel_threshold is not None:
-                mask = imageio.get_writer(outputs.enter_context(atomic_path(paths["mask"])), format="FFMPEG",
-                                          mode="I", fps=fps, codec="libx264", quality=8, macro_block_size=2,
-                                          ffmpeg_log_level="error")
-                outputs.callback(mask.close)  # before the rename
-            stream = itertools.chain([] if first is None else [first], frames.frames)
-            for window in score_frames(model, stream, batch_size, device):
-                scored_frames.append(window.frame)
-                psnr.append(window.psnr)
-                if spool is not None:
-                    spool.append(window.frame, window.input_centre, window.recon_centre)
-                if maps_tmp is None and mask is None:
-                    continue
-                up = upsample_errors(torch.from_numpy(window.error)[None, None], size)[0].numpy()
-                if maps_tmp is not None:
-                    level = np.minimum(np.sqrt(up) * 127.5 * colours.scale, 255).astype(np.uint8)
-                    Image.fromarray(colours.lut[level]).save(maps_tmp / f"{window.frame:06d}.png",
-                                                             compress_level=1)
-                if mask is not None:
-                    flagged = np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)
-                    mask.append_data(np.repeat(flagged[..., None], 3, axis=2))
-        n_frames = scored_frames[-1] + model.clip_shape[0] - centre_index(model.clip_shape[0])
-        frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
-        score = 1.0 - min_max(psnr) if normalise else -psnr
-        columns = {"frame": frame_index.tolist(), "psnr": [f"{v:.6f}" for v in psnr],
-                   "anomaly_score": [f"{v:.6f}" for v in score]}
-        if threshold is not None:
-            columns["anomalous"] = (score >= threshold).astype(int).tolist()
-        with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
-            csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
-        ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
-        timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
-        save_timeline_png(timeline, paths["timeline"])
-        if spool is not None:
-            write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], colours, fps)
-    finally:
-        if spool is not None:
-            spool.discard()
+    with made_folder(out):  # removed again if scoring fails (a damaged frame further on)
+        spool = PanelSpool(out / f".{name}.spool", *model.clip_shape[1:]) if video else None
+        try:
+            scored_frames, psnr = _score_into_maps(
+                model, itertools.chain(first_clip, frames.frames), first_clip[0].shape[:2], paths,
+                pixel_threshold, fps, colours, spool, batch_size, device)
+            n_frames = scored_frames[-1] + clip_frames - centre_index(clip_frames)
+            frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
+            score = 1.0 - min_max(psnr) if normalise else -psnr
+            columns = {"frame": frame_index.tolist(), "psnr": [f"{v:.6f}" for v in psnr],
+                       "anomaly_score": [f"{v:.6f}" for v in score]}
+            if threshold is not None:
+                columns["anomalous"] = (score >= threshold).astype(int).tolist()
+            with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
+            ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
+            timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
+            save_timeline_png(timeline, paths["timeline"])
+            if spool is not None:
+                write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], colours, fps)
+        finally:
+            if spool is not None:
+                spool.discard()
     return paths
 
 

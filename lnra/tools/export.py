@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lnra.diskio import atomic_path
+from lnra.diskio import atomic_path, creatable
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.run.checkpoints import model_from_checkpoint
@@ -85,6 +85,9 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
         raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
     ckpt, (suffix, write, run) = Path(ckpt), EXPORTERS[fmt]
     out = Path(out) if out else ckpt.with_suffix(suffix)
+    problem = "is a folder, not a file" if out.is_dir() else creatable(out.parent)
+    if problem:
+        raise LnraError(f"--out {out}: {problem}")
     if out.exists() and not overwrite:
         raise LnraError(f"{out} already exists; choose another --out or add --overwrite")
     model, _ = model_from_checkpoint(ckpt, clip_len, height, width)

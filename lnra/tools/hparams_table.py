@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from lnra.callbacks import COLUMNS, METRICS
+from lnra.diskio import unreadable
+from lnra.errors import LnraError, exit_status
 from lnra.tools.report import markdown
 
 SESSION_START = "_hparams_/session_start_info"
@@ -30,7 +33,10 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
     """The HParams values and last metric values of one event-file folder, or None if it has none."""
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
-    content = events.PluginTagToContent("hparams").get(SESSION_START)
+    try:
+        content = events.PluginTagToContent("hparams").get(SESSION_START)
+    except KeyError:  # no record of the HParams plugin at all
+        return None
     if content is None:
         return None
     start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
@@ -43,9 +49,17 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
 
 
 def read_hparams(logdir: Path) -> list[dict[str, Any]]:
-    """Every run under ``logdir`` that wrote an HParams session, best ``auc_best`` first."""
-    folders = sorted({p.parent for p in Path(logdir).rglob("events.out.tfevents.*")})
-    rows = [row for row in map(read_run, folders) if row is not None]
+    """Every run under ``logdir`` that wrote an HParams session, best ``auc_best`` first; none is an error
+    naming what was read (a folder without event files, or event files without a session)."""
+    problem = unreadable(logdir, "log folder", "folder")
+    if problem:
+        raise LnraError(problem)
+    files = sorted(Path(logdir).rglob("events.out.tfevents.*"))
+    rows = [row for row in map(read_run, sorted({p.parent for p in files})) if row is not None]
+    if not rows:
+        named = ", ".join(map(str, files[:3])) + (" …" if len(files) > 3 else "")
+        raise LnraError(f"no HParams session in {named}" if files else
+                        f"no TensorBoard event files under {logdir}")
     return sorted(rows, key=lambda r: -r["auc_best"] if not math.isnan(r["auc_best"]) else math.inf)
 
 
@@ -56,12 +70,12 @@ def table(rows: list[dict[str, Any]]) -> str:
                                          for v in (row.get(c, "") for c in columns)] for row in rows)))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logdir", type=Path, help="a run or sweep directory (searched recursively)")
-    rows = read_hparams(parser.parse_args(argv).logdir)
-    print(table(rows) if rows else "no HParams sessions found")
+    logdir = parser.parse_args(argv).logdir
+    return exit_status(lambda: print(table(read_hparams(logdir))))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

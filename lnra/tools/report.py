@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import yaml
 
+from lnra.diskio import creatable, unreadable
 from lnra.errors import LnraError, exit_status
 
 DATASETS = {"ped2": "Ped2", "avenue": "Avenue", "shanghai": "ShanghaiTech"}
@@ -144,8 +145,9 @@ def read_missing(job_dir: Path, root: Path) -> list[str]:
 
 def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
     """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
-    if not root.is_dir():
-        raise LnraError(f"sweep directory not found: {root} (give the multirun directory of a sweep)")
+    problem = unreadable(root, "sweep directory", "folder")
+    if problem:
+        raise LnraError(f"{problem} (give the multirun directory of a sweep)")
     runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
     finished = {r.path.parent for r in runs}
     job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}
@@ -267,11 +269,14 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     """Write the report files for the sweep under ``root``; return the folder they are in."""
     root = Path(root)
     out_dir = Path(out_dir) if out_dir else root / "report"
+    runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
+    problem = creatable(out_dir)
+    if problem:
+        raise LnraError(f"--out {out_dir}: {problem}")
     existing = [name for name in REPORT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise LnraError(f"{out_dir} already holds a report ({', '.join(existing)}); "
                         "pass --overwrite to replace it or --out DIR to write elsewhere")
-    runs, missing = collect(root, out_dir)
     cells = summarise(runs)
     pixel = any(mean is not None for s in cells.values() for mean, _ in s.pixel)
     pixel_titles = list(PIXEL_COLUMNS.values()) if pixel else []

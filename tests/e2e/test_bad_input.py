@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.fork_server import ForkServer, Result, run_in_subprocess
+from helpers.fork_server import Result, run_in_subprocess
 from helpers.paths import FAST_RUN, tmp_paths
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
@@ -149,7 +149,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
         ("training from a truncated checkpoint", [*p, f"ckpt_path={truncated}"], "cannot read checkpoint",
          None, slow),
         ("resume with a truncated last.ckpt", [*p, f"resume={interrupted}"],
-         "no checkpoint to continue from (checkpoints/last.ckpt is damaged", None, fast),
+         "checkpoints/last.ckpt is damaged (cut off?)", None, fast),
         ("resume with nothing to resume", [*p, "resume=true", "pseudo=skip_frame"],
          "resume: no interrupted run of 'synthetic_skip_frame'", None, fast),
         ("resume a finished run", [*p, f"resume={w.finished_run}"], "that run finished", None, slow),
@@ -157,7 +157,7 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
          None, slow),
         ("unknown task", [*p, "task=fly"], "task=fly: must be one of train | test | preview", None, slow),
         ("detect: too-short video", [*detect, str(short_clip)],
-         "the input has 5 frames; scoring needs at least one clip of 16", "lnra.tools.detect", fast),
+         "has 5 frames; scoring needs at least one clip of 16", "lnra.tools.detect", fast),
         ("detect: unreadable video", [*detect, str(bad_video)], "cannot read video", "lnra.tools.detect",
          slow),
         ("detect: missing input", [*detect, str(w.root / "none.mp4")], "input not found", "lnra.tools.detect",
@@ -166,14 +166,6 @@ def _cases(w: World) -> list[tuple[str, list[str], str, str | None, bool]]:
          str(w.finished_run / "results.json")], "already exists; choose another --out or add --overwrite",
          "lnra.tools.export", fast),
     ]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    srv = ForkServer(logs)
-    yield srv
-    srv.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.data import write_stub_videos
 from helpers.runner import run_py
 
 from lnra.errors import LnraError
@@ -28,8 +29,10 @@ def _error(cfg, training: bool = True) -> str:
 
 
 def _dataset(root: Path, name: str, labels: bool = True) -> None:
-    for split in ("training", "testing"):
-        (root / name / split / "frames" / "01").mkdir(parents=True)
+    """One test video of 20 frames (as many as the labels; they are read with the look-up) and one training
+    video folder (only looked at)."""
+    (root / name / "training" / "frames" / "01").mkdir(parents=True)
+    write_stub_videos(root / name / "testing" / "frames", [20], ["01"])
     if labels:
         np.save(root / name / f"frame_labels_{name}.npy", np.zeros((1, 20), np.uint8))
 

@@ -47,24 +47,24 @@ def test_concurrent_processes_get_different_directories(tmp_path):
 @pytest.mark.slow  # two full `python run.py` start-ups: ~50 s on the shared 2-core machine
 def test_two_runs_started_in_the_same_second_write_to_different_directories(tmp_path):
     """Through the real entry point, with the config's own ``hydra.run.dir`` resolver but the start time
-    pinned to one second for both. The label file has one label too few (every input exists, so the
-    pre-flight lets the run start; the length is checked when the test split is listed), so each run
-    stops right after Hydra made and used its directory."""
+    pinned to one second for both. Each run is a preview of the pseudo anomalies (a picture in its run
+    directory, no training), so each ends right after Hydra made and used its directory."""
     data = tmp_path / "ds"
     write_dataset(data, train=[20], test=[20])
-    np.save(data / "frame_labels_synthetic.npy", np.zeros((1, 19), dtype=np.int64))
+    np.save(data / "frame_labels_synthetic.npy", np.zeros((1, 20), dtype=np.int64))
     runs = tmp_path / "outputs" / "runs"
     resolver = f"lnra_run_dir:{runs},2026-01-01_00-00-00,${{run_name}},${{resume}},${{ckpt_path}}"
     pinned = f"hydra.run.dir='${{{resolver}}}'"
     cmd = [sys.executable, str(REPO / "run.py"), *tmp_paths(tmp_path), f"dataset.root={data}",
-           "dataset.generate=null", pinned]
+           "dataset.generate=null", "dataset.height=16", "dataset.width=16", "task=preview",
+           "pseudo=skip_frame", pinned]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=300)
-        assert p.returncode == 2 and "has 19 labels but" in err, err
+        assert p.returncode == 0, err
     dirs = sorted(p.name for p in runs.iterdir())
-    assert dirs == ["2026-01-01_00-00-00_synthetic_none", "2026-01-01_00-00-00_synthetic_none-1"]
+    assert dirs == ["2026-01-01_00-00-00_synthetic_skip_frame", "2026-01-01_00-00-00_synthetic_skip_frame-1"]
     assert all((runs / d / ".hydra" / "config.yaml").is_file() for d in dirs)
 
 

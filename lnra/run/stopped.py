@@ -1,0 +1,93 @@
+"""How a single run that stops early ends: what it saved, the command that goes on, and nothing left behind.
+
+A run is stopped by Ctrl-C (SIGINT), by SIGTERM (a scheduler, ``kill``), or by an input found wrong only
+once it started (a damaged frame while the frame cache is built, a checkpoint that does not fit the
+model). Lightning shuts down on a ``KeyboardInterrupt`` (the loggers closed, ``sys.exit(1)``) but, before
+the training loop, leaves SIGTERM to its default (the process dies at once, saying nothing) and during it
+only stops after the batch; here both signals raise :class:`Interrupted`, a ``KeyboardInterrupt``, where the
+run is — building the frame cache, training or validating — so every stop takes the same path.
+
+What a stopped run saved is its newest checkpoint: ``last.ckpt`` is written, atomically, after every
+validation, so a run continues from the last validation it finished (``resume=<run dir>``). A run stopped
+before it saved anything — or refused by such an input — leaves no run directory (a folder of a config and
+a log and nothing to continue from); the folder is removed only when this process made it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from lnra.errors import LnraError
+from lnra.run.checkpoints import read_weights
+from lnra.run.run_folder import newest_checkpoint, outputs_in
+from lnra.run.rundir import made_for
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
+    """``argv`` (``run.py`` and its arguments) as a command to paste: with ``resume=<run_dir>`` instead of
+    any ``resume=``/``ckpt_path=last``, or, with nothing to continue from, as it was."""
+    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
+    return shlex.join(["python", argv[0], *kept, *([f"resume={run_dir}"] if run_dir else [])])
+
+
+def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
+    """The one line a stopped run ends with: the signal, what was saved (or that nothing was, and its run
+    directory ``removed``), the command that goes on."""
+    name = signal.Signals(signum).name
+    saved = newest_checkpoint(run_dir)
+    if saved is None:
+        return (f"stopped by {name}: nothing saved yet (no validation finished)"
+                f"{', run directory removed' if removed else ''}; start again with: "
+                f"{continue_command(argv, None)}")
+    epoch = read_weights(saved).epoch
+    done = f"epoch {epoch + 1} of {max_epochs}" if isinstance(epoch, int) else "its last validation"
+    return (f"stopped by {name}: saved {saved} ({done}, after its validation); continue with: "
+            f"{continue_command(argv, run_dir)}")
+
+
+@contextmanager
+def stops_said(run_dir: Path, argv: Sequence[str], max_epochs: object) -> Iterator[None]:
+    """Run the block with SIGINT and SIGTERM raising :class:`Interrupted`; a stop prints
+    :func:`stopped_line` and exits with 128 + the signal's number, as a shell reports a signal. A stop or an
+    :class:`LnraError` that leaves nothing saved removes the run directory this process made."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, interrupt) for s in SIGNALS}
+    try:
+        yield
+    except (LnraError, KeyboardInterrupt, SystemExit) as err:  # Lightning ends an interrupt in sys.exit(1)
+        stopped = received[0] if received else signal.SIGINT if isinstance(err, KeyboardInterrupt) else None
+        if stopped is None and not isinstance(err, LnraError):
+            raise
+        made = made_for(run_dir)
+        removed = made is not None and not outputs_in(run_dir)
+        if removed:
+            shutil.rmtree(made, ignore_errors=True)
+        if stopped is None:
+            raise
+        print(stopped_line(stopped, run_dir, argv, max_epochs, removed), file=sys.stderr)
+        raise SystemExit(128 + stopped) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
