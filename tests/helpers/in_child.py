@@ -68,7 +68,8 @@ def pause_at(point: str, marker: str) -> None:
 
         def paused_progress(total: int | None, desc: str, **bar: Any) -> Any:
             shown = progress(total, desc, **bar)
-            shown.update = _held_when(shown.update, lambda n: True, marker)
+            bar_object = getattr(shown, "enter_result", shown)  # progress lines come in a nullcontext
+            bar_object.update = _held_when(bar_object.update, lambda n: True, marker)
             return shown
 
         frames.progress = paused_progress
