@@ -16,15 +16,18 @@ from typing import Annotated, Any, Literal
 
 import pytorch_lightning as pl
 import torch
+from fsspec.implementations.local import LocalFileSystem
 from lightning_fabric.connector import _PRECISION_INPUT
+from lightning_fabric.utilities.cloud_io import get_filesystem
 from omegaconf import OmegaConf
 from pydantic import Field
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from lnra.config.check import Mistake
 from lnra.config.options import import_target
 from lnra.config.types import Count, NonNegative
-from lnra.run.atomic_checkpoints import AtomicCheckpointIO
+from lnra.diskio import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,20 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
         return "bf16-mixed"
     log.info("this CPU has no native bf16 support: training in fp32")
     return "32-true"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Local checkpoints written beside their destination and renamed over it: Lightning's own temporary file
+    lives in the system temp folder, often another filesystem, where the final move is a copy that a kill
+    truncates (``last.ckpt``, the very file a resume needs). Remote URLs keep Lightning's behaviour."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        if not isinstance(get_filesystem(path), LocalFileSystem):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} does not take storage_options")
+        atomic_torch_save(checkpoint, path)
 
 
 class Trainer(pl.Trainer):

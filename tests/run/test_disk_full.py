@@ -25,7 +25,7 @@ from lnra.data.labels import TestVideos
 from lnra.diskio import partial_path
 from lnra.errors import LnraError
 from lnra.method.scoring import Evaluation
-from lnra.run.atomic_checkpoints import AtomicCheckpointIO
+from lnra.run.trainer import AtomicCheckpointIO
 
 FULL = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 READ_ONLY = OSError(errno.EACCES, os.strerror(errno.EACCES))

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from lnra.callbacks.checkpoints import LastEveryValidation, RngState
 from lnra.diskio import atomic_torch_save, partial_path
-from lnra.run.atomic_checkpoints import AtomicCheckpointIO
+from lnra.run.trainer import AtomicCheckpointIO
 
 MAX_EPOCHS = 3
 # Tiny widths keep an epoch at a second or two on a shared 2-core CPU; skip frames exercise every RNG.
