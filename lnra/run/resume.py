@@ -17,6 +17,7 @@ draws continue the same stream.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -197,3 +198,24 @@ def free_logger_version(run_dir: Path, logger_cfg: DictConfig) -> dict[str, str]
     while (Path(run_dir) / name / f"resume{k}").exists():
         k += 1
     return {"version": f"resume{k}"}
+
+
+def finished_auc(run_dir: Path) -> float | None:
+    """The AUC in ``run_dir/results.json`` when that job finished, else None."""
+    results = Path(run_dir) / RESULTS
+    if not results.is_file():
+        return None
+    try:
+        return float(json.loads(results.read_text())["auc_micro"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise LnraError(f"{results} is unreadable ({err}); delete it to run this job again") from None
+
+
+def finished_cell(cfg: DictConfig, run_dir: Path) -> float | None:
+    """The AUC of a job that already finished, when this command resumes (a sweep); else None."""
+    if not cfg.get("resume"):
+        return None
+    auc = finished_auc(run_dir)
+    if auc is not None:
+        print(f"done before: {run_dir} (AUC {100 * auc:.2f}%, {RESULTS}); skipped")
+    return auc

@@ -1,7 +1,6 @@
 """What a run's folder holds — its outputs, the checkpoint it continues from — and whether a folder named by
-``resume=`` can be continued. Free of torch and of the other run modules, so that the config's relations
-(:mod:`lnra.run.settings`), the run directories (:mod:`lnra.run.rundir`) and resuming
-(:mod:`lnra.run.resume`, :mod:`lnra.run.sweep_resume`) all read a folder the same way."""
+``resume=`` can be continued. Free of torch and of the other run modules, so that the config's relations,
+the run and sweep folders and resuming all read a folder the same way."""
 
 from __future__ import annotations
 
@@ -54,7 +53,7 @@ def is_interrupted(run_dir: Path) -> bool:
 def resume_problem(folder: Path) -> str | None:
     """Why the run folder ``resume=`` names cannot be continued — not a readable folder, finished, nothing
     (or only a damaged file) to continue from — or None; a sweep's folder (``-m ... resume=<folder>``) is
-    left to :mod:`lnra.run.sweep_resume`."""
+    left to :func:`lnra.run.rundir.choose_sweep_dir`."""
     problem = read_problem(folder, "folder")
     if problem:
         return f"run directory {problem}"

@@ -1,34 +1,59 @@
-"""Run directories that are never shared, and never another run's.
+"""Run and sweep folders that are never shared, and never another run's, and the resolvers that name them.
 
-The resolver ``lnra_run_dir`` (``hydra.run.dir``) names the folder of a run: the interrupted run a command
-resumes (see :mod:`lnra.run.resume`), or ``<runs>/<stamp>_<run_name>``. :func:`claim_run_dir` creates it
-only when the run is about to start — after its config was checked — with an exclusive ``mkdir``, so two
-runs started in the same second get different folders; a folder given explicitly that already holds a
-run's outputs is refused instead of overwritten. ``lnra_sweep_dir`` (``hydra.sweep.dir``) makes a new sweep
-folder unless a sweep is resumed (see :mod:`lnra.run.sweep_resume`); ``lnra_config_subdir`` keeps a resumed
-run's original ``.hydra`` files and saves the resuming command's next to them.
+``hydra.run.dir`` is the interrupted run a command resumes (:mod:`lnra.run.resume`), else
+``<runs>/<stamp>_<run_name>``; :func:`claim_run_dir` creates it only once the run's config was checked, with
+an exclusive ``mkdir``, so two runs started in the same second get different folders. ``hydra.sweep.dir`` is
+the sweep that ``-m <same overrides> resume=true`` finishes (its jobs skip what has ``results.json``), else a
+new folder.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.diskio import creatable, new_folder
 from lnra.errors import LnraError
-from lnra.run.fresh_dir import unique_dir
 from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.run_folder import SWEEP_FILES, outputs_in, resume_folder
+from lnra.run.run_folder import SWEEP_FILES, SWEEP_RECORD, outputs_in, resume_folder
+from lnra.run.settings import RunSettings
 
+log = logging.getLogger(__name__)
+
+SWEEP_ENV = "LNRA_SWEEP_DIR"
+# Overrides that may change between the interrupted sweep and the command that finishes it.
+_FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
+
+_claimed: dict[str, str] = {}
 _run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
 _config_subdirs: dict[str, str] = {}
-_sweep_dirs: dict[str, str] = {}
+
+
+def unique_dir(base: str) -> str:
+    """Create and return ``base``, or ``base-1``, ``base-2``, … if it is already taken (once per process)."""
+    if base in _claimed:
+        return _claimed[base]
+    Path(base).parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = base, 0
+    while True:
+        try:
+            os.mkdir(candidate)
+            break
+        except FileExistsError:
+            n += 1
+            candidate = f"{base}-{n}"
+    _claimed[base] = candidate
+    return candidate
 
 
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
@@ -132,21 +157,70 @@ def config_subdir(run_dir_path: str) -> str:
     return _config_subdirs[path]
 
 
-def sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Any) -> str:
-    """``hydra.sweep.dir`` (see :func:`lnra.run.sweep_resume.choose_sweep_dir`), chosen once per process."""
-    if multiruns not in _sweep_dirs:
-        from lnra.run.sweep_resume import choose_sweep_dir
-
-        _sweep_dirs[multiruns] = choose_sweep_dir(multiruns, stamp, resume, overrides)
-    return _sweep_dirs[multiruns]
+def command_key(overrides: Iterable[str]) -> list[str]:
+    """The overrides that make a sweep's cells (in order: the order numbers the jobs)."""
+    return [o for o in map(str, overrides) if not o.lstrip("+~").startswith(_FREE)]
 
 
-def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("lnra_run_dir"):
-        OmegaConf.register_new_resolver("lnra_run_dir", run_dir, use_cache=True)
-    if not OmegaConf.has_resolver("lnra_sweep_dir"):
-        OmegaConf.register_new_resolver("lnra_sweep_dir", sweep_dir, use_cache=True)
-    if not OmegaConf.has_resolver("lnra_config_subdir"):
-        OmegaConf.register_new_resolver("lnra_config_subdir", config_subdir, use_cache=True)
-    if not OmegaConf.has_resolver("lnra_cpus_per_gpu"):
-        OmegaConf.register_new_resolver("lnra_cpus_per_gpu", cpus_per_gpu)
+def find_sweep(multiruns: Path, overrides: Iterable[str]) -> Path | None:
+    """The newest sweep folder under ``multiruns`` that was started with the same cell overrides."""
+    key = command_key(overrides)
+    matches = []
+    for record in Path(multiruns).glob(f"*/{SWEEP_RECORD}"):
+        try:
+            recorded = json.loads(record.read_text()).get("overrides")
+        except (OSError, ValueError):
+            continue
+        if recorded is not None and command_key(recorded) == key:
+            matches.append(record.parent)
+    return max(matches, key=lambda p: (p / SWEEP_RECORD).stat().st_mtime_ns) if matches else None
+
+
+def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterable[str]) -> str:
+    """``hydra.sweep.dir``: the folder a resumed sweep continues in, else a new ``<multiruns>/<stamp>``.
+    Pinned in ``LNRA_SWEEP_DIR``, so that a job resolving it again in another process (a SLURM job, minutes
+    later) lands in the same folder."""
+    pinned = os.environ.get(SWEEP_ENV)
+    if pinned:
+        return pinned
+    overrides = list(map(str, overrides))
+    if resume_folder(resume) is not None:
+        folder = resume_folder(resume).resolve()
+        if not any((folder / name).is_file() for name in SWEEP_FILES):
+            raise LnraError(f"resume={resume}: not a sweep folder (no {SWEEP_RECORD} or multirun.yaml); "
+                            "give the folder a -m command made, e.g. outputs/multiruns/<time>")
+        chosen = str(folder)
+    elif resume:
+        found = find_sweep(Path(multiruns), overrides)
+        if found is None:
+            raise LnraError(f"resume: no sweep of this command in {multiruns} (a folder whose {SWEEP_RECORD} "
+                            f"lists the overrides {' '.join(command_key(overrides)) or '(none)'}); "
+                            "give resume=<sweep folder>, or start the sweep without resume")
+        chosen = str(found)
+    else:
+        chosen = unique_dir(f"{multiruns}/{stamp}")
+        Path(chosen, SWEEP_RECORD).write_text(json.dumps({"overrides": overrides}, indent=2))
+    if resume:
+        log.info("resuming the sweep in %s", chosen)
+    os.environ[SWEEP_ENV] = chosen
+    return chosen
+
+
+def _options_help() -> str:
+    """The ``--help`` reference. Imported here: ``python -m lnra.config.reference`` imports lnra first."""
+    from lnra.config.reference import help_text
+
+    return help_text()
+
+
+def register() -> None:
+    """Make every composition start from the run's settings, and give Hydra lnra's resolvers. Called on
+    ``import lnra``: every way into Hydra (run.py, the compose API in tests, a launcher's job) imports it."""
+    entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
+    ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
+    resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
+                 ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
+                 ("lnra_options_help", _options_help, False))
+    for name, resolver, cached in resolvers:
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver, use_cache=cached)

@@ -93,11 +93,6 @@ class RunSettings(Settings):
     callbacks: Annotated[dict[str, Entry], Field(description="every side output, one entry each")] = {}
 
 
-def defaults() -> dict[str, Any]:
-    """The settings' defaults as the first config every command composes (the entries come from YAML)."""
-    return RunSettings().model_dump(exclude={"dataset", "model", "loss", "trainer", "logger"})
-
-
 # -- relations between options ------------------------------------------------------------------------------
 def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
     ckpt = select(cfg, "ckpt_path")
@@ -215,23 +210,3 @@ def _loss_needs_pseudo(cfg: DictConfig) -> Iterator[Mistake]:
 
 RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _written_folders,
              _logger_folder, _loss_needs_pseudo)
-
-
-def register() -> None:
-    """Make every composition start from these settings, and give Hydra lnra's resolvers (run and sweep
-    folders, the option reference for ``--help``). Called on ``import lnra``: every way into Hydra (run.py,
-    the compose API in tests, a launcher's job process) imports lnra first."""
-    from hydra.core.config_store import ConfigStore
-
-    from lnra.run.rundir import register_resolvers
-
-    ConfigStore.instance().store(name="lnra_settings", node=defaults())
-    register_resolvers()
-    if not OmegaConf.has_resolver("lnra_options_help"):
-        OmegaConf.register_new_resolver("lnra_options_help", _options_help)
-
-
-def _options_help() -> str:
-    from lnra.config.reference import help_text  # only --help reads it
-
-    return help_text()

@@ -23,9 +23,8 @@ from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
 from lnra.run.inputs import missing_inputs
 from lnra.run.results import logged, pixel_results, write_results, write_summary
-from lnra.run.resume import check_checkpoint, checkpoint_to_load, checkpoint_to_resume
+from lnra.run.resume import check_checkpoint, checkpoint_to_load, checkpoint_to_resume, finished_cell
 from lnra.run.settings import RELATIONS, RunSettings
-from lnra.run.sweep_resume import finished_cell
 from lnra.run.trainer import argument_mistakes
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from helpers.paths import REPO, tmp_paths
-from lnra.run.sweep_resume import SWEEP_ENV
+from lnra.run.rundir import SWEEP_ENV
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

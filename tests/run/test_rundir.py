@@ -15,9 +15,8 @@ import torch
 from helpers.data import write_dataset
 from helpers.paths import REPO, tmp_paths
 
-from lnra.run.fresh_dir import unique_dir
 from lnra.run.resume import SLURM_MARKER, find_run_to_resume
-from lnra.run.rundir import claim, config_subdir, run_dir
+from lnra.run.rundir import claim, config_subdir, run_dir, unique_dir
 
 
 def _fake_run(runs: Path, name: str, *, ckpt: bool = True, finished: bool = False, mtime: float = 0) -> Path:
@@ -34,7 +33,7 @@ def _fake_run(runs: Path, name: str, *, ckpt: bool = True, finished: bool = Fals
 
 def test_concurrent_processes_get_different_directories(tmp_path):
     base = tmp_path / "runs" / "2026-01-01_00-00-00_synthetic_none"
-    code = "import sys; from lnra.run.fresh_dir import unique_dir; print(unique_dir(sys.argv[1]))"
+    code = "import sys; from lnra.run.rundir import unique_dir; print(unique_dir(sys.argv[1]))"
     cmd = [sys.executable, "-c", code, str(base)]
     procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(6)]
     dirs = [p.communicate(timeout=120)[0].strip() for p in procs]

@@ -18,9 +18,8 @@ from omegaconf import OmegaConf
 
 from lnra.errors import LnraError
 from lnra.run import resume as resume_mod
-from lnra.run.resume import checkpoint_to_resume
-from lnra.run.rundir import config_subdir
-from lnra.run.sweep_resume import SWEEP_ENV, SWEEP_RECORD, choose_sweep_dir, find_sweep, finished_cell
+from lnra.run.resume import checkpoint_to_resume, finished_cell
+from lnra.run.rundir import SWEEP_ENV, SWEEP_RECORD, choose_sweep_dir, config_subdir, find_sweep
 
 COMMAND = ["experiment=table1", "dataset=ped2,avenue", "pseudo=none,skip_frame"]
 
