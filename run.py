@@ -23,9 +23,8 @@ os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
 # hydra/launcher=ray: Ray would merge the jobs' console lines that differ only in their numbers (each job's
 # epoch and AUC lines) into one "[repeated Nx across cluster]"; every job's line is shown instead.
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-# conf/hydra/launcher/ray.yaml has the Ray plug-in's name, so that hydra/launcher=ray gets lnra's settings;
-# Hydra checks it against the plug-in's schema of that name (it passes) and warns that this matching by
-# name is deprecated. The file is complete without the schema, so it keeps working when Hydra drops it.
+# conf/hydra/launcher/ray.yaml has the Ray plug-in's name (hydra/launcher=ray gets lnra's settings), so Hydra
+# warns that checking it against the plug-in's schema by name is deprecated; the file needs no schema.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
 
 from lnra.errors import LnraError  # noqa: E402 - LNRA_ROOT first: the config's paths read it
@@ -104,17 +103,14 @@ def main() -> None:
     flags = list(sys.argv[1:])
     for override in args.overrides:  # what is left are Hydra's flags and their values
         flags.remove(override)
-    if any(getattr(args, flag, None) for flag in NOT_A_RUN):
-        sys.argv = [sys.argv[0], *flags, *overrides]
-        hydra_main()
-        return
-    refused, good = command_mistakes(overrides, CONF, multirun=args.multirun)
-    if args.multirun:
+    if not any(getattr(args, flag, None) for flag in NOT_A_RUN):  # --help, --cfg, ...: Hydra answers them
+        refused, good = command_mistakes(overrides, CONF, multirun=args.multirun)
+        if not args.multirun:
+            guarded(lambda: single_run(good, refused))
+            return
         guarded(lambda: check_sweep(good, refused))
-        sys.argv = [sys.argv[0], *flags, *overrides]
-        hydra_main()
-    else:
-        guarded(lambda: single_run(good, refused))
+    sys.argv = [sys.argv[0], *flags, *overrides]
+    hydra_main()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,8 @@
-"""Writes that fail because the disk is full or the place is read-only, told in one line.
+"""Paths checked before a command writes, and writes that leave the old file or the complete new one.
 
-A full disk mid-sweep otherwise surfaces as a traceback from deep inside ``torch.save`` or NumPy, with
-no hint of which disk or how much room is left. Every write that matters for resuming (checkpoints, the
-frame cache, results) goes through :func:`explained_write_errors`, which turns those errors into one
-:class:`~lnra.errors.LnraError` naming the path and the free space; the writers themselves make sure the
-previous file is intact, so the same command with ``resume=true`` continues once there is room.
+A full disk mid-sweep otherwise surfaces as a traceback from deep inside ``torch.save`` or NumPy; here it is
+one :class:`~lnra.errors.LnraError` naming the path and the free space, and as the previous file is intact,
+the same command with ``resume=true`` continues once there is room.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,41 +122,34 @@ def unreadable(path: str | os.PathLike, what: str, kind: Kind = None) -> str | N
 
 
 def _human(n_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n_bytes < 1024 or unit == "GB":
+    for unit in ("B", "KB", "MB"):
+        if n_bytes < 1024:
             return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{int(n_bytes)} B"
         n_bytes /= 1024
-    raise AssertionError("unreachable")
+    return f"{n_bytes:.1f} GB"
 
 
 def free_space(path: str | os.PathLike) -> str:
     """Free space on the file system holding ``path`` (or its nearest existing parent), for messages."""
-    folder = Path(path).absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
     try:
-        return f"{_human(shutil.disk_usage(folder).free)} free"
+        return f"{_human(shutil.disk_usage(_nearest(Path(path).absolute())[0]).free)} free"
     except OSError:
         return "free space unknown"
 
 
-def write_error(path: str | os.PathLike, what: str, err: OSError) -> LnraError:
-    """The one-line error for a failed write of ``what`` to ``path``."""
-    reason = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "no permission (or read-only)"
-    return LnraError(f"cannot write {what} {path}: {reason} [{err.strerror or err}], {free_space(path)} "
-                     "there; the previous file is intact: free space (or fix the permission) and run the "
-                     "command again (resume=true continues an interrupted run)")
-
-
 @contextmanager
 def explained_write_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """Re-raise a full-disk or permission error inside the block as :func:`write_error`; others pass."""
+    """Re-raise a full-disk or permission error inside the block as one line about writing ``what`` to
+    ``path``; other errors pass."""
     try:
         yield
     except OSError as err:
-        if err.errno in WRITE_ERRNOS:
-            raise write_error(path, what, err) from None
-        raise
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        reason = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "no permission (or read-only)"
+        raise LnraError(f"cannot write {what} {path}: {reason} [{err.strerror or err}], {free_space(path)} "
+                        "there; the previous file is intact: free space (or fix the permission) and run the "
+                        "command again (resume=true continues an interrupted run)") from None
 
 
 def partial_path(path: Path) -> Path:
@@ -174,9 +165,8 @@ def _fsync_dir(folder: Path) -> None:
     except OSError:  # some filesystems do not allow opening a folder; the rename is still atomic
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -198,12 +188,8 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` that replaces it only if the block succeeds; on any failure
-    the old file is untouched and the temporary one removed.
-
-    ``tmp``: where to write, for a writer whose leftovers are found by name (default: a hidden sibling
-    with the same suffix, so that format-sniffing writers still see it).
-    """
+    """Yield a temporary sibling of ``path`` (default: hidden, same suffix, so that format-sniffing writers
+    still see it) that replaces ``path`` only if the block succeeds; on failure the old file stays."""
     path = Path(path)
     tmp = tmp or path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
     try:
@@ -215,12 +201,9 @@ def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Pa
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty hidden staging folder beside ``path`` that replaces ``path`` (and all it held) only
-    if the block succeeds: a reader sees the old folder or the complete new one, never a half-written one;
-    a failed block leaves nothing, not even the parent folders it made.
-
-    The staging folder has a fixed name, so one left by a killed process is cleared by the next build.
-    """
+    """Yield an empty hidden staging folder that replaces ``path`` only if the block succeeds, so a reader
+    never sees a half-written folder, and a failed block leaves nothing, not even the parents it made; its
+    fixed name lets the next build clear one a killed process left."""
     path = Path(path)
     staging = path.with_name(f".{path.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)

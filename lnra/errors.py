@@ -1,8 +1,5 @@
-"""One exception type for everything a user can get wrong.
-
-The entry points catch :class:`LnraError` and print its message as a single line, so a wrong path or
-an inconsistent label file reads as an instruction, not as a stack trace.
-"""
+"""One exception type for everything a user can get wrong: the entry points print its message as one line,
+so a wrong path or an inconsistent label file reads as an instruction, not as a stack trace."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """One check of a composed config, before anything is built: every mistake at once, one line each.
 
-Every ``_target_`` entry is checked against its class's signature (:mod:`lnra.config.options`), the keys
-that are no class's (``task``, ``seed``, ``paths.*``, the pseudo-anomaly variant) against the run's
-settings model, and then the relations between options that the run states itself. A value that is an
-interpolation (``${pseudo.technique}``) is checked where it is set, not where it is read.
+Each ``_target_`` entry is checked against its class's signature, the keys no class has against the run's
+settings model, then the relations between options. An interpolation is checked where it is set, not where
+it is read.
 """
 
 from __future__ import annotations

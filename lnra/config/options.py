@@ -1,12 +1,8 @@
 """Options are the keyword parameters of the classes the config builds: one declaration, in the signature.
 
-A config entry with ``_target_: pkg.Class`` builds ``pkg.Class(**its other keys)``, so each key is a
-parameter of that constructor, and the constructor's signature already says everything an option needs:
-its type (the annotation, with pydantic constraints as ``Annotated[int, Field(ge=1)]``), its default and,
-in ``Field(description=...)`` (or, for other libraries' classes, the ``Args:`` section of the docstring),
-its one line of help. This module reads those signatures with pydantic and turns a refused value into what
-the user reads: ``key=value: must be <what is allowed>``. Lightning's ``Trainer`` and any user's own class
-are checked the same way, through their own signatures.
+A ``_target_`` entry's keys are its class's constructor parameters, whose annotations (with pydantic
+constraints), defaults and ``Field(description=...)`` (or a docstring's ``Args:`` section) say everything an
+option needs. This module reads them with pydantic and words a refusal as ``key=value: must be <allowed>``.
 """
 
 from __future__ import annotations
@@ -25,6 +21,8 @@ from typing import Annotated, Any, Literal
 import annotated_types as at
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
+
+from lnra.errors import LnraError
 
 HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 REQUIRED = inspect.Parameter.empty
@@ -313,8 +311,6 @@ def value_at(values: Any, path: tuple[str, ...]) -> Any:
 def checked(cls: type) -> type:
     """Class decorator: the constructor refuses what its own signature does not allow — the same check and
     the same ``name=value: what is allowed`` lines as the config check, for code that builds it directly."""
-    from lnra.errors import LnraError
-
     init = cls.__init__
     signature = inspect.signature(init)
 

@@ -1,8 +1,7 @@
 """The option reference, generated from the declarations: ``docs/options.md`` and ``python run.py --help``.
 
-``python -m lnra.config.reference`` imports every class that a file of ``conf/`` builds (``_target_``) and
-writes one table per class — option, what is allowed, default, meaning — plus the run's own settings; a
-test keeps the committed file equal to a fresh one. ``--help`` prints the same rows from that file, so it
+``python -m lnra.config.reference`` writes one table per class a ``conf/`` file builds, plus the run's own
+settings (a test keeps the committed file current); ``--help`` prints the same rows from that file, so it
 answers without importing torch.
 """
 

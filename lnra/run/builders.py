@@ -1,17 +1,16 @@
-"""Turn a composed config into the objects of a run: data, pseudo anomalies, model, callbacks, trainer.
+"""Turn a composed config into the objects of a run: the one place that does it (tasks, benchmarks, tests).
 
-:func:`build_run` is the one place that does it, for ``run.py``'s tasks, the benchmarks and the tests.
-Every object comes from a ``_target_`` entry (``dataset``, ``model`` with its ``net``, ``loss``,
-``trainer``, ``logger``, each ``callbacks`` entry), so a user swaps a component or adds one from the
-command line. This module adds only what flows from one object to the next: the data's clip shape to the
-net and the intruder sources, the pseudo anomalies to the DataModule, and the run's facts (its directory,
-a preview of its pseudo anomalies) to the callbacks whose constructors ask for them by name.
+Every object comes from a ``_target_`` entry, so a user swaps or adds a component from the command line;
+this module adds only what flows from one object to the next: the data's clip shape to the net and the
+intruder sources, the pseudo anomalies to the DataModule, and the run's facts to the callbacks that ask for
+them by name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from lnra.loading.datamodule import VideoDataModule
 from lnra.method.module import LnraModule
 from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.run.results import run_hparams
-from lnra.run.resume import free_logger_version
 
 
 @dataclass
@@ -65,9 +63,8 @@ def build_pseudo(cfg: DictConfig, datamodule: VideoDataModule) -> PseudoAnomalie
     """The pseudo-anomaly types of ``cfg.pseudo``: an optional skip frame and any patch techniques."""
     pseudo = cfg.pseudo
     what = f"the patch pseudo anomaly of pseudo={pseudo.name}"
-    frame = {"height": datamodule.height, "width": datamodule.width}
+    shape = {"height": datamodule.height, "width": datamodule.width, "clip_len": datamodule.clip_len}
     patches = []
-    shape = {**frame, "clip_len": datamodule.clip_len}
     for entry in pseudo.get("patches") or []:  # a patch's intruders are built for the data's frames
         source = {"source": instantiate_entry(entry.source, what, **wired(entry.source, shape))} \
             if entry.get("source") is not None else {}
@@ -75,10 +72,6 @@ def build_pseudo(cfg: DictConfig, datamodule: VideoDataModule) -> PseudoAnomalie
     skip = pseudo.get("skip")
     return PseudoAnomalies(skip=None if skip is None else SkipFrame(**OmegaConf.to_container(skip)),
                            patches=patches)
-
-
-def _params(node: DictConfig) -> dict[str, Any]:
-    return options_of(import_target(node._target_))
 
 
 def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
@@ -94,7 +87,7 @@ def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
 
 def wired(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
     """The run's facts that ``node``'s class asks for by parameter name and the config does not set."""
-    params = _params(node)
+    params = options_of(import_target(node._target_))
     return {name: value for name, value in facts.items() if name in params and name not in node}
 
 
@@ -107,13 +100,24 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule)
             for name, entry in (cfg.get("callbacks") or {}).items() if entry is not None]
 
 
+def _free_logger_version(run_dir: Path, logger_cfg: DictConfig) -> dict[str, str]:
+    """Logger arguments that keep a resumed run's earlier logs: Lightning's CSV logger deletes an existing
+    ``metrics.csv``, so a resumed run logs into ``<name>/resume<k>`` when ``<name>/<version>`` is taken."""
+    name, version = str(logger_cfg.get("name") or ""), str(logger_cfg.get("version") or "")
+    taken = Path(run_dir) / name / version
+    if not (taken.is_dir() and any(taken.iterdir())):
+        return {}
+    k = next(k for k in count(1) if not (Path(run_dir) / name / f"resume{k}").exists())
+    return {"version": f"resume{k}"}
+
+
 def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
     """The ``logger`` entry, writing into the run directory, or False. A resumed run keeps TensorBoard in
     its folder (event files are appended: one run, one HParams row); a CSV log would be overwritten."""
     if not cfg.get("logger"):
         return False
     appends = str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger")
-    version = {} if appends else free_logger_version(run_dir, cfg.logger)
+    version = {} if appends else _free_logger_version(run_dir, cfg.logger)
     return instantiate_entry(cfg.logger, "the logger", save_dir=str(run_dir), **version)
 
 
@@ -131,10 +135,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | 
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
-    """Build a run's objects and check the data's listing (cheap) before anything heavy starts.
-
-    ``training=False`` (scoring a checkpoint) builds no pseudo anomalies and needs no training split.
-    """
+    """Build a run's objects and check the data's listing (cheap) before anything heavy starts;
+    ``training=False`` (scoring a checkpoint) builds no pseudo anomalies and needs no training split."""
     datamodule = build_datamodule(cfg, training)
     module = build_module(cfg, datamodule)
     datamodule.check_test_split()

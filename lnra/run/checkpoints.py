@@ -1,13 +1,9 @@
 """Loading weights for testing, scoring and export: lnra's Lightning checkpoints and the paper's originals.
 
-The paper's released files are ``torch.save`` pickles of a dict whose ``model`` entry is a whole
-pickled ``nn.DataParallel`` module of classes from the original code (``model.autoencoder.convAE``
-and friends), or a dict with a ``model_statedict``. Unpickling such a module normally imports that
-code and runs it. Here every file goes through torch's ``weights_only`` unpickler, which rebuilds
-tensors and plain containers only; the module classes a model pickle may name (the three original
-classes and torch's own layer classes) are mapped to :class:`PickledModule`, an inert stand-in that
-merely keeps the attributes it is given. The weights are then read out of those stand-ins. Any other
-class or function in the file (``os.system``, say) is refused before it can run.
+The paper's released files pickle whole ``nn.Module`` objects of the original code; unpickling them would
+import and run that code. Every file goes through torch's ``weights_only`` unpickler instead, with the module
+classes such a pickle may name mapped to :class:`PickledModule`, an inert stand-in the weights are read out
+of; any other class or function in the file (``os.system``, say) is refused before it can run.
 """
 
 from __future__ import annotations
@@ -65,10 +61,8 @@ class PickledModule:
 @cache
 def _stand_ins() -> tuple[tuple[type, str], ...]:
     """(stand-in class, class path) for the original classes and every layer class of ``torch.nn``."""
-    paths = set(ORIGINAL_CLASSES)
-    for obj in vars(nn).values():
-        if isinstance(obj, type) and issubclass(obj, nn.Module):
-            paths.add(f"{obj.__module__}.{obj.__qualname__}")
+    paths = {*ORIGINAL_CLASSES, *(f"{obj.__module__}.{obj.__qualname__}" for obj in vars(nn).values()
+                                  if isinstance(obj, type) and issubclass(obj, nn.Module))}
     return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {"class_path": p}), p) for p in sorted(paths))
 
 
@@ -91,9 +85,7 @@ def safe_load(path: Path) -> Any:
         with torch.serialization.safe_globals(list(_stand_ins())):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        message = str(err).strip()
-        unsupported = re.findall(r"Unsupported global: GLOBAL (\S+)", message)
-        refused = _refused_globals(path) or unsupported
+        refused = _refused_globals(path) or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
         if not refused:
             raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
         raise LnraError(
@@ -142,8 +134,7 @@ def _strip(state: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, tor
     out = {}
     for key, value in state.items():
         for prefix in prefixes:
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
+            key = key.removeprefix(prefix)
         out[key] = value
     return out
 
@@ -210,11 +201,8 @@ def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
 
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
                           width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
-    """Build the autoencoder a checkpoint was trained as, in eval mode, for scoring or export.
-
-    The widths come from the weights' shapes; the clip shape from the checkpoint (or its run's
-    config), else the paper's 16×256×256; explicit arguments override both.
-    """
+    """Build the autoencoder a checkpoint was trained as, in eval mode: widths from the weights' shapes, the
+    clip shape from the arguments, else the checkpoint (or its run's config), else the paper's 16×256×256."""
     weights = read_weights(Path(path))
     known = weights.clip_shape or PAPER_CLIP_SHAPE
     if weights.clip_shape is None and not (height and width):

@@ -1,11 +1,8 @@
 """``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once.
 
 Options live in the signatures of the classes the config builds, not in the YAML files, so a plain
-``key=value`` is given to Hydra as ``++key=value`` (set it, whether or not a YAML file mentions it) and
-the check that follows composition refuses a key no class has, with the name it probably meant. A group
-choice (``dataset=ped2``) is looked up among the group's files before Hydra composes, so that every wrong
-choice is named at once. A single run is then composed once, checked once, and given its run directory
-only when it is about to start; a sweep is checked value by value and handed to Hydra's sweeper.
+``key=value`` goes to Hydra as ``++key=value`` and the check after composition refuses a key no class has; a
+group choice (``dataset=ped2``) is looked up among the group's files first, so every wrong one is named.
 """
 
 from __future__ import annotations
@@ -24,16 +21,12 @@ from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobStatus, run_job
 from hydra.errors import HydraException
 from hydra.types import HydraContext, RunMode, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from lnra.errors import LnraError
 
 OFF = {"false", "null", "none", "0"}  # Trainer(logger=False) is how Lightning users turn the logger off
-
-
-def _is_group(key: str, conf_dir: Path) -> bool:
-    return "/" in key or (conf_dir / key).is_dir()
 
 
 def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
@@ -44,15 +37,11 @@ def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
         key, _, value = text.partition("=")
         if key == "logger" and value.lower() in OFF:
             text = "logger=none"
-        elif "=" in text and key[:1] not in "+~" and not key.startswith("hydra.") \
-                and not _is_group(key, conf_dir):
+        elif "=" in text and key[:1] not in "+~" and not key.startswith("hydra.") and "/" not in key \
+                and not (conf_dir / key).is_dir():
             text = f"++{text}"
         out.append(text)
     return out
-
-
-def _options(group: str, conf_dirs: Sequence[Path]) -> list[str]:
-    return sorted({p.stem for conf in conf_dirs for p in (conf / group).glob("*.yaml")})
 
 
 def _searchpath(parsed: Sequence[Override]) -> list[Path]:
@@ -81,7 +70,7 @@ def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -
             continue
         group = o.key_or_group
         if any((conf / group).is_dir() for conf in conf_dirs) and not o.is_delete():
-            known = _options(group, conf_dirs)
+            known = sorted({p.stem for conf in conf_dirs for p in (conf / group).glob("*.yaml")})
             values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
             for value in values:
                 if value is not None and str(value) not in known:
@@ -138,15 +127,11 @@ class Command:
         return job.return_value
 
 
-def full_error() -> bool:
-    return os.environ.get("HYDRA_FULL_ERROR") == "1"
-
-
 def refuse(lines: Sequence[str]) -> None:
     """Exit 2 with one ``error:`` line each (with ``HYDRA_FULL_ERROR=1``: raise them, traceback and all)."""
     if not lines:
         return
-    if full_error():
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise LnraError("\nerror: ".join(lines))
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
@@ -161,7 +146,3 @@ def guarded(work: Callable[[], object]) -> object:
         refuse(str(err).split("\nerror: "))
     return None
 
-
-def with_run_dir(cfg: DictConfig) -> str:
-    """``hydra.run.dir`` resolved (without the ``hydra`` node's interpolations being cached)."""
-    return str(OmegaConf.select(cfg, "hydra.run.dir"))

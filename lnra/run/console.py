@@ -1,11 +1,5 @@
-"""What a run prints: each thing once, and lnra's own account of the run; everything else to run.log.
-
-The console (``conf/hydra/job_logging/lnra.yaml``) shows lnra's lines (what is run, progress, the AUC
-of each epoch, the result) and every warning; ``run.log`` also keeps Lightning's device and model lines.
-:func:`setup_console` undoes what would print a message twice or on every epoch: Lightning's own
-handler (added when it is imported before Hydra configures logging), its advertisement line, and a
-deprecation warning that Lightning's pytree helper raises inside every loop.
-"""
+"""What a run prints: lnra's own account of the run and every warning, each once; the rest goes to run.log
+(``conf/hydra/job_logging/lnra.yaml`` puts these filters and handlers together)."""
 
 from __future__ import annotations
 
@@ -18,8 +12,6 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
-
-log = logging.getLogger(__name__)
 
 LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
 
@@ -65,7 +57,8 @@ class TqdmStreamHandler(logging.StreamHandler):
 
 
 def setup_console() -> None:
-    """Route Lightning's messages through the root handlers only, and silence the repeated noise."""
+    """Undo what would print a message twice or on every epoch: Lightning's own handlers (added when it is
+    imported before Hydra configures logging) and a deprecation warning raised inside every loop."""
     for name in LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):

@@ -1,9 +1,8 @@
 """Check every input a run needs before anything heavy, and report all that are missing at once.
 
-Without this a run stops at the first missing input it happens to build (say the CIFAR-100 intruders),
-the user fixes that and reruns, and only then learns that the dataset is missing too. Here the dataset
-splits, the labels, the intruder source and the checkpoint are only looked up (no frame is decoded, no
-model built), and the one error line names each missing input with the command that gets it.
+Otherwise a run stops at the first missing input it builds, and the user learns of the next one only after
+fixing it. Here inputs are only looked up (no frame decoded, no model built), and one line names each
+missing input with the command that gets it.
 """
 
 from __future__ import annotations
@@ -108,14 +107,9 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
 
 def intruder_inputs(cfg: DictConfig) -> list[Missing]:
     """The intruder sources of the patch pseudo anomalies (each one once, even when shared)."""
-    found: list[Missing] = []
-    for entry in cfg.pseudo.get("patches") or []:
-        if entry.get("source") is None:
-            continue  # a patch of its own making, without intruders
-        missing = _source_missing(entry.source, cfg)
-        if missing is not None and missing not in found:
-            found.append(missing)
-    return found
+    found = [_source_missing(entry.source, cfg) for entry in cfg.pseudo.get("patches") or []
+             if entry.get("source") is not None]  # a patch of its own making has no intruders
+    return [missing for missing in dict.fromkeys(found) if missing is not None]
 
 
 def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:

@@ -1,11 +1,8 @@
 """The CPUs of one sweep job under ``hydra/launcher=ray``: ``hydra.launcher.ray.remote.num_cpus``.
 
-Each job asks Ray for one GPU. Ray also reserves the task's ``num_cpus`` and sets the job's
-``OMP_NUM_THREADS`` to it, so a job should ask for the CPUs that go with one GPU: with Ray's default
-(one CPU) every job would compute on one thread, and with a fixed larger number a machine with few
-cores per GPU would run fewer jobs than it has GPUs. The share is counted on the machine that launches
-the sweep, when the launcher is made (before Ray starts). A machine without a GPU is refused here,
-saying what to do instead, where Ray would otherwise wait for a GPU forever.
+Ray sets a job's ``OMP_NUM_THREADS`` to the CPUs it reserves for it, so each job (one GPU) asks for the CPUs
+that go with one GPU: Ray's default of one CPU would compute on one thread. A machine without a GPU is refused
+here, where Ray would wait for one forever.
 """
 
 from __future__ import annotations
@@ -24,12 +21,8 @@ def machine_cpus() -> float:
 
 
 def cpus_per_gpu(cpus: int | None, gpus: int | None) -> float:
-    """``cpus / gpus``, rounded down to whole CPUs (to 1/100 below one CPU, as Ray allows fractions).
-
-    ``cpus`` and ``gpus`` are ``hydra.launcher.ray.init.num_cpus`` and ``num_gpus``: None counts this
-    machine's (CPUs as Ray does, GPUs through ``torch.cuda.device_count()``, which like Ray respects
-    ``CUDA_VISIBLE_DEVICES``).
-    """
+    """``cpus / gpus`` (``hydra.launcher.ray.init.num_cpus`` and ``num_gpus``; None: this machine's), rounded
+    down to whole CPUs, or to 1/100 below one CPU, as Ray allows fractions."""
     if gpus is None:
         import torch
 

@@ -1,9 +1,7 @@
 """What a finished run leaves, assembled in one place: ``results.json`` (the numbers), ``scores.csv`` (per
-frame), ``summary.md`` (the same run told to a person), and the settings its HParams row shows.
-
-Everything comes forward from the run: the result pass's :class:`~lnra.method.scoring.Evaluation`, the
-values the module and the callbacks logged (``trainer.callback_metrics``), the validation history, the
-built objects and the config — never from looking callbacks up.
+frame), ``summary.md`` (the same run told to a person), and the settings its HParams row shows. Everything
+comes forward from the run (its evaluation, what was logged, the history, the config), never from looking
+callbacks up.
 """
 
 from __future__ import annotations
@@ -50,11 +48,8 @@ def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
 
 def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                   history: list[dict[str, float]]) -> Path:
-    """Write ``scores.csv`` and then ``results.json``, and return the latter's path.
-
-    ``results.json`` marks a run as finished (a resumed sweep skips it), so it is written last and by
-    rename: it exists complete or not at all. A full disk or a read-only folder is one line.
-    """
+    """Write ``scores.csv``, then ``results.json`` and return its path. ``results.json`` marks a run as
+    finished (a resumed sweep skips it), so it is written last and by rename: complete or not at all."""
     run_dir = Path(run_dir)
     last = history[-1] if history else {}
     results = {**meta, "auc_micro": evaluation.auc_micro, "auc_macro": evaluation.auc_macro,

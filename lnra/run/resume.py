@@ -1,17 +1,8 @@
 """Continuing an interrupted training run in its own run directory.
 
-``python run.py ... resume=true`` (or ``ckpt_path=last``) continues the newest interrupted run of the same
-``run_name``; ``resume=<run dir>`` continues that one. A run is *interrupted* when it has a checkpoint to
-continue from (``checkpoints/last.ckpt``, written after every validation, or Lightning's SLURM
-``hpc_ckpt_<n>.ckpt``) and no ``results.json`` (written only when a run finished). Which directory a
-run uses is decided when Hydra resolves ``hydra.run.dir`` (:func:`lnra.run.rundir.run_dir`, which calls
-:func:`find_interrupted_run` here); :func:`checkpoint_to_resume` then tells ``train`` what to load, or
-explains why there is nothing to resume.
-
-A checkpoint carries everything training needs to go on as if never stopped: weights, optimiser,
-epoch and step (Lightning), the best-AUC tracking (the ``ModelCheckpoint`` state), the validation
-history (:class:`lnra.method.module.LnraModule`) and — via
-:class:`lnra.callbacks.rng_state.RngStateCallback` — the random number generators, so the pseudo-anomaly
+``resume=true`` (or ``ckpt_path=last``) continues the newest interrupted run of the same ``run_name``,
+``resume=<run dir>`` that one. The checkpoint holds everything training needs to go on as if never stopped,
+the random number generators included (:class:`lnra.callbacks.checkpoints.RngState`), so the pseudo-anomaly
 draws continue the same stream.
 """
 
@@ -25,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
@@ -61,19 +54,11 @@ def find_interrupted_run(runs_dir: Path, run_name: str) -> Path | None:
 
 def in_sweep() -> bool:
     """True inside a job of a Hydra multirun (``-m``)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def slurm_job_id() -> str | None:
     return os.environ.get("SLURM_JOB_ID")
-
-
-def slurm_requeued() -> bool:
-    """True in a SLURM job that was requeued (preempted, or requeued by Lightning before its time limit)."""
-    return slurm_job_id() is not None and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
 
 
 def find_slurm_run(runs_dir: Path, job_id: str) -> Path | None:
@@ -89,14 +74,14 @@ def resume_requested(resume: Any, ckpt_path: Any) -> bool:
 
 
 def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
-    """The run directory a command continues, or None for a new run (see the module docstring)."""
+    """The run directory a command continues, or None for a new run."""
     folder = resume_folder(resume)
     if folder is not None:
         return folder.resolve() if is_interrupted(folder.resolve()) else None
     if resume_requested(resume, ckpt_path):
         return find_interrupted_run(runs_dir, run_name)
     job = slurm_job_id()
-    if slurm_requeued() and job:
+    if job and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:  # requeued: preempted, or by Lightning
         return find_slurm_run(runs_dir, job)
     return None
 
@@ -122,12 +107,9 @@ def checkpoint_to_load(cfg: DictConfig) -> Path | None:
 
 
 def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out.update(_flat(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: node}
+    if not isinstance(node, dict):
+        return {prefix[:-1]: node}
+    return {k: v for key, value in node.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
 
 
 def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
@@ -152,11 +134,8 @@ def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
 
 def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     """The checkpoint ``train`` continues from: the run directory's own when it is a resumed run, else
-    ``ckpt_path`` (a file: start this new run from its weights and training state), else None.
-
-    Raises when resuming was asked for but the run directory is a new one — the resolver found no
-    interrupted run — so a typo never silently starts training from scratch.
-    """
+    ``ckpt_path`` (a file: start this new run from its weights and training state), else None. Resuming
+    into a new run directory is refused, so that a typo never silently starts training from scratch."""
     resume, ckpt_path = cfg.get("resume"), cfg.get("ckpt_path")
     if resume and ckpt_path and ckpt_path != "last":
         raise LnraError(f"resume={resume} and ckpt_path={ckpt_path} both say where to continue from; "
@@ -185,19 +164,6 @@ def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
         raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "
                         "optimiser or epoch, so training cannot continue from it; score it with task=test")
     load_weights_into(module.model, weights, path)
-
-
-def free_logger_version(run_dir: Path, logger_cfg: DictConfig) -> dict[str, str]:
-    """Logger arguments that keep a resumed run's earlier logs: Lightning's CSV logger deletes an existing
-    ``metrics.csv``, so a resumed run logs into ``<name>/resume<k>`` when ``<name>/<version>`` is taken."""
-    name, version = str(logger_cfg.get("name") or ""), str(logger_cfg.get("version") or "")
-    taken = Path(run_dir) / name / version
-    if not (taken.is_dir() and any(taken.iterdir())):
-        return {}
-    k = 1
-    while (Path(run_dir) / name / f"resume{k}").exists():
-        k += 1
-    return {"version": f"resume{k}"}
 
 
 def finished_auc(run_dir: Path) -> float | None:

@@ -30,18 +30,14 @@ def outputs_in(folder: Path) -> list[str]:
     return [name for name in RUN_OUTPUTS if (folder / name).is_file() or any((folder / name).glob("*.ckpt"))]
 
 
-def _complete(path: Path) -> bool:
-    """``torch.save`` writes a zip archive, whose directory is at the end: a cut-off file has none."""
-    return path.is_file() and zipfile.is_zipfile(path)
-
-
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint to continue ``run_dir`` from: the newer complete one of ``last.ckpt`` and a SLURM
     ``hpc_ckpt``. A damaged file does not count, so a resume never picks (and writes into) a run it
     cannot continue."""
     run_dir = Path(run_dir)
     candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
-    existing = [p for p in candidates if _complete(p)]
+    # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
+    existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
     return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
 
 

@@ -1,7 +1,6 @@
-"""The options of a run that are no class's parameters — the task, the seed, where things are, the
-pseudo-anomaly variant — declared once here (a pydantic model, registered with Hydra as the first config
-every command composes), and the relations between options that only the run can check. Free of torch:
-``--help`` composes with it."""
+"""The options of a run that are no class's parameters (the task, the seed, where things are, the
+pseudo-anomaly variant), declared once as a pydantic model, and the relations between options that only the
+run can check. Free of torch: ``--help`` composes with it."""
 
 from __future__ import annotations
 
@@ -144,8 +143,7 @@ def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
         if not isinstance(value, int | float) or isinstance(value, bool):
             continue  # none, or of the wrong type (reported with the trainer's arguments)
         everything = value == 0 if option == "overfit_batches" else isinstance(value, float) and value == 1.0
-        partial = not everything
-        if partial:
+        if not everything:
             yield Mistake(f"trainer.{option}", value, "would score only part of the test set, but the AUC is "
                           f"defined over every test window; remove trainer.{option} (validate less often "
                           "with trainer.check_val_every_n_epoch=N; smoke-test with "

@@ -1,16 +1,10 @@
 """How a single run that stops early ends: what it saved, the command that goes on, and nothing left behind.
 
-A run is stopped by Ctrl-C (SIGINT), by SIGTERM (a scheduler, ``kill``), or by an input found wrong only
-once it started (a damaged frame while the frame cache is built, a checkpoint that does not fit the
-model). Lightning shuts down on a ``KeyboardInterrupt`` (the loggers closed, ``sys.exit(1)``) but, before
-the training loop, leaves SIGTERM to its default (the process dies at once, saying nothing) and during it
-only stops after the batch; here both signals raise :class:`Interrupted`, a ``KeyboardInterrupt``, where the
-run is — building the frame cache, training or validating — so every stop takes the same path.
-
-What a stopped run saved is its newest checkpoint: ``last.ckpt`` is written, atomically, after every
-validation, so a run continues from the last validation it finished (``resume=<run dir>``). A run stopped
-before it saved anything — or refused by such an input — leaves no run directory (a folder of a config and
-a log and nothing to continue from); the folder is removed only when this process made it.
+Lightning leaves SIGTERM to the system before training (the process dies saying nothing) and stops only after
+the batch during it, so SIGINT and SIGTERM both raise :class:`Interrupted`, a ``KeyboardInterrupt``, where the
+run is, and every stop takes Ctrl-C's path. A run continues from the last validation it finished
+(``last.ckpt``); one stopped, or refused by an input found wrong only once it started, before it saved
+anything leaves no run directory (removed only when this process made it).
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The Trainer of every run: Lightning's, with the few rules lnra adds to its arguments.
 
-``conf/trainer/*.yaml`` builds it from ``_target_`` like every other object. Its signature declares only the
-arguments whose allowed values are narrower than Lightning's (``max_epochs=0`` would score an untrained
-model; ``precision: auto`` is lnra's) or whose refusal Lightning words poorly; every other argument is
-Lightning's own, checked against ``pytorch_lightning.Trainer``'s signature. ``None`` leaves an argument to
-Lightning's default, so no default is restated here.
+Its signature declares only the arguments whose allowed values are narrower than Lightning's (``max_epochs=0``
+would score an untrained model; ``precision: auto`` is lnra's) or whose refusal Lightning words poorly; the
+rest are checked against Lightning's own signature. ``None`` leaves an argument to Lightning's default.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from lnra.config.check import Mistake
 from lnra.config.options import import_target
 from lnra.config.types import Count, NonNegative
 from lnra.diskio import atomic_torch_save
+from lnra.run.console import LIGHTNING_LOGGERS
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ class Trainer(pl.Trainer):
 
 def _refusal(target: Any, values: dict[str, Any]) -> str | None:
     """Lightning's reason (first line) for refusing these arguments, or None."""
-    quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    quiet = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
     levels = [logger.level for logger in quiet]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
