@@ -1,10 +1,9 @@
 """Run and sweep folders that are never shared, and never another run's, and the resolvers that name them.
 
-``hydra.run.dir`` is the interrupted run a command resumes (:mod:`lnra.run.resume`), else
-``<runs>/<stamp>_<run_name>``; :func:`claim_run_dir` creates it only once the run's config was checked, with
-an exclusive ``mkdir``, so two runs started in the same second get different folders. ``hydra.sweep.dir`` is
-the sweep that ``-m <same overrides> resume=true`` finishes (its jobs skip what has ``results.json``), else a
-new folder.
+``hydra.run.dir`` is the interrupted run a command resumes, else ``<runs>/<stamp>_<run_name>``, created only
+once the run's config was checked, with an exclusive ``mkdir``: two runs started in the same second get
+different folders. ``hydra.sweep.dir`` is the sweep that ``-m <same overrides> resume=true`` finishes (its
+jobs skip what has ``results.json``), else a new folder.
 """
 
 from __future__ import annotations
@@ -72,13 +71,9 @@ def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path
 
 
 def claim_run_dir(cfg: DictConfig) -> Path:
-    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts, and return it.
-
-    A resumed run continues in its own folder; the default name gets a ``-N`` suffix when another run took
-    it in the same second; a folder given explicitly (``hydra.run.dir=D``) that cannot be written, or holds
-    another run's outputs, is refused, since this run would fail there or overwrite them — unless the
-    command resumes that very run (``resume=D``).
-    """
+    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts, and return it. One given
+    explicitly (``hydra.run.dir=D``) that cannot be written or holds another run's outputs is refused, as
+    this run would fail there or overwrite them, unless the command resumes that very run (``resume=D``)."""
     explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
     chosen = str(cfg.hydra.run.dir)
     resumed = resume_folder(cfg.get("resume"))
@@ -144,9 +139,8 @@ def sweep_dir_problem(cfg: DictConfig) -> str | None:
 
 
 def config_subdir(run_dir_path: str) -> str:
-    """``hydra.output_subdir``: ``.hydra``, or for a resumed run (or a job of a resumed sweep, whose folder
-    already holds ``.hydra/config.yaml``) ``.hydra/resume-<time>`` so that the interrupted run's own
-    config files are kept. Decided once per folder: the answer must not change once Hydra wrote there."""
+    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` where the folder already holds a run's
+    config (a resumed run or sweep job), so that it is kept. Decided once per folder."""
     path = os.path.abspath(run_dir_path)
     if path not in _config_subdirs:
         if path in _resumed or Path(path, ".hydra", "config.yaml").is_file():

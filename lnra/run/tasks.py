@@ -31,10 +31,8 @@ log = logging.getLogger(__name__)
 
 
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
-    """Every mistake of a run's config and every input it lacks, all at once (one line each), before
-    anything is built: the options against their declarations, Lightning's own refusals of the trainer's
-    arguments, the relations between options, and the files the task will read (the checkpoint it
-    names read whole and loaded)."""
+    """Every mistake of a run's config and every input it lacks, all at once (one line each), before anything
+    is built: options, Lightning's refusals of the trainer's arguments, relations, the files to be read."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in mistakes]
     lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]
