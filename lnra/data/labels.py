@@ -28,15 +28,11 @@ class TestVideos:
     clip_len: int = 16
 
 
-PAPER_LABELS = ("ped2", "avenue", "shanghai")  # datasets whose paper label files ship with lnra
-
-
 def paper_label_file(name: str) -> Path | None:
-    """The paper's own frame labels for ``name``, shipped in the package (docs/method.md §1), or None: the
-    published AUCs were computed with them (for Avenue they differ from the official masks on 441 frames)."""
-    if name not in PAPER_LABELS:
-        return None
-    return Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
+    """The paper's own frame labels for ``name`` (Ped2, Avenue, ShanghaiTech), shipped in the package
+    (docs/method.md §1), or None: the published AUCs were computed with them."""
+    path = Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
+    return path if path.is_file() else None
 
 
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:

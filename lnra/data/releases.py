@@ -1,8 +1,6 @@
 """The official releases of Ped2, Avenue and ShanghaiTech, each read in its own format (frame folders,
-``.avi`` videos, MATLAB ground truth), and the one :class:`Writer` they all feed, so that every dataset
-comes out in the layout ``python -m lnra.data.prepare`` promises whatever its official format.
-:data:`PREPARERS` maps a dataset's name to its reader.
-"""
+``.avi`` videos, MATLAB ground truth) into the one :class:`Writer`, so that every dataset comes out in the
+layout ``python -m lnra.data.prepare`` promises. :data:`PREPARERS` maps a dataset's name to its reader."""
 
 from __future__ import annotations
 
