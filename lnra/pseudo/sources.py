@@ -169,10 +169,9 @@ class Cifar100Source(PooledSource):
 
 @checked
 class ImageFolderSource(IntruderSource):
-    """Every image of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, ImageNet's layout). With
-    ``crop=true`` each draw is a ``RandomResizedCrop``, random flips and ``Grayscale`` (torchvision's PIL
-    pipeline, as the reference's); ``crop=false`` (small images standing in for CIFAR) pools every image as
-    the frames are read (OpenCV's grayscale decode), pasted whole."""
+    """Every image of a torchvision ``ImageFolder`` (ImageNet's layout): with ``crop=true`` each draw goes
+    through torchvision's PIL pipeline, as the reference's; ``crop=false`` pools the images as frames are
+    read (OpenCV's grayscale decode) and pastes them whole (docs/guide.md, Pseudo anomalies)."""
 
     def __init__(
         self,
