@@ -124,8 +124,7 @@ class Writer:
                  f"{self.target}/{split}/frames")
 
     def labels(self) -> None:
-        """Write the frame labels: the paper's own (shipped with lnra) unless ``label_source`` is
-        ``ground_truth`` or the source is not the whole release (then the paper's do not fit), and say per
+        """Write the frame labels, the paper's unless asked or they do not fit (a partial source), and say per
         test video on how many frames the paper's labels and the official ground truth's disagree."""
         name, per_video = self.target.name, self.truth
         derived = np.concatenate(list(per_video.values())).astype(np.uint8)

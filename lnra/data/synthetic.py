@@ -112,9 +112,8 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
 
 
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
-    """Write the dataset under ``root`` (``training/``, ``testing/``, ``frame_labels_synthetic.npy``), built
-    aside and renamed. One made from the same spec is reused; one from another spec is refused, not replaced.
-    """
+    """Write the dataset under ``root``, built aside and renamed; one made from the same spec is reused, one
+    from another spec refused, not replaced."""
     root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():
