@@ -1,7 +1,6 @@
-"""Every Lightning callback: side outputs of a run that watch the batch path without changing it (result
-images and videos, the pseudo-anomaly preview, TensorBoard views, progress lines, localisation metrics,
-per-epoch weights); here, the run's TensorBoard for those that draw into it, and its HParams table's
-columns, which :mod:`lnra.tools.hparams_table` reads back."""
+"""Every Lightning callback: side outputs of a run that watch the batch path without changing it. Here, the
+run's TensorBoard for those that draw into it, and the HParams table's columns (read back by
+:mod:`lnra.tools.hparams_table`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What a run keeps to be scored again or continued: ``best.ckpt`` and ``last.ckpt``, every epoch's weights if
-asked, and the random generators' states inside every checkpoint."""
+"""What a run keeps to be scored again or continued (docs/guide.md, Interrupted runs): ``best.ckpt``,
+``last.ckpt``, every epoch's weights if asked, and the random generators' states in every checkpoint."""
 
 from __future__ import annotations
 
@@ -20,12 +20,9 @@ from lnra.diskio import atomic_torch_save
 
 
 class LastEveryValidation(ModelCheckpoint):
-    """``ModelCheckpoint`` whose ``last.ckpt`` is written after every validation, improved or not.
-
-    Lightning writes ``last.ckpt`` only when a top-k checkpoint was saved in the same step (the AUC
-    improved): a run killed after epochs that did not improve would train them again. The state key stays
-    Lightning's own, so checkpoints of a plain ``ModelCheckpoint`` resume with their best-AUC tracking.
-    """
+    """``ModelCheckpoint`` whose ``last.ckpt`` is written after every validation, not only when the AUC
+    improved (a run killed after epochs that did not improve would train them again). Lightning's own state
+    key: checkpoints of a plain ``ModelCheckpoint`` resume with their best-AUC tracking."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.dirpath is None:  # <run dir>/checkpoints, not under the logger's folder (Lightning's default)

@@ -1,7 +1,6 @@
-"""Every validation's figures as the run logged them, for ``results.json`` and ``summary.md``: each ``val/*``
-value (the module's AUCs, the localisation metrics, ...) read from Lightning's logged metrics once the
-epoch's logging is closed, so no callback writes into another's record, whatever their order. The history
-travels in every checkpoint; the run machinery builds this callback itself and reads it at the end."""
+"""Every validation's ``val/*`` values as the run logged them, for ``results.json`` and ``summary.md``, read
+once the epoch's logging is closed, so that no callback writes into another's record whatever their order.
+The history travels in every checkpoint."""
 
 from __future__ import annotations
 

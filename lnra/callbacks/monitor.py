@@ -1,8 +1,6 @@
-"""TensorBoard views of a training run, refreshed at every validation epoch (step = epoch; the pseudo-anomaly
-preview once), so that someone watching a sweep sees without opening files whether the model learns *not to
-reconstruct* and which cell is ahead. Each view is one ``callbacks`` entry reusing what validation computed
-(the batches, ``recon_centre``, the logged values, the module's ``evaluation``), written on rank 0 where the
-run has a TensorBoard logger."""
+"""TensorBoard views of a training run (docs/guide.md, What a run leaves), so that someone watching a sweep
+sees without opening files whether the model learns *not to reconstruct* and which cell is ahead. Each view
+is one ``callbacks`` entry reusing what validation computed; nothing is scored twice."""
 
 from __future__ import annotations
 
@@ -55,9 +53,8 @@ class HealthMonitor(pl.Callback):
 
 
 class HParamsLogger(pl.Callback):
-    """One row per run in TensorBoard's HParams table, so a sweep shows as one sortable table: the run's
-    settings are logged when training starts, the metrics (``METRICS``) after every validation, so the
-    table of a running sweep is always current."""
+    """One row per run in TensorBoard's HParams table, so a sweep shows as one sortable table; the metrics
+    (``METRICS``) are logged after every validation, so the table of a running sweep is always current."""
 
     def __init__(self, hparams: dict[str, Any]) -> None:
         self.hparams = hparams
@@ -77,8 +74,8 @@ class HParamsLogger(pl.Callback):
 
 @checked
 class ScoreMonitor(pl.Callback):
-    """Per epoch, the timelines of at most ``timelines`` test videos (spread over the list) and histograms of
-    the anomaly scores of normal vs anomalous frames, from the module's ``evaluation`` (the AUC's numbers)."""
+    """Per epoch, score timelines of test videos spread over the list and histograms of normal vs anomalous
+    frames' scores, from the module's ``evaluation`` (the AUC's numbers)."""
 
     def __init__(self, timelines: Annotated[NonNegative, Field(description="score timelines of at most this "
                                                               "many test videos")] = 16,
@@ -139,9 +136,8 @@ def reconstruct(module: pl.LightningModule, clips: torch.Tensor) -> torch.Tensor
 
 @checked
 class PseudoClipImages(pl.Callback):
-    """``images/pseudo_clips`` per epoch: input | target | reconstruction | error of fixed pseudo-anomalous
-    training clips, the method's promise made visible (the reconstruction follows the normal target, not
-    the patch or the skipped frames). The clips are ``pseudo/preview``'s, drawn once when training starts."""
+    """``images/pseudo_clips`` per epoch: the method's promise made visible (the reconstruction of
+    ``pseudo/preview``'s clips follows the normal target, not the patch or the skipped frames)."""
 
     def __init__(self, preview: Callable[..., PreviewBatch],
                  clips: Annotated[NonNegative, Field(description="fixed pseudo-anomalous clips shown")] = 4,
@@ -177,9 +173,9 @@ def _spread(items: Sequence, k: int) -> list:
 
 
 def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> list[tuple[int, int, int]]:
-    """``count`` test windows as (video, window, label), ``count // 2`` anomalous: each class takes one window
-    per video (the middle of its frames of the class) from videos spread over the test set and not used by
-    the other class before a second of any video. Window ``w`` scores frame ``w + clip_len // 2``."""
+    """``count`` test windows as (video, window, label), ``count // 2`` anomalous, from as many videos spread
+    over the test set as there are (the middle of a video's frames of the class first). Window ``w`` scores
+    frame ``w + clip_len // 2``."""
     picks: list[tuple[int, int, int]] = []
     for want, n in ((1, count // 2), (0, count - count // 2)):
         per_video = [(v, np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want))
@@ -204,10 +200,8 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
 
 @checked
 class FixedWindowImages(pl.Callback):
-    """``images/test_windows`` per epoch: input | reconstruction | error of the centre frames of fixed test
-    windows (:func:`choose_windows`), so TensorBoard's step slider shows the same frames epoch after epoch
-    and the error concentrating on the anomalies. The frames come from the validation pass itself, matched
-    against the chosen windows without a host sync (a one-hot product) and summed over ranks."""
+    """``images/test_windows`` per epoch: fixed test windows, so TensorBoard's step slider shows the error
+    concentrating on the same frames; matched in the validation pass without a host sync (one-hot)."""
 
     def __init__(self, count: Annotated[NonNegative, Field(description="fixed test windows shown (half "
                                                            "anomalous)")] = 6,

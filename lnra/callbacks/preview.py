@@ -1,7 +1,6 @@
-"""See a pseudo-anomaly variant: a grid of a few training clips as the model receives them (input, target,
-``|input - target|``), each forced to one of the variant's enabled kinds in turn, so that a variant with
-p = 0.2 still shows its anomalies; ``task=preview`` writes it as ``pseudo_preview.png``, and TensorBoard
-shows it (:class:`lnra.callbacks.monitor.PreviewLogger`)."""
+"""See a pseudo-anomaly variant: a few training clips as the model receives them, each forced to one of the
+variant's enabled kinds in turn, so that a variant with p = 0.2 still shows its anomalies (``task=preview``,
+and :class:`lnra.callbacks.monitor.PreviewLogger`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""The side outputs of the pass that gives the result (the test, or the last epoch's validation that
-``task=train`` takes as its result), from the ``recon_centre`` the evaluation steps return and the pixel
-masks the batches carry: pixel-level localisation metrics (also of every validation, if asked), and result
-images, anomaly timelines and demo videos, drawn by :mod:`lnra.pictures`."""
+"""The side outputs of the pass that gives the result (the test, or the last validation that ``task=train``
+takes as its result), from the evaluation steps' ``recon_centre`` and the batches' pixel masks: localisation
+metrics (docs/guide.md, Localisation) and result pictures (Looking at results)."""
 
 from __future__ import annotations
 
@@ -95,9 +94,8 @@ class LocalisationMetrics(pl.Callback):
 
 @checked
 class ResultVisualiser(pl.Callback):
-    """Writes result images (per batch), anomaly timelines and demo videos (from the module's evaluation,
-    docs/method.md §6) of the result's pass into ``run_dir``; ground-truth outlines come from the pixel
-    masks the evaluation batches carry (datasets that have them)."""
+    """Writes result images (per batch), anomaly timelines and demo videos (from the module's evaluation)
+    of the result's pass into ``run_dir``."""
 
     def __init__(
         self,

@@ -1,9 +1,5 @@
-"""The frame cache's files: one builder at a time, and data that appears only with its metadata.
-
-The jobs of a sweep that start together on a cold cache would otherwise each decode the whole dataset.
-Temporary files are ``<name>.partial-<pid>``; the next builder, holding the lock, removes those a dead
-builder left.
-"""
+"""The frame cache's files: one builder at a time (the jobs of a sweep on a cold cache would otherwise
+each decode the whole dataset), and data that appears only with its metadata (docs/guide.md, Datasets)."""
 
 from __future__ import annotations
 
@@ -13,6 +9,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,18 +18,14 @@ import numpy as np
 from lnra.diskio import atomic_path, explained_write_errors
 
 log = logging.getLogger(__name__)
-
-
-def explained_cache_write(path: Path) -> Any:
-    """A full disk or a read-only cache folder → one line naming ``path`` and the free space."""
-    return explained_write_errors(path, "the frame cache")
+# A full disk or a read-only cache folder → one line naming the path and the free space.
+explained_cache_write = partial(explained_write_errors, what="the frame cache")
 
 
 @contextmanager
 def build_lock(data_path: Path) -> Iterator[None]:
-    """Hold the ``fcntl`` lock on ``<cache>.lock``, waiting (with one log line) while another process holds
-    it. The OS releases it when its holder dies, however it dies, so a killed builder blocks nobody; the
-    holder removes the file when done, and a waiter left with a removed file's lock locks the current one."""
+    """Hold the ``fcntl`` lock on ``<cache>.lock`` (the OS releases it when its holder dies, however it dies),
+    waiting with one log line; a waiter left with a removed file's lock locks the current one."""
     lock_path = data_path.with_name(f"{data_path.name}.lock")
     said = False
     while True:
@@ -62,7 +55,7 @@ def partial_name(path: Path) -> Path:
 
 
 def remove_partials(*paths: Path) -> None:
-    """Delete the temporary files dead builders of ``paths`` left (call only with the lock held)."""
+    """Delete the ``<name>.partial-<pid>`` files dead builders of ``paths`` left (with the lock held)."""
     for path in paths:
         for stale in path.parent.glob(f"{path.name}.partial-*"):
             log.info("removing %s, left by an interrupted cache build", stale)
@@ -88,10 +81,9 @@ class _ChunkWriter:
 @contextmanager
 def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
                      shape: tuple[int, int, int]) -> Iterator[_ChunkWriter]:
-    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish the metadata first
-    and the data last (whoever sees the data sees its metadata). Plain chunked writes, not a writable
-    memory map, which would keep every written page resident. On any failure nothing is published; a full
-    disk or missing permission becomes one line naming the path and the free space."""
+    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish the metadata, then
+    the data (whoever sees the data sees its metadata); on any failure nothing. Chunked writes, not a
+    writable memory map, which would keep every written page resident."""
     with (explained_cache_write(data_path),
           atomic_path(data_path, partial_name(data_path)) as data_tmp,
           atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):

@@ -8,23 +8,18 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-SPATIAL_FACTOR = 16  # four stride-2 stages in H and W
-TEMPORAL_FACTOR = 8  # three stride-2 stages in T
+
+def _multiple_of(factor: int, example: int) -> AfterValidator:
+    """The check of a positive multiple of ``factor``; its docstring is the option's "allowed" text."""
+
+    def check(value: int) -> int:
+        if value <= 0 or value % factor:
+            raise ValueError(f"must be a positive multiple of {factor} (e.g. {example})")
+        return value
+
+    check.__doc__ = f"a positive multiple of {factor} (e.g. {example})"
+    return AfterValidator(check)
 
 
-def _frame_side(value: int) -> int:
-    """a positive multiple of 16 (e.g. 256)"""
-    if value <= 0 or value % SPATIAL_FACTOR:
-        raise ValueError(f"must be a positive multiple of {SPATIAL_FACTOR} (e.g. 256)")
-    return value
-
-
-def _clip_length(value: int) -> int:
-    """a positive multiple of 8 (e.g. 16)"""
-    if value <= 0 or value % TEMPORAL_FACTOR:
-        raise ValueError(f"must be a positive multiple of {TEMPORAL_FACTOR} (e.g. 16)")
-    return value
-
-
-FrameSide = Annotated[int, AfterValidator(_frame_side)]
-ClipLength = Annotated[int, AfterValidator(_clip_length)]
+FrameSide = Annotated[int, _multiple_of(16, 256)]  # four stride-2 stages in H and W
+ClipLength = Annotated[int, _multiple_of(8, 16)]  # three stride-2 stages in T

@@ -1,10 +1,6 @@
-"""Fetch the official dataset releases for ``python -m lnra.data.prepare <name> --download``.
-
-Ped2's and Avenue's archives go to ``OUT/downloads/``, resumed after an interruption (HTTP ``Range``) and
-checked for size and the SHA-256 the field's tools publish, so that a mirror serving other bytes is refused
-instead of prepared. ``LNRA_DOWNLOAD_MIRROR=URL`` replaces the directory of every official URL (a local
-mirror, the tests). ShanghaiTech and ImageNet have no direct link; CIFAR-100 comes through torchvision.
-"""
+"""Fetch the official dataset releases for ``python -m lnra.data.prepare <name> --download``: resumed after
+an interruption and checked for size and SHA-256, so that a mirror serving other bytes is refused instead of
+prepared (docs/guide.md, Datasets: where each comes from, ``LNRA_DOWNLOAD_MIRROR``)."""
 
 from __future__ import annotations
 

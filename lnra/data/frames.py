@@ -1,7 +1,6 @@
-"""Video frames on disk: listing them, the one image reader and video reader (OpenCV's), and a memory-mapped
-uint8 cache of each split. Decoding JPEGs in the training loop costs more than the model on small images,
-so every frame is decoded once at the target resolution; afterwards a clip is a slice of one array.
-"""
+"""Video frames on disk: listing them, the one image and video reader (OpenCV's), and a memory-mapped uint8
+cache of each split. Decoding JPEGs in the training loop costs more than the model on small images, so every
+frame is decoded once at the target resolution; afterwards a clip is a slice of one array."""
 
 from __future__ import annotations
 

@@ -28,22 +28,17 @@ class TestVideos:
     clip_len: int = 16
 
 
-PAPER_LABELS = ("ped2", "avenue", "shanghai")  # datasets whose paper label files ship with lnra
-
-
 def paper_label_file(name: str) -> Path | None:
-    """The paper's own frame labels for ``name``, shipped in the package (docs/method.md §1), or None: the
-    published AUCs were computed with them (for Avenue they differ from the official masks on 441 frames)."""
-    if name not in PAPER_LABELS:
-        return None
-    return Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
+    """The paper's own frame labels for ``name`` (Ped2, Avenue, ShanghaiTech), shipped in the package
+    (docs/method.md §1), or None: the published AUCs were computed with them."""
+    path = Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
+    return path if path.is_file() else None
 
 
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
-    """The configured file only; else the first that exists of the dataset folder's (``prepare`` writes
-    it), ``<data_dir>/labels``'s and the paper's shipped with lnra. A file on disk wins over the shipped
-    one (someone put it there) and is reported when it differs; the error names every place looked at,
-    or the one that is there but cannot be read."""
+    """The configured file only, else the first that exists in the order of docs/guide.md (Datasets): a
+    file on disk wins over the shipped one (someone put it there) and is reported when it differs; one that
+    is there but cannot be read is an error, not skipped over."""
     filename, root, paper = f"frame_labels_{name}.npy", Path(dataset_root), paper_label_file(name)
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]

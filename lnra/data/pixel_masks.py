@@ -1,7 +1,5 @@
-"""Pixel-level ground truth: ``<root>/testing/pixel_masks/<video>/<frame>.png``, one binary mask per frame in
-the frames' layout, decoded once into a memory-mapped cache of packed bits so that memory does not grow with
-the test set. Masks keep their own resolution: the published pixel-level numbers are measured at it.
-"""
+"""Pixel-level ground truth (docs/guide.md, Datasets), cached once as packed bits so that memory does not grow
+with the test set. Masks keep their own resolution: the published pixel-level numbers are measured at it."""
 
 from __future__ import annotations
 

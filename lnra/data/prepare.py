@@ -1,16 +1,8 @@
 """Convert the official releases of Ped2, Avenue and ShanghaiTech into lnra's layout.
 
-    python -m lnra.data.prepare ped2 --source UCSD_Anomaly_Dataset.tar.gz --out data
-    python -m lnra.data.prepare avenue --source Avenue_Dataset --out data
-    python -m lnra.data.prepare shanghai --source shanghaitech --out data
-    python -m lnra.data.prepare ped2 --download --out data     # also avenue, cifar100 (intruders)
-
-writes ``OUT/<name>/{training,testing}/frames/<video>/<NNNN>.jpg``, ``OUT/<name>/frame_labels_<name>.npy``
-((1, total test frames), 1 = anomalous, videos in sorted order: the paper's own labels unless ``--labels
-ground_truth``) and, where the release has pixel-level ground truth (Ped2, Avenue), one binary mask per test
-frame in ``OUT/<name>/testing/pixel_masks/<video>/<NNNN>.png``: what ``python run.py dataset=<name>
-paths.data_dir=OUT`` reads. Every test video's frame count is checked against its ground truth. The result
-is built aside and renamed when complete; a non-empty output is kept unless ``--overwrite`` is given.
+``python -m lnra.data.prepare <name> --source RELEASE --out OUT`` (or ``--download``) writes ``OUT/<name>/``
+as ``python run.py dataset=<name> paths.data_dir=OUT`` reads it: frames, frame labels and pixel masks, every
+test video checked against its ground truth (docs/guide.md, Datasets).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The official releases of Ped2, Avenue and ShanghaiTech, each read in its own format (frame folders,
-``.avi`` videos, MATLAB ground truth), and the one :class:`Writer` they all feed, so that every dataset
-comes out in the layout ``python -m lnra.data.prepare`` promises whatever its official format.
-:data:`PREPARERS` maps a dataset's name to its reader.
-"""
+``.avi`` videos, MATLAB ground truth) into the one :class:`Writer`, so that every dataset comes out in the
+layout ``python -m lnra.data.prepare`` promises. :data:`PREPARERS` maps a dataset's name to its reader."""
 
 from __future__ import annotations
 
@@ -126,8 +124,7 @@ class Writer:
                  f"{self.target}/{split}/frames")
 
     def labels(self) -> None:
-        """Write the frame labels: the paper's own (shipped with lnra) unless ``label_source`` is
-        ``ground_truth`` or the source is not the whole release (then the paper's do not fit), and say per
+        """Write the frame labels, the paper's unless asked or they do not fit (a partial source), and say per
         test video on how many frames the paper's labels and the official ground truth's disagree."""
         name, per_video = self.target.name, self.truth
         derived = np.concatenate(list(per_video.values())).astype(np.uint8)

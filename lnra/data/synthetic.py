@@ -1,10 +1,6 @@
 """A small synthetic video anomaly dataset, generated deterministically from a seed, so that ``python run.py``
-runs the whole method offline in minutes and tests get real files in the real layout.
-
-Walkers cross a textured pavement; test videos add anomalies of appearance (a checkered object, a wide
-cart) and of motion (a walker that runs), with normal stretches around them so that per-video
-normalisation has both classes.
-"""
+runs the whole method offline in minutes and tests get real files in the real layout (docs/guide.md,
+Datasets: what the videos show)."""
 
 from __future__ import annotations
 
@@ -116,9 +112,8 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
 
 
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
-    """Write the dataset under ``root`` (``training/``, ``testing/``, ``frame_labels_synthetic.npy``), built
-    aside and renamed. One made from the same spec is reused; one from another spec is refused, not replaced.
-    """
+    """Write the dataset under ``root``, built aside and renamed; one made from the same spec is reused, one
+    from another spec refused, not replaced."""
     root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():

@@ -1,9 +1,6 @@
-"""Patch pseudo anomalies (docs/method.md §4): a window of an intruder pasted into every frame of a clip.
-
-One mixer serves the four techniques (SmoothMixS, SmoothMixC, CutMix, MixUp-patch), which differ only in a
-few parameters of their mask (:class:`MaskRule`). Masks are separable, so the whole batch's are two small
-profiles and one outer product; the moving window is in closed form: nothing loops over pixels or frames.
-"""
+"""Patch pseudo anomalies (docs/method.md §4): one mixer for the four techniques, which differ only in a few
+parameters of their mask (:class:`MaskRule`). Masks are separable, so the whole batch's are two small
+profiles and one outer product, and the moving window is in closed form: no loop over pixels or frames."""
 
 from __future__ import annotations
 
@@ -24,16 +21,13 @@ MIN_SIZE = 10  # pixels: the smallest window side, whatever α draws (docs/metho
 
 @dataclass(frozen=True)
 class MaskRule:
-    """What distinguishes one technique's mask: ``gaussian``, a Gaussian bump with σ = the window size
-    instead of a box; ``ramp``, the smooth border of a box as a fraction of its half-size (0: hard edge);
-    ``keep_size_at_border``, the box's far edge measured from the clipped near edge (CutMix); ``gain``, the
-    value inside (0.5: MixUp); ``centre_inclusive``, centres drawn from 0..W, not 0..W-1 (SmoothMixC)."""
+    """What distinguishes one technique's mask (docs/method.md §4)."""
 
-    gaussian: bool = False
-    ramp: float = 0.0
-    keep_size_at_border: bool = False
-    gain: float = 1.0
-    centre_inclusive: bool = False
+    gaussian: bool = False  # a Gaussian bump with σ = the window's size instead of a box (SmoothMixC)
+    ramp: float = 0.0  # the box's smooth border as a fraction of its half-size (0: a hard edge)
+    keep_size_at_border: bool = False  # the far edge measured from the clipped near edge (CutMix)
+    gain: float = 1.0  # the value inside (0.5: MixUp)
+    centre_inclusive: bool = False  # centres drawn from 0..W, not 0..W-1 (SmoothMixC)
 
 
 RULES: dict[str, MaskRule] = {
@@ -52,12 +46,11 @@ def rule_of(technique: str) -> MaskRule:
 
 @dataclass(frozen=True)
 class Windows:
-    """Per sample the window size and, per frame, its centre: ``cx``/``cy`` (B, T) or (B, 1) when the
-    window does not move; ``width``/``height`` (B,)."""
+    """Per sample the window's size and, per frame, its centre."""
 
-    cx: torch.Tensor
+    cx: torch.Tensor  # (B, T), or (B, 1) when the window does not move
     cy: torch.Tensor
-    width: torch.Tensor
+    width: torch.Tensor  # (B,)
     height: torch.Tensor
 
 
@@ -80,9 +73,7 @@ def clipped_walk(start: torch.Tensor, steps: torch.Tensor, upper: int) -> torch.
 
 def sample_windows(technique: str, batch: int, frames: int, height: int, width: int, max_size: float,
                    max_move: int, device: torch.device | str = "cpu") -> Windows:
-    """Random windows of docs/method.md §4: centre ``U{0..W-1}`` (``U{0..W}`` for SmoothMixC), side
-    ``max(10, int(U(0, α)·W))``; with β > 0 the centre of frame t+1 is that of frame t moved by an
-    integer step in ``U{-β..β}`` per axis, clipped to [0, W] and [0, H]."""
+    """Random windows, drawn as docs/method.md §4 (Window, Moving window) says."""
     extra = 1 if rule_of(technique).centre_inclusive else 0
     cx = torch.randint(0, width + extra, (batch,), device=device)
     cy = torch.randint(0, height + extra, (batch,), device=device)
@@ -96,9 +87,7 @@ def sample_windows(technique: str, batch: int, frames: int, height: int, width: 
 
 def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: int) -> torch.Tensor:
     """The mask along one axis, (B, T, length) in [0, 1], for centres (B, T) and sizes (B,), as written in
-    docs/method.md §4: SmoothMixS's box ``x1 … x2`` falls to 0 over ``r = ramp·(size//2)`` on each side; a
-    hard box is ``lo <= x < hi``; the Gaussian's σ is the window's size along this axis (the reference's
-    transpose, the same distribution of masks on the paper's square frames)."""
+    docs/method.md §4 (the Gaussian is the reference's transpose: the same masks' distribution on squares)."""
     x = torch.arange(length, device=centre.device, dtype=torch.float32)
     c, size = centre[..., None], size[:, None, None]
     if rule.gaussian:

@@ -29,9 +29,8 @@ class SkipFrame:
 def skip_frame_indices(
     rng: np.random.Generator, video_len: int, start: int, jumps: Sequence[int], clip_len: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame positions (within the video) of a skip-frame clip starting near ``start`` and of its target,
-    the normal clip ``i … i+T-1``. Draws ``s`` from ``jumps``; while the video is too short (``len < i +
-    (T-1)·s``) redraws ``i`` in the video, at most 10 times; positions past the end are the last frame."""
+    """Frame positions (within the video) of a skip-frame clip starting near ``start`` and of its normal
+    target, drawn and clamped as docs/method.md §5 says."""
     s = int(jumps[rng.integers(len(jumps))])
     i = start
     for _ in range(10):

@@ -92,9 +92,8 @@ class PooledSource(IntruderSource):
 
 @checked
 class TextureSource(PooledSource):
-    """Generated textures, an intruder that needs no file and no network, so every patch technique runs
-    offline on the synthetic dataset (``pseudo=synthetic_smoothmix``): a grating of random frequency, angle
-    and phase over a smooth random field, with a bright or dark disc, upsampled to the frame like CIFAR."""
+    """Generated textures (a grating over a smooth random field, with a disc), an intruder that needs no file
+    and no network, so every patch technique runs offline (``pseudo=synthetic_smoothmix``)."""
 
     def __init__(self, height: int, width: int,
                  count: Annotated[Count, Field(description="textures generated")] = 1000,
@@ -169,10 +168,9 @@ class Cifar100Source(PooledSource):
 
 @checked
 class ImageFolderSource(IntruderSource):
-    """Every image of a torchvision ``ImageFolder`` (``<root>/<class>/<image>``, ImageNet's layout). With
-    ``crop=true`` each draw is a ``RandomResizedCrop``, random flips and ``Grayscale`` (torchvision's PIL
-    pipeline, as the reference's); ``crop=false`` (small images standing in for CIFAR) pools every image as
-    the frames are read (OpenCV's grayscale decode), pasted whole."""
+    """Every image of a torchvision ``ImageFolder`` (ImageNet's layout): with ``crop=true`` each draw goes
+    through torchvision's PIL pipeline, as the reference's; ``crop=false`` pools the images as frames are
+    read (OpenCV's grayscale decode) and pastes them whole (docs/guide.md, Pseudo anomalies)."""
 
     def __init__(
         self,
@@ -226,9 +224,8 @@ class ImageFolderSource(IntruderSource):
 
 @checked
 class VideoClipSource(IntruderSource):
-    """Every training clip of a video dataset (Ped2, ShanghaiTech, …) in the layout of docs/method.md §1,
-    sliced from the dataset's frame cache at the frame size: ``clip_len`` consecutive frames of one video,
-    in shuffled passes over all clip starts."""
+    """Every training clip of a video dataset (Ped2, ShanghaiTech, …), sliced from that dataset's frame cache
+    at the frame size, in shuffled passes over all clip starts."""
 
     def __init__(
         self,

@@ -1,10 +1,7 @@
 """Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
-Frames (a video, or a folder of images in sorted name order) are prepared exactly as the datasets are and
-scored with the protocol of docs/method.md §6, one window held in memory at a time so that any length fits.
-Scores are raw (−PSNR, comparable across videos) unless ``--normalise`` (the paper's per-video min–max).
-``--error-maps`` and ``--pixel-threshold T`` say where in the frame, at the input's resolution, with the
-maps the pixel-level metrics use: a threshold read off a test run's pixel-level ROC carries over.
+Frames are prepared exactly as the datasets are and scored with the protocol of docs/method.md §6, one window
+held in memory at a time so that any length fits (docs/guide.md, Looking at results; Localisation).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Export a trained autoencoder: ``python -m lnra.tools.export --ckpt PATH --format onnx|torchscript``.
 
-The exported model maps clips (B, 1, T, H, W) in [-1, 1], any batch size, to their reconstructions (a
-deployment computes the centre-frame PSNR from the two, docs/method.md §6). The file is loaded back and
-compared with PyTorch on a random batch, so one that does not reproduce the model is never left behind.
+The file is loaded back and compared with PyTorch on a random batch, so that one which does not reproduce
+the model is never left behind (docs/guide.md, Looking at results).
 """
 
 from __future__ import annotations

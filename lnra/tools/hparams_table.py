@@ -1,7 +1,6 @@
 """Read a sweep's HParams table back from its TensorBoard event files, without TensorBoard's server.
 
-``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` prints one row per run (its settings and the
-last value of each ``hparams/`` metric), best AUC first: the table TensorBoard's HParams tab shows.
+``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` (docs/guide.md, What a run leaves).
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Turn a sweep's run directories back into the paper's tables
-(``python -m lnra.tools.report <multirun dir>``).
+(``python -m lnra.tools.report <multirun dir>``; docs/guide.md, Looking at results).
 
-Every ``results.json`` under the directory is one run (a cell and a seed); the runs of a cell are shown as
-mean ± sample std over seeds, for the last epoch (what a run reports) and the best validation epoch (how
-the original code selected epochs), beside the paper's number. Hydra job directories without results are
-listed with their log's last line, so a failed or unfinished job is never silently dropped. Writes
-:data:`REPORT_FILES` into ``<multirun dir>/report`` (or ``--out``); a report is replaced only with
-``--overwrite``.
+A failed or unfinished job is listed with its log's last line, never silently dropped.
 """
 
 from __future__ import annotations
