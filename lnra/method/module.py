@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -24,6 +25,7 @@ from lnra.method.window_scores import IncompleteScoresError, WindowScores
 from lnra.pseudo.kinds import KIND_NORMAL
 
 log = logging.getLogger(__name__)
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
 def closing_pass(trainer: pl.Trainer) -> bool:
@@ -39,8 +41,8 @@ def closing_pass(trainer: pl.Trainer) -> bool:
 
 @checked
 class LnraModule(pl.LightningModule):
-    """Net + loss + frame-level AUC. ``compile`` wraps the net in ``torch.compile`` (its state-dict keys stay
-    those of the plain net)."""
+    """Net + loss + frame-level AUC. ``compile`` wraps the net's training forward and its evaluation (the
+    centre-frame decode) in ``torch.compile``; the state-dict keys stay those of the plain net."""
 
     def __init__(
         self,
@@ -49,11 +51,16 @@ class LnraModule(pl.LightningModule):
         lr: Annotated[Positive, Field(description="Adam's learning rate")] = 1e-4,
         channels_last: Annotated[bool, Field(description="channels-last 3D memory format for the net and its "
                                              "clips")] = True,
-        compile: Annotated[bool, Field(description="torch.compile the net")] = False,
+        compile: Annotated[bool | CompileMode, Field(description="torch.compile the net for training and "
+                                                     "evaluation: true (mode default) or a mode")] = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss"])
-        self.model = torch.compile(net) if compile else net
+        mode = "default" if compile is True else compile
+        self.model = torch.compile(net, mode=mode) if mode else net
+        self.centre = partial(centre_reconstruction, net)
+        if mode:
+            self.centre = torch.compile(self.centre, mode=mode)
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
         self.clip_len = getattr(net, "clip_shape", (16,))[0]
@@ -110,7 +117,7 @@ class LnraModule(pl.LightningModule):
         clips = batch.clip
         if self.channels_last:
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        centre = centre_reconstruction(self.model, clips)
+        centre = self.centre(clips)
         frame = batch.clip[:, :, centre_index(batch.videos.clip_len)]
         self.scores[stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
         return {"recon_centre": centre}

@@ -159,3 +159,20 @@ def test_real_ped2_scores_the_same_auc_with_the_crop(shared_data: Path, tmp_path
     by_full, by_crop = evaluate(full, videos, 16), evaluate(crop, videos, 16)
     assert round(by_crop.auc_micro, 4) == round(by_full.auc_micro, 4)
     print(f"Ped2 64x64 frame-level AUC: full {by_full.auc_micro:.6f}, crop {by_crop.auc_micro:.6f}")
+
+
+@pytest.mark.slow
+def test_a_compiled_module_trains_and_scores_like_the_plain_one() -> None:
+    """``model.compile`` compiles both the training forward and the cropped evaluation decode; each gives
+    the plain net's values to float rounding."""
+    from lnra.method.module import LnraModule
+
+    net = eval_net((8, 8, 16, 16), 16, 16, 16)
+    clips = clips_for(net)
+    plain, compiled = LnraModule(net, channels_last=False), LnraModule(net, channels_last=False, compile=True)
+    assert compiled.model is not net and hasattr(compiled.centre, "__wrapped__")
+    assert plain.model is net and not hasattr(plain.centre, "__wrapped__")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled.centre(clips), plain.centre(clips), rtol=0, atol=1e-5)
+        net.train()
+        torch.testing.assert_close(compiled(clips), plain(clips), rtol=0, atol=1e-5)
