@@ -18,6 +18,7 @@ from PIL import Image
 from lnra.callbacks.preview import PNG_NAME, preview_image
 from lnra.config.check import config_mistakes
 from lnra.errors import LnraError
+from lnra.run.allocator import keep_freed_memory
 from lnra.run.builders import RunObjects, build_datamodule, build_module, build_run
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
@@ -169,4 +170,5 @@ TASKS: dict[str, Callable[[DictConfig, Path], object]] = {"train": train, "test"
 
 
 def run_task(cfg: DictConfig, run_dir: Path) -> object:
+    keep_freed_memory()
     return TASKS[cfg.task](cfg, Path(run_dir))

@@ -31,6 +31,7 @@ from lnra.method.model import Autoencoder3D
 from lnra.method.pixel_metrics import upsample_errors
 from lnra.method.scoring import centre_index, frame_psnr, min_max
 from lnra.pictures import ErrorColours, PanelSpool, Timeline, save_timeline_png, to_uint8, write_demo_video
+from lnra.run.allocator import keep_freed_memory
 from lnra.run.checkpoints import model_from_checkpoint
 
 OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp4",
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_freed_memory()
     return exit_status(lambda: print(*detect(**vars(args)).values(), sep="\n"))
 
 
