@@ -57,16 +57,13 @@ class PseudoAnomalies:
         return torch.tensor([*self.kinds, KIND_NORMAL], device=device)[bucket]
 
     def __call__(self, clip: torch.Tensor, skip_clip: torch.Tensor | None = None,
-                 skip_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 skip_target: torch.Tensor | None = None, kind: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, kind): normal → (clip, clip); patch → (patched clip, clip); skip → (skip clip,
-        its consecutive-frame target)."""
-        kind = (self.select(clip.shape[0], clip.device) if self.enabled
-                else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
-        return self.apply(kind, clip, skip_clip, skip_target)
-
-    def apply(self, kind: torch.Tensor, clip: torch.Tensor, skip_clip: torch.Tensor | None = None,
-              skip_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(input, target, kind) for given kind codes — the preview forces kinds through here."""
+        its consecutive-frame target). ``kind`` given: those codes, not drawn (the preview forces each)."""
+        if kind is None:
+            kind = (self.select(clip.shape[0], clip.device) if self.enabled
+                    else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
         inputs, target = clip, clip  # normal samples: the clip itself, never modified in place
         if self.needs_skip_clips:
             if skip_clip is None or skip_target is None:
