@@ -1,6 +1,5 @@
-"""One uniform draw per sample picks at most one pseudo-anomaly kind (docs/method.md §3): the enabled kinds
-are laid end to end on [0, 1), skip frame first, then the patches in order, and a draw beyond all of them
-leaves the sample normal. All of it runs for the whole batch on its device."""
+"""One uniform draw per sample picks at most one pseudo-anomaly kind (docs/method.md §3), for the whole
+batch on its device."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ from lnra.pseudo.skip import SkipFrame
 
 
 class PatchAnomaly(Protocol):
-    """What selection needs from a patch: its probability (checked by its constructor), a name, and a
-    batched paste returning ``clips`` (B, C, T, H, W) in [-1, 1] with an intruder in every sample."""
+    """What selection needs from a patch: its probability, a name, and a paste into every sample."""
 
     p: float
     name: str
