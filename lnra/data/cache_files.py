@@ -63,8 +63,7 @@ def remove_partials(*paths: Path) -> None:
 
 
 class _ChunkWriter:
-    """Receives ``out[i] = frame`` or ``out[a:b] = frames`` in order, as a memory-mapped array would, and
-    appends them to a file."""
+    """Takes ``out[i] = frame`` or ``out[a:b] = frames``, in order, as a memory map would; appends them."""
 
     def __init__(self, file: BinaryIO, frame_shape: tuple[int, int]) -> None:
         self.file, self.frame_shape, self.written = file, frame_shape, 0
@@ -81,9 +80,8 @@ class _ChunkWriter:
 @contextmanager
 def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
                      shape: tuple[int, int, int]) -> Iterator[_ChunkWriter]:
-    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish the metadata, then
-    the data (whoever sees the data sees its metadata); on any failure nothing. Chunked writes, not a
-    writable memory map, which would keep every written page resident."""
+    """A writer of a uint8 ``shape`` array (not a writable memory map, which keeps every written page
+    resident); on success the metadata is published, then the data, so whoever sees one sees both."""
     with (explained_cache_write(data_path),
           atomic_path(data_path, partial_name(data_path)) as data_tmp,
           atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):

@@ -17,9 +17,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TestVideos:
-    """The test split as the evaluation sees it (each video's name and (n_frames,) 0/1 labels in sorted order,
-    and the window length that scores them), carried by every evaluation batch so that whoever scores one
-    needs nothing else. Not frozen: torchmetrics rebuilds the Evaluation it travels in field by field."""
+    """Test video names, (n_frames,) 0/1 labels and window length, carried by every evaluation batch. Not
+    frozen: torchmetrics rebuilds the Evaluation it travels in field by field."""
 
     __test__ = False  # data, not a pytest class
 
@@ -29,16 +28,14 @@ class TestVideos:
 
 
 def paper_label_file(name: str) -> Path | None:
-    """The paper's own frame labels for ``name`` (Ped2, Avenue, ShanghaiTech), shipped in the package
-    (docs/method.md §1), or None: the published AUCs were computed with them."""
+    """The paper's frame labels for ``name``, shipped in the package (docs/method.md §1), or None."""
     path = Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
     return path if path.is_file() else None
 
 
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
-    """The configured file only, else the first that exists in the order of docs/guide.md (Datasets): a
-    file on disk wins over the shipped one (someone put it there) and is reported when it differs; one that
-    is there but cannot be read is an error, not skipped over."""
+    """The configured file, else the first there in the order of docs/guide.md (Datasets): one on disk wins
+    over the shipped one (someone put it there); one there but unreadable is an error, not skipped."""
     filename, root, paper = f"frame_labels_{name}.npy", Path(dataset_root), paper_label_file(name)
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]

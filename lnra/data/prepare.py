@@ -29,8 +29,7 @@ def _check_out(target: Path, overwrite: bool) -> None:
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
             log: Callable[[str], None] = print, labels: str = "paper") -> Path:
-    """Convert one dataset; returns ``out/<name>``. Nothing existing is touched until the new copy is
-    complete, and a non-empty ``out/<name>`` is only replaced with ``overwrite``."""
+    """Convert one dataset into ``out/<name>``, replacing an existing one only when complete."""
     source, target = Path(source), Path(out) / name
     problem = unreadable(source, "source")
     if problem:
