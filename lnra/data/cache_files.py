@@ -86,9 +86,7 @@ def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
           atomic_path(data_path, partial_name(data_path)) as data_tmp,
           atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):
         with open(data_tmp, "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                      "fortran_order": False, "shape": shape}
-            np.lib.format.write_array_header_1_0(f, header)
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
             writer = _ChunkWriter(f, shape[1:])
             yield writer
             if writer.written != shape[0]:

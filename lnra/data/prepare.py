@@ -62,7 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def work() -> None:
-        target = args.out / args.name
         if not args.download:
             if args.name not in PREPARERS:
                 raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
@@ -70,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.name == "cifar100":
             download_cifar100(args.out)
         else:
-            if args.name in PREPARERS:
-                _check_out(target, args.overwrite)  # said before a download of gigabytes, not after it
+            if args.name in PREPARERS:  # said before a download of gigabytes, not after it
+                _check_out(args.out / args.name, args.overwrite)
             with downloaded_source(args.name, args.out) as source:
                 prepare(args.name, source, args.out, args.overwrite, args.ext, labels=args.labels)
 

@@ -86,11 +86,10 @@ class VideoDataModule(pl.LightningDataModule):
         self._test_videos = TestVideos(tuple(listing.names),
                                        tuple(load_labels(label_file, listing.lengths, listing.names)),
                                        self.clip_len)
-        lengths = zip(listing.names, listing.lengths, strict=True)
-        short = [name for name, n_frames in lengths if n_frames < self.clip_len]
+        short = [name for name, n in zip(listing.names, listing.lengths, strict=True) if n < self.clip_len]
         if short:
-            log.warning("test videos %s are shorter than %d frames and cannot be scored",
-                        short, self.clip_len)
+            log.warning("test videos %s are shorter than %d frames and cannot be scored", short,
+                        self.clip_len)
 
     def test_videos(self) -> TestVideos:
         """The test videos' names and frame labels: what the module scores against (loaded on first use)."""
@@ -110,10 +109,8 @@ class VideoDataModule(pl.LightningDataModule):
     def store(self, split: str) -> FrameStore:
         if split not in self._stores:
             folder = "training" if split == "train" else "testing"
-            listing = self.listing(folder)
-            self._stores[split] = load_frame_store(
-                listing, self.cache_dir, self.name, folder, self.height, self.width
-            )
+            self._stores[split] = load_frame_store(self.listing(folder), self.cache_dir, self.name, folder,
+                                                   self.height, self.width)
         return self._stores[split]
 
     def pixel_masks(self) -> MaskStore | None:
@@ -154,9 +151,8 @@ class VideoDataModule(pl.LightningDataModule):
 
     # -- loaders ------------------------------------------------------------------------------
     def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:
-        """Training (``sampler`` given) drops the last partial batch, as the reference does: an epoch is
-        every full batch (Ped2: 2,310 clips → 577 steps of 4), never a last one of a few samples in
-        train-mode BatchNorm. Evaluation keeps every window, in order."""
+        """Training (``sampler`` given) drops the last partial batch as the reference does (docs/method.md
+        §3), never a last one of a few samples in train-mode BatchNorm; evaluation keeps every window."""
         return DataLoader(
             dataset,
             batch_size=batch_size,

@@ -39,8 +39,7 @@ class ShuffledPasses:
     """Indices into ``n`` items, each once per pass, from torch's global generator (a seeded run repeats)."""
 
     def __init__(self, n: int) -> None:
-        self.n = n
-        self._order = torch.empty(0, dtype=torch.long)
+        self.n, self._order = n, torch.empty(0, dtype=torch.long)
 
     def take(self, k: int) -> torch.Tensor:
         while len(self._order) < k:
