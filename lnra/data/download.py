@@ -82,8 +82,7 @@ def _open(url: str, offset: int) -> tuple[object, int]:
 
 
 def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) -> Path:
-    """``folder/<file name>``, downloaded (or resumed) and verified; a verified file already there is
-    reused. An interrupted download leaves ``<file name>.partial`` for the next call to continue."""
+    """``folder/<file name>``, verified; a verified copy is reused, ``<file name>.partial`` resumed."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / archive.filename
     if target.is_file():

@@ -105,8 +105,7 @@ class VideoFile:
 
 
 def open_video(path: Path) -> VideoFile:
-    """A video's RGB frames through ``cv2.VideoCapture``, as decoded (not counted from the header: a truncated
-    file ends early, and the ground truth's checks report it)."""
+    """A video's RGB frames through ``cv2.VideoCapture``, as decoded: a truncated file ends early."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
@@ -203,8 +202,7 @@ def progress(total: int | None, desc: str, **bar: Any) -> Any:
 
 def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,
                      width: int) -> FrameStore:
-    """Open the cache for this exact source and resolution, building it first if it does not exist (one
-    process builds however many ask, :mod:`lnra.data.cache_files`); other caches are left untouched."""
+    """The cache of this exact source and resolution, built first by one process however many ask."""
     cache_dir = Path(cache_dir)
     with explained_cache_write(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -247,8 +245,7 @@ def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: t
 
 def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: str, height: int,
                  width: int) -> None:
-    """Decode every frame into ``data_path`` (with the build lock held) on a few threads (OpenCV releases the
-    GIL), stopping at the first unreadable frame; videos of mixed frame sizes are said in one warning."""
+    """Decode every frame into ``data_path`` (lock held) on a few threads (OpenCV releases the GIL)."""
     stem = data_path.name.rsplit("_", 1)[0]
     stale = sorted(p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path)
     if stale:

@@ -98,8 +98,7 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
 
 
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
-    """Write the dataset under ``root``, built aside and renamed; one made from the same spec is reused, one
-    from another spec refused, not replaced."""
+    """Write the dataset under ``root``, built aside; one of the same spec is reused, another's refused."""
     root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():

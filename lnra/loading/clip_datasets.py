@@ -73,8 +73,7 @@ class _Windows(Dataset):
 
 
 class TrainClips(_Windows):
-    """The training windows (docs/method.md §1), each with its skip-frame clip and target when ``jumps``
-    (§5), read for :data:`EpochItem` triples of :class:`ShuffledPairs`."""
+    """The training windows (docs/method.md §1) and, with ``jumps``, skip-frame clips and targets (§5)."""
 
     def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
         super().__init__(store, clip_len, gather)

@@ -184,8 +184,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     # -- on the device ------------------------------------------------------------------------
     def _frames_on(self, split: str, device: torch.device) -> torch.Tensor:
-        """The whole cache of ``split`` as one uint8 tensor on ``device``, uploaded once in chunks so the
-        host never holds a second full copy of the memory-mapped file."""
+        """The cache of ``split`` on ``device``, uploaded in chunks: the host never holds a second copy."""
         if split not in self._device_frames:
             store = self.store(split)
             on_device = torch.empty(store.frames.shape, dtype=torch.uint8, device=device)

@@ -85,8 +85,7 @@ class PooledSource(IntruderSource):
 
 @checked
 class TextureSource(PooledSource):
-    """Generated textures (a grating over a smooth random field, with a disc): intruders with no file and no
-    network, so every patch technique runs offline."""
+    """Generated textures (a grating over a smooth field, with a disc), so every technique runs offline."""
 
     def __init__(self, height: int, width: int,
                  count: Annotated[Count, Field(description="textures generated")] = 1000,
