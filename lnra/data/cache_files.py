@@ -24,8 +24,7 @@ explained_cache_write = partial(explained_write_errors, what="the frame cache")
 
 @contextmanager
 def build_lock(data_path: Path) -> Iterator[None]:
-    """Hold the ``fcntl`` lock on ``<cache>.lock`` (the OS releases it when its holder dies, however it dies),
-    waiting with one log line; a waiter left with a removed file's lock locks the current one."""
+    """Hold the ``fcntl`` lock on ``<cache>.lock``, which the OS releases when its holder dies, however."""
     lock_path = data_path.with_name(f"{data_path.name}.lock")
     said = False
     while True:

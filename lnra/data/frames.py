@@ -157,8 +157,7 @@ class FrameStore:
         return self.frames[self.offsets[v] : self.offsets[v + 1]]
 
     def gather(self, index: np.ndarray | slice) -> np.ndarray:
-        """A copy of ``frames[index]``; pages read through the map count as this process's until unmapped (a
-        17 GB cache would end an epoch 17 GB resident), so every :data:`RELEASE_BYTES` they are dropped."""
+        """A copy of ``frames[index]``; mapped pages count as resident until dropped, every RELEASE_BYTES."""
         out = self.frames[index]
         if isinstance(index, slice):  # a view of the map, not a copy
             out = out.copy()

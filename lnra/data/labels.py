@@ -34,8 +34,7 @@ def paper_label_file(name: str) -> Path | None:
 
 
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
-    """The configured file, else the first there in the order of docs/guide.md (Datasets): one on disk wins
-    over the shipped one (someone put it there); one there but unreadable is an error, not skipped."""
+    """The configured file, else the first there in the order of docs/guide.md (Datasets, Labels)."""
     filename, root, paper = f"frame_labels_{name}.npy", Path(dataset_root), paper_label_file(name)
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]

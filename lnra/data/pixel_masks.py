@@ -47,8 +47,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
-    """The mask files of ``<testing_dir>/pixel_masks``, one per test frame of its size (masks drawn on resized
-    frames would misplace every region), or None."""
+    """The mask files of ``<testing_dir>/pixel_masks`` (or None), one per test frame and of its size."""
     mask_dir = Path(testing_dir) / MASK_DIR
     if not mask_dir.is_dir():
         return None

@@ -118,8 +118,7 @@ class Writer:
                  f"{self.target}/{split}/frames")
 
     def labels(self) -> None:
-        """Write the frame labels, the paper's unless asked or they do not fit (a partial source), and say per
-        test video on how many frames the paper's labels and the official ground truth's disagree."""
+        """Write the frame labels and say where they differ (docs/guide.md, Datasets: From the releases)."""
         name, per_video = self.target.name, self.truth
         derived = np.concatenate(list(per_video.values())).astype(np.uint8)
         total = len(derived)
@@ -201,8 +200,7 @@ def write_ucsd_masks(test_dir: Path, videos: list[Path], writer: Writer) -> None
 
 
 def prepare_ped2(source: Path, writer: Writer) -> None:
-    """``UCSDped2/{Train,Test}`` of ``.tif`` folders (the tarball or unpacked), ``UCSDped2.m``'s frame ranges
-    and the ``Test0NN_gt`` bitmaps."""
+    """``UCSDped2/{Train,Test}`` ``.tif`` folders, ``UCSDped2.m``'s ranges and ``Test0NN_gt`` bitmaps."""
     with tempfile.TemporaryDirectory(prefix="lnra-ucsd-") as tmp:
         root = _ucsd_root(source, Path(tmp))
         gt_file = next(iter(sorted(root.rglob("UCSDped2.m"))), None)
@@ -226,8 +224,7 @@ def prepare_ped2(source: Path, writer: Writer) -> None:
 
 # -- CUHK Avenue ----------------------------------------------------------------------------------
 def prepare_avenue(source: Path, writer: Writer) -> None:
-    """``training_videos``/``testing_videos`` of ``.avi`` files and ``ground_truth_demo``'s ``volLabel`` masks
-    (a cell array, one cell a frame; a frame is anomalous where its mask has any pixel set)."""
+    """``*_videos/*.avi`` and ``ground_truth_demo``'s ``volLabel`` masks (a cell array, one cell a frame)."""
     from scipy.io import loadmat
 
     mask_dir = _require(source / "ground_truth_demo" / "testing_label_mask", "Avenue ground truth folder")
@@ -257,8 +254,7 @@ def prepare_avenue(source: Path, writer: Writer) -> None:
 
 # -- ShanghaiTech Campus --------------------------------------------------------------------------
 def prepare_shanghai(source: Path, writer: Writer) -> None:
-    """``training/videos`` of ``.avi`` files; ``testing/frames`` JPEG folders, copied as they are, with one
-    ``testing/test_frame_mask/<video>.npy`` each."""
+    """``training/videos/*.avi``; ``testing/frames`` copied as they are, ``testing/test_frame_mask/*.npy``."""
     training = _require(source / "training" / "videos", "ShanghaiTech training video folder")
     for video in sorted_files(training, ".avi", "videos"):
         writer.video("training", video.stem, open_video(video).frames)
