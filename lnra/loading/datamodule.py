@@ -183,23 +183,19 @@ class VideoDataModule(pl.LightningDataModule):
         return self.test_dataloader()
 
     # -- on the device ------------------------------------------------------------------------
-    def _frames_on(self, split: str, device: torch.device) -> torch.Tensor:
-        """The cache of ``split`` on ``device``, uploaded in chunks: the host never holds a second copy."""
+    def _unit_range(self, clips: Clips, split: str) -> torch.Tensor:
+        """(B, 1, T, H, W) in [-1, 1]: the loaded frames, or those gathered from the cache on the device,
+        uploaded there once in chunks (the host never holds a second copy)."""
+        if clips.frames is not None:
+            return to_unit_range(clips.frames)
         if split not in self._device_frames:
             store = self.store(split)
-            on_device = torch.empty(store.frames.shape, dtype=torch.uint8, device=device)
+            on_device = torch.empty(store.frames.shape, dtype=torch.uint8, device=clips.index.device)
             chunk = max(1, (256 << 20) // max(1, store.frames[0].nbytes))
             for start in range(0, len(store.frames), chunk):
                 on_device[start : start + chunk] = torch.from_numpy(store.gather(slice(start, start + chunk)))
             self._device_frames[split] = on_device
-        return self._device_frames[split]
-
-    def _unit_range(self, clips: Clips, split: str) -> torch.Tensor:
-        """(B, 1, T, H, W) in [-1, 1]: the loaded frames, or those gathered from the cache on the device."""
-        frames = clips.frames
-        if frames is None:
-            frames = self._frames_on(split, clips.index.device)[clips.index].unsqueeze(1)
-        return to_unit_range(frames)
+        return to_unit_range(self._device_frames[split][clips.index].unsqueeze(1))
 
     def to_train_batch(self, fetch: TrainFetch, kind: torch.Tensor | None = None) -> TrainBatch:
         """uint8 → [-1, 1], then the whole batch's pseudo anomalies (drawn, or the given ``kind`` codes)."""
