@@ -136,10 +136,8 @@ class Cifar100Source(PooledSource):
     ) -> None:
         root = Path(root)
         try:
-            if download or verify_md5:
-                dataset: CIFAR100 = CIFAR100(str(root), train=True, download=download)
-            else:
-                dataset = _LocalCIFAR100(str(root), train=True)
+            loader = CIFAR100 if download or verify_md5 else _LocalCIFAR100  # (download is then False)
+            dataset = loader(str(root), train=True, download=download)
         except RuntimeError:
             official = " or not the official files (verify_md5=true)" if verify_md5 else ""
             raise LnraError(
