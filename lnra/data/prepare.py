@@ -1,9 +1,6 @@
 """Convert the official releases of Ped2, Avenue and ShanghaiTech into lnra's layout.
 
-``python -m lnra.data.prepare <name> --source RELEASE --out OUT`` (or ``--download``) writes ``OUT/<name>/``
-as ``python run.py dataset=<name> paths.data_dir=OUT`` reads it: frames, frame labels and pixel masks, every
-test video checked against its ground truth (docs/guide.md, Datasets).
-"""
+How, and what it checks: docs/guide.md, Datasets."""
 
 from __future__ import annotations
 
