@@ -84,7 +84,7 @@ def sample_windows(technique: str, batch: int, frames: int, height: int, width: 
 
 
 def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: int) -> torch.Tensor:
-    """The mask along one axis, (B, T, length) in [0, 1], for centres (B, T), sizes (B,) (method.md §4)."""
+    """One axis's mask, (B, T, length) in [0, 1], for centres (B, T) and sizes (B,) (docs/method.md §4)."""
     x = torch.arange(length, device=centre.device, dtype=torch.float32)
     c, size = centre[..., None], size[:, None, None]
     if rule.gaussian:
@@ -139,7 +139,7 @@ class PatchMixer:
             raise LnraError(f"intruder clips have {self.source.frames} frames but the clips have {t}")
         windows = sample_windows(self.technique, b, t, h, w, self.max_size, self.max_move, clips.device)
         patch = self.source.sample(b, clips.device).to(clips.dtype)
-        # the mask is built in the output's memory and blended there: one clip-sized buffer in all
+        # The mask is built in the output's memory and blended there: one clip-sized buffer in all.
         out = torch.empty((b, windows.cx.shape[1], h, w), dtype=clips.dtype, device=clips.device)
         masks = build_masks(self.technique, windows, h, w, out=out)[:, None]
         if masks.shape != clips.shape:
