@@ -24,8 +24,7 @@ explained_cache_write = partial(explained_write_errors, what="the frame cache")
 
 @contextmanager
 def build_lock(data_path: Path) -> Iterator[None]:
-    """Hold the ``fcntl`` lock on ``<cache>.lock`` (the OS releases it when its holder dies, however it dies),
-    waiting with one log line; a waiter left with a removed file's lock locks the current one."""
+    """Hold the ``fcntl`` lock on ``<cache>.lock``, which the OS releases when its holder dies, however."""
     lock_path = data_path.with_name(f"{data_path.name}.lock")
     said = False
     while True:
@@ -63,8 +62,7 @@ def remove_partials(*paths: Path) -> None:
 
 
 class _ChunkWriter:
-    """Receives ``out[i] = frame`` or ``out[a:b] = frames`` in order, as a memory-mapped array would, and
-    appends them to a file."""
+    """Takes ``out[i] = frame`` or ``out[a:b] = frames``, in order, as a memory map would; appends them."""
 
     def __init__(self, file: BinaryIO, frame_shape: tuple[int, int]) -> None:
         self.file, self.frame_shape, self.written = file, frame_shape, 0
@@ -81,16 +79,13 @@ class _ChunkWriter:
 @contextmanager
 def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
                      shape: tuple[int, int, int]) -> Iterator[_ChunkWriter]:
-    """Yield a writer for a uint8 array of ``shape``; when the block completes, publish the metadata, then
-    the data (whoever sees the data sees its metadata); on any failure nothing. Chunked writes, not a
-    writable memory map, which would keep every written page resident."""
+    """A writer of a uint8 ``shape`` array (not a writable memory map, which keeps every written page
+    resident); on success the metadata is published, then the data, so whoever sees one sees both."""
     with (explained_cache_write(data_path),
           atomic_path(data_path, partial_name(data_path)) as data_tmp,
           atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):
         with open(data_tmp, "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                      "fortran_order": False, "shape": shape}
-            np.lib.format.write_array_header_1_0(f, header)
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
             writer = _ChunkWriter(f, shape[1:])
             yield writer
             if writer.written != shape[0]:

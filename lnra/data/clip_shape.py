@@ -1,6 +1,5 @@
 """The clip shapes the autoencoder accepts (docs/method.md §2), stated once: the data's options are typed
-with them (so a wrong size is refused with the other mistakes of a command) and the model checks the shape
-it is given."""
+with them (a wrong size is refused with a command's other mistakes) and the model checks its input."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Fetch the official dataset releases for ``python -m lnra.data.prepare <name> --download``: resumed after
-an interruption and checked for size and SHA-256, so that a mirror serving other bytes is refused instead of
-prepared (docs/guide.md, Datasets: where each comes from, ``LNRA_DOWNLOAD_MIRROR``)."""
+"""Official dataset releases for ``prepare --download``, resumed after an interruption and checked for size
+and SHA-256, so that a mirror serving other bytes is refused, not prepared (docs/guide.md, Datasets)."""
 
 from __future__ import annotations
 
@@ -62,16 +61,12 @@ NO_DIRECT_LINK = {
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _open(url: str, offset: int) -> tuple[object, int]:
-    """The response for ``url`` from byte ``offset`` on, and the offset the server actually honoured
-    (0 when it ignores ``Range`` and sends the whole file)."""
+    """The response for ``url`` from byte ``offset`` on, and the offset honoured (0: ``Range`` ignored)."""
     headers = {"User-Agent": "lnra-download"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -87,8 +82,7 @@ def _open(url: str, offset: int) -> tuple[object, int]:
 
 
 def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) -> Path:
-    """``folder/<file name>``, downloaded (or resumed) and verified; a verified file already there is
-    reused. An interrupted download leaves ``<file name>.partial`` for the next call to continue."""
+    """``folder/<file name>``, verified; a verified copy is reused, ``<file name>.partial`` resumed."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / archive.filename
     if target.is_file():
@@ -174,8 +168,7 @@ def downloaded_source(name: str, out: Path, log: Callable[[str], None] = print) 
 
 
 def download_cifar100(out: Path, log: Callable[[str], None] = print) -> Path:
-    """CIFAR-100 through torchvision's downloader (MD5-checked) into ``out/intruders/cifar100``, the
-    folder ``pseudo/source=cifar100`` reads by default with ``paths.data_dir=out``."""
+    """CIFAR-100 through torchvision (MD5-checked) where ``pseudo/source=cifar100`` looks by default."""
     from torchvision.datasets import CIFAR100
 
     root = Path(out) / "intruders" / "cifar100"

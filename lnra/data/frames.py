@@ -1,6 +1,5 @@
-"""Video frames on disk: listing them, the one image and video reader (OpenCV's), and a memory-mapped uint8
-cache of each split. Decoding JPEGs in the training loop costs more than the model on small images, so every
-frame is decoded once at the target resolution; afterwards a clip is a slice of one array."""
+"""Video frames on disk: listing, the one reader (OpenCV's), and a memory-mapped uint8 cache of each split:
+decoding JPEGs costs more than the model on small images, so every frame is decoded once, at its size."""
 
 from __future__ import annotations
 
@@ -82,9 +81,8 @@ def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def read_frame(path: Path, what: str = "frame") -> np.ndarray:
-    """Decode one image to grayscale uint8 exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` does
-    (docs/method.md §1). The bytes are read here so that any path can be read and a truncated JPEG is
-    refused: libjpeg decodes one without an error (the missing part grey). ``what`` names the file."""
+    """Grayscale uint8 exactly as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` (docs/method.md §1), from bytes
+    read here so that a truncated JPEG is refused: libjpeg decodes one without an error (the rest grey)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
@@ -107,8 +105,7 @@ class VideoFile:
 
 
 def open_video(path: Path) -> VideoFile:
-    """A video file's RGB frames through ``cv2.VideoCapture``, refused now if it cannot be opened; counted as
-    decoded, not from the header, so a truncated file ends early (the ground truth's checks report it)."""
+    """A video's RGB frames through ``cv2.VideoCapture``, as decoded: a truncated file ends early."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
@@ -133,8 +130,7 @@ READER = "opencv-imread-gray+resize-linear"  # part of the cache key: caches of 
 
 
 def files_key(listing: VideoListing, prefix: str) -> str:
-    """Hash of ``prefix`` and every file's video, name, size and time: a cache named by it is rebuilt when
-    any file changes."""
+    """Hash of ``prefix`` and every file's video, name, size and time: a cache named by it follows them."""
     h = hashlib.sha1(prefix.encode())
     for name, frames in zip(listing.names, listing.files, strict=True):
         h.update(name.encode())
@@ -161,9 +157,7 @@ class FrameStore:
         return self.frames[self.offsets[v] : self.offsets[v + 1]]
 
     def gather(self, index: np.ndarray | slice) -> np.ndarray:
-        """A copy of ``frames[index]`` that keeps resident memory bounded: pages read through the map count
-        as this process's until unmapped (an epoch over a 17 GB cache would end with 17 GB resident), so
-        after every :data:`RELEASE_BYTES` read they are dropped, staying in the OS page cache."""
+        """A copy of ``frames[index]``; mapped pages count as resident until dropped, every RELEASE_BYTES."""
         out = self.frames[index]
         if isinstance(index, slice):  # a view of the map, not a copy
             out = out.copy()
@@ -185,8 +179,7 @@ DECODE_CHUNK = 64
 
 
 class _ProgressLines:
-    """tqdm's ``update`` as one log line at each tenth of the work: what a log file should get instead of a
-    bar's flood of carriage returns."""
+    """tqdm's ``update`` as a log line at each tenth of the work, not a log file flooded by a bar."""
 
     def __init__(self, total: int | None, desc: str, initial: int = 0) -> None:
         self.total, self.desc, self.n, self.initial, self._tenth = total, desc, initial, initial, -1
@@ -206,33 +199,9 @@ def progress(total: int | None, desc: str, **bar: Any) -> Any:
     return nullcontext(_ProgressLines(total, desc, bar.get("initial", 0)))
 
 
-def _decode_into(out: np.ndarray, files: list[Path], height: int, width: int, desc: str) -> None:
-    """Decode and resize ``files`` into ``out`` on a few threads (OpenCV releases the GIL); stop at the first
-    unreadable frame, and report videos whose frames differ in size in one warning."""
-    sizes: dict[str, set[tuple[int, ...]]] = {}
-
-    def load(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
-        frame = read_frame(path)
-        return frame.shape, resize_frame(frame, height, width)
-
-    with ThreadPoolExecutor(min(8, (os.cpu_count() or 2) * 2)) as pool, \
-            progress(len(files), desc, unit="frame") as bar:
-        for start in range(0, len(files), DECODE_CHUNK):
-            chunk = files[start : start + DECODE_CHUNK]
-            for i, (path, (shape, frame)) in enumerate(zip(chunk, pool.map(load, chunk), strict=True)):
-                sizes.setdefault(str(path.parent), set()).add(shape)
-                out[start + i] = frame
-            bar.update(len(chunk))
-    mixed = {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}
-    if mixed:
-        log.warning("%d video(s) have frames of different sizes (all resized to %dx%d): %s", len(mixed),
-                    height, width, "; ".join(f"{v}: {s}" for v, s in sorted(mixed.items())))
-
-
 def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,
                      width: int) -> FrameStore:
-    """Open the cache for this exact source and resolution, building it first if it does not exist (one
-    process builds however many ask, :mod:`lnra.data.cache_files`); other caches are left untouched."""
+    """The cache of this exact source and resolution, built first by one process however many ask."""
     cache_dir = Path(cache_dir)
     with explained_cache_write(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -275,7 +244,7 @@ def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: t
 
 def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: str, height: int,
                  width: int) -> None:
-    """Decode every frame into ``data_path`` (called with the build lock held)."""
+    """Decode every frame into ``data_path`` (lock held) on a few threads (OpenCV releases the GIL)."""
     stem = data_path.name.rsplit("_", 1)[0]
     stale = sorted(p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path)
     if stale:
@@ -286,5 +255,22 @@ def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: 
     files = [f for video in listing.files for f in video]
     log.info("building the frame cache %s (%d frames at %dx%d)", data_path, len(files), height, width)
     meta = {"names": listing.names, "lengths": listing.lengths, "source": str(listing.split_dir)}
-    with write_npy_chunks(data_path, meta_path, meta, (len(files), height, width)) as out:
-        _decode_into(out, files, height, width, f"caching {what} at {height}x{width}")
+    sizes: dict[str, set[tuple[int, ...]]] = {}
+
+    def load(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
+        frame = read_frame(path)
+        return frame.shape, resize_frame(frame, height, width)
+
+    with (write_npy_chunks(data_path, meta_path, meta, (len(files), height, width)) as out,
+          ThreadPoolExecutor(min(8, (os.cpu_count() or 2) * 2)) as pool,
+          progress(len(files), f"caching {what} at {height}x{width}", unit="frame") as bar):
+        for start in range(0, len(files), DECODE_CHUNK):
+            chunk = files[start : start + DECODE_CHUNK]
+            for i, (path, (shape, frame)) in enumerate(zip(chunk, pool.map(load, chunk), strict=True)):
+                sizes.setdefault(str(path.parent), set()).add(shape)
+                out[start + i] = frame
+            bar.update(len(chunk))
+    mixed = {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}
+    if mixed:
+        log.warning("%d video(s) have frames of different sizes (all resized to %dx%d): %s", len(mixed),
+                    height, width, "; ".join(f"{v}: {s}" for v, s in sorted(mixed.items())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,9 +18,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TestVideos:
-    """The test split as the evaluation sees it (each video's name and (n_frames,) 0/1 labels in sorted order,
-    and the window length that scores them), carried by every evaluation batch so that whoever scores one
-    needs nothing else. Not frozen: torchmetrics rebuilds the Evaluation it travels in field by field."""
+    """Test video names, (n_frames,) 0/1 labels and window length, carried by every evaluation batch. Not
+    frozen: torchmetrics rebuilds the Evaluation it travels in field by field."""
 
     __test__ = False  # data, not a pytest class
 
@@ -29,43 +29,36 @@ class TestVideos:
 
 
 def paper_label_file(name: str) -> Path | None:
-    """The paper's own frame labels for ``name`` (Ped2, Avenue, ShanghaiTech), shipped in the package
-    (docs/method.md §1), or None: the published AUCs were computed with them."""
+    """The paper's frame labels for ``name``, shipped in the package (docs/method.md §1), or None."""
     path = Path(str(resources.files("lnra.data") / "paper_labels" / f"frame_labels_{name}.npy"))
     return path if path.is_file() else None
 
 
 def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | None) -> Path:
-    """The configured file only, else the first that exists in the order of docs/guide.md (Datasets): a
-    file on disk wins over the shipped one (someone put it there) and is reported when it differs; one that
-    is there but cannot be read is an error, not skipped over."""
+    """The configured file, else the first there in the order of docs/guide.md (Datasets, Labels); labels not
+    the paper's are said, as their AUCs are not comparable with its numbers."""
     filename, root, paper = f"frame_labels_{name}.npy", Path(dataset_root), paper_label_file(name)
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]
     for path in candidates:
         problem = read_problem(path, "file")
         if problem is None:
-            _warn_if_not_the_papers(name, path, paper)
-            return path
+            break
         if not problem.startswith("not found"):  # there, but a folder or unreadable: not skipped over
             raise LnraError(f"label file {path} {problem}")
-    raise LnraError(f"label file not found; looked at {', '.join(str(p) for p in candidates)} (expected "
-                    f"{filename}, shape (1, total test frames), in the dataset folder, in <data_dir>/labels, "
-                    "or given by dataset.labels_path=...)")
-
-
-def _warn_if_not_the_papers(name: str, path: Path, paper: Path | None) -> None:
-    """Say so when the labels used are not the paper's: then AUCs are not comparable with its numbers."""
+    else:
+        raise LnraError(f"label file not found; looked at {', '.join(str(p) for p in candidates)} (expected "
+                        f"{filename}, shape (1, total test frames), in the dataset folder, in "
+                        "<data_dir>/labels, or given by dataset.labels_path=...)")
     if paper is None or path == paper:
-        return
-    try:
+        return path
+    with suppress(OSError, ValueError):  # load_labels reports an unreadable file
         mine, theirs = np.load(path, allow_pickle=False).ravel(), np.load(paper).ravel()
-    except (OSError, ValueError):
-        return  # load_labels reports an unreadable file
-    if len(mine) == len(theirs) and not np.array_equal(mine, theirs):
-        log.warning("the labels in %s differ from the paper's %s labels on %d of %d frames: AUCs are not "
-                    "comparable with the published ones (the paper's: dataset.labels_path=%s)", path, name,
-                    int((mine != theirs).sum()), len(mine), paper)
+        if len(mine) == len(theirs) and not np.array_equal(mine, theirs):
+            log.warning("the labels in %s differ from the paper's %s labels on %d of %d frames: AUCs are "
+                        "not comparable with the published ones (the paper's: dataset.labels_path=%s)",
+                        path, name, int((mine != theirs).sum()), len(mine), paper)
+    return path
 
 
 def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: list[str]

@@ -47,8 +47,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
-    """The mask files of ``<testing_dir>/pixel_masks``, checked against the test frames (one per frame, of
-    the frames' original size: masks drawn on resized frames would misplace every region); None if absent."""
+    """The mask files of ``<testing_dir>/pixel_masks`` (or None), one per test frame and of its size."""
     mask_dir = Path(testing_dir) / MASK_DIR
     if not mask_dir.is_dir():
         return None
@@ -73,17 +72,16 @@ def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
 
 
 def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> MaskStore:
-    """Open the packed-bit cache of these masks, decoding them into it first if it does not exist. It is
-    renamed into place when complete; two processes building at once write the same bytes."""
+    """The packed-bit cache of these masks, built first if absent (two builders write the same bytes)."""
     files = [f for video in listing.files for f in video]
     height, width = _image_size(files[0])
     cache_dir = Path(cache_dir)
     path = cache_dir / f"{dataset}_pixel_masks_{height}x{width}_{files_key(listing, 'masks')}.npy"
+    shape = (len(files), height, (width + 7) // 8)
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                            shape=(len(files), height, (width + 7) // 8))
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
             for i, f in enumerate(files):
                 mask = read_frame(f, "pixel mask") > 0  # any non-zero pixel: 0/255 and 0/1 files both work
                 if mask.shape != (height, width):
@@ -94,7 +92,7 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
             del out  # closes the map before the rename
         log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
     bits = np.load(path, mmap_mode="r")
-    if bits.shape != (len(files), height, (width + 7) // 8):
+    if bits.shape != shape:
         raise LnraError(f"pixel mask cache {path} does not match its masks; delete it and rerun")
     return MaskStore(bits, height, width, listing.offsets)
 

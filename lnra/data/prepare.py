@@ -1,9 +1,6 @@
 """Convert the official releases of Ped2, Avenue and ShanghaiTech into lnra's layout.
 
-``python -m lnra.data.prepare <name> --source RELEASE --out OUT`` (or ``--download``) writes ``OUT/<name>/``
-as ``python run.py dataset=<name> paths.data_dir=OUT`` reads it: frames, frame labels and pixel masks, every
-test video checked against its ground truth (docs/guide.md, Datasets).
-"""
+How, and what it checks: docs/guide.md, Datasets."""
 
 from __future__ import annotations
 
@@ -29,8 +26,7 @@ def _check_out(target: Path, overwrite: bool) -> None:
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
             log: Callable[[str], None] = print, labels: str = "paper") -> Path:
-    """Convert one dataset; returns ``out/<name>``. Nothing existing is touched until the new copy is
-    complete, and a non-empty ``out/<name>`` is only replaced with ``overwrite``."""
+    """Convert one dataset into ``out/<name>``, replacing an existing one only when complete."""
     source, target = Path(source), Path(out) / name
     problem = unreadable(source, "source")
     if problem:
@@ -63,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def work() -> None:
-        target = args.out / args.name
         if not args.download:
             if args.name not in PREPARERS:
                 raise LnraError(f"{args.name} is fetched, not converted: use --download instead of --source")
@@ -71,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.name == "cifar100":
             download_cifar100(args.out)
         else:
-            if args.name in PREPARERS:
-                _check_out(target, args.overwrite)  # said before a download of gigabytes, not after it
+            if args.name in PREPARERS:  # said before a download of gigabytes, not after it
+                _check_out(args.out / args.name, args.overwrite)
             with downloaded_source(args.name, args.out) as source:
                 prepare(args.name, source, args.out, args.overwrite, args.ext, labels=args.labels)
 

@@ -1,6 +1,5 @@
-"""The official releases of Ped2, Avenue and ShanghaiTech, each read in its own format (frame folders,
-``.avi`` videos, MATLAB ground truth) into the one :class:`Writer`, so that every dataset comes out in the
-layout ``python -m lnra.data.prepare`` promises. :data:`PREPARERS` maps a dataset's name to its reader."""
+"""The official releases of Ped2, Avenue and ShanghaiTech, each read in its own format into the one
+:class:`Writer`, so that every dataset comes out in the layout ``python -m lnra.data.prepare`` promises."""
 
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ OFFICIAL_TEST_FRAMES = {"ped2": 2010, "avenue": 15324, "shanghai": 40791}
 
 
 def sorted_files(folder: Path, suffix: str, what: str = "") -> list[Path]:
-    """The files of ``folder`` with ``suffix`` (lower case) in natural order (``2.tif`` before ``10.tif``);
-    finding none is an error when ``what`` names them."""
+    """The ``suffix`` files of ``folder`` in natural order; none is an error when ``what`` names them."""
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() == suffix), key=natural_key)
     if what and not files:
         raise LnraError(f"no {suffix} {what} in {folder}")
@@ -47,8 +45,7 @@ def _require(path: Path, what: str) -> Path:
 
 @dataclass
 class Writer:
-    """Writes one dataset into the staging copy of ``<out>/<name>``, reporting each step, and collects the
-    test labels derived from the official ground truth."""
+    """Writes one dataset into the staging copy of ``<out>/<name>``, reporting each step."""
 
     root: Path  # the staging folder
     target: Path  # what it becomes: the name to report (its name is the dataset's)
@@ -68,8 +65,7 @@ class Writer:
         return folder
 
     def video(self, split: str, video: str, frames: Iterable[np.ndarray]) -> int:
-        """Encode the frames of one video as they stream in (a few threads encode; PIL releases the
-        GIL), holding only a few frames in memory at a time."""
+        """Encode a video's frames as they stream in, on a few threads (PIL releases the GIL)."""
         folder = self._folder(split, video)
         options = {"quality": 95} if self.ext == "jpg" else {}
         count = 0
@@ -102,8 +98,7 @@ class Writer:
         self.truth[video] = labels
 
     def masks(self, video: str, masks: list[np.ndarray], where: Path) -> None:
-        """Write one test video's pixel masks (0/1 PNGs named like its frames), checked for count and
-        size against the frames already written: a mask must cover its frame pixel for pixel."""
+        """Write a test video's masks as 0/1 PNGs; a mask must cover its frame pixel for pixel."""
         frames = self.counts["testing"][video]
         if len(masks) != frames:
             raise LnraError(f"test video {video} has {frames} frames but its pixel ground truth {where} "
@@ -118,14 +113,12 @@ class Writer:
             Image.fromarray(mask.astype(bool)).save(folder / self.frame_name(t, ".png"))
 
     def split_done(self, split: str) -> None:
-        """Say what one split became."""
         counts = self.counts[split]
         self.log(f"{self.target.name} {split}: {len(counts)} videos, {sum(counts.values())} frames -> "
                  f"{self.target}/{split}/frames")
 
     def labels(self) -> None:
-        """Write the frame labels, the paper's unless asked or they do not fit (a partial source), and say per
-        test video on how many frames the paper's labels and the official ground truth's disagree."""
+        """Write the frame labels and say where they differ (docs/guide.md, Datasets: From the releases)."""
         name, per_video = self.target.name, self.truth
         derived = np.concatenate(list(per_video.values())).astype(np.uint8)
         total = len(derived)
@@ -193,24 +186,21 @@ def _ucsd_root(source: Path, tmp: Path) -> Path:
 
 
 def write_ucsd_masks(test_dir: Path, videos: list[Path], writer: Writer) -> None:
-    """Pixel masks from the ``<video>_gt/*.bmp`` folders beside the test videos: all or none of the
-    videos must have one (a release without them writes no masks; a partial set is refused)."""
+    """Pixel masks from the ``<video>_gt`` folders: all test videos have one, or none (then no masks)."""
     gt_dirs = [test_dir / f"{video.name}_gt" for video in videos]
-    present = [d for d in gt_dirs if d.is_dir()]
-    if not present:
+    missing = [d.name for d in gt_dirs if not d.is_dir()]
+    if len(missing) == len(gt_dirs):
         writer.log(f"note: no pixel-level ground truth (<video>_gt folders) in {test_dir}; no pixel masks")
         return
-    if len(present) != len(gt_dirs):
-        missing = ", ".join(d.name for d in gt_dirs if not d.is_dir())
-        raise LnraError(f"pixel-level ground truth folders missing in {test_dir}: {missing}")
+    if missing:
+        raise LnraError(f"pixel-level ground truth folders missing in {test_dir}: {', '.join(missing)}")
     for v, gt_dir in enumerate(gt_dirs):
         writer.masks(f"{v + 1:02d}", [read_frame(f) > 0 for f in sorted_files(gt_dir, ".bmp")], gt_dir)
     writer.log(f"ped2 pixel masks: {len(gt_dirs)} videos -> {writer.target}/testing/pixel_masks")
 
 
 def prepare_ped2(source: Path, writer: Writer) -> None:
-    """``UCSDped2/{Train,Test}`` of ``.tif`` frame folders (the tarball or unpacked), ``UCSDped2.m``'s frame
-    ranges and the ``Test0NN_gt`` bitmaps."""
+    """``UCSDped2/{Train,Test}`` ``.tif`` folders, ``UCSDped2.m``'s ranges and ``Test0NN_gt`` bitmaps."""
     with tempfile.TemporaryDirectory(prefix="lnra-ucsd-") as tmp:
         root = _ucsd_root(source, Path(tmp))
         gt_file = next(iter(sorted(root.rglob("UCSDped2.m"))), None)
@@ -233,23 +223,10 @@ def prepare_ped2(source: Path, writer: Writer) -> None:
 
 
 # -- CUHK Avenue ----------------------------------------------------------------------------------
-def avenue_masks(mat_file: Path) -> list[np.ndarray]:
-    """The per-frame pixel masks of one Avenue test video (``volLabel``, a cell array: one cell a frame)."""
+def prepare_avenue(source: Path, writer: Writer) -> None:
+    """``*_videos/*.avi`` and ``ground_truth_demo``'s ``volLabel`` masks (a cell array, one cell a frame)."""
     from scipy.io import loadmat
 
-    try:
-        masks = loadmat(mat_file)["volLabel"]
-    except (OSError, ValueError, KeyError) as err:
-        raise LnraError(f"cannot read volLabel from {mat_file}: {err}") from None
-    if masks.dtype != object:
-        raise LnraError(f"{mat_file}: volLabel is a {masks.dtype} array of shape {masks.shape}; "
-                        "expected a cell array with one mask per frame")
-    return [np.asarray(mask) for mask in masks.ravel()]
-
-
-def prepare_avenue(source: Path, writer: Writer) -> None:
-    """``training_videos``/``testing_videos`` of ``.avi`` files and ``ground_truth_demo``'s ``volLabel`` masks
-    (a frame is anomalous where its mask has any pixel set)."""
     mask_dir = _require(source / "ground_truth_demo" / "testing_label_mask", "Avenue ground truth folder")
     for split, folder in (("training", "training_videos"), ("testing", "testing_videos")):
         for video in sorted_files(_require(source / folder, "Avenue video folder"), ".avi", "videos"):
@@ -258,7 +235,14 @@ def prepare_avenue(source: Path, writer: Writer) -> None:
                     raise LnraError(f"Avenue test video {video} is not named by its number (01.avi … 21.avi)")
                 mat_file = _require(mask_dir / f"{int(video.stem)}_label.mat",
                                     f"ground truth of {video.name}")
-                masks = avenue_masks(mat_file)
+                try:
+                    cells = loadmat(mat_file)["volLabel"]
+                except (OSError, ValueError, KeyError) as err:
+                    raise LnraError(f"cannot read volLabel from {mat_file}: {err}") from None
+                if cells.dtype != object:
+                    raise LnraError(f"{mat_file}: volLabel is a {cells.dtype} array of shape {cells.shape}; "
+                                    "expected a cell array with one mask per frame")
+                masks = [np.asarray(mask) for mask in cells.ravel()]
             count = writer.video(split, video.stem, open_video(video).frames)
             if split == "testing":
                 writer.ground_truth(video.stem, count, np.array([int(np.any(m)) for m in masks], np.uint8),
@@ -270,8 +254,7 @@ def prepare_avenue(source: Path, writer: Writer) -> None:
 
 # -- ShanghaiTech Campus --------------------------------------------------------------------------
 def prepare_shanghai(source: Path, writer: Writer) -> None:
-    """``training/videos`` of ``.avi`` files; ``testing/frames`` JPEG folders (copied as they are) with one
-    ``testing/test_frame_mask/<video>.npy`` of frame labels each."""
+    """``training/videos/*.avi``; ``testing/frames`` copied as they are, ``testing/test_frame_mask/*.npy``."""
     training = _require(source / "training" / "videos", "ShanghaiTech training video folder")
     for video in sorted_files(training, ".avi", "videos"):
         writer.video("training", video.stem, open_video(video).frames)

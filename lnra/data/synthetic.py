@@ -1,6 +1,5 @@
-"""A small synthetic video anomaly dataset, generated deterministically from a seed, so that ``python run.py``
-runs the whole method offline in minutes and tests get real files in the real layout (docs/guide.md,
-Datasets: what the videos show)."""
+"""A small synthetic video anomaly dataset, generated from a seed, so that ``python run.py`` runs offline in
+minutes and tests get real files in the real layout (docs/guide.md, Datasets: what the videos show)."""
 
 from __future__ import annotations
 
@@ -39,31 +38,6 @@ class SyntheticSpec:
     frames_per_video: Annotated[Count, Field(description="frames of each video (at least a clip)")] = 64
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    coarse = torch.from_numpy(rng.uniform(70, 130, (1, 1, 6, 6)))
-    smooth = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)[0, 0].numpy()
-    yy, xx = np.mgrid[0:size, 0:size]
-    tiles = 8.0 * (((xx // 8) + (yy // 8)) % 2)
-    return smooth + tiles + rng.normal(0, 4, (size, size))
-
-
-def _paste(img: np.ndarray, x: float, y: float, patch: np.ndarray) -> None:
-    """Draw ``patch`` with its top-left corner at (x, y), clipped to the frame."""
-    h, w = patch.shape
-    x0, y0 = int(round(x)), int(round(y))
-    xs, ys = max(0, x0), max(0, y0)
-    xe, ye = min(img.shape[1], x0 + w), min(img.shape[0], y0 + h)
-    if xe > xs and ye > ys:
-        img[ys:ye, xs:xe] = patch[ys - y0 : ye - y0, xs - x0 : xe - x0]
-
-
-def _walker(scale: float, value: float) -> np.ndarray:
-    h, w = max(4, round(10 * scale)), max(2, round(4 * scale))
-    body = np.full((h, w), value)
-    body[: max(1, h // 4)] = value + 30  # a brighter head
-    return body
-
-
 class _Mover:
     """An object crossing the frame horizontally, wrapping around at the borders."""
 
@@ -75,10 +49,15 @@ class _Mover:
         self.phase = rng.uniform(0, 2 * np.pi)
 
     def step(self, img: np.ndarray, t: int, speed: float | None = None) -> None:
+        """Move, then draw the patch at its new place, clipped to the frame."""
+        h, w = self.patch.shape
         self.x += self.direction * (self.speed if speed is None else speed)
-        span = self.size + self.patch.shape[1]
-        self.x = (self.x + self.patch.shape[1]) % span - self.patch.shape[1]
-        _paste(img, self.x, self.y + 0.6 * np.sin(0.5 * t + self.phase), self.patch)
+        self.x = (self.x + w) % (self.size + w) - w
+        x0, y0 = int(round(self.x)), int(round(self.y + 0.6 * np.sin(0.5 * t + self.phase)))
+        xs, ys = max(0, x0), max(0, y0)
+        xe, ye = min(img.shape[1], x0 + w), min(img.shape[0], y0 + h)
+        if xe > xs and ye > ys:
+            img[ys:ye, xs:xe] = self.patch[ys - y0 : ye - y0, xs - x0 : xe - x0]
 
 
 def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
@@ -86,9 +65,16 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
     """Frames (T, S, S) uint8 and labels (T,); ``anomaly`` None for a normal video, else its kind 0..3."""
     s, n = spec.size, spec.frames_per_video
     scale = s / 64
-    background = _background(rng, s)
-    walkers = [_Mover(rng, s, _walker(scale, rng.uniform(170, 230)), rng.uniform(0.4, 0.8) * scale)
-               for _ in range(3)]
+    coarse = torch.from_numpy(rng.uniform(70, 130, (1, 1, 6, 6)))
+    smooth = F.interpolate(coarse, size=(s, s), mode="bicubic", align_corners=True)[0, 0].numpy()
+    yy, xx = np.mgrid[0:s, 0:s]
+    background = smooth + 8.0 * (((xx // 8) + (yy // 8)) % 2) + rng.normal(0, 4, (s, s))
+    h, w = max(4, round(10 * scale)), max(2, round(4 * scale))
+    walkers = []
+    for _ in range(3):
+        body = np.full((h, w), rng.uniform(170, 230))
+        body[: max(1, h // 4)] += 30  # a brighter head
+        walkers.append(_Mover(rng, s, body, rng.uniform(0.4, 0.8) * scale))
     checker = np.kron((np.indices((4, 4)).sum(0) % 2) * 200 + 20, np.ones((max(1, round(4 * scale)),) * 2))
     cart = np.full((max(3, round(7 * scale)), max(6, round(16 * scale))), 235.0)
     runner_speed = 5.0 * scale
@@ -112,8 +98,7 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
 
 
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
-    """Write the dataset under ``root``, built aside and renamed; one made from the same spec is reused, one
-    from another spec refused, not replaced."""
+    """Write the dataset under ``root``, built aside; one of the same spec is reused, another's refused."""
     root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():

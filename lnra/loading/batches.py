@@ -1,11 +1,5 @@
-"""What a batch is, on either side of the device transfer: small dataclasses with named fields.
-
-The loaders yield :class:`TrainFetch` and :class:`TestFetch` — frame indices, plus the uint8 frames
-unless the frame cache lives on the device. After the transfer the DataModule turns them into what the
-LightningModule reads: :class:`TrainBatch` (input, target, kind) and :class:`EvalBatch` (clip, video,
-window). Lightning moves dataclasses to the device field by field; torch's DataLoader pins only what it
-knows (tensors, mappings, sequences) or what has a ``pin_memory()`` method, hence :meth:`Batch.pin_memory`.
-"""
+"""Batches as dataclasses with named fields: the loaders yield :class:`TrainFetch` and :class:`TestFetch`;
+after the transfer the DataModule turns them into the :class:`TrainBatch` and :class:`EvalBatch`."""
 
 from __future__ import annotations
 
@@ -19,8 +13,7 @@ from lnra.data.labels import TestVideos
 
 
 def window_key(video: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """One int64 per test window, unique over the test set: (video, window) packed as ``video << 32 | window``
-    (``key >> 32`` gives the video back, and sorting keys sorts windows in video order)."""
+    """(video, window) as one int64 ``video << 32 | window``: sorting keys sorts windows in video order."""
     return (video.long() << 32) + window.long()
 
 
@@ -28,7 +21,6 @@ class Batch:
     """Shared by the batch dataclasses: apply a function to every tensor, nested batches included."""
 
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Self:
-        """A copy with ``fn`` applied to every tensor field (fields that are None stay None)."""
         changes = {}
         for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
             value = getattr(self, f.name)
@@ -39,14 +31,13 @@ class Batch:
         return replace(self, **changes)  # type: ignore[type-var]
 
     def pin_memory(self) -> Self:
-        """Page-locked copies, which the DataLoader's ``pin_memory=True`` asks for by this name."""
+        """Page-locked copies: torch's DataLoader pins a batch of unknown type through this method."""
         return self.map(torch.Tensor.pin_memory)
 
 
 @dataclass
 class Clips(Batch):
-    """B clips as read from the frame cache: (B, T) global frame indices and, unless the cache is on the
-    device (where the frames are gathered after the transfer), the (B, 1, T, H, W) uint8 frames."""
+    """(B, T) global frame indices and, unless the cache is on the device, (B, 1, T, H, W) uint8 frames."""
 
     index: torch.Tensor
     frames: torch.Tensor | None = None
@@ -54,8 +45,7 @@ class Clips(Batch):
 
 @dataclass
 class TrainFetch(Batch):
-    """A training batch as loaded: the normal clips and, when skip frames are enabled, the skip-frame
-    clips and their normal targets (docs/method.md §5)."""
+    """Normal clips and, with skip frames enabled, skip-frame clips and their targets (docs/method.md §5)."""
 
     clip: Clips
     skip: Clips | None = None
@@ -64,9 +54,7 @@ class TrainFetch(Batch):
 
 @dataclass
 class TestFetch(Batch):
-    """A batch of test windows as loaded: the clips, each tagged with its video and window index, the test
-    videos they index (names, labels, window length) and, where the dataset has pixel ground truth, the
-    (B, H, W) bool masks of the scored frames at the masks' own resolution."""
+    """Test windows as loaded; the fields of :class:`EvalBatch`."""
 
     __test__ = False  # a batch, not a pytest class
 
@@ -79,8 +67,7 @@ class TestFetch(Batch):
 
 @dataclass
 class TrainBatch(Batch):
-    """What a training step reads (docs/method.md §3): each sample's input and its own target in
-    [-1, 1], and its pseudo-anomaly kind code (:data:`lnra.pseudo.KIND_NORMAL`, ...)."""
+    """Input and target in [-1, 1] and pseudo-anomaly kind code per sample (docs/method.md §3)."""
 
     input: torch.Tensor
     target: torch.Tensor
@@ -89,9 +76,8 @@ class TrainBatch(Batch):
 
 @dataclass
 class EvalBatch(Batch):
-    """What a validation or test step reads: (B, 1, T, H, W) windows in [-1, 1], their video and window
-    index, the test videos (:class:`~lnra.data.labels.TestVideos`) and the scored frames' pixel masks (or
-    None): everything the evaluation and its callbacks need, so none of them asks the dataset."""
+    """(B, 1, T, H, W) windows in [-1, 1] with their video and window index, the test videos and the scored
+    frames' (B, H, W) pixel masks (or None): all an evaluation needs, so none asks the dataset."""
 
     clip: torch.Tensor
     video: torch.Tensor

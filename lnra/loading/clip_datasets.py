@@ -1,13 +1,5 @@
-"""The datasets behind the loaders: every clip-length window of every video of a frame cache, fetched a
-whole batch at a time (training clips with their skip-frame pairs; test windows tagged with video and
-window index), and the order of a training epoch.
-
-The reference draws skip-frame clips from a second shuffled loader over the clip dataset, so within an
-epoch every start serves as a skip-frame clip at most once. Here both passes come from one sampler whose
-items are ``(clip, skip start, seed)``: the pairing travels with the item, so whatever shards or batches
-the items (a distributed sampler, worker processes) keeps each normal clip with its partner, and ``seed``
-makes the rest of the skip-frame draw (the jump, any redraws) a function of the item alone.
-"""
+"""The datasets behind the loaders, fetched a whole batch at a time, and the order of a training epoch
+(why one sampler yields both the clip and its skip-frame partner: docs/method.md §8, Skip-frame pairs)."""
 
 from __future__ import annotations
 
@@ -29,13 +21,8 @@ EpochItem = tuple[int, int, int]  # (clip index, skip-frame start index, seed of
 
 
 class ShuffledPairs(Sampler[EpochItem]):
-    """Per epoch, two independent random permutations of ``range(n)`` zipped, plus a seed per item.
-
-    The permutations depend only on ``seed`` and the epoch, so every process of a distributed run
-    builds the same list before it is sharded, and a run repeats under the same seed. The epoch is
-    set by Lightning through :meth:`set_epoch`; when nobody sets it (a distributed wrapper does not
-    forward it), each new pass counts as the next epoch.
-    """
+    """Per epoch, two random permutations of ``range(n)`` zipped, plus a seed per item, from ``seed`` and the
+    epoch alone: every rank builds the same list. Each pass counts as the next epoch unless set."""
 
     def __init__(self, n: int, seed: int) -> None:
         self.n, self.seed, self.epoch = n, seed, 0
@@ -56,12 +43,8 @@ class ShuffledPairs(Sampler[EpochItem]):
 
 
 class _Windows(Dataset):
-    """Every ``clip_len``-frame window (stride 1) of every video of a frame store.
-
-    Items are fetched a whole batch at a time (``__getitems__``, which the DataLoader prefers): one
-    fancy index into the cache yields the (B, 1, T, H, W) batch directly, with no per-item tensors to
-    stack. With ``gather=False`` (cache on the GPU) only the frame indices travel.
-    """
+    """Every ``clip_len``-frame window (stride 1) of a frame store, fetched by ``__getitems__`` as one fancy
+    index into the cache (no per-item tensors to stack); ``gather=False``: only the indices travel."""
 
     def __init__(self, store: FrameStore, clip_len: int, gather: bool) -> None:
         self.store, self.clip_len, self.gather = store, clip_len, gather
@@ -90,14 +73,7 @@ class _Windows(Dataset):
 
 
 class TrainClips(_Windows):
-    """Every 16-frame window of every training video (docs/method.md §1), plus, when skip frames are
-    enabled, a skip-frame clip and its normal target (docs/method.md §5) in the same item — so a
-    distributed sampler shards normal and skip samples together.
-
-    Items are :data:`EpochItem` triples from :class:`ShuffledPairs`: the
-    window, the start of the skip-frame clip (a second shuffled pass over the same windows) and the
-    seed of the skip-frame clip's jump and redraws.
-    """
+    """The training windows (docs/method.md §1) and, with ``jumps``, skip-frame clips and targets (§5)."""
 
     def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
         super().__init__(store, clip_len, gather)
@@ -120,8 +96,7 @@ class TrainClips(_Windows):
 
 
 class TestWindows(_Windows):
-    """Stride-1 16-frame windows over every test video (docs/method.md §6), tagged with video and window
-    index, with the test videos they index and the scored frames' pixel masks (when ``masks`` is given)."""
+    """The test windows (docs/method.md §6) with their video, window index and scored frames' masks."""
 
     __test__ = False  # a dataset, not a pytest class
 

@@ -1,9 +1,5 @@
-"""One LightningDataModule for every dataset: a dataset is a folder in the shared layout.
-
-The datasets (loading/clip_datasets.py) return uint8 frames (or only frame indices when the cache lives on
-the GPU); the conversion to [-1, 1] and the pseudo anomalies run after the batch reached the device,
-in ``on_after_batch_transfer``, so on a GPU they run on the GPU.
-"""
+"""One LightningDataModule for every dataset in the shared layout. The loaders carry uint8 frames (or
+indices); [-1, 1] and the pseudo anomalies come in ``on_after_batch_transfer``, on the batch's device."""
 
 from __future__ import annotations
 
@@ -34,15 +30,9 @@ log = logging.getLogger(__name__)
 
 @checked
 class VideoDataModule(pl.LightningDataModule):
-    """Training clips and test windows of ``<root>/{training,testing}/frames/<video>/<frame>``.
-
-    The same class serves Ped2, Avenue, ShanghaiTech and the synthetic set; only the folder, the
-    resolution and the label file differ. Built from the ``dataset`` config (its ``_target_``), so a user's
-    own DataModule can replace it from the command line. ``generate`` (synthetic sets) writes the dataset
-    on first listing. The loading settings left to ``None``/``auto`` follow the device the trainer runs on:
-    on a GPU pinned memory, 8 loader workers and the frame cache on the GPU when it fits; on a CPU, loading
-    in the training process (one gather per batch: faster than workers on few cores).
-    """
+    """Training clips and test windows of ``<root>/{training,testing}/frames/<video>/<frame>``, for every
+    dataset; built from the ``dataset`` config's ``_target_``, so a user's own DataModule can replace it.
+    Settings left to ``None``/``auto`` follow the trainer's device (docs/guide.md, Speed)."""
 
     def __init__(
         self,
@@ -82,8 +72,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     # -- data on disk -------------------------------------------------------------------------
     def listing(self, folder: str) -> VideoListing:
-        """The videos of ``training`` or ``testing``, listed once: the start-up checks, the frame cache and
-        the pixel masks all read the same listing."""
+        """The videos of ``training`` or ``testing``, listed once for the checks, the cache and the masks."""
         if folder not in self._listings:
             if self.generate is not None:
                 generate_synthetic(self.root, self.generate)  # once: a complete set is kept as it is
@@ -97,11 +86,10 @@ class VideoDataModule(pl.LightningDataModule):
         self._test_videos = TestVideos(tuple(listing.names),
                                        tuple(load_labels(label_file, listing.lengths, listing.names)),
                                        self.clip_len)
-        lengths = zip(listing.names, listing.lengths, strict=True)
-        short = [name for name, n_frames in lengths if n_frames < self.clip_len]
+        short = [name for name, n in zip(listing.names, listing.lengths, strict=True) if n < self.clip_len]
         if short:
-            log.warning("test videos %s are shorter than %d frames and cannot be scored",
-                        short, self.clip_len)
+            log.warning("test videos %s are shorter than %d frames and cannot be scored", short,
+                        self.clip_len)
 
     def test_videos(self) -> TestVideos:
         """The test videos' names and frame labels: what the module scores against (loaded on first use)."""
@@ -121,15 +109,12 @@ class VideoDataModule(pl.LightningDataModule):
     def store(self, split: str) -> FrameStore:
         if split not in self._stores:
             folder = "training" if split == "train" else "testing"
-            listing = self.listing(folder)
-            self._stores[split] = load_frame_store(
-                listing, self.cache_dir, self.name, folder, self.height, self.width
-            )
+            self._stores[split] = load_frame_store(self.listing(folder), self.cache_dir, self.name, folder,
+                                                   self.height, self.width)
         return self._stores[split]
 
     def pixel_masks(self) -> MaskStore | None:
-        """The test split's pixel-level ground truth (``testing/pixel_masks``), or None when the dataset
-        has none; checked against the test frames and cached as packed bits on first use."""
+        """The test split's pixel-level ground truth (``testing/pixel_masks``), or None when it has none."""
         if self._masks is None:
             listing = list_masks(self.root / "testing", self.listing("testing"))
             if listing is None:
@@ -148,34 +133,26 @@ class VideoDataModule(pl.LightningDataModule):
         self.follow_device(on)
 
     def follow_device(self, device: torch.device) -> None:
-        """Settle the loading settings left to the device: on a GPU pinned memory, 8 workers and the cache on
-        the GPU when it fits; on a CPU none of them (a batch is one gather: workers only add copies)."""
+        """Settle the loading settings left to the device (docs/guide.md, Speed); on a CPU a batch is one
+        gather, which workers would only add copies to."""
         on_gpu = device.type == "cuda"
         if self.num_workers is None:
             self.num_workers = 8 if on_gpu else 0
         if self.pin_memory is None:
             self.pin_memory = on_gpu
         if str(self.cache_on_device) == "auto":
-            self.cache_on_device = self.frames_fit_on(device)
-
-    def frames_fit_on(self, device: torch.device) -> bool:
-        """``cache_on_device: auto``: keep both splits' uint8 frame caches in GPU memory when a GPU is used
-        and they take at most half of its free memory — then a batch is only indices and the clips are
-        gathered on the GPU; larger datasets stay in host memory and go through pinned loaders."""
-        if device.type != "cuda":
-            return False
-        frames = sum(sum(self.listing(folder).lengths) for folder in ("training", "testing"))
-        needed, free = frames * self.height * self.width, torch.cuda.mem_get_info(device)[0]
-        fits = needed <= free // 2
-        log.info("frame cache (%.2f GB) %s GPU memory (%.1f GB free)", needed / 1e9,
-                 "kept in" if fits else "too large for half of the", free / 1e9)
-        return fits
+            self.cache_on_device = False
+            if on_gpu:
+                frames = sum(sum(self.listing(folder).lengths) for folder in ("training", "testing"))
+                needed, free = frames * self.height * self.width, torch.cuda.mem_get_info(device)[0]
+                self.cache_on_device = needed <= free // 2
+                log.info("frame cache (%.2f GB) %s GPU memory (%.1f GB free)", needed / 1e9,
+                         "kept in" if self.cache_on_device else "too large for half of the", free / 1e9)
 
     # -- loaders ------------------------------------------------------------------------------
     def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:
-        """Training (``sampler`` given) drops the last partial batch, as the reference does: an epoch is
-        every full batch (Ped2: 2,310 clips → 577 steps of 4), never a last one of a few samples in
-        train-mode BatchNorm. Evaluation keeps every window, in order."""
+        """Training (``sampler`` given) drops the last partial batch as the reference does (docs/method.md
+        §3), never a last one of a few samples in train-mode BatchNorm; evaluation keeps every window."""
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -206,46 +183,33 @@ class VideoDataModule(pl.LightningDataModule):
         return self.test_dataloader()
 
     # -- on the device ------------------------------------------------------------------------
-    def _frames_on(self, split: str, device: torch.device) -> torch.Tensor:
-        """The whole cache of ``split`` as one uint8 tensor on ``device``, uploaded once in chunks so the
-        host never holds a second full copy of the memory-mapped file."""
+    def _unit_range(self, clips: Clips, split: str) -> torch.Tensor:
+        """(B, 1, T, H, W) in [-1, 1]: the loaded frames, or those gathered from the cache on the device,
+        uploaded there once in chunks (the host never holds a second copy)."""
+        if clips.frames is not None:
+            return to_unit_range(clips.frames)
         if split not in self._device_frames:
             store = self.store(split)
-            on_device = torch.empty(store.frames.shape, dtype=torch.uint8, device=device)
+            on_device = torch.empty(store.frames.shape, dtype=torch.uint8, device=clips.index.device)
             chunk = max(1, (256 << 20) // max(1, store.frames[0].nbytes))
             for start in range(0, len(store.frames), chunk):
                 on_device[start : start + chunk] = torch.from_numpy(store.gather(slice(start, start + chunk)))
             self._device_frames[split] = on_device
-        return self._device_frames[split]
-
-    def _unit_range(self, clips: Clips, split: str) -> torch.Tensor:
-        """(B, 1, T, H, W) in [-1, 1]: the loaded frames, or those gathered from the cache on the device."""
-        frames = clips.frames
-        if frames is None:
-            frames = self._frames_on(split, clips.index.device)[clips.index].unsqueeze(1)
-        return to_unit_range(frames)
+        return to_unit_range(self._device_frames[split][clips.index].unsqueeze(1))
 
     def to_train_batch(self, fetch: TrainFetch, kind: torch.Tensor | None = None) -> TrainBatch:
-        """uint8 → [-1, 1], then the pseudo anomalies for the whole batch at once: one kind drawn per
-        sample, or the given ``kind`` codes (the preview forces each enabled kind in turn)."""
+        """uint8 → [-1, 1], then the whole batch's pseudo anomalies (drawn, or the given ``kind`` codes)."""
         clip = self._unit_range(fetch.clip, "train")
         skip_clip = skip_target = None
         if fetch.skip is not None and fetch.skip_target is not None:
             skip_clip = self._unit_range(fetch.skip, "train")
             skip_target = self._unit_range(fetch.skip_target, "train")
-        names = tuple(self.pseudo.kind_names)
-        if kind is None:
-            return TrainBatch(*self.pseudo(clip, skip_clip, skip_target), names)
-        return TrainBatch(*self.pseudo.apply(kind, clip, skip_clip, skip_target), names)
-
-    def to_eval_batch(self, fetch: TestFetch) -> EvalBatch:
-        """uint8 → [-1, 1]; the windows keep their video, window, test videos and masks."""
-        return EvalBatch(self._unit_range(fetch.clip, "test"), fetch.video, fetch.window, fetch.videos,
-                         fetch.mask)
+        return TrainBatch(*self.pseudo(clip, skip_clip, skip_target, kind), tuple(self.pseudo.kind_names))
 
     def on_after_batch_transfer(self, batch: TrainFetch | TestFetch, dataloader_idx: int,
                                 ) -> TrainBatch | EvalBatch:
         """A loaded batch on its device → what the module reads; its type says which loop it is for."""
         if isinstance(batch, TestFetch):
-            return self.to_eval_batch(batch)
+            return EvalBatch(self._unit_range(batch.clip, "test"), batch.video, batch.window, batch.videos,
+                             batch.mask)
         return self.to_train_batch(batch)

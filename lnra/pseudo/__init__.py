@@ -1,7 +1,5 @@
-"""Pseudo anomalies: per-sample selection (docs/method.md §3), patches (§4) and skipped frames (§5).
-
-The names below are imported on first use (PEP 562), so that ``--help``, which reads the torch-free
-:mod:`lnra.pseudo.kinds` and :mod:`lnra.pseudo.skip`, does not import torch with this package."""
+"""Pseudo anomalies (docs/method.md §3-§5); the names below are imported on first use (PEP 562), so that
+``--help``, which reads the torch-free kinds and skip, does not import torch with this package."""
 
 from __future__ import annotations
 

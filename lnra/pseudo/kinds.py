@@ -1,6 +1,5 @@
-"""The pseudo-anomaly kinds, free of torch: their codes (which the batches carry), the patch blends' names
-(which a variant's options are typed with) and the rule that binds their probabilities (docs/method.md §3:
-a training sample gets at most one kind, so the probabilities sum to at most 1)."""
+"""The pseudo-anomaly kinds without torch (``--help`` reads them): their codes, the patch blends' names and
+the rule that binds their probabilities (docs/method.md §3)."""
 
 from __future__ import annotations
 

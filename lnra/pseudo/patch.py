@@ -1,6 +1,5 @@
-"""Patch pseudo anomalies (docs/method.md §4): one mixer for the four techniques, which differ only in a few
-parameters of their mask (:class:`MaskRule`). Masks are separable, so the whole batch's are two small
-profiles and one outer product, and the moving window is in closed form: no loop over pixels or frames."""
+"""Patch pseudo anomalies (docs/method.md §4): one mixer for four techniques that differ only in their mask
+(:class:`MaskRule`). Masks are separable and windows move in closed form: no loop over pixels or frames."""
 
 from __future__ import annotations
 
@@ -55,10 +54,9 @@ class Windows:
 
 
 def clipped_walk(start: torch.Tensor, steps: torch.Tensor, upper: int) -> torch.Tensor:
-    """Positions (B, S+1) of walks that start at ``start`` (B,) and add ``steps`` (B, S) one at a time,
-    each new position clipped to [0, upper], without a loop: the double-sided Skorokhod reflection of the
-    free walk ψ = start + cumsum (Kruk, Lehoczky, Ramanan & Shreve, 2007), ``x(t) = ψ(t) - max(min(0,
-    min_{u≤t} ψ(u)), max_{s≤t} min(ψ(s) - upper, min_{s≤u≤t} ψ(u)))``, on a (B, S+1, S+1) table."""
+    """Positions (B, S+1) of walks from ``start`` (B,) adding ``steps`` (B, S), each clipped to [0, upper],
+    without a loop: the double-sided Skorokhod reflection of ψ = start + cumsum (Kruk et al., 2007),
+    ``x(t) = ψ(t) - max(min(0, min_{u≤t} ψ(u)), max_{s≤t} min(ψ(s) - upper, min_{s≤u≤t} ψ(u)))``."""
     psi = torch.cat([start[:, None], start[:, None] + steps.cumsum(1)], dim=1)
     idx = torch.arange(psi.shape[1], device=psi.device)
     s, t, u = idx[:, None, None], idx[None, :, None], idx[None, None, :]
@@ -86,8 +84,7 @@ def sample_windows(technique: str, batch: int, frames: int, height: int, width: 
 
 
 def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: int) -> torch.Tensor:
-    """The mask along one axis, (B, T, length) in [0, 1], for centres (B, T) and sizes (B,), as written in
-    docs/method.md §4 (the Gaussian is the reference's transpose: the same masks' distribution on squares)."""
+    """One axis's mask, (B, T, length) in [0, 1], for centres (B, T) and sizes (B,) (docs/method.md §4)."""
     x = torch.arange(length, device=centre.device, dtype=torch.float32)
     c, size = centre[..., None], size[:, None, None]
     if rule.gaussian:
@@ -104,8 +101,7 @@ def profile(rule: MaskRule, centre: torch.Tensor, size: torch.Tensor, length: in
 
 def build_masks(technique: str, windows: Windows, height: int, width: int,
                 out: torch.Tensor | None = None) -> torch.Tensor:
-    """Masks (B, T, H, W) — (B, 1, H, W) when the window does not move — for ``x' = m·patch + (1-m)·x``;
-    written into ``out`` when given (the caller's buffer: a mask is as large as the clips)."""
+    """Masks (B, T or 1, H, W) for ``x' = m·patch + (1-m)·x``, into ``out`` if given (clip-sized)."""
     rule = rule_of(technique)
     rows = profile(rule, windows.cy, windows.height, height) * rule.gain
     cols = profile(rule, windows.cx, windows.width, width)
@@ -114,8 +110,7 @@ def build_masks(technique: str, windows: Windows, height: int, width: int,
 
 @checked
 class PatchMixer:
-    """Pastes intruders from ``source`` with ``technique``; a sample gets it with probability ``p``; α =
-    ``max_size`` bounds the window's side as a fraction of the frame, β = ``max_move`` its step per frame."""
+    """Pastes intruders from ``source`` with ``technique`` (docs/method.md §4)."""
 
     def __init__(
         self,
@@ -135,8 +130,7 @@ class PatchMixer:
         self.name = name or technique
 
     def __call__(self, clips: torch.Tensor) -> torch.Tensor:
-        """``clips`` (B, C, T, H, W) in [-1, 1] with an intruder pasted into every sample (a new tensor),
-        ``x' = m·patch + (1-m)·x`` as one fused ``lerp`` on the batch's device."""
+        """``clips`` (B, C, T, H, W) with an intruder pasted into every sample, as one fused ``lerp``."""
         b, _, t, h, w = clips.shape
         if (h, w) != (self.source.height, self.source.width):
             raise LnraError(f"intruders were prepared for {self.source.height}x{self.source.width} frames "

@@ -1,6 +1,5 @@
-"""One uniform draw per sample picks at most one pseudo-anomaly kind (docs/method.md §3): the enabled kinds
-are laid end to end on [0, 1), skip frame first, then the patches in order, and a draw beyond all of them
-leaves the sample normal. All of it runs for the whole batch on its device."""
+"""One uniform draw per sample picks at most one pseudo-anomaly kind (docs/method.md §3), for the whole
+batch on its device."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ from lnra.pseudo.skip import SkipFrame
 
 
 class PatchAnomaly(Protocol):
-    """What selection needs from a patch: its probability (checked by its constructor), a name, and a
-    batched paste returning ``clips`` (B, C, T, H, W) in [-1, 1] with an intruder in every sample."""
+    """What selection needs from a patch: its probability, a name, and a paste into every sample."""
 
     p: float
     name: str
@@ -57,16 +55,13 @@ class PseudoAnomalies:
         return torch.tensor([*self.kinds, KIND_NORMAL], device=device)[bucket]
 
     def __call__(self, clip: torch.Tensor, skip_clip: torch.Tensor | None = None,
-                 skip_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 skip_target: torch.Tensor | None = None, kind: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(input, target, kind): normal → (clip, clip); patch → (patched clip, clip); skip → (skip clip,
-        its consecutive-frame target)."""
-        kind = (self.select(clip.shape[0], clip.device) if self.enabled
-                else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
-        return self.apply(kind, clip, skip_clip, skip_target)
-
-    def apply(self, kind: torch.Tensor, clip: torch.Tensor, skip_clip: torch.Tensor | None = None,
-              skip_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(input, target, kind) for given kind codes — the preview forces kinds through here."""
+        its consecutive-frame target). ``kind`` given: those codes, not drawn (the preview forces each)."""
+        if kind is None:
+            kind = (self.select(clip.shape[0], clip.device) if self.enabled
+                    else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
         inputs, target = clip, clip  # normal samples: the clip itself, never modified in place
         if self.needs_skip_clips:
             if skip_clip is None or skip_target is None:

@@ -1,6 +1,5 @@
-"""Skip-frame pseudo anomalies (docs/method.md §5): a clip that jumps ``s`` frames per step, and its normal
-target. Only frame indices are computed here: the dataset slices the frames from its cache, so a skip-frame
-sample costs two array slices, no decoding."""
+"""Skip-frame pseudo anomalies (docs/method.md §5) as frame indices only: the dataset slices the frames
+from its cache, so a skip-frame sample costs two array slices, no decoding."""
 
 from __future__ import annotations
 
@@ -29,8 +28,7 @@ class SkipFrame:
 def skip_frame_indices(
     rng: np.random.Generator, video_len: int, start: int, jumps: Sequence[int], clip_len: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame positions (within the video) of a skip-frame clip starting near ``start`` and of its normal
-    target, drawn and clamped as docs/method.md §5 says."""
+    """Frame positions of a skip-frame clip near ``start`` and of its target (docs/method.md §5)."""
     s = int(jumps[rng.integers(len(jumps))])
     i = start
     for _ in range(10):

@@ -1,7 +1,5 @@
-"""Intruder sources: where the content pasted as a patch pseudo anomaly comes from (docs/method.md §4),
-drawn as the reference draws it, in shuffled passes over the *whole* source, and resized to the frame.
-Small sources are a uint8 pool that follows the batch to its device; image folders are decoded ahead by
-DataLoader workers, so that a training step does not wait."""
+"""Intruder sources for patch pseudo anomalies, drawn as docs/method.md §4 says. Small sources are a uint8
+pool that follows the batch to its device; image folders are decoded ahead, so a training step never waits."""
 
 from __future__ import annotations
 
@@ -38,15 +36,12 @@ def resize_to_frame(images: torch.Tensor, height: int, width: int) -> torch.Tens
 
 
 class ShuffledPasses:
-    """Indices into ``n`` items, every item once per pass, in a new order each pass (torch's global
-    generator, so a seeded run repeats)."""
+    """Indices into ``n`` items, each once per pass, from torch's global generator (a seeded run repeats)."""
 
     def __init__(self, n: int) -> None:
-        self.n = n
-        self._order = torch.empty(0, dtype=torch.long)
+        self.n, self._order = n, torch.empty(0, dtype=torch.long)
 
     def take(self, k: int) -> torch.Tensor:
-        """The next ``k`` indices; a pass that runs out continues into the next one."""
         while len(self._order) < k:
             self._order = torch.cat([self._order, torch.randperm(self.n)])
         taken, self._order = self._order[:k], self._order[k:]
@@ -54,9 +49,8 @@ class ShuffledPasses:
 
 
 class IntruderSource:
-    """What a patch mixer draws from: ``count`` intruders of ``frames`` frames (1 for still images), from a
-    uint8 ``pool`` (count, frames, h, w) in shuffled passes, copied to a device on first use there, unless a
-    subclass draws its own (:meth:`_draw`); :meth:`sample` scales and resizes them to the frame."""
+    """``count`` intruders of ``frames`` frames (1 for images), drawn from a uint8 ``pool`` (count, frames, h,
+    w) copied to each device once, unless a subclass overrides :meth:`_draw`."""
 
     def __init__(self, count: int, frames: int, height: int, width: int, description: str,
                  pool: torch.Tensor | None = None) -> None:
@@ -71,7 +65,6 @@ class IntruderSource:
         return self.count
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        """The next ``k`` intruders, uint8 (k, frames, h, w), on ``device``."""
         if device not in self._on_device:
             self._on_device[device] = self.pool.to(device)
         return self._on_device[device][self._passes.take(k).to(device)]
@@ -92,8 +85,7 @@ class PooledSource(IntruderSource):
 
 @checked
 class TextureSource(PooledSource):
-    """Generated textures (a grating over a smooth random field, with a disc), an intruder that needs no file
-    and no network, so every patch technique runs offline (``pseudo=synthetic_smoothmix``)."""
+    """Generated textures (a grating over a smooth field, with a disc), so every technique runs offline."""
 
     def __init__(self, height: int, width: int,
                  count: Annotated[Count, Field(description="textures generated")] = 1000,
@@ -118,8 +110,7 @@ class TextureSource(PooledSource):
 
 
 class _LocalCIFAR100(CIFAR100):
-    """torchvision's CIFAR-100 loader without the md5 pins, which would refuse a re-packed or a test copy;
-    every file must still be there, and ``download=true`` or ``verify_md5=true`` still checks them."""
+    """torchvision's CIFAR-100 loader without the md5 pins, which would refuse a re-packed or a test copy."""
 
     train_list = [[name, None] for name, _ in CIFAR100.train_list]
     test_list = [[name, None] for name, _ in CIFAR100.test_list]
@@ -128,8 +119,7 @@ class _LocalCIFAR100(CIFAR100):
 
 @checked
 class Cifar100Source(PooledSource):
-    """CIFAR-100 training images from ``<root>/cifar-100-python/`` (torchvision's format), made grayscale by
-    PIL as torchvision's ``Grayscale`` does; all 50,000 unless ``max_images`` picks a reproducible subset."""
+    """CIFAR-100 training images (torchvision's format), made grayscale by PIL as torchvision's does."""
 
     def __init__(
         self,
@@ -146,10 +136,8 @@ class Cifar100Source(PooledSource):
     ) -> None:
         root = Path(root)
         try:
-            if download or verify_md5:
-                dataset: CIFAR100 = CIFAR100(str(root), train=True, download=download)
-            else:
-                dataset = _LocalCIFAR100(str(root), train=True)
+            loader = CIFAR100 if download or verify_md5 else _LocalCIFAR100  # (download is then False)
+            dataset = loader(str(root), train=True, download=download)
         except RuntimeError:
             official = " or not the official files (verify_md5=true)" if verify_md5 else ""
             raise LnraError(
@@ -168,9 +156,8 @@ class Cifar100Source(PooledSource):
 
 @checked
 class ImageFolderSource(IntruderSource):
-    """Every image of a torchvision ``ImageFolder`` (ImageNet's layout): with ``crop=true`` each draw goes
-    through torchvision's PIL pipeline, as the reference's; ``crop=false`` pools the images as frames are
-    read (OpenCV's grayscale decode) and pastes them whole (docs/guide.md, Pseudo anomalies)."""
+    """Every image of a torchvision ``ImageFolder``: ``crop=true`` draws through torchvision's PIL pipeline,
+    as the reference; ``crop=false`` pools them read as frames are (docs/guide.md, Pseudo anomalies)."""
 
     def __init__(
         self,
@@ -224,8 +211,7 @@ class ImageFolderSource(IntruderSource):
 
 @checked
 class VideoClipSource(IntruderSource):
-    """Every training clip of a video dataset (Ped2, ShanghaiTech, …), sliced from that dataset's frame cache
-    at the frame size, in shuffled passes over all clip starts."""
+    """Every training clip of a video dataset, sliced from that dataset's frame cache at the frame size."""
 
     def __init__(
         self,
