@@ -109,6 +109,16 @@ def test_streaming_equals_exact_on_small_data() -> None:
         roc_auc_score(masks.ravel(), off_grid.ravel()), abs=1e-3)
 
 
+def test_bin_index_equals_a_search_of_the_grid() -> None:
+    """The logarithm's shortcut lands every error where ``bucketize`` does: random errors over the whole
+    range, every threshold, its float neighbours on both sides, zero and values above the top."""
+    metric, grid = PixelLocalisation(), threshold_grid()
+    up, down = torch.nextafter(grid, torch.tensor(10.0)), torch.nextafter(grid, torch.tensor(-1.0)).abs()
+    errors = torch.cat([torch.rand(200_000) * 4, torch.rand(100_000) ** 8 * 4, grid, up, down,
+                        torch.tensor([0.0, 1e-9, 4.0, 4.5, 1e9])])
+    assert torch.equal(metric.bin_index(errors), torch.bucketize(errors.clamp(0, 4), grid, right=True) - 1)
+
+
 def test_equal_error_rate_interpolates_where_fpr_meets_the_miss_rate() -> None:
     fpr, tpr = torch.tensor([0.0, 0.2, 0.6, 1.0]), torch.tensor([0.0, 0.6, 0.9, 1.0])
     assert equal_error_rate(fpr, tpr) == pytest.approx(0.2 + 0.2 / 0.7 * 0.4)
