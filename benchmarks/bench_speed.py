@@ -57,6 +57,7 @@ SETTINGS: dict[str, list[str]] = {
     "fast": ["trainer.precision=auto", "model.channels_last=true"],
     "fast_compile": ["trainer.precision=auto", "model.channels_last=true", "model.compile=true"],
     "fp32_compile": ["trainer.precision=32-true", "model.channels_last=false", "model.compile=true"],
+    "fp32_cl_compile": ["trainer.precision=32-true", "model.channels_last=true", "model.compile=true"],
     "fp32_compile_max": ["trainer.precision=32-true", "model.channels_last=false",
                          "model.compile=max-autotune-no-cudagraphs"],
 }
