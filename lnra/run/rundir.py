@@ -1,10 +1,6 @@
-"""Run and sweep folders that are never shared, and never another run's, and the resolvers that name them.
-
-``hydra.run.dir`` is the interrupted run a command resumes, else ``<runs>/<stamp>_<run_name>``, created only
-once the run's config was checked, with an exclusive ``mkdir``: two runs started in the same second get
-different folders. ``hydra.sweep.dir`` is the sweep that ``-m <same overrides> resume=true`` finishes (its
-jobs skip what has ``results.json``), else a new folder.
-"""
+"""Run and sweep folders that are never shared, and never another run's, and the resolvers that name them:
+an exclusive ``mkdir`` once the config was checked, so runs started in the same second get different folders
+(docs/guide.md, What a run leaves)."""
 
 from __future__ import annotations
 
@@ -13,6 +9,9 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from contextlib import suppress
+from functools import cache
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -31,49 +30,38 @@ SWEEP_ENV = "LNRA_SWEEP_DIR"
 # Overrides that may change between the interrupted sweep and the command that finishes it.
 _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
 
-_claimed: dict[str, str] = {}
-_run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
 _config_subdirs: dict[str, str] = {}
 
 
+@cache
 def unique_dir(base: str) -> str:
     """Create and return ``base``, or ``base-1``, ``base-2``, … if it is already taken (once per process)."""
-    if base in _claimed:
-        return _claimed[base]
     Path(base).parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = base, 0
-    while True:
-        try:
+    for n in count():
+        candidate = f"{base}-{n}" if n else base
+        with suppress(FileExistsError):
             os.mkdir(candidate)
-            break
-        except FileExistsError:
-            n += 1
-            candidate = f"{base}-{n}"
-    _claimed[base] = candidate
-    return candidate
+            return candidate
 
 
+@cache
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
-    """``hydra.run.dir``: the interrupted run to continue when resuming (``resume``, ``ckpt_path=last`` or a
-    requeued SLURM job finds one), else ``<runs>/<stamp>_<run_name>``. Nothing is created here."""
-    key = f"{runs}|{stamp}|{run_name}|{resume}|{ckpt_path}"
-    if key not in _run_dirs:
-        # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
-        from lnra.run.resume import find_run_to_resume
+    """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``;
+    nothing is created here."""
+    # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
+    from lnra.run.resume import find_run_to_resume
 
-        found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
-        if found is not None:
-            _resumed.add(os.path.abspath(found))
-        _run_dirs[key] = str(found or f"{runs}/{stamp}_{run_name}")
-    return _run_dirs[key]
+    found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
+    if found is not None:
+        _resumed.add(os.path.abspath(found))
+    return str(found or f"{runs}/{stamp}_{run_name}")
 
 
 def claim_run_dir(cfg: DictConfig) -> Path:
-    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts, and return it. One given
-    explicitly (``hydra.run.dir=D``) that cannot be written or holds another run's outputs is refused, as
-    this run would fail there or overwrite them, unless the command resumes that very run (``resume=D``)."""
+    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts; an explicit one that cannot be
+    written or holds another run's outputs is refused unless the command resumes that run (``resume=D``)."""
     explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
     chosen = str(cfg.hydra.run.dir)
     resumed = resume_folder(cfg.get("resume"))
@@ -114,15 +102,13 @@ def claim(chosen: str, explicit: bool) -> Path:
 
 
 def made_for(run_dir: Path) -> Path | None:
-    """The folder this process created for the run in ``run_dir`` (the run directory, or the outermost of
-    the folders made for it), or None: a resumed run's, or one that existed before."""
+    """The outermost folder this process created for the run in ``run_dir``, or None."""
     return _created.get(os.path.abspath(run_dir))
 
 
 def sweep_dir_problem(cfg: DictConfig) -> str | None:
-    """What keeps a sweep from its folder given explicitly (``hydra.sweep.dir=D``): one that cannot be
-    written, or holds another sweep's outputs — its jobs would continue or overwrite those — unless the
-    command resumes (``resume=``); None for the folder lnra names itself."""
+    """What keeps a sweep from an explicit ``hydra.sweep.dir=D``: it cannot be written, or holds another
+    sweep's outputs and the command does not resume."""
     if "lnra_sweep_dir" in str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("dir")):
         return None
     chosen = str(cfg.hydra.sweep.dir)
@@ -139,8 +125,7 @@ def sweep_dir_problem(cfg: DictConfig) -> str | None:
 
 
 def config_subdir(run_dir_path: str) -> str:
-    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` where the folder already holds a run's
-    config (a resumed run or sweep job), so that it is kept. Decided once per folder."""
+    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` beside a run's config."""
     path = os.path.abspath(run_dir_path)
     if path not in _config_subdirs:
         if path in _resumed or Path(path, ".hydra", "config.yaml").is_file():
@@ -171,9 +156,8 @@ def find_sweep(multiruns: Path, overrides: Iterable[str]) -> Path | None:
 
 
 def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterable[str]) -> str:
-    """``hydra.sweep.dir``: the folder a resumed sweep continues in, else a new ``<multiruns>/<stamp>``.
-    Pinned in ``LNRA_SWEEP_DIR``, so that a job resolving it again in another process (a SLURM job, minutes
-    later) lands in the same folder."""
+    """``hydra.sweep.dir``: the resumed sweep's folder, else a new one; pinned in ``LNRA_SWEEP_DIR`` so that a
+    job resolving it in another process (a SLURM job, minutes later) lands in the same folder."""
     pinned = os.environ.get(SWEEP_ENV)
     if pinned:
         return pinned
@@ -208,8 +192,7 @@ def _options_help() -> str:
 
 
 def register() -> None:
-    """Make every composition start from the run's settings, and give Hydra lnra's resolvers. Called on
-    ``import lnra``: every way into Hydra (run.py, the compose API in tests, a launcher's job) imports it."""
+    """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
     entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
     ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
     resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
