@@ -1,9 +1,7 @@
 """Loading weights for testing, scoring and export: lnra's Lightning checkpoints and the paper's originals.
 
-The paper's released files pickle whole ``nn.Module`` objects of the original code; unpickling them would
-import and run that code. Every file goes through torch's ``weights_only`` unpickler instead, with the module
-classes such a pickle may name mapped to :class:`PickledModule`, an inert stand-in the weights are read out
-of; any other class or function in the file (``os.system``, say) is refused before it can run.
+The paper's files pickle whole ``nn.Module`` objects, so every file goes through torch's ``weights_only``
+unpickler with those classes mapped to an inert :class:`PickledModule`; any other global is refused unrun.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, reduce
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +76,7 @@ def _refused_globals(path: Path) -> list[str]:
 def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
     path = Path(path)
-    problem = unreadable(path, "checkpoint", "file")
-    if problem:
+    if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
     try:
         with torch.serialization.safe_globals(list(_stand_ins())):
@@ -92,8 +89,7 @@ def safe_load(path: Path) -> Any:
             f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
             "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
         ) from None
-    except Exception as err:  # noqa: BLE001 — bytes that are no torch.save file fail in any way (a bare
-        # KeyError, IndexError, …): every failure to read one is this one line
+    except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
         first_line = (str(err).splitlines() or [""])[0]
         raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
                         "(truncated, or not a torch.save file?)") from None
@@ -131,12 +127,7 @@ class CheckpointWeights:
 
 
 def _strip(state: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        for prefix in prefixes:
-            key = key.removeprefix(prefix)
-        out[key] = value
-    return out
+    return {reduce(str.removeprefix, prefixes, key): value for key, value in state.items()}
 
 
 def _run_dir_clip_shape(path: Path) -> tuple[int, int, int] | None:
@@ -190,8 +181,7 @@ def load_weights_into(model: nn.Module, weights: CheckpointWeights, path: Path) 
 
 
 def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
-    """Load a checkpoint of either kind into an :class:`~lnra.method.module.LnraModule`'s net; return what was
-    read (its epoch and validation history come with it)."""
+    """Load a checkpoint of either kind into an ``LnraModule``'s net; return what was read."""
     weights = read_weights(Path(path))
     load_weights_into(module.model, weights, path)
     if weights.kind == "original":
@@ -201,8 +191,8 @@ def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
 
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
                           width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
-    """Build the autoencoder a checkpoint was trained as, in eval mode: widths from the weights' shapes, the
-    clip shape from the arguments, else the checkpoint (or its run's config), else the paper's 16×256×256."""
+    """The autoencoder a checkpoint was trained as, in eval mode: widths from the weights, the clip shape from
+    the arguments, else the checkpoint (or its run's config), else the paper's."""
     weights = read_weights(Path(path))
     known = weights.clip_shape or PAPER_CLIP_SHAPE
     if weights.clip_shape is None and not (height and width):
