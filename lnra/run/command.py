@@ -1,8 +1,7 @@
 """``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once.
 
 Options live in the signatures of the classes the config builds, not in the YAML files, so a plain
-``key=value`` goes to Hydra as ``++key=value`` and the check after composition refuses a key no class has; a
-group choice (``dataset=ped2``) is looked up among the group's files first, so every wrong one is named.
+``key=value`` goes to Hydra as ``++key=value``, and the check after composition refuses a key no class has.
 """
 
 from __future__ import annotations
@@ -44,24 +43,16 @@ def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
     return out
 
 
-def _searchpath(parsed: Sequence[Override]) -> list[Path]:
-    """Config folders a command adds with ``hydra.searchpath=[file://DIR,...]`` (a user's own configs)."""
-    for o in parsed:
-        if o.key_or_group == "hydra.searchpath":
-            return [Path(str(p).removeprefix("file://")) for p in o.value() or []]
-    return []
-
-
 def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -> tuple[list[str], list[str]]:
-    """What is wrong with the command line before anything is composed — syntax, a group option that has no
-    file, several values without ``-m`` — and the overrides that are fine (to compose and check the rest
-    of the command, so that every mistake is reported at once)."""
+    """What is wrong with the command line before anything is composed (syntax, a group option without a file,
+    several values without ``-m``), and the overrides that are fine, to check the rest with."""
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as err:
         return [f"cannot read the command line: {str(err).strip().splitlines()[0]}"], []
     lines, good = [], []
-    conf_dirs = [conf_dir, *_searchpath(parsed)]
+    searchpath = next((o.value() or [] for o in parsed if o.key_or_group == "hydra.searchpath"), [])
+    conf_dirs = [conf_dir, *(Path(str(p).removeprefix("file://")) for p in searchpath)]  # a user's configs
     for o in parsed:
         before = len(lines)
         if o.is_sweep_override() and not multirun:
