@@ -1,9 +1,5 @@
-"""Check every input a run needs before anything heavy, and report all that are missing at once.
-
-Otherwise a run stops at the first missing input it builds, and the user learns of the next one only after
-fixing it. Here inputs are only looked up (no frame decoded, no model built), and one line names each
-missing input with the command that gets it.
-"""
+"""Every input a run needs, looked up (nothing decoded or built) before anything heavy, and all that are
+missing reported at once, each with the command that gets it, rather than one per failed run."""
 
 from __future__ import annotations
 
@@ -42,8 +38,7 @@ def dataset_command(name: str, root: Path) -> str:
 
 
 def _split_missing(split_dir: Path, fix: str) -> Missing | None:
-    """The split's own error (folder missing, unreadable or without videos), from a look at its top level
-    only."""
+    """The split's own error (missing, unreadable or without videos), from a look at its top level only."""
     if read_problem(split_dir, "folder") is None and any(p.is_dir() for p in split_dir.iterdir()):
         return None
     try:
@@ -54,8 +49,7 @@ def _split_missing(split_dir: Path, fix: str) -> Missing | None:
 
 
 def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
-    """Frame folders of the splits the task reads, and the test labels — found, read and as many as the
-    test frames — (none for generated data)."""
+    """Frame folders of the splits the task reads, and the test labels (found, read, one per frame)."""
     d = cfg.dataset
     if d.get("generate") is not None or d.get("_target_") != "lnra.loading.datamodule.VideoDataModule":
         return []  # generated data; or a DataModule of another layout, which checks its own files
@@ -98,8 +92,7 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
                            NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
     if kind == "VideoClipSource":
         root = Path(source.root)
-        problem = unreadable(root / "training" / "frames", "intruder videos", "folder")
-        if problem:
+        if problem := unreadable(root / "training" / "frames", "intruder videos", "folder"):
             return Missing(f"{problem} (the {source.name} training frames)",
                            dataset_command(str(source.name), root))
     return None

@@ -98,19 +98,14 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
     if select(cfg, "task") == "test" and not ckpt:
         yield Mistake("ckpt_path", ckpt, "task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or "
                       "the paper's .pth)")
-    elif isinstance(ckpt, str) and ckpt != "last":
-        problem = read_problem(ckpt, "file")
-        if problem:
-            hint = " (give a file, or last)" if problem.startswith("not found") else ""
-            yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
+    elif isinstance(ckpt, str) and ckpt != "last" and (problem := read_problem(ckpt, "file")):
+        hint = " (give a file, or last)" if problem.startswith("not found") else ""
+        yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
 
 
 def _resume(cfg: DictConfig) -> Iterator[Mistake]:
     folder = resume_folder(select(cfg, "resume"))
-    if folder is None:
-        return
-    problem = resume_problem(folder)
-    if problem:
+    if folder is not None and (problem := resume_problem(folder)):
         hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
         yield Mistake("resume", str(folder), problem + hint)
 
@@ -136,8 +131,7 @@ def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
-    """The AUC is defined over every test window: options that score part of it are refused before
-    training, not after an epoch (``trainer.fast_dev_run`` skips the AUC instead)."""
+    """The AUC is defined over every test window: options that score part of it are refused up front."""
     for option in ("limit_val_batches", "limit_test_batches", "overfit_batches"):
         value = select(cfg, f"trainer.{option}")
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -151,8 +145,8 @@ def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _origin(cfg: DictConfig, key: str) -> str:
-    """The option a path comes from: ``dataset.cache_dir`` is ``${paths.cache_dir}`` and ``paths.output_dir``
-    ``${paths.root_dir}/outputs`` unless set, so a problem is named by the option the user would change."""
+    """The option a path comes from (``dataset.cache_dir`` is ``${paths.cache_dir}`` unless set): the one the
+    user would change."""
     parent, _, name = key.rpartition(".")
     node = OmegaConf.select(cfg, parent) if parent else cfg
     raw = OmegaConf.to_container(node, resolve=False).get(name) if isinstance(node, DictConfig) else None
@@ -161,8 +155,7 @@ def _origin(cfg: DictConfig, key: str) -> str:
 
 
 def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
-    """Every folder a run writes — its outputs, the frame cache, a synthetic dataset still to be generated
-    — can be created, each problem said once, by the option it comes from."""
+    """Every folder a run writes can be created; each problem said once, by the option it comes from."""
     written = ["paths.output_dir", "dataset.cache_dir"]
     root = select(cfg, "dataset.root")
     if select(cfg, "dataset.generate") is not None and isinstance(root, str) and not _holds_anything(root):
