@@ -13,6 +13,7 @@ from lnra.diskio import read_problem
 RESULTS = "results.json"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 RUN_OUTPUTS = (RESULTS, "scores.csv", "checkpoints")
+SLURM_MARKER = ".slurm_job_id"  # a SLURM job's run: found again when the job is requeued
 SWEEP_RECORD = "sweep.json"
 SWEEP_FILES = (SWEEP_RECORD, "multirun.yaml")  # what makes a folder a sweep's (Hydra writes multirun.yaml)
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnra.diskio import creatable, new_folder
 from lnra.errors import LnraError
 from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.run_folder import SWEEP_FILES, SWEEP_RECORD, outputs_in, resume_folder
+from lnra.run.run_folder import SLURM_MARKER, SWEEP_FILES, SWEEP_RECORD, outputs_in, resume_folder
 from lnra.run.settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,6 @@ def claim_run_dir(cfg: DictConfig) -> Path:
 
 def claim(chosen: str, explicit: bool) -> Path:
     """Create the run directory ``chosen`` (see :func:`claim_run_dir`); a SLURM job marks it as its own."""
-    from lnra.run.resume import SLURM_MARKER, slurm_job_id
-
     if os.path.abspath(chosen) in _resumed:
         return Path(chosen)
     try:
@@ -96,8 +94,8 @@ def claim(chosen: str, explicit: bool) -> Path:
             from None
     if new is not None:
         _created[os.path.abspath(chosen)] = new
-    if slurm_job_id():
-        Path(chosen, SLURM_MARKER).write_text(slurm_job_id())
+    if job := os.environ.get("SLURM_JOB_ID"):
+        Path(chosen, SLURM_MARKER).write_text(job)
     return Path(chosen)
 
 
