@@ -47,27 +47,18 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     if inputs and cfg.get("task") in ("train", "test"):
         if not cfg.get("resume") and not any(m.key.startswith(looked_up) for m in mistakes):
             lines += missing_inputs(cfg, training=cfg.task == "train")
-        if not mistakes:  # a checkpoint is loaded into the model of a config without mistakes
-            lines += _checkpoint_problems(cfg)
+        # the named checkpoint, read whole and loaded into the model, before anything is created
+        if not mistakes and (ckpt := checkpoint_to_load(cfg)) is not None:
+            try:
+                module = build_module(cfg, build_datamodule(cfg, training=False))
+                if cfg.task == "train":
+                    check_checkpoint(ckpt, module)
+                else:
+                    load_checkpoint(module, ckpt)
+            except LnraError as err:
+                lines.append(str(err))
     if lines:
         raise LnraError("\nerror: ".join(lines))
-
-
-def _checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """The checkpoint the command names, read whole and loaded into the model the command builds: a damaged
-    or foreign file, or one of another model, is refused before anything is created (not once the run
-    directory exists, or a resumed run's folder was written to)."""
-    ckpt = checkpoint_to_load(cfg)
-    try:
-        if ckpt is not None:
-            module = build_module(cfg, build_datamodule(cfg, training=False))
-            if cfg.task == "train":
-                check_checkpoint(ckpt, module)
-            else:
-                load_checkpoint(module, ckpt)
-    except LnraError as err:
-        return [str(err)]
-    return []
 
 
 def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, extra: dict) -> float:
@@ -80,9 +71,10 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         return math.nan
     pixel = pixel_results(cfg, logged(trainer, "test" if trainer.state.fn == "test" else "val"))
     if trainer.is_global_zero:
-        dm = run.datamodule
-        meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": _choice("loss"),
-                "model": _choice("model"), "seed": cfg.seed,
+        dm = run.datamodule  # the groups' options (loss=steal, model=memae) tell the method's family apart
+        choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+        meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": choices.get("loss"),
+                "model": choices.get("model"), "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
                 "height": dm.height, "width": dm.width, **extra, **pixel,
                 "train_clips_per_s": logged(trainer, "throughput").get("train_clips_per_s")}
@@ -98,24 +90,9 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
     return evaluation.auc_micro
 
 
-def _choice(group: str) -> str | None:
-    """The option of a config group this run used (``loss=steal``, ``model=memae``): how the report tells
-    the method's family apart."""
-    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
-
-
-def _result_of_the_last_validation(trainer: pl.Trainer) -> None:
-    """The last validation scored the final weights at the test's precision: its evaluation is the result,
-    logged as the test's too (``test/*``), instead of scoring the same windows again."""
-    log.info("the last validation scored these final weights: it is the result (no second pass)")
-    values = {f"test/{key}": value for key, value in logged(trainer, "val").items()
-              if key.startswith(("auc_micro", "auc_macro", "pixel_"))}
-    for logger in trainer.loggers:
-        logger.log_metrics(values, step=trainer.global_step)
-        logger.save()
-
-
 def train(cfg: DictConfig, run_dir: Path) -> float:
+    """Fit, then the result: a last validation of the final weights (at the test's precision) is it, logged
+    as ``test/*`` too, instead of scoring the same windows again."""
     started = time.monotonic()
     done = finished_cell(cfg, run_dir)
     if done is not None:  # a resumed sweep's job that finished before
@@ -127,10 +104,16 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
         check_checkpoint(ckpt, run.module)
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt)
-    if run.module.closed_at_step != run.trainer.global_step or run.trainer.fast_dev_run:
-        run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
+    trainer = run.trainer
+    if run.module.closed_at_step != trainer.global_step or trainer.fast_dev_run:
+        trainer.test(run.module, datamodule=run.datamodule, verbose=False)
     else:
-        _result_of_the_last_validation(run.trainer)
+        log.info("the last validation scored these final weights: it is the result (no second pass)")
+        values = {f"test/{key}": value for key, value in logged(trainer, "val").items()
+                  if key.startswith(("auc_micro", "auc_macro", "pixel_"))}
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=trainer.global_step)
+            logger.save()
     return _finish(cfg, run_dir, run, started, {})
 
 
@@ -140,18 +123,14 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     started = time.monotonic()
     ckpt = cfg.ckpt_path  # given and found: checked with the config (lnra.run.settings)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    run = build_run(cfg, run_dir, training=False, **({} if _precision_given() else {"precision": "32-true"}))
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    given = any(o.lstrip("+~").startswith("trainer.precision=") for o in overrides)
+    run = build_run(cfg, run_dir, training=False, **({} if given else {"precision": "32-true"}))
     weights = load_checkpoint(run.module, Path(ckpt))
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
     return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": str(ckpt),
                                                 "history": weights.history})
-
-
-def _precision_given() -> bool:
-    if not HydraConfig.initialized():
-        return False
-    return any(o.lstrip("+~").startswith("trainer.precision=") for o in HydraConfig.get().overrides.task)
 
 
 def preview(cfg: DictConfig, run_dir: Path) -> Path:
