@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
 from lnra.run.checkpoints import load_weights_into, read_weights
-from lnra.run.run_folder import (
+from lnra.run.settings import (
     LAST_CHECKPOINT,
     RESULTS,
     SLURM_MARKER,

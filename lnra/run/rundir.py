@@ -21,8 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnra.diskio import creatable, new_folder
 from lnra.errors import LnraError
 from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.run_folder import SLURM_MARKER, SWEEP_FILES, SWEEP_RECORD, outputs_in, resume_folder
-from lnra.run.settings import RunSettings
+from lnra.run.settings import SLURM_MARKER, SWEEP_FILES, SWEEP_RECORD, RunSettings, outputs_in, resume_folder
 
 log = logging.getLogger(__name__)
 

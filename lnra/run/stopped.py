@@ -20,8 +20,8 @@ from types import FrameType
 
 from lnra.errors import LnraError
 from lnra.run.checkpoints import read_weights
-from lnra.run.run_folder import newest_checkpoint, outputs_in
 from lnra.run.rundir import made_for
+from lnra.run.settings import newest_checkpoint, outputs_in
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
