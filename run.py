@@ -1,9 +1,5 @@
-"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra; ``-m`` sweeps).
-
-A single run is composed once, checked once (every mistake at once, one ``error:`` line each, exit code 2,
-nothing created), and only then given its run directory. A sweep is checked value by value and handed to
-Hydra's sweeper and launcher; each of its jobs checks its own config and inputs.
-"""
+"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra; ``-m`` sweeps). A run is
+checked whole (one ``error:`` line a mistake, exit 2) before its folder exists; sweep jobs check their own."""
 
 from __future__ import annotations
 
@@ -77,8 +73,7 @@ def single_run(overrides: list[str], refused: list[str]) -> object:
 
 
 def check_sweep(overrides: list[str], refused: list[str]) -> None:
-    """Each swept value with the command's other overrides, and the sweep's folder: composed and checked
-    before any job starts."""
+    """Each swept value with the other overrides, and the sweep's folder, checked before any job starts."""
     from lnra.run.rundir import sweep_dir_problem
     from lnra.run.tasks import check
 

@@ -56,8 +56,7 @@ def made_folder(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def creatable(folder: str | os.PathLike) -> str | None:
-    """Why no folder can be created (or written in) at ``folder``, probed by making one, or None: checked
-    before a command writes anything."""
+    """Why no folder can be created (or written in) at ``folder``, probed by making one, or None."""
     target = Path(folder).expanduser().absolute()
     existing, found = _nearest(target)
     if isinstance(found, OSError):
@@ -166,8 +165,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Path]:
-    """A temporary sibling (same suffix, for format-sniffing writers) that replaces ``path`` if the block
-    succeeds; on failure the old file stays."""
+    """A temporary sibling (same suffix, for format sniffers) that replaces ``path`` if the block succeeds."""
     path = Path(path)
     tmp = tmp or path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
     try:

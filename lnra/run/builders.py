@@ -1,8 +1,5 @@
-"""Turn a composed config into the objects of a run: the one place that does it (tasks, benchmarks, tests).
-
-Every object comes from a ``_target_`` entry, so a user swaps any from the command line; this module adds
-only what flows from one object to the next (the clip shape, the pseudo anomalies, the run's facts).
-"""
+"""The one place that turns a composed config into a run's objects: each comes from a ``_target_`` entry (a
+user swaps any from the command line); this adds what flows between them (clip shape, run facts)."""
 
 from __future__ import annotations
 
@@ -38,8 +35,7 @@ class RunObjects:
 
 
 def instantiate_entry(node: Any, what: str, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` whose failures are one line: Hydra wraps our own one-line errors (a
-    missing folder, a bad α) and a wrong argument in a long chain; the user needs the config key."""
+    """``hydra.utils.instantiate`` whose failures are one line, not Hydra's chain: the user needs the key."""
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as err:
@@ -49,8 +45,7 @@ def instantiate_entry(node: Any, what: str, **kwargs: Any) -> Any:
 
 
 def build_datamodule(cfg: DictConfig, training: bool = True) -> VideoDataModule:
-    """The ``dataset`` entry's DataModule with, when training, the pseudo anomalies of ``cfg.pseudo`` (built
-    for its frames: intruders are resized to the whole frame, docs/method.md §4)."""
+    """The DataModule with, when training, pseudo anomalies built for its frames (docs/method.md §4)."""
     datamodule = instantiate_entry(cfg.dataset, "the DataModule (dataset=...)", _convert_="object")
     if not training:
         return datamodule
@@ -68,8 +63,7 @@ def build_datamodule(cfg: DictConfig, training: bool = True) -> VideoDataModule:
 
 
 def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
-    """The ``model`` entry's LightningModule: its ``net`` built for the data's clip shape, and the ``loss``
-    entry. A clip shape the net cannot halve is refused here, before any data is listed or generated."""
+    """The LightningModule, its net built for the data's clip shape: one it cannot halve is refused early."""
     shape = {"frames": datamodule.clip_len, "height": datamodule.height, "width": datamodule.width}
     net = instantiate_entry(cfg.model.net, "the net (model.net)", **wired(cfg.model.net, shape))
     loss = instantiate_entry(cfg.loss, "the loss (loss=...)") if cfg.get("loss") is not None else None
@@ -85,9 +79,8 @@ def wired(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
-    """The ``logger`` entry writing into the run directory, or False. A resumed run appends to TensorBoard's
-    events (one run, one HParams row), but Lightning's CSV logger would delete ``metrics.csv``: it moves on to
-    ``<name>/resume<k>`` when ``<name>/<version>`` is taken."""
+    """The logger, or False. A resumed run appends to TensorBoard's events (one run, one HParams row), but
+    Lightning's CSV logger would delete ``metrics.csv``: it moves on to ``<name>/resume<k>``."""
     if not cfg.get("logger"):
         return False
     folder = Path(run_dir) / str(cfg.logger.get("name") or "")
@@ -101,8 +94,7 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
 
 def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | None = None,
                   history: History | None = None, **overrides: Any) -> pl.Trainer:
-    """The ``trainer`` entry writing into ``run_dir``, with the logger, ``history`` and every ``callbacks``
-    entry (null leaves one out), each given the run's facts it asks for by name."""
+    """The Trainer with the logger, ``history`` and each callback, given the run's facts it asks for."""
     datamodule = datamodule or build_datamodule(cfg)
     facts: dict[str, Any] = {"run_dir": Path(run_dir), "seed": int(cfg.seed),
                              "preview": partial(preview_batch, datamodule),
@@ -118,8 +110,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | 
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
-    """Build a run's objects and check the data's listing (cheap) before anything heavy starts;
-    ``training=False`` (scoring a checkpoint) builds no pseudo anomalies and needs no training split."""
+    """A run's objects, the data's listing checked (cheaply) before anything heavy starts."""
     datamodule = build_datamodule(cfg, training)
     module = build_module(cfg, datamodule)
     datamodule.check_test_split()

@@ -1,8 +1,5 @@
-"""Loading weights for testing, scoring and export: lnra's Lightning checkpoints and the paper's originals.
-
-The paper's files pickle whole ``nn.Module`` objects, so every file goes through torch's ``weights_only``
-unpickler with those classes mapped to an inert :class:`PickledModule`; any other global is refused unrun.
-"""
+"""Weights for testing, scoring and export from lnra's checkpoints and the paper's, which pickle whole
+modules: torch's ``weights_only`` unpickler maps them to an inert :class:`PickledModule`, refuses the rest."""
 
 from __future__ import annotations
 
@@ -191,8 +188,7 @@ def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
 
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
                           width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
-    """The autoencoder a checkpoint was trained as, in eval mode: widths from the weights, the clip shape from
-    the arguments, else the checkpoint (or its run's config), else the paper's."""
+    """The autoencoder a checkpoint was trained as, in eval mode (clip shape given, recorded or paper's)."""
     weights = read_weights(Path(path))
     known = weights.clip_shape or PAPER_CLIP_SHAPE
     if weights.clip_shape is None and not (height and width):

@@ -1,8 +1,5 @@
-"""``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once.
-
-Options live in the signatures of the classes the config builds, not in the YAML files, so a plain
-``key=value`` goes to Hydra as ``++key=value``, and the check after composition refuses a key no class has.
-"""
+"""``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once. Options
+live in the classes' signatures, not the YAML, so a plain ``key=value`` goes to Hydra as ``++key=value``."""
 
 from __future__ import annotations
 
@@ -29,8 +26,7 @@ OFF = {"false", "null", "none", "0"}  # Trainer(logger=False) is how Lightning u
 
 
 def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
-    """The overrides as Hydra should read them: ``logger=false`` as ``logger=none``, and every plain
-    ``key=value`` (not a group, not Hydra's own) as ``++key=value``."""
+    """The overrides as Hydra should read them (``logger=false`` as ``logger=none``, ``++key=value``)."""
     out = []
     for text in overrides:
         key, _, value = text.partition("=")
@@ -44,8 +40,7 @@ def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
 
 
 def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -> tuple[list[str], list[str]]:
-    """What is wrong with the command line before anything is composed (syntax, a group option without a file,
-    several values without ``-m``), and the overrides that are fine, to check the rest with."""
+    """What is wrong with the command line before composing, and the overrides that are fine to check on."""
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as err:
@@ -74,8 +69,7 @@ def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -
 
 
 def variants(overrides: Sequence[str]) -> Iterator[list[str]]:
-    """The override lists a sweep is checked with: the others plus one value of a swept key at a time (not
-    every combination; a job whose combination is wrong still fails on its own, with the same lines)."""
+    """The override lists a sweep is checked with: one swept value at a time, not every combination."""
     parsed = OverridesParser.create().parse_overrides(list(overrides))
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
     sweeps: list[Override] = [o for o in parsed if o.is_sweep_override()]

@@ -61,8 +61,7 @@ def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: An
 
 
 def checkpoint_to_load(cfg: DictConfig) -> Path | None:
-    """The checkpoint a command names — ``ckpt_path`` (a file) or the newest of ``resume=<run dir>`` —
-    for reading before anything is created (``resume=true``'s is found with the run directory)."""
+    """The checkpoint ``ckpt_path`` or ``resume=<run dir>`` names, to read before anything is created."""
     folder = resume_folder(cfg.get("resume"))
     if folder is not None:
         return newest_checkpoint(folder) if folder.is_dir() else None
@@ -125,8 +124,7 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
 
 
 def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
-    """Read the checkpoint to continue from now: a truncated, foreign or misfitting file fails in one line
-    before any caching or training (Lightning would fail later, in a trace)."""
+    """Read the checkpoint to continue from now, so a bad one fails in a line, not in a trace."""
     weights = read_weights(path)
     if weights.kind != "lnra":
         raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "

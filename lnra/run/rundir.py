@@ -47,8 +47,7 @@ def unique_dir(base: str) -> str:
 
 @cache
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
-    """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``;
-    nothing is created here."""
+    """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``."""
     # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
     from lnra.run.resume import find_run_to_resume
 
@@ -104,8 +103,7 @@ def made_for(run_dir: Path) -> Path | None:
 
 
 def sweep_dir_problem(cfg: DictConfig) -> str | None:
-    """What keeps a sweep from an explicit ``hydra.sweep.dir=D``: it cannot be written, or holds another
-    sweep's outputs and the command does not resume."""
+    """Why an explicit ``hydra.sweep.dir=D`` cannot be written, or holds another sweep not being resumed."""
     if "lnra_sweep_dir" in str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("dir")):
         return None
     chosen = str(cfg.hydra.sweep.dir)

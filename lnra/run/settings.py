@@ -146,8 +146,7 @@ def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _origin(cfg: DictConfig, key: str) -> str:
-    """The option a path comes from (``dataset.cache_dir`` is ``${paths.cache_dir}`` unless set): the one the
-    user would change."""
+    """The option a path comes from (``dataset.cache_dir`` from ``paths.cache_dir``): the one to change."""
     parent, _, name = key.rpartition(".")
     node = OmegaConf.select(cfg, parent) if parent else cfg
     raw = OmegaConf.to_container(node, resolve=False).get(name) if isinstance(node, DictConfig) else None
@@ -221,15 +220,13 @@ def resume_folder(resume: Any) -> Path | None:
 
 
 def outputs_in(folder: Path) -> list[str]:
-    """The run outputs ``folder`` holds: ``results.json``, ``scores.csv``, checkpoints (a folder counts when
-    it holds one)."""
+    """The run outputs ``folder`` holds: ``results.json``, ``scores.csv``, a folder with a checkpoint."""
     return [name for name in RUN_OUTPUTS if (folder / name).is_file() or any((folder / name).glob("*.ckpt"))]
 
 
 def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint to continue ``run_dir`` from: the newer complete one of ``last.ckpt`` and a SLURM
-    ``hpc_ckpt``. A damaged file does not count, so a resume never picks (and writes into) a run it
-    cannot continue."""
+    """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
+    into) a run it cannot continue."""
     run_dir = Path(run_dir)
     candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
     # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
@@ -243,9 +240,8 @@ def is_interrupted(run_dir: Path) -> bool:
 
 
 def resume_problem(folder: Path) -> str | None:
-    """Why the run folder ``resume=`` names cannot be continued — not a readable folder, finished, nothing
-    (or only a damaged file) to continue from — or None; a sweep's folder (``-m ... resume=<folder>``) is
-    left to :func:`lnra.run.rundir.choose_sweep_dir`."""
+    """Why the run folder ``resume=`` names cannot be continued, or None; a sweep's folder is left to
+    :func:`lnra.run.rundir.choose_sweep_dir`."""
     problem = read_problem(folder, "folder")
     if problem:
         return f"run directory {problem}"

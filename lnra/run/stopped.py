@@ -1,11 +1,6 @@
-"""How a single run that stops early ends: what it saved, the command that goes on, and nothing left behind.
-
-Lightning leaves SIGTERM to the system before training (the process dies saying nothing) and stops only after
-the batch during it, so SIGINT and SIGTERM both raise :class:`Interrupted`, a ``KeyboardInterrupt``, where the
-run is, and every stop takes Ctrl-C's path. A run continues from the last validation it finished
-(``last.ckpt``); one stopped, or refused by an input found wrong only once it started, before it saved
-anything leaves no run directory (removed only when this process made it).
-"""
+"""How a single run that stops early ends: what it saved, the command that goes on, and nothing left behind
+(docs/guide.md, Interrupted runs). Lightning leaves SIGTERM to the system before training and stops only after
+the batch during it, so both signals raise :class:`Interrupted` where the run is and take Ctrl-C's path."""
 
 from __future__ import annotations
 
@@ -35,15 +30,13 @@ class Interrupted(KeyboardInterrupt):
 
 
 def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
-    """``argv`` (``run.py`` and its arguments) as a command to paste: with ``resume=<run_dir>`` instead of
-    any ``resume=``/``ckpt_path=last``, or, with nothing to continue from, as it was."""
+    """``argv`` as a command to paste: with ``resume=<run_dir>`` when there is something to continue."""
     kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
     return shlex.join(["python", argv[0], *kept, *([f"resume={run_dir}"] if run_dir else [])])
 
 
 def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
-    """The one line a stopped run ends with: the signal, what was saved (or that nothing was, and its run
-    directory ``removed``), the command that goes on."""
+    """The one line a stopped run ends with: the signal, what was saved, the command that goes on."""
     name = signal.Signals(signum).name
     saved = newest_checkpoint(run_dir)
     if saved is None:
@@ -58,9 +51,8 @@ def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: ob
 
 @contextmanager
 def stops_said(run_dir: Path, argv: Sequence[str], max_epochs: object) -> Iterator[None]:
-    """Run the block with SIGINT and SIGTERM raising :class:`Interrupted`; a stop prints
-    :func:`stopped_line` and exits with 128 + the signal's number, as a shell reports a signal. A stop or an
-    :class:`LnraError` that leaves nothing saved removes the run directory this process made."""
+    """The block with SIGINT and SIGTERM raising :class:`Interrupted`; a stop prints its line and exits with
+    128 + the signal, as a shell would. Nothing saved: the run directory this process made is removed."""
     received: list[int] = []
 
     def interrupt(signum: int, frame: FrameType | None) -> None:

@@ -119,8 +119,7 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
 
 
 def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
-    """Everything the task will read but the checkpoint (checked with the config), looked up in well under a
-    second: [] or one line naming every gap; an intruder source shared by patches is named once."""
+    """Everything the task reads but the checkpoint, looked up in well under a second."""
     sources = [_source_missing(entry.source, cfg) for entry in cfg.pseudo.get("patches") or []
                if entry.get("source") is not None]  # a patch of its own making has no intruders
     missing = dataset_inputs(cfg, training) + [m for m in dict.fromkeys(sources) if m is not None]
@@ -131,8 +130,7 @@ def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
 
 
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
-    """Every mistake of a run's config and every input it lacks, all at once (one line each), before anything
-    is built: options, Lightning's refusals of the trainer's arguments, relations, the files to be read."""
+    """Every mistake of a run's config and every input it lacks, one line each, before anything is built."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in mistakes]
     lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]

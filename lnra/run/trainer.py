@@ -1,9 +1,6 @@
-"""The Trainer of every run: Lightning's, with the few rules lnra adds to its arguments.
-
-Its signature declares only the arguments whose allowed values are narrower than Lightning's (``max_epochs=0``
-would score an untrained model; ``precision: auto`` is lnra's) or whose refusal Lightning words poorly; the
-rest are checked against Lightning's own signature. ``None`` leaves an argument to Lightning's default.
-"""
+"""The Trainer of every run: Lightning's, declaring only the arguments whose allowed values are narrower than
+Lightning's (``max_epochs=0`` would score an untrained model) or whose refusal it words poorly; the rest are
+checked against Lightning's own signature, and ``None`` leaves an argument to Lightning's default."""
 
 from __future__ import annotations
 
@@ -56,9 +53,8 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Local checkpoints written beside their destination and renamed over it: Lightning's own temporary file
-    lives in the system temp folder, often another filesystem, where the final move is a copy that a kill
-    truncates (``last.ckpt``, the very file a resume needs). Remote URLs keep Lightning's behaviour."""
+    """Local checkpoints written beside their destination and renamed over it: Lightning's temporary file is
+    often on another filesystem, where the final move is a copy that a kill truncates."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         if not isinstance(get_filesystem(path), LocalFileSystem):
@@ -129,9 +125,8 @@ def _refusal(target: Any, values: dict[str, Any]) -> str | None:
 
 
 def argument_mistakes(node: Any, checked_keys: set[str]) -> list[Mistake]:
-    """Lightning's own refusals of the trainer's arguments (an unknown accelerator, ``devices=0`` on a CPU),
-    one per argument: a Trainer is built (a few milliseconds, nothing run) and, only if it refuses, once
-    more per argument to say which ones. ``checked_keys``: arguments already reported by their type."""
+    """Lightning's own refusals of the trainer's arguments not in ``checked_keys``: a Trainer is built (a few
+    milliseconds) and, only if it refuses, once per argument to say which ones."""
     try:
         target = import_target(node._target_)
     except (ValueError, AttributeError):
