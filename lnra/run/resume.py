@@ -29,9 +29,6 @@ from lnra.run.settings import (
 
 log = logging.getLogger(__name__)
 
-# Keys whose change between the interrupted and the resuming command is expected, not a mistake.
-_RESUME_KEYS = {"resume", "ckpt_path"}
-
 
 def in_sweep() -> bool:
     """True inside a job of a Hydra multirun (``-m``)."""
@@ -90,7 +87,7 @@ def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
         return []
     saved = _flat(OmegaConf.to_container(loaded, resolve=False))
     current = _flat(OmegaConf.to_container(cfg, resolve=False))
-    keys = sorted((saved.keys() | current.keys()) - _RESUME_KEYS)
+    keys = sorted((saved.keys() | current.keys()) - {"resume", "ckpt_path"})  # expected to change
     return [f"{k}: {saved.get(k, '<unset>')} -> {current.get(k, '<unset>')}" for k in keys
             if saved.get(k, "<unset>") != current.get(k, "<unset>")]
 

@@ -18,15 +18,9 @@ from lnra.run.checkpoints import read_weights
 from lnra.run.rundir import made_for
 from lnra.run.settings import newest_checkpoint, outputs_in
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
@@ -57,9 +51,9 @@ def stops_said(run_dir: Path, argv: Sequence[str], max_epochs: object) -> Iterat
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        raise Interrupted(signum)
+        raise Interrupted(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, interrupt) for s in SIGNALS}
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     except (LnraError, KeyboardInterrupt, SystemExit) as err:  # Lightning ends an interrupt in sys.exit(1)
