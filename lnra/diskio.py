@@ -102,8 +102,7 @@ def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
 
 def unreadable(path: str | os.PathLike, what: str, kind: Kind = None) -> str | None:
     """:func:`read_problem` as one line naming ``what`` and ``path``, or None."""
-    problem = read_problem(path, kind)
-    if problem is None:
+    if (problem := read_problem(path, kind)) is None:
         return None
     if problem.startswith("not found"):
         return f"{what} not found: {path}{problem.removeprefix('not found')}"

@@ -99,10 +99,8 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     if resume and ckpt_path and ckpt_path != "last":
         raise LnraError(f"resume={resume} and ckpt_path={ckpt_path} both say where to continue from; "
                         "give only one")
-    own = newest_checkpoint(run_dir)
-    if own is not None:
-        changes = config_changes(run_dir, cfg)
-        if changes:
+    if (own := newest_checkpoint(run_dir)) is not None:
+        if changes := config_changes(run_dir, cfg):
             log.warning("resuming %s with %d changed settings: %s", run_dir, len(changes),
                         "; ".join(changes[:8]))
         log.info("resuming %s from %s", run_dir, own)

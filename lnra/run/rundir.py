@@ -107,8 +107,7 @@ def sweep_dir_problem(cfg: DictConfig) -> str | None:
     if "lnra_sweep_dir" in str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("dir")):
         return None
     chosen = str(cfg.hydra.sweep.dir)
-    problem = creatable(chosen)
-    if problem:
+    if problem := creatable(chosen):
         return f"hydra.sweep.dir={chosen}: {problem}"
     folder = Path(chosen)
     taken = sorted({name for job in folder.glob("*/") for name in outputs_in(job)}
@@ -153,8 +152,7 @@ def find_sweep(multiruns: Path, overrides: Iterable[str]) -> Path | None:
 def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterable[str]) -> str:
     """``hydra.sweep.dir``: the resumed sweep's folder, else a new one; pinned in ``LNRA_SWEEP_DIR`` so that a
     job resolving it in another process (a SLURM job, minutes later) lands in the same folder."""
-    pinned = os.environ.get(SWEEP_ENV)
-    if pinned:
+    if pinned := os.environ.get(SWEEP_ENV):
         return pinned
     overrides = list(map(str, overrides))
     if resume_folder(resume) is not None:

@@ -242,8 +242,7 @@ def is_interrupted(run_dir: Path) -> bool:
 def resume_problem(folder: Path) -> str | None:
     """Why the run folder ``resume=`` names cannot be continued, or None; a sweep's folder is left to
     :func:`lnra.run.rundir.choose_sweep_dir`."""
-    problem = read_problem(folder, "folder")
-    if problem:
+    if problem := read_problem(folder, "folder"):
         return f"run directory {problem}"
     if (folder / RESULTS).exists():
         return f"that run finished ({RESULTS} exists); there is nothing to resume"

@@ -8,7 +8,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -35,15 +34,9 @@ from lnra.run.trainer import argument_mistakes
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Missing:
-    """One missing input: what was looked for, and how to get it (empty when there is no recipe)."""
-
-    what: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.what}; get it with: {self.fix}" if self.fix else self.what
+def _missing(what: str, fix: str = "") -> str:
+    """One missing input: what was looked for, and the command that gets it where there is one."""
+    return f"{what}; get it with: {fix}" if fix else what
 
 
 def dataset_command(name: str, root: Path) -> str:
@@ -57,18 +50,18 @@ def dataset_command(name: str, root: Path) -> str:
     return ""
 
 
-def _split_missing(split_dir: Path, fix: str) -> Missing | None:
+def _split_missing(split_dir: Path, fix: str) -> str | None:
     """The split's own error (missing, unreadable or without videos), from a look at its top level only."""
     if read_problem(split_dir, "folder") is None and any(p.is_dir() for p in split_dir.iterdir()):
         return None
     try:
         list_videos(split_dir)
     except LnraError as err:
-        return Missing(str(err), fix)
+        return _missing(str(err), fix)
     return None
 
 
-def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
+def dataset_inputs(cfg: DictConfig, training: bool) -> list[str]:
     """Frame folders of the splits the task reads, and the test labels (found, read, one per frame)."""
     d = cfg.dataset
     if d.get("generate") is not None or d.get("_target_") != "lnra.loading.datamodule.VideoDataModule":
@@ -77,20 +70,20 @@ def dataset_inputs(cfg: DictConfig, training: bool) -> list[Missing]:
     fix = dataset_command(d.name, root)
     test_split = _split_missing(root / "testing" / "frames", fix)
     train_split = _split_missing(root / "training" / "frames", fix) if training else None
-    missing = [m for m in (test_split, train_split) if m]
+    found = [m for m in (test_split, train_split) if m]
     if read_problem(root, "folder"):
-        return missing[:1]  # one line for a dataset that is not there at all
+        return found[:1]  # one line for a dataset that is not there at all
     try:
         labels = find_label_file(d.name, root, d.get("labels_path"))
         if test_split is None:
             listing = list_videos(root / "testing" / "frames")
             load_labels(labels, listing.lengths, listing.names)
     except LnraError as err:
-        missing.append(Missing(str(err), fix if d.name in RELEASES else ""))
-    return missing
+        found.append(_missing(str(err), fix if d.name in RELEASES else ""))
+    return found
 
 
-def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
+def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
     """The intruder source's files, by the class it builds (textures need none)."""
     kind = str(source.get("_target_", "")).rsplit(".", 1)[-1]
     if kind == "Cifar100Source" and not source.get("download"):
@@ -99,21 +92,19 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> Missing | None:
         if problem is None:
             return None
         if not problem.startswith("not found"):
-            return Missing(f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}")
+            return _missing(f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}")
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
-        return Missing(f"CIFAR-100 not found in {root}{problem.removeprefix('not found')}: expected "
+        return _missing(f"CIFAR-100 not found in {root}{problem.removeprefix('not found')}: expected "
                        f"torchvision's format {root}/cifar-100-python/{{train,test,meta}}", fix)
-    if kind == "ImageFolderSource":
-        problem = unreadable(source.root, "intruder folder", "folder")
-        if problem:
-            return Missing(f"{problem} (an image folder <root>/<class>/<image>)",
-                           NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
+    if kind == "ImageFolderSource" and (problem := unreadable(source.root, "intruder folder", "folder")):
+        return _missing(f"{problem} (an image folder <root>/<class>/<image>)",
+                       NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
     if kind == "VideoClipSource":
         root = Path(source.root)
         if problem := unreadable(root / "training" / "frames", "intruder videos", "folder"):
-            return Missing(f"{problem} (the {source.name} training frames)",
+            return _missing(f"{problem} (the {source.name} training frames)",
                            dataset_command(str(source.name), root))
     return None
 
@@ -122,11 +113,11 @@ def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
     """Everything the task reads but the checkpoint, looked up in well under a second."""
     sources = [_source_missing(entry.source, cfg) for entry in cfg.pseudo.get("patches") or []
                if entry.get("source") is not None]  # a patch of its own making has no intruders
-    missing = dataset_inputs(cfg, training) + [m for m in dict.fromkeys(sources) if m is not None]
-    if len(missing) > 1:
-        return [f"{len(missing)} inputs of this run are missing: "
-                + " ".join(f"({i}) {m}." for i, m in enumerate(missing, start=1))]
-    return [str(m) for m in missing]
+    gaps = dataset_inputs(cfg, training) + [m for m in dict.fromkeys(sources) if m is not None]
+    if len(gaps) > 1:
+        return [f"{len(gaps)} inputs of this run are missing: "
+                + " ".join(f"({i}) {m}." for i, m in enumerate(gaps, start=1))]
+    return gaps
 
 
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
@@ -192,8 +183,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     """Fit, then the result: a last validation of the final weights (at the test's precision) is it, logged
     as ``test/*`` too, instead of scoring the same windows again."""
     started = time.monotonic()
-    done = finished_cell(cfg, run_dir)
-    if done is not None:  # a resumed sweep's job that finished before
+    if (done := finished_cell(cfg, run_dir)) is not None:  # a resumed sweep's job that finished before
         return done
     ckpt = checkpoint_to_resume(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

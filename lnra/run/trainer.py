@@ -43,8 +43,7 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
     """``auto`` → bf16 mixed precision where the device runs it natively, else fp32 (said once)."""
     if str(precision) != "auto":
         return precision
-    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    if on_gpu:
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     if cpu_supports_bf16():
         return "bf16-mixed"
