@@ -48,13 +48,12 @@ hydra_main = hydra.main(version_base="1.3", config_path="conf", config_name="con
 
 
 def single_run(overrides: list[str], refused: list[str]) -> object:
-    """Compose once, check once (the command line's ``refused`` lines and every mistake of the rest),
-    claim the run directory, run; a run that stops early says what it saved (:mod:`lnra.run.stopped`)."""
+    """Compose once, check once (``refused`` and every mistake of the rest), claim the run directory, run; a
+    run that stops early says what it saved (:func:`lnra.run.rundir.stops_said`)."""
     command = Command(CONF)
     cfg = command.compose(overrides)
     from lnra.run.console import setup_console
-    from lnra.run.rundir import claim_run_dir
-    from lnra.run.stopped import stops_said
+    from lnra.run.rundir import claim_run_dir, stops_said
     from lnra.run.tasks import check, run_task
 
     try:

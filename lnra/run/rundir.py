@@ -1,18 +1,24 @@
 """Run and sweep folders that are never shared, and never another run's, and the resolvers that name them:
 an exclusive ``mkdir`` once the config was checked, so runs started in the same second get different folders
-(docs/guide.md, What a run leaves)."""
+(docs/guide.md, What a run leaves). A single run that stops early says what it saved and the command that goes
+on; before it saved anything, the folder it made is removed (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shlex
+import shutil
+import signal
+import sys
 import time
-from collections.abc import Iterable
-from contextlib import suppress
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import cache
 from itertools import count
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -21,7 +27,15 @@ from omegaconf import DictConfig, OmegaConf
 from lnra.diskio import creatable, new_folder
 from lnra.errors import LnraError
 from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.settings import SLURM_MARKER, SWEEP_FILES, SWEEP_RECORD, RunSettings, outputs_in, resume_folder
+from lnra.run.settings import (
+    SLURM_MARKER,
+    SWEEP_FILES,
+    SWEEP_RECORD,
+    RunSettings,
+    newest_checkpoint,
+    outputs_in,
+    resume_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +111,60 @@ def claim(chosen: str, explicit: bool) -> Path:
     return Path(chosen)
 
 
-def made_for(run_dir: Path) -> Path | None:
-    """The outermost folder this process created for the run in ``run_dir``, or None."""
-    return _created.get(os.path.abspath(run_dir))
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
+
+
+def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
+    """``argv`` as a command to paste: with ``resume=<run_dir>`` when there is something to continue."""
+    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
+    return shlex.join(["python", argv[0], *kept, *([f"resume={run_dir}"] if run_dir else [])])
+
+
+def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
+    """The one line a stopped run ends with: the signal, what was saved, the command that goes on."""
+    name = signal.Signals(signum).name
+    saved = newest_checkpoint(run_dir)
+    if saved is None:
+        return (f"stopped by {name}: nothing saved yet (no validation finished)"
+                f"{', run directory removed' if removed else ''}; start again with: "
+                f"{continue_command(argv, None)}")
+    from lnra.run.checkpoints import read_weights  # here: torch, which `run.py --help` does not need
+
+    epoch = read_weights(saved).epoch
+    done = f"epoch {epoch + 1} of {max_epochs}" if isinstance(epoch, int) else "its last validation"
+    return (f"stopped by {name}: saved {saved} ({done}, after its validation); continue with: "
+            f"{continue_command(argv, run_dir)}")
+
+
+@contextmanager
+def stops_said(run_dir: Path, argv: Sequence[str], max_epochs: object) -> Iterator[None]:
+    """The block with SIGINT and SIGTERM raising :class:`Interrupted`; a stop prints its line and exits with
+    128 + the signal, as a shell would. Nothing saved: the run directory this process made is removed."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except (LnraError, KeyboardInterrupt, SystemExit) as err:  # Lightning ends an interrupt in sys.exit(1)
+        stopped = received[0] if received else signal.SIGINT if isinstance(err, KeyboardInterrupt) else None
+        if stopped is None and not isinstance(err, LnraError):
+            raise
+        made = _created.get(os.path.abspath(run_dir))
+        removed = made is not None and not outputs_in(run_dir)
+        if removed:
+            shutil.rmtree(made, ignore_errors=True)
+        if stopped is None:
+            raise
+        print(stopped_line(stopped, run_dir, argv, max_epochs, removed), file=sys.stderr)
+        raise SystemExit(128 + stopped) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def sweep_dir_problem(cfg: DictConfig) -> str | None:
