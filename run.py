@@ -16,11 +16,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
-# hydra/launcher=ray: Ray would merge the jobs' console lines that differ only in their numbers (each job's
-# epoch and AUC lines) into one "[repeated Nx across cluster]"; every job's line is shown instead.
+# hydra/launcher=ray: every job's epoch and AUC lines, not Ray's "[repeated Nx across cluster]" for them.
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-# conf/hydra/launcher/ray.yaml has the Ray plug-in's name (hydra/launcher=ray gets lnra's settings), so Hydra
-# warns that checking it against the plug-in's schema by name is deprecated; the file needs no schema.
+# conf/hydra/launcher/ray.yaml has the Ray plug-in's name (to get lnra's settings) and needs no schema.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
 
 from lnra.errors import LnraError  # noqa: E402 - LNRA_ROOT first: the config's paths read it

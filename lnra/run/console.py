@@ -17,8 +17,7 @@ LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
 
 
 class ConsoleFilter(logging.Filter):
-    """lnra's own lines and every warning; the rest, and records with ``extra={"file_only": True}``, stay in
-    run.log."""
+    """lnra's own lines and every warning; the rest, and ``file_only`` records, stay in run.log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:

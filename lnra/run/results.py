@@ -67,12 +67,6 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
 
 
 # -- summary.md ---------------------------------------------------------------------------------------
-def command_line() -> str:
-    """The command as typed: ``python run.py`` and the overrides of this job."""
-    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
-    return " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
-
-
 def _links(run_dir: Path) -> list[str]:
     """Whatever the run left that a person looks at, linked relative to summary.md."""
     lines = []
@@ -97,8 +91,10 @@ def _pct(value: float) -> str:
 def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodule: VideoDataModule,
                   evaluation: Evaluation, history: list[dict[str, float]], started: float) -> Path:
     """Write ``run_dir/summary.md`` from the finished run (after its results files, which it links)."""
-    dm = datamodule
-    rows = [("Command", f"`{command_line()}`"), ("Task", cfg.task),
+    dm = datamodule  # the command as typed: the overrides of this job
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
+    command = " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
+    rows = [("Command", f"`{command}`"), ("Task", cfg.task),
             ("Dataset", f"{dm.name} at {dm.height}x{dm.width}, clips of {dm.clip_len} frames"),
             ("Variant (pseudo anomalies)", cfg.pseudo.name), ("Precision", str(trainer.precision)),
             ("Device", device_name(trainer)), ("Wall time", duration(time.monotonic() - started))]
