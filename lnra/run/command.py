@@ -22,15 +22,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lnra.errors import LnraError
 
-OFF = {"false", "null", "none", "0"}  # Trainer(logger=False) is how Lightning users turn the logger off
-
 
 def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
     """The overrides as Hydra should read them (``logger=false`` as ``logger=none``, ``++key=value``)."""
     out = []
     for text in overrides:
         key, _, value = text.partition("=")
-        if key == "logger" and value.lower() in OFF:
+        if key == "logger" and value.lower() in {"false", "null", "none", "0"}:  # as Trainer(logger=False)
             text = "logger=none"
         elif "=" in text and key[:1] not in "+~" and not key.startswith("hydra.") and "/" not in key \
                 and not (conf_dir / key).is_dir():
