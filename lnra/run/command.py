@@ -79,8 +79,7 @@ def variants(overrides: Sequence[str]) -> Iterator[list[str]]:
         except HydraException:  # an interval sweep (an optimiser's search space): its jobs check it
             continue
         prefix = sweep.input_line.split("=", 1)[0]
-        for value in values:
-            yield [*plain, f"{prefix}={value}"]
+        yield from ([*plain, f"{prefix}={value}"] for value in values)
 
 
 class Command:
@@ -126,6 +125,5 @@ def guarded(work: Callable[[], object]) -> object:
     try:
         return work()
     except LnraError as err:
-        refuse(str(err).split("\nerror: "))
-    return None
+        refuse(str(err).split("\nerror: "))  # exits
 

@@ -57,10 +57,8 @@ class TqdmStreamHandler(logging.StreamHandler):
 
 def setup_console() -> None:
     """Undo what would print a message twice or on every epoch: Lightning's own handlers, a loop's warning."""
-    for name in LIGHTNING_LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
+    for logger in map(logging.getLogger, LIGHTNING_LOGGERS):
+        logger.handlers.clear()
         logger.propagate = True
     logging.captureWarnings(True)  # warnings reach run.log too, and the console once
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
