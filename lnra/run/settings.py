@@ -214,9 +214,8 @@ SWEEP_FILES = (SWEEP_RECORD, "multirun.yaml")  # what makes a folder a sweep's (
 
 def resume_folder(resume: Any) -> Path | None:
     """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
-    if isinstance(resume, str) and resume.strip().lower() not in ("true", "false", ""):
-        return Path(resume).expanduser()
-    return None
+    named = isinstance(resume, str) and resume.strip().lower() not in ("true", "false", "")
+    return Path(resume).expanduser() if named else None
 
 
 def outputs_in(folder: Path) -> list[str]:

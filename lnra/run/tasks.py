@@ -152,8 +152,7 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
 
 def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, extra: dict) -> float:
     """Write the results files and print the headline number."""
-    trainer, module = run.trainer, run.module
-    evaluation = module.evaluation
+    trainer, evaluation = run.trainer, run.module.evaluation
     if evaluation is None:  # trainer.fast_dev_run scored one batch of each loop
         log.info("fast_dev_run: one batch of each loop ran; the AUC needs every test window, so it is "
                  "skipped and no results are written")
