@@ -1,7 +1,6 @@
-"""Run and sweep folders that are never shared, and never another run's, and the resolvers that name them:
-an exclusive ``mkdir`` once the config was checked, so runs started in the same second get different folders
-(docs/guide.md, What a run leaves). A single run that stops early says what it saved and the command that goes
-on; before it saved anything, the folder it made is removed (docs/guide.md, Interrupted runs)."""
+"""Run and sweep folders, never shared nor another run's (an exclusive ``mkdir`` once the config was checked),
+and the resolvers that name them; a single run that stops early says what it saved and how to go on, and one
+that saved nothing removes the folder it made (docs/guide.md, What a run leaves and Interrupted runs)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The options of a run that are no class's parameters (the task, the seed, where things are, the
-pseudo-anomaly variant), declared once as a pydantic model, the relations between options that only the run
-can check, and what a run's folder holds. Free of torch: ``--help`` composes with it."""
+"""The options of a run that are no class's parameters, as a pydantic model, the relations between options
+only the run can check, and what a run's folder holds. Free of torch: ``--help`` composes with it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The tasks ``run.py`` can run: ``train`` (fit, then the result of the final weights), ``test`` (score a
-checkpoint) and ``preview`` (pictures of the pseudo anomalies), and the one check of a run's config: every
-mistake and every missing input at once, each input with the command that gets it."""
+"""The tasks ``run.py`` runs (``train``, ``test`` a checkpoint, ``preview`` the pseudo anomalies) and the one
+check before them: every mistake and every missing input at once, each with the command that gets it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The Trainer of every run: Lightning's, declaring only the arguments whose allowed values are narrower than
-Lightning's (``max_epochs=0`` would score an untrained model) or whose refusal it words poorly; the rest are
-checked against Lightning's own signature, and ``None`` leaves an argument to Lightning's default."""
+"""The Trainer of every run: Lightning's, declaring only the arguments it narrows (``max_epochs=0`` would
+score an untrained model) or whose refusal Lightning words poorly; ``None`` leaves it Lightning's default."""
 
 from __future__ import annotations
 
