@@ -67,23 +67,6 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
 
 
 # -- summary.md ---------------------------------------------------------------------------------------
-def _links(run_dir: Path) -> list[str]:
-    """Whatever the run left that a person looks at, linked relative to summary.md."""
-    lines = []
-    if timelines := sorted((run_dir / "timelines").glob("*.png")):
-        lines.append("- Score timelines (per test video): "
-                     + ", ".join(f"[{p.stem}](timelines/{p.name})" for p in timelines))
-    for name, what in (("results.json", "all numbers, per-epoch history"), ("scores.csv", "per-frame scores"),
-                       ("run.log", "the full log")):
-        if (run_dir / name).is_file():
-            lines.append(f"- [{name}]({name}): {what}")
-    if checkpoints := sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt")):
-        lines.append("- Checkpoints: " + ", ".join(f"[{c}](checkpoints/{c})" for c in checkpoints))
-    if (run_dir / "tensorboard").is_dir():
-        lines.append(f"- TensorBoard: `tensorboard --logdir {run_dir / 'tensorboard'}`")
-    return lines
-
-
 def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
@@ -108,8 +91,20 @@ def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodul
     if history and "auc_best" in history[-1]:
         rows.append(("Best validation AUC",
                      f"{_pct(history[-1]['auc_best'])} at epoch {int(history[-1]['best_epoch']) + 1}"))
+    links = []  # whatever the run left that a person looks at, relative to summary.md
+    if timelines := sorted((run_dir / "timelines").glob("*.png")):
+        links.append("- Score timelines (per test video): "
+                     + ", ".join(f"[{p.stem}](timelines/{p.name})" for p in timelines))
+    for name, what in (("results.json", "all numbers, per-epoch history"), ("scores.csv", "per-frame scores"),
+                       ("run.log", "the full log")):
+        if (run_dir / name).is_file():
+            links.append(f"- [{name}]({name}): {what}")
+    if checkpoints := sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt")):
+        links.append("- Checkpoints: " + ", ".join(f"[{c}](checkpoints/{c})" for c in checkpoints))
+    if (run_dir / "tensorboard").is_dir():
+        links.append(f"- TensorBoard: `tensorboard --logdir {run_dir / 'tensorboard'}`")
     table = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
-    text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *_links(run_dir), ""])
+    text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *links, ""])
     (run_dir / "summary.md").write_text(text)
     return run_dir / "summary.md"
 
