@@ -1,9 +1,5 @@
-"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra; ``-m`` sweeps).
-
-A single run is composed once, checked once (every mistake at once, one ``error:`` line each, exit code 2,
-nothing created), and only then given its run directory. A sweep is checked value by value and handed to
-Hydra's sweeper and launcher; each of its jobs checks its own config and inputs.
-"""
+"""lnra's entry point: ``python run.py [group=option ...] [key=value ...]`` (Hydra; ``-m`` sweeps). A run is
+checked whole (one ``error:`` line a mistake, exit 2) before its folder exists; sweep jobs check their own."""
 
 from __future__ import annotations
 
@@ -20,11 +16,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 os.environ.setdefault("LNRA_ROOT", str(Path(__file__).resolve().parent))
-# hydra/launcher=ray: Ray would merge the jobs' console lines that differ only in their numbers (each job's
-# epoch and AUC lines) into one "[repeated Nx across cluster]"; every job's line is shown instead.
+# hydra/launcher=ray: every job's epoch and AUC lines, not Ray's "[repeated Nx across cluster]" for them.
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-# conf/hydra/launcher/ray.yaml has the Ray plug-in's name (hydra/launcher=ray gets lnra's settings), so Hydra
-# warns that checking it against the plug-in's schema by name is deprecated; the file needs no schema.
+# conf/hydra/launcher/ray.yaml has the Ray plug-in's name (to get lnra's settings) and needs no schema.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
 
 from lnra.errors import LnraError  # noqa: E402 - LNRA_ROOT first: the config's paths read it
@@ -52,13 +46,12 @@ hydra_main = hydra.main(version_base="1.3", config_path="conf", config_name="con
 
 
 def single_run(overrides: list[str], refused: list[str]) -> object:
-    """Compose once, check once (the command line's ``refused`` lines and every mistake of the rest),
-    claim the run directory, run; a run that stops early says what it saved (:mod:`lnra.run.stopped`)."""
+    """Compose once, check once (``refused`` and every mistake of the rest), claim the run directory, run; a
+    run that stops early says what it saved (:func:`lnra.run.rundir.stops_said`)."""
     command = Command(CONF)
     cfg = command.compose(overrides)
     from lnra.run.console import setup_console
-    from lnra.run.rundir import claim_run_dir
-    from lnra.run.stopped import stops_said
+    from lnra.run.rundir import claim_run_dir, stops_said
     from lnra.run.tasks import check, run_task
 
     try:
@@ -77,8 +70,7 @@ def single_run(overrides: list[str], refused: list[str]) -> object:
 
 
 def check_sweep(overrides: list[str], refused: list[str]) -> None:
-    """Each swept value with the command's other overrides, and the sweep's folder: composed and checked
-    before any job starts."""
+    """Each swept value with the other overrides, and the sweep's folder, checked before any job starts."""
     from lnra.run.rundir import sweep_dir_problem
     from lnra.run.tasks import check
 

@@ -1,9 +1,5 @@
-"""Paths checked before a command writes, and writes that leave the old file or the complete new one.
-
-A full disk mid-sweep otherwise surfaces as a traceback from deep inside ``torch.save`` or NumPy; here it is
-one :class:`~lnra.errors.LnraError` naming the path and the free space, and as the previous file is intact,
-the same command with ``resume=true`` continues once there is room.
-"""
+"""Paths checked before a command writes, and writes that leave the old file or the complete new one, so a
+full disk is one line and ``resume=true`` continues once there is room (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
@@ -24,8 +20,7 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ERO
 
 
 def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
-    """``path`` or its nearest existing ancestor, with its ``stat`` — or the error (a permission) that keeps
-    it from being looked at."""
+    """``path`` or its nearest existing ancestor, with its ``stat`` or the error that keeps it from a look."""
     while True:
         try:
             return path, path.stat()
@@ -38,8 +33,7 @@ def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
 
 
 def new_folder(path: str | os.PathLike) -> Path | None:
-    """The outermost folder that creating ``path`` would make (``path`` itself, or a missing parent of
-    it), or None when it exists already: what to remove to leave no trace of a write that failed."""
+    """The outermost folder that creating ``path`` would make, or None: what a failed write removes."""
     path = Path(path).absolute()
     if path.exists():
         return None
@@ -50,8 +44,7 @@ def new_folder(path: str | os.PathLike) -> Path | None:
 
 @contextmanager
 def made_folder(path: str | os.PathLike) -> Iterator[Path]:
-    """Create ``path`` (and its missing parents) for the block; if the block fails, remove what was made,
-    so a command that stops leaves no folder behind that was not there before."""
+    """Create ``path`` for the block; a failing block leaves no folder behind that was not there before."""
     new = new_folder(path)
     Path(path).mkdir(parents=True, exist_ok=True)
     try:
@@ -63,9 +56,7 @@ def made_folder(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def creatable(folder: str | os.PathLike) -> str | None:
-    """Why no folder can be created at ``folder``, or nothing written in it when it exists (probed by making
-    a folder in it, or in its nearest existing parent), or None: the one check, made before a command
-    writes anything, of every folder it will write."""
+    """Why no folder can be created (or written in) at ``folder``, probed by making one, or None."""
     target = Path(folder).expanduser().absolute()
     existing, found = _nearest(target)
     if isinstance(found, OSError):
@@ -84,8 +75,7 @@ Kind = Literal["folder", "file"] | None  # what a path must be; None: either
 
 
 def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
-    """Why ``path`` cannot be read as a folder, a file, or either — missing, of the wrong kind, or without
-    permission — as the words that follow its name, or None when it can be read."""
+    """Why ``path`` cannot be read as ``kind``, as the words that follow its name, or None."""
     target = Path(path).expanduser().absolute()
     existing, found = _nearest(target)
     if isinstance(found, OSError):
@@ -111,36 +101,32 @@ def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
 
 
 def unreadable(path: str | os.PathLike, what: str, kind: Kind = None) -> str | None:
-    """:func:`read_problem` as one line naming ``what`` and ``path`` (``checkpoint not found: …``,
-    ``checkpoint … is a folder, not a file``), or None when it can be read."""
-    problem = read_problem(path, kind)
-    if problem is None:
+    """:func:`read_problem` as one line naming ``what`` and ``path``, or None."""
+    if (problem := read_problem(path, kind)) is None:
         return None
     if problem.startswith("not found"):
         return f"{what} not found: {path}{problem.removeprefix('not found')}"
     return f"{what} {path} {problem}"
 
 
-def _human(n_bytes: float) -> str:
-    for unit in ("B", "KB", "MB"):
-        if n_bytes < 1024:
-            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{int(n_bytes)} B"
-        n_bytes /= 1024
-    return f"{n_bytes:.1f} GB"
-
-
 def free_space(path: str | os.PathLike) -> str:
     """Free space on the file system holding ``path`` (or its nearest existing parent), for messages."""
     try:
-        return f"{_human(shutil.disk_usage(_nearest(Path(path).absolute())[0]).free)} free"
+        free = float(shutil.disk_usage(_nearest(Path(path).absolute())[0]).free)
     except OSError:
         return "free space unknown"
+    if free < 1024:
+        return f"{int(free)} B free"
+    for unit in ("KB", "MB", "GB"):
+        free /= 1024
+        if free < 1024 or unit == "GB":
+            break
+    return f"{free:.1f} {unit} free"
 
 
 @contextmanager
 def explained_write_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """Re-raise a full-disk or permission error inside the block as one line about writing ``what`` to
-    ``path``; other errors pass."""
+    """A full-disk or permission error in the block as one line about writing ``what`` to ``path``."""
     try:
         yield
     except OSError as err:
@@ -153,27 +139,12 @@ def explained_write_errors(path: str | os.PathLike, what: str) -> Iterator[None]
 
 
 def partial_path(path: Path) -> Path:
-    """Where a checkpoint is written before it is renamed to ``path``: a fixed, hidden sibling, so that a
-    write killed half-way leaves one stale file that the next save overwrites rather than a pile of them."""
+    """A fixed hidden sibling to write ``path`` to first: a killed write leaves one stale file, not a pile."""
     return path.with_name(f".{path.name}.partial")
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (a crash right after ``os.replace`` could otherwise undo it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some filesystems do not allow opening a folder; the rename is still atomic
-        return
-    try:
-        with suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` by write-then-rename in the same folder: the old file survives any failure, and a
-    full disk or a read-only folder stops the run with one line naming the path and the free space."""
+    """``torch.save`` by write-then-rename in the same folder: the old file survives any failure."""
     import torch  # here, not at the top: the cache and result writers that import this module do not need it
 
     path = Path(path)
@@ -183,13 +154,17 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-    _fsync_dir(path.parent)
+    with suppress(OSError):  # the rename made durable; some filesystems do not open a folder
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` (default: hidden, same suffix, so that format-sniffing writers
-    still see it) that replaces ``path`` only if the block succeeds; on failure the old file stays."""
+    """A temporary sibling (same suffix, for format sniffers) that replaces ``path`` if the block succeeds."""
     path = Path(path)
     tmp = tmp or path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
     try:
@@ -201,9 +176,8 @@ def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Pa
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty hidden staging folder that replaces ``path`` only if the block succeeds, so a reader
-    never sees a half-written folder, and a failed block leaves nothing, not even the parents it made; its
-    fixed name lets the next build clear one a killed process left."""
+    """A hidden staging folder that replaces ``path`` only if the block succeeds; a failed block leaves
+    nothing, and its fixed name lets the next build clear one a killed process left."""
     path = Path(path)
     staging = path.with_name(f".{path.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)

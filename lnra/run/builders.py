@@ -1,10 +1,5 @@
-"""Turn a composed config into the objects of a run: the one place that does it (tasks, benchmarks, tests).
-
-Every object comes from a ``_target_`` entry, so a user swaps or adds a component from the command line;
-this module adds only what flows from one object to the next: the data's clip shape to the net and the
-intruder sources, the pseudo anomalies to the DataModule, and the run's facts to the callbacks that ask for
-them by name.
-"""
+"""The one place that turns a composed config into a run's objects: each comes from a ``_target_`` entry (a
+user swaps any from the command line); this adds what flows between them (clip shape, run facts)."""
 
 from __future__ import annotations
 
@@ -40,8 +35,7 @@ class RunObjects:
 
 
 def instantiate_entry(node: Any, what: str, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` whose failures are one line: Hydra wraps our own one-line errors (a
-    missing folder, a bad α) and a wrong argument in a long chain; the user needs the config key."""
+    """``hydra.utils.instantiate`` whose failures are one line, not Hydra's chain: the user needs the key."""
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as err:
@@ -51,32 +45,25 @@ def instantiate_entry(node: Any, what: str, **kwargs: Any) -> Any:
 
 
 def build_datamodule(cfg: DictConfig, training: bool = True) -> VideoDataModule:
-    """The ``dataset`` entry's DataModule with, when training, the pseudo anomalies of ``cfg.pseudo`` (built
-    for its frames: intruders are resized to the whole frame, docs/method.md §4)."""
+    """The DataModule with, when training, pseudo anomalies built for its frames (docs/method.md §4)."""
     datamodule = instantiate_entry(cfg.dataset, "the DataModule (dataset=...)", _convert_="object")
-    if training:
-        datamodule.pseudo = build_pseudo(cfg, datamodule)
-    return datamodule
-
-
-def build_pseudo(cfg: DictConfig, datamodule: VideoDataModule) -> PseudoAnomalies:
-    """The pseudo-anomaly types of ``cfg.pseudo``: an optional skip frame and any patch techniques."""
-    pseudo = cfg.pseudo
-    what = f"the patch pseudo anomaly of pseudo={pseudo.name}"
+    if not training:
+        return datamodule
+    what = f"the patch pseudo anomaly of pseudo={cfg.pseudo.name}"
     shape = {"height": datamodule.height, "width": datamodule.width, "clip_len": datamodule.clip_len}
     patches = []
-    for entry in pseudo.get("patches") or []:  # a patch's intruders are built for the data's frames
+    for entry in cfg.pseudo.get("patches") or []:
         source = {"source": instantiate_entry(entry.source, what, **wired(entry.source, shape))} \
             if entry.get("source") is not None else {}
         patches.append(instantiate_entry(entry, what, **source))
-    skip = pseudo.get("skip")
-    return PseudoAnomalies(skip=None if skip is None else SkipFrame(**OmegaConf.to_container(skip)),
-                           patches=patches)
+    skip = cfg.pseudo.get("skip")
+    skip_frame = None if skip is None else SkipFrame(**OmegaConf.to_container(skip))
+    datamodule.pseudo = PseudoAnomalies(skip=skip_frame, patches=patches)
+    return datamodule
 
 
 def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
-    """The ``model`` entry's LightningModule: its ``net`` built for the data's clip shape, and the ``loss``
-    entry. A clip shape the net cannot halve is refused here, before any data is listed or generated."""
+    """The LightningModule, its net built for the data's clip shape: one it cannot halve is refused early."""
     shape = {"frames": datamodule.clip_len, "height": datamodule.height, "width": datamodule.width}
     net = instantiate_entry(cfg.model.net, "the net (model.net)", **wired(cfg.model.net, shape))
     loss = instantiate_entry(cfg.loss, "the loss (loss=...)") if cfg.get("loss") is not None else None
@@ -91,52 +78,39 @@ def wired(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in facts.items() if name in params and name not in node}
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule) -> list[pl.Callback]:
-    """Every entry of the ``callbacks`` group (an entry set to null is left out)."""
-    facts: dict[str, Any] = {"run_dir": Path(run_dir), "seed": int(cfg.seed),
-                             "preview": partial(preview_batch, datamodule),
-                             "hparams": run_hparams(cfg, run_dir, datamodule)}
-    return [instantiate_entry(entry, f"callbacks.{name}", **wired(entry, facts))
-            for name, entry in (cfg.get("callbacks") or {}).items() if entry is not None]
-
-
-def _free_logger_version(run_dir: Path, logger_cfg: DictConfig) -> dict[str, str]:
-    """Logger arguments that keep a resumed run's earlier logs: Lightning's CSV logger deletes an existing
-    ``metrics.csv``, so a resumed run logs into ``<name>/resume<k>`` when ``<name>/<version>`` is taken."""
-    name, version = str(logger_cfg.get("name") or ""), str(logger_cfg.get("version") or "")
-    taken = Path(run_dir) / name / version
-    if not (taken.is_dir() and any(taken.iterdir())):
-        return {}
-    k = next(k for k in count(1) if not (Path(run_dir) / name / f"resume{k}").exists())
-    return {"version": f"resume{k}"}
-
-
 def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
-    """The ``logger`` entry, writing into the run directory, or False. A resumed run keeps TensorBoard in
-    its folder (event files are appended: one run, one HParams row); a CSV log would be overwritten."""
+    """The logger, or False. A resumed run appends to TensorBoard's events (one run, one HParams row), but
+    Lightning's CSV logger would delete ``metrics.csv``: it moves on to ``<name>/resume<k>``."""
     if not cfg.get("logger"):
         return False
-    appends = str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger")
-    version = {} if appends else _free_logger_version(run_dir, cfg.logger)
+    folder = Path(run_dir) / str(cfg.logger.get("name") or "")
+    taken = folder / str(cfg.logger.get("version") or "")
+    version = {}
+    if not str(cfg.logger.get("_target_", "")).endswith("TensorBoardLogger") and taken.is_dir() \
+            and any(taken.iterdir()):
+        version = {"version": next(f"resume{k}" for k in count(1) if not (folder / f"resume{k}").exists())}
     return instantiate_entry(cfg.logger, "the logger", save_dir=str(run_dir), **version)
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | None = None,
                   history: History | None = None, **overrides: Any) -> pl.Trainer:
-    """The ``trainer`` entry with the run's logger and callbacks (and ``history``), writing into ``run_dir``
-    (its ``default_root_dir``, where callbacks put checkpoints and pictures)."""
+    """The Trainer with the logger, ``history`` and each callback, given the run's facts it asks for."""
     datamodule = datamodule or build_datamodule(cfg)
-    callbacks = [*build_callbacks(cfg, run_dir, datamodule), *([history] if history else [])]
+    facts: dict[str, Any] = {"run_dir": Path(run_dir), "seed": int(cfg.seed),
+                             "preview": partial(preview_batch, datamodule),
+                             "hparams": run_hparams(cfg, run_dir, datamodule)}
+    callbacks = [instantiate_entry(entry, f"callbacks.{name}", **wired(entry, facts))
+                 for name, entry in (cfg.get("callbacks") or {}).items() if entry is not None]
     try:
         return instantiate_entry(cfg.trainer, "the trainer", logger=build_logger(cfg, run_dir),
-                                 callbacks=callbacks, default_root_dir=str(run_dir), **overrides)
+                                 callbacks=[*callbacks, *([history] if history else [])],
+                                 default_root_dir=str(run_dir), **overrides)
     except (ValueError, TypeError, pl.utilities.exceptions.MisconfigurationException) as err:
         raise LnraError(f"invalid trainer settings: {err}") from None
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
-    """Build a run's objects and check the data's listing (cheap) before anything heavy starts;
-    ``training=False`` (scoring a checkpoint) builds no pseudo anomalies and needs no training split."""
+    """A run's objects, the data's listing checked (cheaply) before anything heavy starts."""
     datamodule = build_datamodule(cfg, training)
     module = build_module(cfg, datamodule)
     datamodule.check_test_split()

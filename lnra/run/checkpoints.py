@@ -1,10 +1,5 @@
-"""Loading weights for testing, scoring and export: lnra's Lightning checkpoints and the paper's originals.
-
-The paper's released files pickle whole ``nn.Module`` objects of the original code; unpickling them would
-import and run that code. Every file goes through torch's ``weights_only`` unpickler instead, with the module
-classes such a pickle may name mapped to :class:`PickledModule`, an inert stand-in the weights are read out
-of; any other class or function in the file (``os.system``, say) is refused before it can run.
-"""
+"""Weights for testing, scoring and export from lnra's checkpoints and the paper's, which pickle whole
+modules: torch's ``weights_only`` unpickler maps them to an inert :class:`PickledModule`, refuses the rest."""
 
 from __future__ import annotations
 
@@ -12,8 +7,9 @@ import logging
 import pickle
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, reduce
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +34,6 @@ PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16
 class PickledModule:
     """Stand-in for a pickled ``nn.Module``: keeps the unpickled attributes, runs nothing else."""
 
-    class_path = "nn.Module"
-
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.state = state if isinstance(state, dict) else {}
 
@@ -63,37 +57,31 @@ def _stand_ins() -> tuple[tuple[type, str], ...]:
     """(stand-in class, class path) for the original classes and every layer class of ``torch.nn``."""
     paths = {*ORIGINAL_CLASSES, *(f"{obj.__module__}.{obj.__qualname__}" for obj in vars(nn).values()
                                   if isinstance(obj, type) and issubclass(obj, nn.Module))}
-    return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {"class_path": p}), p) for p in sorted(paths))
-
-
-def _refused_globals(path: Path) -> list[str]:
-    """The globals of a zip checkpoint that the safe loader would refuse (empty when none or unknown)."""
-    try:
-        with torch.serialization.safe_globals(list(_stand_ins())):
-            return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-    except Exception:  # noqa: BLE001 — only used to word an error message better
-        return []
+    return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {}), p) for p in sorted(paths))
 
 
 def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
     path = Path(path)
-    problem = unreadable(path, "checkpoint", "file")
-    if problem:
+    if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
     try:
         with torch.serialization.safe_globals(list(_stand_ins())):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        refused = _refused_globals(path) or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
+        try:  # the globals of a zip checkpoint that the safe loader refuses, to word the error
+            with torch.serialization.safe_globals(list(_stand_ins())):
+                refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+        except Exception:  # noqa: BLE001 — another file: the unpickler's own message names one
+            refused = []
+        refused = refused or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
         if not refused:
             raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
         raise LnraError(
             f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
             "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
         ) from None
-    except Exception as err:  # noqa: BLE001 — bytes that are no torch.save file fail in any way (a bare
-        # KeyError, IndexError, …): every failure to read one is this one line
+    except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
         first_line = (str(err).splitlines() or [""])[0]
         raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
                         "(truncated, or not a torch.save file?)") from None
@@ -130,25 +118,6 @@ class CheckpointWeights:
                 f"{keys}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
 
 
-def _strip(state: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        for prefix in prefixes:
-            key = key.removeprefix(prefix)
-        out[key] = value
-    return out
-
-
-def _run_dir_clip_shape(path: Path) -> tuple[int, int, int] | None:
-    """Clip shape from the Hydra config of the run that wrote ``<run>/checkpoints/<name>.ckpt``."""
-    config = path.resolve().parent.parent / ".hydra" / "config.yaml"
-    try:
-        d = OmegaConf.load(config).get("dataset", {})
-        return int(d["clip_len"]), int(d["height"]), int(d["width"])
-    except Exception:  # noqa: BLE001 — absent, damaged or of another layout: the resolution is then unknown
-        return None
-
-
 def read_weights(path: Path) -> CheckpointWeights:
     """Read a checkpoint of either kind without building a model."""
     path = Path(path)
@@ -156,17 +125,22 @@ def read_weights(path: Path) -> CheckpointWeights:
     if not isinstance(raw, dict):
         raise LnraError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict")
     if isinstance(raw.get("state_dict"), Mapping):
-        state = _strip({k: v for k, v in raw["state_dict"].items() if k.startswith("model.")},
-                       ("model.", "_orig_mod."))
+        state = {reduce(str.removeprefix, ("model.", "_orig_mod."), k): v
+                 for k, v in raw["state_dict"].items() if k.startswith("model.")}
         shape = raw.get("lnra_clip_shape")
+        if not shape:  # from the config of the run that wrote <run>/checkpoints/<name>.ckpt, where readable
+            with suppress(Exception):
+                d = OmegaConf.load(path.resolve().parent.parent / ".hydra" / "config.yaml").get("dataset", {})
+                shape = int(d["clip_len"]), int(d["height"]), int(d["width"])
         history = (raw.get("callbacks") or {}).get("History", {}).get("epochs", [])
         return CheckpointWeights(state, "lnra", raw.get("epoch"), list(history),
-                                 tuple(shape) if shape else _run_dir_clip_shape(path), path)
+                                 tuple(shape) if shape else None, path)
     original = raw.get("model_statedict")
     if isinstance(raw.get("model"), PickledModule):
         original = raw["model"].state_dict()
     if isinstance(original, Mapping):
-        return CheckpointWeights(_strip(original, ("module.",)), "original", raw.get("epoch"), path=path)
+        state = {k.removeprefix("module."): v for k, v in original.items()}
+        return CheckpointWeights(state, "original", raw.get("epoch"), path=path)
     if "model" in raw:
         raise LnraError(f"{path}: its 'model' entry is a {type(raw['model']).__name__}, not a pickled module")
     raise LnraError(
@@ -190,8 +164,7 @@ def load_weights_into(model: nn.Module, weights: CheckpointWeights, path: Path) 
 
 
 def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
-    """Load a checkpoint of either kind into an :class:`~lnra.method.module.LnraModule`'s net; return what was
-    read (its epoch and validation history come with it)."""
+    """Load a checkpoint of either kind into an ``LnraModule``'s net; return what was read."""
     weights = read_weights(Path(path))
     load_weights_into(module.model, weights, path)
     if weights.kind == "original":
@@ -201,8 +174,7 @@ def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
 
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
                           width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
-    """Build the autoencoder a checkpoint was trained as, in eval mode: widths from the weights' shapes, the
-    clip shape from the arguments, else the checkpoint (or its run's config), else the paper's 16×256×256."""
+    """The autoencoder a checkpoint was trained as, in eval mode (clip shape given, recorded or paper's)."""
     weights = read_weights(Path(path))
     known = weights.clip_shape or PAPER_CLIP_SHAPE
     if weights.clip_shape is None and not (height and width):

@@ -1,9 +1,5 @@
-"""``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once.
-
-Options live in the signatures of the classes the config builds, not in the YAML files, so a plain
-``key=value`` goes to Hydra as ``++key=value`` and the check after composition refuses a key no class has; a
-group choice (``dataset=ped2``) is looked up among the group's files first, so every wrong one is named.
-"""
+"""``python run.py``'s command line: read as Hydra reads it, composed once, checked once, run once. Options
+live in the classes' signatures, not the YAML, so a plain ``key=value`` goes to Hydra as ``++key=value``."""
 
 from __future__ import annotations
 
@@ -26,16 +22,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lnra.errors import LnraError
 
-OFF = {"false", "null", "none", "0"}  # Trainer(logger=False) is how Lightning users turn the logger off
-
 
 def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
-    """The overrides as Hydra should read them: ``logger=false`` as ``logger=none``, and every plain
-    ``key=value`` (not a group, not Hydra's own) as ``++key=value``."""
+    """The overrides as Hydra should read them (``logger=false`` as ``logger=none``, ``++key=value``)."""
     out = []
     for text in overrides:
         key, _, value = text.partition("=")
-        if key == "logger" and value.lower() in OFF:
+        if key == "logger" and value.lower() in {"false", "null", "none", "0"}:  # as Trainer(logger=False)
             text = "logger=none"
         elif "=" in text and key[:1] not in "+~" and not key.startswith("hydra.") and "/" not in key \
                 and not (conf_dir / key).is_dir():
@@ -44,24 +37,15 @@ def prepare(overrides: Sequence[str], conf_dir: Path) -> list[str]:
     return out
 
 
-def _searchpath(parsed: Sequence[Override]) -> list[Path]:
-    """Config folders a command adds with ``hydra.searchpath=[file://DIR,...]`` (a user's own configs)."""
-    for o in parsed:
-        if o.key_or_group == "hydra.searchpath":
-            return [Path(str(p).removeprefix("file://")) for p in o.value() or []]
-    return []
-
-
 def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -> tuple[list[str], list[str]]:
-    """What is wrong with the command line before anything is composed — syntax, a group option that has no
-    file, several values without ``-m`` — and the overrides that are fine (to compose and check the rest
-    of the command, so that every mistake is reported at once)."""
+    """What is wrong with the command line before composing, and the overrides that are fine to check on."""
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as err:
         return [f"cannot read the command line: {str(err).strip().splitlines()[0]}"], []
     lines, good = [], []
-    conf_dirs = [conf_dir, *_searchpath(parsed)]
+    searchpath = next((o.value() or [] for o in parsed if o.key_or_group == "hydra.searchpath"), [])
+    conf_dirs = [conf_dir, *(Path(str(p).removeprefix("file://")) for p in searchpath)]  # a user's configs
     for o in parsed:
         before = len(lines)
         if o.is_sweep_override() and not multirun:
@@ -83,8 +67,7 @@ def command_mistakes(overrides: Sequence[str], conf_dir: Path, multirun: bool) -
 
 
 def variants(overrides: Sequence[str]) -> Iterator[list[str]]:
-    """The override lists a sweep is checked with: the others plus one value of a swept key at a time (not
-    every combination; a job whose combination is wrong still fails on its own, with the same lines)."""
+    """The override lists a sweep is checked with: one swept value at a time, not every combination."""
     parsed = OverridesParser.create().parse_overrides(list(overrides))
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
     sweeps: list[Override] = [o for o in parsed if o.is_sweep_override()]
@@ -96,8 +79,7 @@ def variants(overrides: Sequence[str]) -> Iterator[list[str]]:
         except HydraException:  # an interval sweep (an optimiser's search space): its jobs check it
             continue
         prefix = sweep.input_line.split("=", 1)[0]
-        for value in values:
-            yield [*plain, f"{prefix}={value}"]
+        yield from ([*plain, f"{prefix}={value}"] for value in values)
 
 
 class Command:
@@ -143,6 +125,5 @@ def guarded(work: Callable[[], object]) -> object:
     try:
         return work()
     except LnraError as err:
-        refuse(str(err).split("\nerror: "))
-    return None
+        refuse(str(err).split("\nerror: "))  # exits
 

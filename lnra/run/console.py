@@ -17,8 +17,7 @@ LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
 
 
 class ConsoleFilter(logging.Filter):
-    """lnra's own lines and every warning; other libraries' information, and lnra's records logged with
-    ``extra={"file_only": True}`` (figures kept for later, such as the throughput totals), stay in run.log."""
+    """lnra's own lines and every warning; the rest, and ``file_only`` records, stay in run.log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
@@ -57,12 +56,9 @@ class TqdmStreamHandler(logging.StreamHandler):
 
 
 def setup_console() -> None:
-    """Undo what would print a message twice or on every epoch: Lightning's own handlers (added when it is
-    imported before Hydra configures logging) and a deprecation warning raised inside every loop."""
-    for name in LIGHTNING_LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
+    """Undo what would print a message twice or on every epoch: Lightning's own handlers, a loop's warning."""
+    for logger in map(logging.getLogger, LIGHTNING_LOGGERS):
+        logger.handlers.clear()
         logger.propagate = True
     logging.captureWarnings(True)  # warnings reach run.log too, and the console once
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")

@@ -1,9 +1,5 @@
-"""The CPUs of one sweep job under ``hydra/launcher=ray``: ``hydra.launcher.ray.remote.num_cpus``.
-
-Ray sets a job's ``OMP_NUM_THREADS`` to the CPUs it reserves for it, so each job (one GPU) asks for the CPUs
-that go with one GPU: Ray's default of one CPU would compute on one thread. A machine without a GPU is refused
-here, where Ray would wait for one forever.
-"""
+"""The CPUs of one sweep job under ``hydra/launcher=ray``: Ray sets a job's ``OMP_NUM_THREADS`` to the CPUs
+it reserves, so each job (one GPU) asks for those of one GPU, not Ray's default of one."""
 
 from __future__ import annotations
 
@@ -13,16 +9,15 @@ from lnra.errors import LnraError
 
 
 def machine_cpus() -> float:
-    """The CPUs Ray gives this machine: its cores, or a container's CPU quota. Ray's own count (a private
-    function of the pinned Ray), since a share above it could never be scheduled: Ray would wait forever."""
+    """Ray's own (private) count of this machine's CPUs: a share above it could never be scheduled."""
     from ray._private.utils import get_num_cpus
 
     return get_num_cpus()
 
 
 def cpus_per_gpu(cpus: int | None, gpus: int | None) -> float:
-    """``cpus / gpus`` (``hydra.launcher.ray.init.num_cpus`` and ``num_gpus``; None: this machine's), rounded
-    down to whole CPUs, or to 1/100 below one CPU, as Ray allows fractions."""
+    """``cpus / gpus`` (None: this machine's), rounded down to whole CPUs, or to 1/100 below one; a machine
+    without a GPU is refused here, where Ray would wait for one forever."""
     if gpus is None:
         import torch
 

@@ -1,8 +1,5 @@
-"""What a finished run leaves, assembled in one place: ``results.json`` (the numbers), ``scores.csv`` (per
-frame), ``summary.md`` (the same run told to a person), and the settings its HParams row shows. Everything
-comes forward from the run (its evaluation, what was logged, the history, the config), never from looking
-callbacks up.
-"""
+"""What a finished run leaves (docs/guide.md, What a run leaves), from what the run hands forward (never by
+looking callbacks up): ``results.json``, ``scores.csv``, ``summary.md`` and the HParams row's settings."""
 
 from __future__ import annotations
 
@@ -38,8 +35,7 @@ def logged(trainer: pl.Trainer, stage: str) -> dict[str, float]:
 
 
 def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
-    """The pixel-level metrics of the result's pass (None without masks or without the callback) and the
-    settings they depend on."""
+    """The pixel-level metrics of the result's pass (None without masks) and the settings they depend on."""
     out: dict[str, Any] = {key: values.get(key) for key in PIXEL_KEYS}
     settings = effective_options((cfg.get("callbacks") or {}).get("localisation"))
     out |= {f"pixel_{key}": settings.get(key) for key in ("sigma", "bins", "min_fraction") if key in settings}
@@ -48,8 +44,8 @@ def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
 
 def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                   history: list[dict[str, float]]) -> Path:
-    """Write ``scores.csv``, then ``results.json`` and return its path. ``results.json`` marks a run as
-    finished (a resumed sweep skips it), so it is written last and by rename: complete or not at all."""
+    """Write ``scores.csv``, then ``results.json``, which marks a run as finished (a resumed sweep skips it):
+    last and by rename, complete or not at all."""
     run_dir = Path(run_dir)
     last = history[-1] if history else {}
     results = {**meta, "auc_micro": evaluation.auc_micro, "auc_macro": evaluation.auc_macro,
@@ -71,47 +67,23 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
 
 
 # -- summary.md ---------------------------------------------------------------------------------------
-def command_line() -> str:
-    """The command as typed: ``python run.py`` and the overrides of this job (a sweep's job included)."""
-    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
-    return " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
-
-
-def _links(run_dir: Path) -> list[str]:
-    """Whatever the run left that a person looks at, linked relative to summary.md."""
-    lines = []
-    timelines = sorted((run_dir / "timelines").glob("*.png"))
-    if timelines:
-        lines.append("- Score timelines (per test video): "
-                     + ", ".join(f"[{p.stem}](timelines/{p.name})" for p in timelines))
-    for name, what in (("results.json", "all numbers, per-epoch history"), ("scores.csv", "per-frame scores"),
-                       ("run.log", "the full log")):
-        if (run_dir / name).is_file():
-            lines.append(f"- [{name}]({name}): {what}")
-    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
-    if checkpoints:
-        lines.append("- Checkpoints: " + ", ".join(f"[{c}](checkpoints/{c})" for c in checkpoints))
-    if (run_dir / "tensorboard").is_dir():
-        lines.append(f"- TensorBoard: `tensorboard --logdir {run_dir / 'tensorboard'}`")
-    return lines
-
-
 def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
 def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodule: VideoDataModule,
                   evaluation: Evaluation, history: list[dict[str, float]], started: float) -> Path:
-    """Write ``run_dir/summary.md`` from the finished run (after its results files)."""
-    dm = datamodule
-    rows = [("Command", f"`{command_line()}`"), ("Task", cfg.task),
+    """Write ``run_dir/summary.md`` from the finished run (after its results files, which it links)."""
+    dm = datamodule  # the command as typed: the overrides of this job
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
+    command = " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
+    rows = [("Command", f"`{command}`"), ("Task", cfg.task),
             ("Dataset", f"{dm.name} at {dm.height}x{dm.width}, clips of {dm.clip_len} frames"),
             ("Variant (pseudo anomalies)", cfg.pseudo.name), ("Precision", str(trainer.precision)),
             ("Device", device_name(trainer)), ("Wall time", duration(time.monotonic() - started))]
     if cfg.task == "train":
         rows.insert(5, ("Epochs", f"{trainer.current_epoch} of {trainer.max_epochs}"))
-    speed = trainer.callback_metrics.get("throughput/train_clips_per_s")
-    if speed is not None:
+    if (speed := trainer.callback_metrics.get("throughput/train_clips_per_s")) is not None:
         rows.append(("Training speed", f"{float(speed):.1f} clips/s (last epoch)"))
     e = evaluation
     rows.append(("AUC (last model, test)", f"**{_pct(e.auc_micro)}** (macro {_pct(e.auc_macro)}, without "
@@ -119,11 +91,22 @@ def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodul
     if history and "auc_best" in history[-1]:
         rows.append(("Best validation AUC",
                      f"{_pct(history[-1]['auc_best'])} at epoch {int(history[-1]['best_epoch']) + 1}"))
+    links = []  # whatever the run left that a person looks at, relative to summary.md
+    if timelines := sorted((run_dir / "timelines").glob("*.png")):
+        links.append("- Score timelines (per test video): "
+                     + ", ".join(f"[{p.stem}](timelines/{p.name})" for p in timelines))
+    for name, what in (("results.json", "all numbers, per-epoch history"), ("scores.csv", "per-frame scores"),
+                       ("run.log", "the full log")):
+        if (run_dir / name).is_file():
+            links.append(f"- [{name}]({name}): {what}")
+    if checkpoints := sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt")):
+        links.append("- Checkpoints: " + ", ".join(f"[{c}](checkpoints/{c})" for c in checkpoints))
+    if (run_dir / "tensorboard").is_dir():
+        links.append(f"- TensorBoard: `tensorboard --logdir {run_dir / 'tensorboard'}`")
     table = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
-    text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *_links(run_dir), ""])
-    path = run_dir / "summary.md"
-    path.write_text(text)
-    return path
+    text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *links, ""])
+    (run_dir / "summary.md").write_text(text)
+    return run_dir / "summary.md"
 
 
 # -- the HParams row -----------------------------------------------------------------------------------

@@ -1,10 +1,5 @@
-"""Continuing an interrupted training run in its own run directory.
-
-``resume=true`` (or ``ckpt_path=last``) continues the newest interrupted run of the same ``run_name``,
-``resume=<run dir>`` that one. The checkpoint holds everything training needs to go on as if never stopped,
-the random number generators included (:class:`lnra.callbacks.checkpoints.RngState`), so the pseudo-anomaly
-draws continue the same stream.
-"""
+"""Continuing an interrupted training run in its own run directory, from a checkpoint that holds everything
+to go on as if never stopped, random generators included (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
@@ -22,9 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
 from lnra.run.checkpoints import load_weights_into, read_weights
-from lnra.run.run_folder import (
+from lnra.run.settings import (
     LAST_CHECKPOINT,
     RESULTS,
+    SLURM_MARKER,
     is_interrupted,
     newest_checkpoint,
     resume_folder,
@@ -33,72 +29,36 @@ from lnra.run.run_folder import (
 
 log = logging.getLogger(__name__)
 
-SLURM_MARKER = ".slurm_job_id"
-# Keys whose change between the interrupted and the resuming command is expected, not a mistake.
-_RESUME_KEYS = {"resume", "ckpt_path"}
-
-
-# -- which run ---------------------------------------------------------------------------------------
-def find_interrupted_run(runs_dir: Path, run_name: str) -> Path | None:
-    """The interrupted run of ``run_name`` (``<date>_<time>_<run_name>[-N]``) that checkpointed last."""
-    pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
-    runs = [p for p in Path(runs_dir).glob("*") if pattern.fullmatch(p.name) and is_interrupted(p)]
-    if not runs:
-        return None
-    runs.sort(key=lambda p: newest_checkpoint(p).stat().st_mtime_ns)
-    if len(runs) > 1:
-        log.info("%d interrupted runs of %s; continuing the newest, %s (others: %s)", len(runs), run_name,
-                 runs[-1].name, ", ".join(p.name for p in runs[:-1]))
-    return runs[-1]
-
 
 def in_sweep() -> bool:
     """True inside a job of a Hydra multirun (``-m``)."""
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def slurm_job_id() -> str | None:
-    return os.environ.get("SLURM_JOB_ID")
-
-
-def find_slurm_run(runs_dir: Path, job_id: str) -> Path | None:
-    """The interrupted run this SLURM job started before it was requeued (it left ``.slurm_job_id``)."""
-    for marker in Path(runs_dir).glob(f"*/{SLURM_MARKER}"):
-        if marker.read_text().strip() == job_id and is_interrupted(marker.parent):
-            return marker.parent
-    return None
-
-
-def resume_requested(resume: Any, ckpt_path: Any) -> bool:
-    return bool(resume) or ckpt_path == "last"
-
-
 def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
-    """The run directory a command continues, or None for a new run."""
+    """The run directory a command continues, or None: ``resume=<dir>``; for ``resume=true`` the interrupted
+    run of ``run_name`` that checkpointed last; in a requeued SLURM job, the run it started."""
     folder = resume_folder(resume)
     if folder is not None:
         return folder.resolve() if is_interrupted(folder.resolve()) else None
-    if resume_requested(resume, ckpt_path):
-        return find_interrupted_run(runs_dir, run_name)
-    job = slurm_job_id()
+    if resume or ckpt_path == "last":
+        pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
+        runs = [p for p in Path(runs_dir).glob("*") if pattern.fullmatch(p.name) and is_interrupted(p)]
+        runs.sort(key=lambda p: newest_checkpoint(p).stat().st_mtime_ns)
+        if len(runs) > 1:
+            log.info("%d interrupted runs of %s; continuing the newest, %s (others: %s)", len(runs), run_name,
+                     runs[-1].name, ", ".join(p.name for p in runs[:-1]))
+        return runs[-1] if runs else None
+    job = os.environ.get("SLURM_JOB_ID")
     if job and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:  # requeued: preempted, or by Lightning
-        return find_slurm_run(runs_dir, job)
+        markers = Path(runs_dir).glob(f"*/{SLURM_MARKER}")  # left by the run this job started
+        return next((m.parent for m in markers if m.read_text().strip() == job and is_interrupted(m.parent)),
+                    None)
     return None
 
 
-# -- what to load ------------------------------------------------------------------------------------
-def _why_not_resumable(resume: Any, runs_dir: Path, run_name: str) -> str:
-    path = resume_folder(resume)
-    if path is not None:
-        return f"resume={resume}: {resume_problem(path) or 'a sweep folder: continue it with its -m command'}"
-    return (f"resume: no interrupted run of '{run_name}' in {runs_dir} (a run directory with "
-            f"{LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make run_name (dataset, "
-            "pseudo) or start a new run without resume")
-
-
 def checkpoint_to_load(cfg: DictConfig) -> Path | None:
-    """The checkpoint a command names — ``ckpt_path`` (a file) or the newest of ``resume=<run dir>`` —
-    for reading before anything is created (``resume=true``'s is found with the run directory)."""
+    """The checkpoint ``ckpt_path`` or ``resume=<run dir>`` names, to read before anything is created."""
     folder = resume_folder(cfg.get("resume"))
     if folder is not None:
         return newest_checkpoint(folder) if folder.is_dir() else None
@@ -127,38 +87,39 @@ def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
         return []
     saved = _flat(OmegaConf.to_container(loaded, resolve=False))
     current = _flat(OmegaConf.to_container(cfg, resolve=False))
-    keys = sorted((saved.keys() | current.keys()) - _RESUME_KEYS)
+    keys = sorted((saved.keys() | current.keys()) - {"resume", "ckpt_path"})  # expected to change
     return [f"{k}: {saved.get(k, '<unset>')} -> {current.get(k, '<unset>')}" for k in keys
             if saved.get(k, "<unset>") != current.get(k, "<unset>")]
 
 
 def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
-    """The checkpoint ``train`` continues from: the run directory's own when it is a resumed run, else
-    ``ckpt_path`` (a file: start this new run from its weights and training state), else None. Resuming
-    into a new run directory is refused, so that a typo never silently starts training from scratch."""
+    """The checkpoint ``train`` continues from: the run directory's own, else ``ckpt_path`` (a new run from
+    its state), else None. Nothing to resume is refused, so a typo never silently starts from scratch."""
     resume, ckpt_path = cfg.get("resume"), cfg.get("ckpt_path")
     if resume and ckpt_path and ckpt_path != "last":
         raise LnraError(f"resume={resume} and ckpt_path={ckpt_path} both say where to continue from; "
                         "give only one")
-    own = newest_checkpoint(run_dir)
-    if own is not None:
-        changes = config_changes(run_dir, cfg)
-        if changes:
+    if (own := newest_checkpoint(run_dir)) is not None:
+        if changes := config_changes(run_dir, cfg):
             log.warning("resuming %s with %d changed settings: %s", run_dir, len(changes),
                         "; ".join(changes[:8]))
         log.info("resuming %s from %s", run_dir, own)
         return own
-    if resume_requested(resume, ckpt_path):
-        if in_sweep():  # a resumed sweep's job that never reached a checkpoint: it starts now
-            log.info("resume: %s has no checkpoint; this job of the sweep starts from the beginning", run_dir)
-            return None
-        raise LnraError(_why_not_resumable(resume, Path(run_dir).parent, cfg.run_name))
-    return Path(ckpt_path) if ckpt_path else None  # checked with the config (lnra.run.settings)
+    if not (resume or ckpt_path == "last"):
+        return Path(ckpt_path) if ckpt_path else None  # checked with the config (lnra.run.settings)
+    if in_sweep():  # a resumed sweep's job that never reached a checkpoint: it starts now
+        log.info("resume: %s has no checkpoint; this job of the sweep starts from the beginning", run_dir)
+        return None
+    if (folder := resume_folder(resume)) is not None:
+        raise LnraError(f"resume={resume}: "
+                        f"{resume_problem(folder) or 'a sweep folder: continue it with its -m command'}")
+    raise LnraError(f"resume: no interrupted run of '{cfg.run_name}' in {Path(run_dir).parent} (a run "
+                    f"directory with {LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make "
+                    "run_name (dataset, pseudo) or start a new run without resume")
 
 
 def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
-    """Read the checkpoint to continue from now, so that a truncated or foreign file, or one of another
-    model size, fails in one line before any caching or training (Lightning would fail later, in a trace)."""
+    """Read the checkpoint to continue from now, so a bad one fails in a line, not in a trace."""
     weights = read_weights(path)
     if weights.kind != "lnra":
         raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "
@@ -166,22 +127,14 @@ def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
     load_weights_into(module.model, weights, path)
 
 
-def finished_auc(run_dir: Path) -> float | None:
-    """The AUC in ``run_dir/results.json`` when that job finished, else None."""
+def finished_cell(cfg: DictConfig, run_dir: Path) -> float | None:
+    """The AUC in ``results.json`` of a job that already finished, when this command resumes; else None."""
     results = Path(run_dir) / RESULTS
-    if not results.is_file():
+    if not cfg.get("resume") or not results.is_file():
         return None
     try:
-        return float(json.loads(results.read_text())["auc_micro"])
+        auc = float(json.loads(results.read_text())["auc_micro"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise LnraError(f"{results} is unreadable ({err}); delete it to run this job again") from None
-
-
-def finished_cell(cfg: DictConfig, run_dir: Path) -> float | None:
-    """The AUC of a job that already finished, when this command resumes (a sweep); else None."""
-    if not cfg.get("resume"):
-        return None
-    auc = finished_auc(run_dir)
-    if auc is not None:
-        print(f"done before: {run_dir} (AUC {100 * auc:.2f}%, {RESULTS}); skipped")
+    print(f"done before: {run_dir} (AUC {100 * auc:.2f}%, {RESULTS}); skipped")
     return auc

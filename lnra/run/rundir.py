@@ -1,19 +1,23 @@
-"""Run and sweep folders that are never shared, and never another run's, and the resolvers that name them.
-
-``hydra.run.dir`` is the interrupted run a command resumes, else ``<runs>/<stamp>_<run_name>``, created only
-once the run's config was checked, with an exclusive ``mkdir``: two runs started in the same second get
-different folders. ``hydra.sweep.dir`` is the sweep that ``-m <same overrides> resume=true`` finishes (its
-jobs skip what has ``results.json``), else a new folder.
-"""
+"""Run and sweep folders, never shared nor another run's (an exclusive ``mkdir`` once the config was checked),
+and the resolvers that name them; a single run that stops early says what it saved and how to go on, and one
+that saved nothing removes the folder it made (docs/guide.md, What a run leaves and Interrupted runs)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shlex
+import shutil
+import signal
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from functools import cache
+from itertools import count
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -22,8 +26,15 @@ from omegaconf import DictConfig, OmegaConf
 from lnra.diskio import creatable, new_folder
 from lnra.errors import LnraError
 from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.run_folder import SWEEP_FILES, SWEEP_RECORD, outputs_in, resume_folder
-from lnra.run.settings import RunSettings
+from lnra.run.settings import (
+    SLURM_MARKER,
+    SWEEP_FILES,
+    SWEEP_RECORD,
+    RunSettings,
+    newest_checkpoint,
+    outputs_in,
+    resume_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,49 +42,37 @@ SWEEP_ENV = "LNRA_SWEEP_DIR"
 # Overrides that may change between the interrupted sweep and the command that finishes it.
 _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
 
-_claimed: dict[str, str] = {}
-_run_dirs: dict[str, str] = {}
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
 _config_subdirs: dict[str, str] = {}
 
 
+@cache
 def unique_dir(base: str) -> str:
     """Create and return ``base``, or ``base-1``, ``base-2``, … if it is already taken (once per process)."""
-    if base in _claimed:
-        return _claimed[base]
     Path(base).parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = base, 0
-    while True:
-        try:
+    for n in count():
+        candidate = f"{base}-{n}" if n else base
+        with suppress(FileExistsError):
             os.mkdir(candidate)
-            break
-        except FileExistsError:
-            n += 1
-            candidate = f"{base}-{n}"
-    _claimed[base] = candidate
-    return candidate
+            return candidate
 
 
+@cache
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
-    """``hydra.run.dir``: the interrupted run to continue when resuming (``resume``, ``ckpt_path=last`` or a
-    requeued SLURM job finds one), else ``<runs>/<stamp>_<run_name>``. Nothing is created here."""
-    key = f"{runs}|{stamp}|{run_name}|{resume}|{ckpt_path}"
-    if key not in _run_dirs:
-        # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
-        from lnra.run.resume import find_run_to_resume
+    """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``."""
+    # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
+    from lnra.run.resume import find_run_to_resume
 
-        found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
-        if found is not None:
-            _resumed.add(os.path.abspath(found))
-        _run_dirs[key] = str(found or f"{runs}/{stamp}_{run_name}")
-    return _run_dirs[key]
+    found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
+    if found is not None:
+        _resumed.add(os.path.abspath(found))
+    return str(found or f"{runs}/{stamp}_{run_name}")
 
 
 def claim_run_dir(cfg: DictConfig) -> Path:
-    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts, and return it. One given
-    explicitly (``hydra.run.dir=D``) that cannot be written or holds another run's outputs is refused, as
-    this run would fail there or overwrite them, unless the command resumes that very run (``resume=D``)."""
+    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts; an explicit one that cannot be
+    written or holds another run's outputs is refused unless the command resumes that run (``resume=D``)."""
     explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
     chosen = str(cfg.hydra.run.dir)
     resumed = resume_folder(cfg.get("resume"))
@@ -84,8 +83,6 @@ def claim_run_dir(cfg: DictConfig) -> Path:
 
 def claim(chosen: str, explicit: bool) -> Path:
     """Create the run directory ``chosen`` (see :func:`claim_run_dir`); a SLURM job marks it as its own."""
-    from lnra.run.resume import SLURM_MARKER, slurm_job_id
-
     if os.path.abspath(chosen) in _resumed:
         return Path(chosen)
     try:
@@ -108,26 +105,73 @@ def claim(chosen: str, explicit: bool) -> Path:
             from None
     if new is not None:
         _created[os.path.abspath(chosen)] = new
-    if slurm_job_id():
-        Path(chosen, SLURM_MARKER).write_text(slurm_job_id())
+    if job := os.environ.get("SLURM_JOB_ID"):
+        Path(chosen, SLURM_MARKER).write_text(job)
     return Path(chosen)
 
 
-def made_for(run_dir: Path) -> Path | None:
-    """The folder this process created for the run in ``run_dir`` (the run directory, or the outermost of
-    the folders made for it), or None: a resumed run's, or one that existed before."""
-    return _created.get(os.path.abspath(run_dir))
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
+
+
+def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
+    """``argv`` as a command to paste: with ``resume=<run_dir>`` when there is something to continue."""
+    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
+    return shlex.join(["python", argv[0], *kept, *([f"resume={run_dir}"] if run_dir else [])])
+
+
+def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
+    """The one line a stopped run ends with: the signal, what was saved, the command that goes on."""
+    name = signal.Signals(signum).name
+    saved = newest_checkpoint(run_dir)
+    if saved is None:
+        return (f"stopped by {name}: nothing saved yet (no validation finished)"
+                f"{', run directory removed' if removed else ''}; start again with: "
+                f"{continue_command(argv, None)}")
+    from lnra.run.checkpoints import read_weights  # here: torch, which `run.py --help` does not need
+
+    epoch = read_weights(saved).epoch
+    done = f"epoch {epoch + 1} of {max_epochs}" if isinstance(epoch, int) else "its last validation"
+    return (f"stopped by {name}: saved {saved} ({done}, after its validation); continue with: "
+            f"{continue_command(argv, run_dir)}")
+
+
+@contextmanager
+def stops_said(run_dir: Path, argv: Sequence[str], max_epochs: object) -> Iterator[None]:
+    """The block with SIGINT and SIGTERM raising :class:`Interrupted`; a stop prints its line and exits with
+    128 + the signal, as a shell would. Nothing saved: the run directory this process made is removed."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except (LnraError, KeyboardInterrupt, SystemExit) as err:  # Lightning ends an interrupt in sys.exit(1)
+        stopped = received[0] if received else signal.SIGINT if isinstance(err, KeyboardInterrupt) else None
+        if stopped is None and not isinstance(err, LnraError):
+            raise
+        made = _created.get(os.path.abspath(run_dir))
+        removed = made is not None and not outputs_in(run_dir)
+        if removed:
+            shutil.rmtree(made, ignore_errors=True)
+        if stopped is None:
+            raise
+        print(stopped_line(stopped, run_dir, argv, max_epochs, removed), file=sys.stderr)
+        raise SystemExit(128 + stopped) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def sweep_dir_problem(cfg: DictConfig) -> str | None:
-    """What keeps a sweep from its folder given explicitly (``hydra.sweep.dir=D``): one that cannot be
-    written, or holds another sweep's outputs — its jobs would continue or overwrite those — unless the
-    command resumes (``resume=``); None for the folder lnra names itself."""
+    """Why an explicit ``hydra.sweep.dir=D`` cannot be written, or holds another sweep not being resumed."""
     if "lnra_sweep_dir" in str(OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("dir")):
         return None
     chosen = str(cfg.hydra.sweep.dir)
-    problem = creatable(chosen)
-    if problem:
+    if problem := creatable(chosen):
         return f"hydra.sweep.dir={chosen}: {problem}"
     folder = Path(chosen)
     taken = sorted({name for job in folder.glob("*/") for name in outputs_in(job)}
@@ -139,8 +183,7 @@ def sweep_dir_problem(cfg: DictConfig) -> str | None:
 
 
 def config_subdir(run_dir_path: str) -> str:
-    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` where the folder already holds a run's
-    config (a resumed run or sweep job), so that it is kept. Decided once per folder."""
+    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` beside a run's config."""
     path = os.path.abspath(run_dir_path)
     if path not in _config_subdirs:
         if path in _resumed or Path(path, ".hydra", "config.yaml").is_file():
@@ -171,11 +214,9 @@ def find_sweep(multiruns: Path, overrides: Iterable[str]) -> Path | None:
 
 
 def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterable[str]) -> str:
-    """``hydra.sweep.dir``: the folder a resumed sweep continues in, else a new ``<multiruns>/<stamp>``.
-    Pinned in ``LNRA_SWEEP_DIR``, so that a job resolving it again in another process (a SLURM job, minutes
-    later) lands in the same folder."""
-    pinned = os.environ.get(SWEEP_ENV)
-    if pinned:
+    """``hydra.sweep.dir``: the resumed sweep's folder, else a new one; pinned in ``LNRA_SWEEP_DIR`` so that a
+    job resolving it in another process (a SLURM job, minutes later) lands in the same folder."""
+    if pinned := os.environ.get(SWEEP_ENV):
         return pinned
     overrides = list(map(str, overrides))
     if resume_folder(resume) is not None:
@@ -208,8 +249,7 @@ def _options_help() -> str:
 
 
 def register() -> None:
-    """Make every composition start from the run's settings, and give Hydra lnra's resolvers. Called on
-    ``import lnra``: every way into Hydra (run.py, the compose API in tests, a launcher's job) imports it."""
+    """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
     entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
     ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
     resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),

@@ -1,12 +1,13 @@
-"""The options of a run that are no class's parameters (the task, the seed, where things are, the
-pseudo-anomaly variant), declared once as a pydantic model, and the relations between options that only the
-run can check. Free of torch: ``--help`` composes with it."""
+"""The options of a run that are no class's parameters, as a pydantic model, the relations between options
+only the run can check, and what a run's folder holds. Free of torch: ``--help`` composes with it."""
 
 from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,7 +19,6 @@ from lnra.config.types import FolderName, NonEmpty, Seed
 from lnra.diskio import creatable, read_problem
 from lnra.pseudo.kinds import Technique, probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
-from lnra.run.run_folder import resume_folder, resume_problem
 
 TASKS = ("train", "test", "preview")
 
@@ -98,19 +98,14 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
     if select(cfg, "task") == "test" and not ckpt:
         yield Mistake("ckpt_path", ckpt, "task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or "
                       "the paper's .pth)")
-    elif isinstance(ckpt, str) and ckpt != "last":
-        problem = read_problem(ckpt, "file")
-        if problem:
-            hint = " (give a file, or last)" if problem.startswith("not found") else ""
-            yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
+    elif isinstance(ckpt, str) and ckpt != "last" and (problem := read_problem(ckpt, "file")):
+        hint = " (give a file, or last)" if problem.startswith("not found") else ""
+        yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
 
 
 def _resume(cfg: DictConfig) -> Iterator[Mistake]:
     folder = resume_folder(select(cfg, "resume"))
-    if folder is None:
-        return
-    problem = resume_problem(folder)
-    if problem:
+    if folder is not None and (problem := resume_problem(folder)):
         hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
         yield Mistake("resume", str(folder), problem + hint)
 
@@ -136,8 +131,7 @@ def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
-    """The AUC is defined over every test window: options that score part of it are refused before
-    training, not after an epoch (``trainer.fast_dev_run`` skips the AUC instead)."""
+    """The AUC is defined over every test window: options that score part of it are refused up front."""
     for option in ("limit_val_batches", "limit_test_batches", "overfit_batches"):
         value = select(cfg, f"trainer.{option}")
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -151,8 +145,7 @@ def _whole_test_set(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _origin(cfg: DictConfig, key: str) -> str:
-    """The option a path comes from: ``dataset.cache_dir`` is ``${paths.cache_dir}`` and ``paths.output_dir``
-    ``${paths.root_dir}/outputs`` unless set, so a problem is named by the option the user would change."""
+    """The option a path comes from (``dataset.cache_dir`` from ``paths.cache_dir``): the one to change."""
     parent, _, name = key.rpartition(".")
     node = OmegaConf.select(cfg, parent) if parent else cfg
     raw = OmegaConf.to_container(node, resolve=False).get(name) if isinstance(node, DictConfig) else None
@@ -161,8 +154,7 @@ def _origin(cfg: DictConfig, key: str) -> str:
 
 
 def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
-    """Every folder a run writes — its outputs, the frame cache, a synthetic dataset still to be generated
-    — can be created, each problem said once, by the option it comes from."""
+    """Every folder a run writes can be created; each problem said once, by the option it comes from."""
     written = ["paths.output_dir", "dataset.cache_dir"]
     root = select(cfg, "dataset.root")
     if select(cfg, "dataset.generate") is not None and isinstance(root, str) and not _holds_anything(root):
@@ -208,3 +200,52 @@ def _loss_needs_pseudo(cfg: DictConfig) -> Iterator[Mistake]:
 
 RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _written_folders,
              _logger_folder, _loss_needs_pseudo)
+
+
+# -- what a run's folder holds: read the same way by the relations, the run and sweep folders and resuming --
+RESULTS = "results.json"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RUN_OUTPUTS = (RESULTS, "scores.csv", "checkpoints")
+SLURM_MARKER = ".slurm_job_id"  # a SLURM job's run: found again when the job is requeued
+SWEEP_RECORD = "sweep.json"
+SWEEP_FILES = (SWEEP_RECORD, "multirun.yaml")  # what makes a folder a sweep's (Hydra writes multirun.yaml)
+
+
+def resume_folder(resume: Any) -> Path | None:
+    """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
+    named = isinstance(resume, str) and resume.strip().lower() not in ("true", "false", "")
+    return Path(resume).expanduser() if named else None
+
+
+def outputs_in(folder: Path) -> list[str]:
+    """The run outputs ``folder`` holds: ``results.json``, ``scores.csv``, a folder with a checkpoint."""
+    return [name for name in RUN_OUTPUTS if (folder / name).is_file() or any((folder / name).glob("*.ckpt"))]
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
+    into) a run it cannot continue."""
+    run_dir = Path(run_dir)
+    candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
+    # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
+    existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
+    return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
+
+
+def is_interrupted(run_dir: Path) -> bool:
+    run_dir = Path(run_dir)
+    return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
+
+
+def resume_problem(folder: Path) -> str | None:
+    """Why the run folder ``resume=`` names cannot be continued, or None; a sweep's folder is left to
+    :func:`lnra.run.rundir.choose_sweep_dir`."""
+    if problem := read_problem(folder, "folder"):
+        return f"run directory {problem}"
+    if (folder / RESULTS).exists():
+        return f"that run finished ({RESULTS} exists); there is nothing to resume"
+    if newest_checkpoint(folder) is not None or any((folder / name).is_file() for name in SWEEP_FILES):
+        return None
+    last = folder / LAST_CHECKPOINT
+    state = "damaged (cut off?)" if last.is_file() else "missing"
+    return f"no checkpoint to continue from ({last} is {state})"

@@ -1,5 +1,5 @@
-"""The tasks ``run.py`` can run: ``train`` (fit, then the result of the final weights), ``test`` (score a
-checkpoint) and ``preview`` (pictures of the pseudo anomalies), and the one check of a run's config."""
+"""The tasks ``run.py`` runs (``train``, ``test`` a checkpoint, ``preview`` the pseudo anomalies) and the one
+check before them: every mistake and every missing input at once, each with the command that gets it."""
 
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ from PIL import Image
 
 from lnra.callbacks.preview import PNG_NAME, preview_image
 from lnra.config.check import config_mistakes
+from lnra.data.download import NO_DIRECT_LINK, RELEASES
+from lnra.data.frames import list_videos
+from lnra.data.labels import find_label_file, load_labels
+from lnra.diskio import read_problem, unreadable
 from lnra.errors import LnraError
 from lnra.run.allocator import keep_freed_memory
 from lnra.run.builders import RunObjects, build_datamodule, build_module, build_run
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
-from lnra.run.inputs import missing_inputs
 from lnra.run.results import logged, pixel_results, write_results, write_summary
 from lnra.run.resume import check_checkpoint, checkpoint_to_load, checkpoint_to_resume, finished_cell
 from lnra.run.settings import RELATIONS, RunSettings
@@ -31,9 +34,94 @@ from lnra.run.trainer import argument_mistakes
 log = logging.getLogger(__name__)
 
 
+def _missing(what: str, fix: str = "") -> str:
+    """One missing input: what was looked for, and the command that gets it where there is one."""
+    return f"{what}; get it with: {fix}" if fix else what
+
+
+def dataset_command(name: str, root: Path) -> str:
+    """The command that writes ``root`` (``<out>/<name>``) for a dataset lnra knows how to prepare."""
+    out = root.parent
+    where = "" if root.name == name else f" and set dataset.root={out / name}"
+    if name in RELEASES:
+        return f"python -m lnra.data.prepare {name} --download --out {out}{where}"
+    if name in NO_DIRECT_LINK:
+        return NO_DIRECT_LINK[name].format(out=out) + where
+    return ""
+
+
+def _split_missing(split_dir: Path, fix: str) -> str | None:
+    """The split's own error (missing, unreadable or without videos), from a look at its top level only."""
+    if read_problem(split_dir, "folder") is None and any(p.is_dir() for p in split_dir.iterdir()):
+        return None
+    try:
+        list_videos(split_dir)
+    except LnraError as err:
+        return _missing(str(err), fix)
+    return None
+
+
+def dataset_inputs(cfg: DictConfig, training: bool) -> list[str]:
+    """Frame folders of the splits the task reads, and the test labels (found, read, one per frame)."""
+    d = cfg.dataset
+    if d.get("generate") is not None or d.get("_target_") != "lnra.loading.datamodule.VideoDataModule":
+        return []  # generated data; or a DataModule of another layout, which checks its own files
+    root = Path(d.root)
+    fix = dataset_command(d.name, root)
+    test_split = _split_missing(root / "testing" / "frames", fix)
+    train_split = _split_missing(root / "training" / "frames", fix) if training else None
+    found = [m for m in (test_split, train_split) if m]
+    if read_problem(root, "folder"):
+        return found[:1]  # one line for a dataset that is not there at all
+    try:
+        labels = find_label_file(d.name, root, d.get("labels_path"))
+        if test_split is None:
+            listing = list_videos(root / "testing" / "frames")
+            load_labels(labels, listing.lengths, listing.names)
+    except LnraError as err:
+        found.append(_missing(str(err), fix if d.name in RELEASES else ""))
+    return found
+
+
+def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
+    """The intruder source's files, by the class it builds (textures need none)."""
+    kind = str(source.get("_target_", "")).rsplit(".", 1)[-1]
+    if kind == "Cifar100Source" and not source.get("download"):
+        root = Path(source.root)
+        problem = read_problem(root / "cifar-100-python" / "train", "file")
+        if problem is None:
+            return None
+        if not problem.startswith("not found"):
+            return _missing(f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}")
+        default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
+        fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
+               else "pseudo.source.download=true")
+        return _missing(f"CIFAR-100 not found in {root}{problem.removeprefix('not found')}: expected "
+                       f"torchvision's format {root}/cifar-100-python/{{train,test,meta}}", fix)
+    if kind == "ImageFolderSource" and (problem := unreadable(source.root, "intruder folder", "folder")):
+        return _missing(f"{problem} (an image folder <root>/<class>/<image>)",
+                       NO_DIRECT_LINK["imagenet"].format(out=cfg.paths.data_dir))
+    if kind == "VideoClipSource":
+        root = Path(source.root)
+        if problem := unreadable(root / "training" / "frames", "intruder videos", "folder"):
+            return _missing(f"{problem} (the {source.name} training frames)",
+                           dataset_command(str(source.name), root))
+    return None
+
+
+def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
+    """Everything the task reads but the checkpoint, looked up in well under a second."""
+    sources = [_source_missing(entry.source, cfg) for entry in cfg.pseudo.get("patches") or []
+               if entry.get("source") is not None]  # a patch of its own making has no intruders
+    gaps = dataset_inputs(cfg, training) + [m for m in dict.fromkeys(sources) if m is not None]
+    if len(gaps) > 1:
+        return [f"{len(gaps)} inputs of this run are missing: "
+                + " ".join(f"({i}) {m}." for i, m in enumerate(gaps, start=1))]
+    return gaps
+
+
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
-    """Every mistake of a run's config and every input it lacks, all at once (one line each), before anything
-    is built: options, Lightning's refusals of the trainer's arguments, relations, the files to be read."""
+    """Every mistake of a run's config and every input it lacks, one line each, before anything is built."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in mistakes]
     lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]
@@ -48,42 +136,33 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     if inputs and cfg.get("task") in ("train", "test"):
         if not cfg.get("resume") and not any(m.key.startswith(looked_up) for m in mistakes):
             lines += missing_inputs(cfg, training=cfg.task == "train")
-        if not mistakes:  # a checkpoint is loaded into the model of a config without mistakes
-            lines += _checkpoint_problems(cfg)
+        # the named checkpoint, read whole and loaded into the model, before anything is created
+        if not mistakes and (ckpt := checkpoint_to_load(cfg)) is not None:
+            try:
+                module = build_module(cfg, build_datamodule(cfg, training=False))
+                if cfg.task == "train":
+                    check_checkpoint(ckpt, module)
+                else:
+                    load_checkpoint(module, ckpt)
+            except LnraError as err:
+                lines.append(str(err))
     if lines:
         raise LnraError("\nerror: ".join(lines))
 
 
-def _checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """The checkpoint the command names, read whole and loaded into the model the command builds: a damaged
-    or foreign file, or one of another model, is refused before anything is created (not once the run
-    directory exists, or a resumed run's folder was written to)."""
-    ckpt = checkpoint_to_load(cfg)
-    try:
-        if ckpt is not None:
-            module = build_module(cfg, build_datamodule(cfg, training=False))
-            if cfg.task == "train":
-                check_checkpoint(ckpt, module)
-            else:
-                load_checkpoint(module, ckpt)
-    except LnraError as err:
-        return [str(err)]
-    return []
-
-
 def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, extra: dict) -> float:
     """Write the results files and print the headline number."""
-    trainer, module = run.trainer, run.module
-    evaluation = module.evaluation
+    trainer, evaluation = run.trainer, run.module.evaluation
     if evaluation is None:  # trainer.fast_dev_run scored one batch of each loop
         log.info("fast_dev_run: one batch of each loop ran; the AUC needs every test window, so it is "
                  "skipped and no results are written")
         return math.nan
     pixel = pixel_results(cfg, logged(trainer, "test" if trainer.state.fn == "test" else "val"))
     if trainer.is_global_zero:
-        dm = run.datamodule
-        meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": _choice("loss"),
-                "model": _choice("model"), "seed": cfg.seed,
+        dm = run.datamodule  # the groups' options (loss=steal, model=memae) tell the method's family apart
+        choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+        meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": choices.get("loss"),
+                "model": choices.get("model"), "seed": cfg.seed,
                 "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
                 "height": dm.height, "width": dm.width, **extra, **pixel,
                 "train_clips_per_s": logged(trainer, "throughput").get("train_clips_per_s")}
@@ -99,27 +178,11 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
     return evaluation.auc_micro
 
 
-def _choice(group: str) -> str | None:
-    """The option of a config group this run used (``loss=steal``, ``model=memae``): how the report tells
-    the method's family apart."""
-    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
-
-
-def _result_of_the_last_validation(trainer: pl.Trainer) -> None:
-    """The last validation scored the final weights at the test's precision: its evaluation is the result,
-    logged as the test's too (``test/*``), instead of scoring the same windows again."""
-    log.info("the last validation scored these final weights: it is the result (no second pass)")
-    values = {f"test/{key}": value for key, value in logged(trainer, "val").items()
-              if key.startswith(("auc_micro", "auc_macro", "pixel_"))}
-    for logger in trainer.loggers:
-        logger.log_metrics(values, step=trainer.global_step)
-        logger.save()
-
-
 def train(cfg: DictConfig, run_dir: Path) -> float:
+    """Fit, then the result: a last validation of the final weights (at the test's precision) is it, logged
+    as ``test/*`` too, instead of scoring the same windows again."""
     started = time.monotonic()
-    done = finished_cell(cfg, run_dir)
-    if done is not None:  # a resumed sweep's job that finished before
+    if (done := finished_cell(cfg, run_dir)) is not None:  # a resumed sweep's job that finished before
         return done
     ckpt = checkpoint_to_resume(cfg, run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -128,10 +191,16 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
         check_checkpoint(ckpt, run.module)
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt)
-    if run.module.closed_at_step != run.trainer.global_step or run.trainer.fast_dev_run:
-        run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
+    trainer = run.trainer
+    if run.module.closed_at_step != trainer.global_step or trainer.fast_dev_run:
+        trainer.test(run.module, datamodule=run.datamodule, verbose=False)
     else:
-        _result_of_the_last_validation(run.trainer)
+        log.info("the last validation scored these final weights: it is the result (no second pass)")
+        values = {f"test/{key}": value for key, value in logged(trainer, "val").items()
+                  if key.startswith(("auc_micro", "auc_macro", "pixel_"))}
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=trainer.global_step)
+            logger.save()
     return _finish(cfg, run_dir, run, started, {})
 
 
@@ -141,18 +210,14 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     started = time.monotonic()
     ckpt = cfg.ckpt_path  # given and found: checked with the config (lnra.run.settings)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    run = build_run(cfg, run_dir, training=False, **({} if _precision_given() else {"precision": "32-true"}))
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    given = any(o.lstrip("+~").startswith("trainer.precision=") for o in overrides)
+    run = build_run(cfg, run_dir, training=False, **({} if given else {"precision": "32-true"}))
     weights = load_checkpoint(run.module, Path(ckpt))
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
     return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": str(ckpt),
                                                 "history": weights.history})
-
-
-def _precision_given() -> bool:
-    if not HydraConfig.initialized():
-        return False
-    return any(o.lstrip("+~").startswith("trainer.precision=") for o in HydraConfig.get().overrides.task)
 
 
 def preview(cfg: DictConfig, run_dir: Path) -> Path:

@@ -1,9 +1,5 @@
-"""The Trainer of every run: Lightning's, with the few rules lnra adds to its arguments.
-
-Its signature declares only the arguments whose allowed values are narrower than Lightning's (``max_epochs=0``
-would score an untrained model; ``precision: auto`` is lnra's) or whose refusal Lightning words poorly; the
-rest are checked against Lightning's own signature. ``None`` leaves an argument to Lightning's default.
-"""
+"""The Trainer of every run: Lightning's, declaring only the arguments it narrows (``max_epochs=0`` would
+score an untrained model) or whose refusal Lightning words poorly; ``None`` leaves it Lightning's default."""
 
 from __future__ import annotations
 
@@ -46,8 +42,7 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
     """``auto`` → bf16 mixed precision where the device runs it natively, else fp32 (said once)."""
     if str(precision) != "auto":
         return precision
-    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    if on_gpu:
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     if cpu_supports_bf16():
         return "bf16-mixed"
@@ -56,9 +51,8 @@ def resolve_precision(precision: Any, accelerator: Any) -> Any:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Local checkpoints written beside their destination and renamed over it: Lightning's own temporary file
-    lives in the system temp folder, often another filesystem, where the final move is a copy that a kill
-    truncates (``last.ckpt``, the very file a resume needs). Remote URLs keep Lightning's behaviour."""
+    """Local checkpoints written beside their destination and renamed over it: Lightning's temporary file is
+    often on another filesystem, where the final move is a copy that a kill truncates."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         if not isinstance(get_filesystem(path), LocalFileSystem):
@@ -129,9 +123,8 @@ def _refusal(target: Any, values: dict[str, Any]) -> str | None:
 
 
 def argument_mistakes(node: Any, checked_keys: set[str]) -> list[Mistake]:
-    """Lightning's own refusals of the trainer's arguments (an unknown accelerator, ``devices=0`` on a CPU),
-    one per argument: a Trainer is built (a few milliseconds, nothing run) and, only if it refuses, once
-    more per argument to say which ones. ``checked_keys``: arguments already reported by their type."""
+    """Lightning's own refusals of the trainer's arguments not in ``checked_keys``: a Trainer is built (a few
+    milliseconds) and, only if it refuses, once per argument to say which ones."""
     try:
         target = import_target(node._target_)
     except (ValueError, AttributeError):

@@ -1,4 +1,4 @@
-"""The pre-flight look-up of every input (lnra/run/inputs.py) on configs composed from the real ``conf/``."""
+"""The pre-flight look-up of every input (lnra.run.tasks.missing_inputs) on configs composed from conf/."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from helpers.data import write_stub_videos
 from helpers.runner import run_py
 
 from lnra.errors import LnraError
-from lnra.run.inputs import missing_inputs
-from lnra.run.tasks import check
+from lnra.run.tasks import check, missing_inputs
 
 
 def check_inputs(cfg, training: bool) -> None:
