@@ -1,11 +1,5 @@
-"""Decoding only the frame a test window is scored by (docs/method.md §6).
-
-An output frame of a transposed convolution depends on a few input frames only, so walking the decoder
-backwards from the centre frame gives the frames each layer must compute (about three quarters of the full
-forward's multiply-accumulates). That is exact only while every other decoder layer treats frames
-independently (BatchNorm on running statistics, pointwise activations); any other decoder is decoded in
-full.
-"""
+"""Decoding only the frame a test window is scored by (docs/method.md §6, §8): exact only while every decoder
+layer but the transposed convolutions treats frames independently; any other decoder is decoded in full."""
 
 from __future__ import annotations
 
@@ -25,9 +19,8 @@ POINTWISE = (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
 
 @dataclass(frozen=True)
 class FramePlan:
-    """Which frames a cropped decode computes: ``first`` of the decoder's input, then for each transposed
-    convolution the frames ``keep`` of its output when computed without temporal padding over just the
-    frames it was given (frame 0 of that output is the first input frame's first tap)."""
+    """Frames ``first`` of the decoder's input, then per transposed convolution the frames ``keep`` of its
+    output computed without temporal padding (frame 0: the first input frame's first tap)."""
 
     first: slice
     keep: tuple[slice, ...]
@@ -41,20 +34,10 @@ def _frame_local(layer: nn.Module) -> bool:
     return isinstance(layer, POINTWISE)
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> FramePlan | None:
-    """The frames that output ``frame`` of ``layers`` (a decoder's layers in order, fed ``in_frames``
-    frames) depends on, per transposed convolution; None where cropping would not be exact.
-
-    Transposed convolution (temporal kernel k, stride s, padding p, dilation d) sends input frame i to
-    output frames ``i·s − p + j·d`` for taps j < k, so output frames [lo, hi] need input frames
-    ``⌈(lo + p − d(k−1)) / s⌉ … ⌊(hi + p) / s⌋``, clipped to those that exist; output_padding only
-    lengthens the output. Computed over those frames with temporal padding 0, the output frame o sits
-    at ``o − a·s + p`` (a: the first frame given).
-    """
+    """The frames output ``frame`` of ``layers`` (fed ``in_frames`` frames) depends on; None where cropping
+    is not exact. Input frame i reaches output frames ``i·s − p + j·d`` (taps j < k), so output [lo, hi]
+    needs inputs ``⌈(lo + p − d(k−1)) / s⌉ … ⌊(hi + p) / s⌋``; unpadded, output o sits at ``o − a·s + p``."""
     if not all(_frame_local(layer) for layer in layers):
         return None
     convs = [layer for layer in layers if isinstance(layer, nn.ConvTranspose3d)]
@@ -67,7 +50,7 @@ def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> Frame
     keep: list[slice] = []
     for conv, length in zip(reversed(convs), reversed(lengths), strict=True):
         (k, *_), (s, *_), (p, *_), (d, *_) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
-        a = max(0, _ceil_div(lo + p - d * (k - 1), s))
+        a = max(0, -(-(lo + p - d * (k - 1)) // s))
         b = min(length - 1, (hi + p) // s)
         computed = (b - a) * s + d * (k - 1) + 1
         start, stop = lo - a * s + p, hi - a * s + p + 1
@@ -78,17 +61,9 @@ def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> Frame
     return FramePlan(slice(lo, hi + 1), tuple(keep))
 
 
-def _cropped_transposed_conv(conv: nn.ConvTranspose3d, x: torch.Tensor, keep: slice) -> torch.Tensor:
-    """``conv`` over the frames of ``x`` alone (no temporal padding, spatial as the layer's), the frames
-    ``keep`` of its output: with the layer's own weights, bias and dtype rules (autocast applies alike)."""
-    out = F.conv_transpose3d(x, conv.weight, conv.bias, conv.stride, (0, *conv.padding[1:]),
-                             (0, *conv.output_padding[1:]), conv.groups, conv.dilation)
-    return out[:, :, keep]
-
-
 def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> torch.Tensor:
-    """Output ``frame`` of ``layers`` applied to ``z`` (B, C, T, H, W) → (B, C', H', W'), computing only
-    the frames it depends on when that is exact (:func:`plan_frame`), else the whole output."""
+    """Output ``frame`` (B, C', H', W') of ``layers`` applied to ``z``, computing only the frames it depends
+    on when that is exact (:func:`plan_frame`)."""
     plan = plan_frame(layers, z.shape[2], frame)
     if plan is None:
         for layer in layers:
@@ -97,20 +72,18 @@ def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> to
     x = z[:, :, plan.first]
     keep = iter(plan.keep)
     for layer in layers:
-        if isinstance(layer, nn.ConvTranspose3d):
-            x = _cropped_transposed_conv(layer, x, next(keep))
+        if isinstance(layer, nn.ConvTranspose3d):  # no temporal padding, spatial as the layer's
+            x = F.conv_transpose3d(x, layer.weight, layer.bias, layer.stride, (0, *layer.padding[1:]),
+                                   (0, *layer.output_padding[1:]), layer.groups, layer.dilation)
+            x = x[:, :, next(keep)]
         else:
             x = layer(x)
     return x[:, :, 0]
 
 
 def centre_reconstruction(net: nn.Module, clips: torch.Tensor) -> torch.Tensor:
-    """Each window's reconstructed centre frame (B, C, H, W), the frame the protocol scores.
-
-    Through the net's own ``reconstruct_centre`` where it has one (:class:`~lnra.method.model.Autoencoder3D`:
-    the cropped decode), also behind ``torch.compile``'s wrapper, whose ``_orig_mod`` holds it (that
-    method then runs eagerly); any other clip-to-clip model gives its full forward's centre frame.
-    """
+    """Each window's reconstructed centre frame (B, C, H, W): the net's own ``reconstruct_centre`` where it
+    has one (also behind ``torch.compile``'s ``_orig_mod``), else its full forward's centre frame."""
     own = getattr(getattr(net, "_orig_mod", net), "reconstruct_centre", None)
     if own is not None:
         return own(clips)
@@ -118,10 +91,8 @@ def centre_reconstruction(net: nn.Module, clips: torch.Tensor) -> torch.Tensor:
 
 
 def eval_macs(net: nn.Module, clips: torch.Tensor, centre_only: bool) -> int:
-    """Multiply-accumulates of one evaluation forward of ``clips``: the full clip, or only the centre
-    frames (:func:`centre_reconstruction`). Counted by torch's ``FlopCounterMode`` on the real code path
-    (a transposed convolution counts input elements × output channels × taps); on the ``meta`` device it
-    counts without computing."""
+    """Multiply-accumulates of one evaluation forward of ``clips`` (whole clips or centre frames only),
+    counted by ``FlopCounterMode`` on the real code path; on the ``meta`` device without computing."""
     with FlopCounterMode(display=False) as counter:
         if centre_only:
             centre_reconstruction(net, clips)
