@@ -1,9 +1,5 @@
-"""The 3D-convolutional autoencoder of the paper (MemAE's backbone, without the memory).
-
-It reads top to bottom as docs/method.md §2. The attribute names ``encoder.encoder.N`` and
-``decoder.decoder.N`` are kept so that the state dicts of the paper's released checkpoints
-load without renaming.
-"""
+"""The 3D-convolutional autoencoder of docs/method.md §2. The names ``encoder.encoder.N`` and
+``decoder.decoder.N`` are kept so that the paper's released checkpoints load without renaming."""
 
 from __future__ import annotations
 
@@ -23,16 +19,8 @@ Widths = Annotated[tuple[Count, Count, Count, Count], Field(description="channel
                                                                         "stages")]
 
 
-def _conv_block(cin: int, cout: int, stride: tuple[int, int, int]) -> list[nn.Module]:
-    return [nn.Conv3d(cin, cout, 3, stride, 1), nn.BatchNorm3d(cout), nn.LeakyReLU(0.2, inplace=True)]
-
-
-def _deconv_block(cin: int, cout: int, stride: tuple[int, int, int], out_pad: tuple[int, int, int]):
-    return [
-        nn.ConvTranspose3d(cin, cout, 3, stride, 1, output_padding=out_pad),
-        nn.BatchNorm3d(cout),
-        nn.LeakyReLU(0.2, inplace=True),
-    ]
+def _block(conv: nn.Conv3d | nn.ConvTranspose3d) -> list[nn.Module]:
+    return [conv, nn.BatchNorm3d(conv.out_channels), nn.LeakyReLU(0.2, inplace=True)]
 
 
 class Encoder(nn.Module):
@@ -42,10 +30,10 @@ class Encoder(nn.Module):
         super().__init__()
         w1, w2, w3, w4 = widths
         self.encoder = nn.Sequential(
-            *_conv_block(in_channels, w1, (1, 2, 2)),
-            *_conv_block(w1, w2, (2, 2, 2)),
-            *_conv_block(w2, w3, (2, 2, 2)),
-            *_conv_block(w3, w4, (2, 2, 2)),
+            *_block(nn.Conv3d(in_channels, w1, 3, (1, 2, 2), 1)),
+            *_block(nn.Conv3d(w1, w2, 3, (2, 2, 2), 1)),
+            *_block(nn.Conv3d(w2, w3, 3, (2, 2, 2), 1)),
+            *_block(nn.Conv3d(w3, w4, 3, (2, 2, 2), 1)),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -59,9 +47,9 @@ class Decoder(nn.Module):
         super().__init__()
         w1, w2, w3, w4 = widths
         self.decoder = nn.Sequential(
-            *_deconv_block(w4, w3, (2, 2, 2), (1, 1, 1)),
-            *_deconv_block(w3, w2, (2, 2, 2), (1, 1, 1)),
-            *_deconv_block(w2, w1, (2, 2, 2), (1, 1, 1)),
+            *_block(nn.ConvTranspose3d(w4, w3, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
+            *_block(nn.ConvTranspose3d(w3, w2, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
+            *_block(nn.ConvTranspose3d(w2, w1, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
             nn.ConvTranspose3d(w1, out_channels, 3, (1, 2, 2), 1, output_padding=(0, 1, 1)),
             nn.Tanh(),
         )
@@ -69,19 +57,11 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def decode_frame(self, z: torch.Tensor, frame: int) -> torch.Tensor:
-        """Frame ``frame`` of :meth:`forward`'s output, (B, C, H, W), decoding in eval mode only the
-        frames it depends on (:func:`~lnra.method.centre_decode.decode_frame`)."""
-        return decode_frame(self.decoder, z, frame)
-
 
 @checked
 class Autoencoder3D(nn.Module):
-    """Clip in, clip out: (B, C, T, H, W) → (B, C, T, H, W) in [-1, 1].
-
-    The clip shape is given at construction (a run gives the data's) so that an impossible resolution
-    fails at start-up, not after the data has been cached.
-    """
+    """Clip in, clip out: (B, C, T, H, W) → (B, C, T, H, W) in [-1, 1]. The clip shape is given at
+    construction so that an impossible resolution fails at start-up, not after the data has been cached."""
 
     def __init__(
         self,
@@ -105,14 +85,11 @@ class Autoencoder3D(nn.Module):
         return self.decoder(self.encode(x))
 
     def penalties(self) -> dict[str, torch.Tensor]:
-        """Terms the net adds to the training loss after a forward, already weighted, by name (a memory
-        autoencoder's entropy); the training step adds them to the batch loss. The plain autoencoder has
-        none."""
+        """Weighted terms, by name, that the training step adds to the loss after a forward (a memory's
+        entropy); the plain autoencoder has none."""
         return {}
 
     def reconstruct_centre(self, clips: torch.Tensor) -> torch.Tensor:
-        """The reconstructed centre frame (B, C, H, W) of each clip, the only frame a test window is
-        scored by (docs/method.md §6): equal to ``self(clips)[:, :, T // 2]`` up to float rounding, for
-        about 0.75 of its multiply-accumulates in eval mode (train mode decodes in full: BatchNorm's
-        batch statistics depend on every frame)."""
-        return self.decoder.decode_frame(self.encode(clips), centre_index(clips.shape[2]))
+        """``self(clips)[:, :, T // 2]`` up to float rounding, the frame a window is scored by, decoding in
+        eval mode only the frames it depends on (:func:`~lnra.method.centre_decode.decode_frame`)."""
+        return decode_frame(self.decoder.decoder, self.encode(clips), centre_index(clips.shape[2]))
