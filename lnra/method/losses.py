@@ -13,15 +13,13 @@ from lnra.pseudo.kinds import KIND_NORMAL
 
 
 def per_sample_mse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of each sample over all its values, shape (B,). Computed in fp32 so that a bf16
-    reconstruction's small errors, averaged over about a million values per clip, do not carry bf16's
-    three significant digits into the loss."""
+    """Mean squared error of each sample, shape (B,), in fp32 so that bf16's three significant digits do
+    not reach the loss."""
     return (recon.float() - target.float()).pow(2).flatten(1).mean(1)
 
 
 class TrainingLoss(ABC):
-    """What the LightningModule needs of a loss: a per-sample value and whether it is meaningful without
-    pseudo anomalies (``needs_pseudo_anomalies``), so that a config that could never train it is refused
+    """A per-sample loss; ``needs_pseudo_anomalies`` lets a config that could never train it be refused
     before any data is read."""
 
     needs_pseudo_anomalies: ClassVar[bool] = False
@@ -33,17 +31,15 @@ class TrainingLoss(ABC):
 
 class LntraLoss(TrainingLoss):
     """Learning not to reconstruct (docs/method.md §3): each reconstruction against its own target (the
-    input for a normal sample, the clean clip behind a pseudo anomaly): the plain reconstruction loss
-    when there are no pseudo anomalies."""
+    clean clip behind a pseudo anomaly)."""
 
     def __call__(self, recon: torch.Tensor, batch: TrainBatch) -> torch.Tensor:
         return per_sample_mse(recon, batch.target)
 
 
 class StealLoss(TrainingLoss):
-    """STEAL Net (docs/method.md §9): reconstruct normal clips, and *fail* to reconstruct pseudo anomalies:
-    a pseudo sample's value is minus its error against its own input (so ``train/loss_pseudo`` is negative).
-    Inputs and Tanh outputs lie in [-1, 1], so that value is at least −4: the push away cannot diverge."""
+    """STEAL Net (docs/method.md §9): a pseudo sample's value is minus its error against its own input, at
+    least −4 for values in [-1, 1], so the push away cannot diverge."""
 
     needs_pseudo_anomalies: ClassVar[bool] = True
 

@@ -1,10 +1,5 @@
-"""MemAE's memory (docs/method.md §9) and the autoencoder with the memory between encoder and decoder.
-
-The decoder of a memory autoencoder only ever sees combinations of a few learned memory items, so an
-anomalous clip is reconstructed as the nearest *normal* content and its error stays high. The memory is
-independent of the loss: a :class:`MemoryAutoencoder3D` trains with LNTRA's or STEAL's loss like the plain
-autoencoder, and adds its entropy term through :meth:`MemoryAutoencoder3D.penalties`.
-"""
+"""MemAE's memory (docs/method.md §9) and the autoencoder with it between encoder and decoder. It is
+independent of the loss: the entropy term is added through :meth:`MemoryAutoencoder3D.penalties`."""
 
 from __future__ import annotations
 
@@ -26,15 +21,7 @@ _TINY = 1e-12
 
 class Memory(nn.Module):
     """``items`` learned C-vectors; every position of a feature map is replaced by a sparse, convex
-    combination of them.
-
-    For the C-vector ``z`` at a position: ``w = softmax(z·Mᵀ)`` over the items, hard shrinkage
-    ``ŵ_i = relu(w_i − λ)·w_i / (|w_i − λ| + 1e-12)`` (weights at or below λ become 0, the others stay
-    nearly unchanged but remain differentiable), L1 renormalisation, and ``ẑ = ŵ·M``. When every weight
-    of a position is at or below λ (possible whenever λ ≥ 1/items, e.g. at initialisation with the
-    paper's 2000 items and λ = 0.0025), the row is all zero: the renormalisation divides by at least
-    1e-12 so that the position reads the zero vector instead of NaN.
-    """
+    combination of them (the formulas, and why a position may read the zero vector: docs/method.md §9)."""
 
     def __init__(self, items: int = 2000, channels: int = 256, shrink_threshold: float = 0.0025) -> None:
         super().__init__()
@@ -51,14 +38,9 @@ class Memory(nn.Module):
         return shrunk / shrunk.sum(dim=1, keepdim=True).clamp_min(_TINY)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ẑ, entropy): ``z`` (B, C, t, h, w) read back from the memory in ``z``'s dtype, and the entropy
-        ``−Σ_i ŵ_i·log(ŵ_i + 1e-12)`` of each position's weights, (B, t, h, w) in fp32.
-
-        Addressing runs in fp32 even under autocast (and for a net cast to bf16): with 2000 items the
-        weights average 1/2000 and are compared with λ = 0.0025, so with bf16's three significant digits
-        rounding would decide which weights near λ survive; in fp16 the 1e-12 guards round to 0 and the
-        division and the logarithm give NaN.
-        """
+        """(ẑ in ``z``'s dtype, each position's addressing entropy (B, t, h, w) in fp32). Addressing runs in
+        fp32 even under autocast: bf16 rounding would decide which weights near λ survive, and in fp16 the
+        1e-12 guards round to 0 and give NaN."""
         batch, channels, *grid = z.shape
         with torch.autocast(device_type=z.device.type, enabled=False):
             flat = z.float().movedim(1, -1).reshape(-1, channels)  # one row per position
@@ -70,14 +52,8 @@ class Memory(nn.Module):
 
 @checked
 class MemoryAutoencoder3D(Autoencoder3D):
-    """MemAE: :class:`Autoencoder3D` with a :class:`Memory` of ``memory_items`` items between encoder and
-    decoder (its channels: the last encoder width).
-
-    ``forward`` returns the reconstruction only, like the plain autoencoder, so every tool that calls
-    ``net(x)`` works unchanged; the weighted mean entropy of the last forward is returned by
-    :meth:`penalties` for the training loss. The encoder and decoder keep their state-dict keys, the
-    memory adds ``memory.M``.
-    """
+    """MemAE: :class:`Autoencoder3D` with a :class:`Memory` between encoder and decoder. ``forward`` returns
+    the reconstruction only, so every ``net(x)`` caller works unchanged; the state dict adds ``memory.M``."""
 
     def __init__(
         self,
@@ -95,8 +71,7 @@ class MemoryAutoencoder3D(Autoencoder3D):
         self._entropy: torch.Tensor | None = None
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoding read back from the memory (every position on its own, so the decoder's crop still
-        applies); its mean addressing entropy is kept for :meth:`penalties`."""
+        """The encoding read back from the memory (per position, so the decoder's crop still applies)."""
         read, entropy = self.memory(self.encoder(x))
         self._entropy = entropy.mean()
         return read
