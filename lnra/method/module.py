@@ -1,6 +1,5 @@
-"""The LightningModule: a net, a loss and the AUC evaluation, built from the ``model`` and ``loss`` settings
-alone. What the evaluation needs of the data (which video and window each clip is, the labels) arrives in
-every :class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing of the dataset it is given."""
+"""The LightningModule: a net, a loss and the AUC evaluation. What the evaluation needs of the data arrives
+in every :class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing of the dataset."""
 
 from __future__ import annotations
 
@@ -29,10 +28,8 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotun
 
 
 def closing_pass(trainer: pl.Trainer) -> bool:
-    """Whether this evaluation may give the run's result: the test, a standalone validation, or the last
-    epoch's validation — which ``task=train`` takes as its result when no training step followed it, instead
-    of scoring the same weights again. The side outputs of a result (localisation, result pictures) are made
-    in such a pass."""
+    """Whether this evaluation may give the run's result (and its localisation and pictures): the test, a
+    standalone validation, or the last epoch's validation, which spares scoring the same weights again."""
     if trainer.sanity_checking:
         return False
     last_epoch = 0 < (trainer.max_epochs or 0) <= trainer.current_epoch + 1
