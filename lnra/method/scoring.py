@@ -1,5 +1,4 @@
-"""The evaluation protocol of docs/method.md §6 as pure functions on arrays: every published number of the
-paper is computed this way, so nothing here is approximate."""
+"""The evaluation protocol of docs/method.md §6 as pure functions on arrays; nothing here is approximate."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from lnra.data.labels import TestVideos
 from lnra.errors import LnraError
+from lnra.method.losses import per_sample_mse
 
 
 def centre_index(clip_len: int) -> int:
@@ -25,16 +25,13 @@ def scored_labels(labels: np.ndarray, clip_len: int) -> np.ndarray:
 
 
 def frame_psnr(recon: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """Per-sample PSNR, ``10·log10(1/MSE)`` in [-1, 1] units, of reconstructed frames (B, C, H, W)
-    against the originals: a window's score once its centre frames are taken (all that a cropped
-    decode produces). The MSE is taken in fp32 whatever the model's precision."""
-    err = (recon.float() - frame.float()).pow(2).flatten(1).mean(1)
-    return 10.0 * torch.log10(1.0 / err.clamp_min(1e-12))
+    """Per-sample PSNR, ``10·log10(1/MSE)`` in [-1, 1] units and fp32, of frames (B, C, H, W): a window's
+    score once its centre frames are taken."""
+    return 10.0 * torch.log10(1.0 / per_sample_mse(recon, frame).clamp_min(1e-12))
 
 
 def centre_psnr(recon: torch.Tensor, clip: torch.Tensor, clip_len: int) -> torch.Tensor:
-    """Per-window PSNR of the centre frame (:func:`frame_psnr`) of whole reconstructed clips, for a batch;
-    ``recon`` and ``clip`` are (B, C, T, H, W)."""
+    """:func:`frame_psnr` of the centre frames of whole clips (B, C, T, H, W)."""
     c = centre_index(clip_len)
     return frame_psnr(recon[:, :, c], clip[:, :, c])
 
@@ -77,11 +74,8 @@ class Evaluation:
 
 
 def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int) -> Evaluation:
-    """docs/method.md §6: per-video min–max of the window PSNRs, anomaly = 1 − regularity, micro AUC.
-
-    Also the macro AUC (mean over videos that contain both classes) and the micro AUC of raw −PSNR
-    without per-video normalisation, which shows how much the normalisation contributes.
-    """
+    """The micro AUC of docs/method.md §6; also the macro AUC (over videos with both classes) and the micro
+    AUC of raw −PSNR, which shows how much the per-video normalisation contributes."""
     if len(psnr_per_video) != len(videos.labels):
         raise LnraError(f"{len(psnr_per_video)} scored videos but {len(videos.labels)} label arrays")
     scores, labels, raw, vids, frames, macro = [], [], [], [], [], []
