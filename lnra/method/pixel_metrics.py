@@ -71,8 +71,8 @@ def equal_error_rate(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
 
 def _curve(flagged_pos: torch.Tensor, flagged_neg: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """ROC points with ascending FPR from per-threshold counts (threshold 0 flags everything), with
-    the point (0, 0) of a threshold above every error appended."""
+    """ROC points with ascending FPR from per-threshold counts, (0, 0) of a threshold above every error
+    prepended."""
     zero = flagged_pos.new_zeros(1)
     tpr = torch.cat([zero, flagged_pos.flip(0)]).double() / pos.double()
     fpr = torch.cat([zero, flagged_neg.flip(0)]).double() / neg.double()
@@ -100,13 +100,9 @@ class PixelLocalisation(Metric):
             self.add_state(name, torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     def bin_index(self, errors: torch.Tensor) -> torch.Tensor:
-        """Per error the index of the highest threshold it reaches (``thresholds[k] <= error``).
-
-        Computed from the geometric spacing (a logarithm) and corrected by one comparison on each side
-        (``edges`` ends in +inf for the top bin), so it equals a search of the grid — errors on the grid land
-        in their own bin — at a third of ``torch.bucketize``'s cost on a CPU; in place where it can be, since
-        a new temporary of a 16×240×360 batch can cost as much as the arithmetic on it.
-        """
+        """Per error the index of the highest threshold it reaches: a logarithm corrected by one comparison
+        on each side equals a search of the grid at a third of ``torch.bucketize``'s CPU cost; in place,
+        since a new temporary of a 16×240×360 batch can cost as much as the arithmetic on it."""
         n = self.bins
         edges = self.edges.to(errors.device)
         errors = errors.float().clamp(0, MAX_ERROR)

@@ -1,6 +1,5 @@
-"""The window scores of one evaluation pass, gathered over ranks (torchmetrics copes with ranks that scored
-different numbers), de-duplicated (a distributed sampler pads) and scored by
-:func:`lnra.method.scoring.evaluate`."""
+"""The window scores of one evaluation pass, gathered over ranks, de-duplicated (a distributed sampler pads)
+and scored by :func:`lnra.method.scoring.evaluate`."""
 
 from __future__ import annotations
 
@@ -41,8 +40,7 @@ class WindowScores(Metric):
         self.window.append(window.detach())
 
     def per_video(self) -> list[np.ndarray]:
-        """The scores (of every rank, once :meth:`compute` synced them), each window once, per video in
-        window order."""
+        """Each window's score once (every rank's, once synced), per video in window order."""
         if not len(self.psnr):
             return [np.zeros(0, np.float32) for _ in (self.videos.names if self.videos else ())]
         psnr, video, window = (dim_zero_cat(x) for x in (self.psnr, self.video, self.window))
