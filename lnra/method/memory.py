@@ -30,13 +30,6 @@ class Memory(nn.Module):
         bound = 1.0 / math.sqrt(channels)
         nn.init.uniform_(self.M, -bound, bound)
 
-    def address(self, flat: torch.Tensor) -> torch.Tensor:
-        """Shrunk, L1-normalised addressing weights (P, items) for P query vectors (P, C)."""
-        w = torch.softmax(flat @ self.M.float().T, dim=1)
-        shifted = w - self.shrink_threshold
-        shrunk = F.relu(shifted) * w / (shifted.abs() + _TINY)
-        return shrunk / shrunk.sum(dim=1, keepdim=True).clamp_min(_TINY)
-
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(ẑ in ``z``'s dtype, each position's addressing entropy (B, t, h, w) in fp32). Addressing runs in
         fp32 even under autocast: bf16 rounding would decide which weights near λ survive, and in fp16 the
@@ -44,7 +37,10 @@ class Memory(nn.Module):
         batch, channels, *grid = z.shape
         with torch.autocast(device_type=z.device.type, enabled=False):
             flat = z.float().movedim(1, -1).reshape(-1, channels)  # one row per position
-            weights = self.address(flat)
+            w = torch.softmax(flat @ self.M.float().T, dim=1)
+            shifted = w - self.shrink_threshold
+            shrunk = F.relu(shifted) * w / (shifted.abs() + _TINY)  # hard shrinkage, then L1 renormalised
+            weights = shrunk / shrunk.sum(dim=1, keepdim=True).clamp_min(_TINY)
             read = (weights @ self.M.float()).view(batch, *grid, channels).movedim(-1, 1)
             entropy = -(weights * torch.log(weights + _TINY)).sum(dim=1).view(batch, *grid)
         return read.to(z.dtype), entropy
