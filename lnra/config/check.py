@@ -1,9 +1,5 @@
-"""One check of a composed config, before anything is built: every mistake at once, one line each.
-
-Each ``_target_`` entry is checked against its class's signature, the keys no class has against the run's
-settings model, then the relations between options. An interpolation is checked where it is set, not where
-it is read.
-"""
+"""One check of a composed config, before anything is built: every mistake at once, one line each. An
+interpolation is checked where it is set, not where it is read."""
 
 from __future__ import annotations
 
@@ -42,9 +38,14 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if is_node else value
 
 
+def _items(key: Any, value: Any) -> list[tuple[str, Any]]:
+    """(key, value) of a config value, or of each item of a list."""
+    is_list = isinstance(value, ListConfig)
+    return [(f"{key}.{i}", v) for i, v in enumerate(value)] if is_list else [(key, value)]
+
+
 def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake], list[tuple[str, Any]]]:
-    """A node's own values (interpolations and nested entries left out), the keys that do not resolve, and
-    the nested entries (key, node) to check on their own."""
+    """A node's own values, the keys that do not resolve, and the nested entries (key, node)."""
     values, broken, nested = {}, [], []
     for key in node:
         if key in HYDRA_KEYS or OmegaConf.is_interpolation(node, key):
@@ -56,8 +57,7 @@ def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake
             raw = OmegaConf.to_container(node, resolve=False).get(key)
             broken.append(Mistake(f"{prefix}{key}", raw, f"cannot be resolved ({str(err).splitlines()[0]})"))
             continue
-        entries = [(f"{key}.{i}", v) for i, v in enumerate(value) if is_entry(v)] \
-            if isinstance(value, ListConfig) else [(key, value)] if is_entry(value) else []
+        entries = [(k, v) for k, v in _items(key, value) if is_entry(v)]
         nested += entries
         if not entries:
             values[key] = plain
@@ -92,21 +92,18 @@ def _walk(node: DictConfig, prefix: str) -> list[Mistake]:
             value = node[key]
         except OmegaConfBaseException:
             continue  # reported by the settings check
-        items = enumerate(value) if isinstance(value, ListConfig) else [(None, value)]
-        for i, item in items:
-            where = f"{prefix}{key}." if i is None else f"{prefix}{key}.{i}."
+        for where, item in _items(key, value):
             if is_entry(item):
-                found += entry_mistakes(item, where)
+                found += entry_mistakes(item, f"{prefix}{where}.")
             elif isinstance(item, DictConfig):
-                found += _walk(item, where)
+                found += _walk(item, f"{prefix}{where}.")
     return found
 
 
 def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple[Relation, ...] = ()
                     ) -> list[Mistake]:
-    """Every mistake of ``cfg`` (without its ``hydra`` node), each once: the settings, every entry, and
-    then the ``relations`` between options (one whose options are of the wrong kind is skipped: they are
-    reported already)."""
+    """Every mistake of ``cfg`` (without its ``hydra`` node), each once: the settings, every entry, then the
+    ``relations`` between options."""
     values, found, _ = _values(cfg, "")
     found += _refused(values, "", model=settings)
     found += _walk(cfg, "")

@@ -1,9 +1,5 @@
-"""Options are the keyword parameters of the classes the config builds: one declaration, in the signature.
-
-A ``_target_`` entry's keys are its class's constructor parameters, whose annotations (with pydantic
-constraints), defaults and ``Field(description=...)`` (or a docstring's ``Args:`` section) say everything an
-option needs. This module reads them with pydantic and words a refusal as ``key=value: must be <allowed>``.
-"""
+"""Options are the keyword parameters of the classes the config builds: one declaration, in the signature
+(docs/extending.md), read with pydantic; a refusal reads ``key=value: must be <allowed>``."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Annotated, Any, Literal
 
@@ -59,28 +55,6 @@ def _docstring_help(obj: Any) -> dict[str, str]:
     return {name: " ".join(text.split()).split(". ")[0].rstrip(".") for name, text in found}
 
 
-def _own_parameters(cls: type) -> Iterator[tuple[inspect.Parameter, Any, str, str]]:
-    """(parameter, annotation, help, declaring module) of ``cls.__init__``, then of the first base whose
-    ``__init__`` its ``**kwargs`` are passed on to: a subclass that declares a few stricter options keeps the
-    rest of its parent's."""
-    seen: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        hints = typing.get_type_hints(init, include_extras=True)
-        docs = {**_docstring_help(klass), **_docstring_help(init)}
-        params = list(inspect.signature(init).parameters.values())[1:]
-        for p in params:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in seen:
-                continue
-            seen.add(p.name)
-            annotation = hints.get(p.name, Any)
-            yield p, annotation, _field_help(annotation) or docs.get(p.name, ""), klass.__module__
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            return
-
-
 def _field_help(annotation: Any) -> str:
     return next((m.description for m in getattr(annotation, "__metadata__", ()) if isinstance(m, FieldInfo)
                  and m.description), "")
@@ -88,16 +62,25 @@ def _field_help(annotation: Any) -> str:
 
 @functools.cache
 def options_of(target: Callable[..., Any]) -> dict[str, Option]:
-    """Every option of a class (its constructor's keyword parameters) or function."""
-    if isinstance(target, type):
-        params = list(_own_parameters(target))
-    else:
-        hints = typing.get_type_hints(target, include_extras=True)
-        params = [(p, hints.get(p.name, Any), _field_help(hints.get(p.name)), target.__module__)
-                  for p in inspect.signature(target).parameters.values()
-                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    return {p.name: Option(p.name, annotation, p.default, text, owner)
-            for p, annotation, text, owner in params}
+    """Every option of a function, or of a class: its constructor's keyword parameters, then those of the
+    first base its ``**kwargs`` are passed on to (a subclass declaring a few stricter ones keeps the rest)."""
+    found: dict[str, Option] = {}
+    is_class = isinstance(target, type)
+    for owner in target.__mro__[:-1] if is_class else [target]:  # object's __init__ left out
+        init = owner.__dict__.get("__init__") if is_class else target
+        if init is None:
+            continue
+        hints = typing.get_type_hints(init, include_extras=True)
+        docs = {**_docstring_help(owner), **_docstring_help(init)} if is_class else {}
+        params = list(inspect.signature(init).parameters.values())[1 if is_class else 0:]
+        for p in params:
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in found:
+                annotation = hints.get(p.name, Any)
+                text = _field_help(annotation) or docs.get(p.name, "")
+                found[p.name] = Option(p.name, annotation, p.default, text, owner.__module__)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return found
 
 
 @functools.cache
@@ -193,12 +176,17 @@ def _step(annotation: Any, part: Any) -> Any:
         return args[0]
     if isinstance(part, str) and origin in (dict, Mapping) and len(args) == 2:
         return args[1]
+    return _fields(annotation).get(part)
+
+
+def _fields(annotation: Any) -> dict[str, Any]:
+    """The fields of a dataclass or pydantic model (name → annotation); none for any other annotation."""
     if isinstance(annotation, type) and is_dataclass(annotation):
-        return next((typing.get_type_hints(annotation, include_extras=True)[f.name]
-                     for f in fields(annotation) if f.name == part), None)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
-        return annotation.model_fields[part].rebuild_annotation()
-    return None
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        return {f.name: hints[f.name] for f in fields(annotation)}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {name: f.rebuild_annotation() for name, f in annotation.model_fields.items()}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -213,11 +201,7 @@ def _names(annotation: Any) -> list[str]:
     """The option names inside a nested settings type (for "did you mean")."""
     while typing.get_origin(annotation) in (Annotated, typing.Union, types.UnionType):
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if isinstance(annotation, type) and is_dataclass(annotation):
-        return [f.name for f in fields(annotation)]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+    return list(_fields(annotation))
 
 
 def _option_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], Any, list[str]]:
