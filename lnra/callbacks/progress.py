@@ -1,6 +1,6 @@
-"""What a run says while it runs: the model in one line, progress lines where a progress bar would flood a
-log file with carriage returns, one line per validation, and the run's one clock: each phase is timed
-between hooks (one device sync at each end, never per batch) and logged as ``throughput/*``."""
+"""What a run says while it runs: the model in one line, progress lines (a progress bar would flood a log
+file), one line per validation, and the run's one clock, logged as ``throughput/*`` (one device sync at
+each end of a phase, never per batch)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def duration(seconds: float) -> str:
 
 
 def clips_in(batch: Any) -> int:
-    """Samples in a batch (a dataclass, dict, sequence or tensor): the first dimension of its first tensor."""
+    """Samples in a batch (a dataclass, dict, sequence or tensor): its first tensor's first dimension."""
     if dataclasses.is_dataclass(batch):
         values = [getattr(batch, f.name) for f in dataclasses.fields(batch)]
     elif isinstance(batch, dict):
@@ -60,8 +60,7 @@ class _Phase:
         self.samples, self.seconds, self.started = 0, None, now
 
     def count(self, samples: int) -> None:
-        """Samples of a finished batch, none once the phase stopped (training after a mid-epoch validation
-        is outside the clock, so outside the count)."""
+        """A finished batch's samples, none once stopped (as training after a mid-epoch validation)."""
         if self.seconds is None:
             self.samples += samples
 
@@ -77,7 +76,6 @@ class _Phase:
         return self.samples / self.seconds if self.seconds else math.nan
 
     def running_rate(self, now: float) -> float:
-        """This epoch's samples per second so far, for progress lines."""
         return self.samples / (now - self.started) if now > self.started else math.nan
 
     @property
@@ -135,8 +133,7 @@ class ProgressLines(Callback):
                  float(loss) if loss is not None else math.nan, eta)
 
     def _eta(self, trainer: pl.Trainer, per_step: float, total: int, step: int) -> str:
-        """Time left in this epoch, and in the run (later epochs timed like this one, each with a
-        validation as long as the last one)."""
+        """Time left in the epoch and the run (later epochs as long as this one and the last validation)."""
         epoch_left = per_step * (total - step)
         later = (trainer.max_epochs or 0) - trainer.current_epoch - 1
         if later < 0:
@@ -203,8 +200,7 @@ class ProgressLines(Callback):
 
 
 class ModelLine(Callback):
-    """The model in one line (class, parameters, size) when fitting starts, instead of Lightning's table
-    (whose FLOPs column reads 0 here, and whose size estimate warns under bf16)."""
+    """The model in one line when fitting starts: Lightning's table reads 0 FLOPs and warns under bf16."""
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
