@@ -42,8 +42,7 @@ class HealthMonitor(pl.Callback):
 
 
 class HParamsLogger(pl.Callback):
-    """One row per run in TensorBoard's HParams table, so a sweep shows as one sortable table; the metrics
-    (``METRICS``) are logged after every validation, so the table of a running sweep is always current."""
+    """A run's row of TensorBoard's HParams table (a sweep: one sortable table), updated per validation."""
 
     def __init__(self, hparams: dict[str, Any]) -> None:
         self.hparams = hparams
@@ -63,8 +62,7 @@ class HParamsLogger(pl.Callback):
 
 @checked
 class ScoreMonitor(pl.Callback):
-    """Per epoch, score timelines of test videos spread over the list and score histograms of normal vs
-    anomalous frames, from the module's ``evaluation`` (the AUC's numbers)."""
+    """Per epoch, score timelines of test videos and histograms of normal vs anomalous frames' scores."""
 
     def __init__(self, timelines: Annotated[NonNegative, Field(description="score timelines of at most this "
                                                               "many test videos")] = 16,
@@ -112,8 +110,7 @@ class PreviewLogger(pl.Callback):
 
 @checked
 class PseudoClipImages(pl.Callback):
-    """``images/pseudo_clips`` per epoch: the method's promise made visible (the reconstruction of
-    ``pseudo/preview``'s clips follows the normal target, not the patch or the skipped frames)."""
+    """``images/pseudo_clips`` per epoch: reconstructions follow the normal target (the method's promise)."""
 
     def __init__(self, preview: Callable[..., PreviewBatch],
                  clips: Annotated[NonNegative, Field(description="fixed pseudo-anomalous clips shown")] = 4,
@@ -142,16 +139,14 @@ class PseudoClipImages(pl.Callback):
         rows = [np.concatenate([grey(a), grey(b), grey(d), self.colours(a, d)], axis=1)
                 for a, b, d in zip(x, y, r, strict=True)]
         labels = [f"clip {i + 1}\n{name}\ncentre frame {c}" for i, name in enumerate(names)]
-        titles = ("input", "target", "reconstruction", "error vs input")
-        writer.add_image("images/pseudo_clips", labelled_grid(rows, labels, titles), trainer.current_epoch,
-                         dataformats="HWC")
+        image = labelled_grid(rows, labels, ("input", "target", "reconstruction", "error vs input"))
+        writer.add_image("images/pseudo_clips", image, trainer.current_epoch, dataformats="HWC")
 
 
 def _spread(items: Sequence, k: int) -> list:
     """At most ``k`` of ``items``, evenly spaced over the list."""
-    if len(items) <= k:
-        return list(items)
-    return [items[i] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
+    at = range(len(items)) if len(items) <= k else np.linspace(0, len(items) - 1, k).round().astype(int)
+    return [items[i] for i in at]
 
 
 def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> list[tuple[int, int, int]]:
@@ -159,9 +154,8 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
     over the test set as there are (the middle of a video's frames of the class first)."""
     picks: list[tuple[int, int, int]] = []
     for want, n in ((1, count // 2), (0, count - count // 2)):
-        per_video = [(v, np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want))
-                     for v, lab in enumerate(labels)]
-        per_video = [(v, idx) for v, idx in per_video if idx.size]
+        per_video = [(v, idx) for v, lab in enumerate(labels)
+                     if (idx := np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want)).size]
         used = {v for v, _, _ in picks}
         fresh = [e for e in per_video if e[0] not in used]
         taken = [e for e in per_video if e[0] in used]
@@ -182,7 +176,7 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
 @checked
 class FixedWindowImages(pl.Callback):
     """``images/test_windows`` per epoch: fixed test windows, so TensorBoard's step slider shows the error
-    concentrating on the same frames; matched in the validation pass without a host sync (one-hot)."""
+    concentrating on the same frames (matched in the validation pass without a host sync)."""
 
     def __init__(self, count: Annotated[NonNegative, Field(description="fixed test windows shown (half "
                                                            "anomalous)")] = 6,

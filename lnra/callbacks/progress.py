@@ -90,8 +90,8 @@ def _evaluation(trainer: pl.Trainer) -> str | None:
 
 @checked
 class ProgressLines(Callback):
-    """A step line every ``every_n_steps`` steps (default: a tenth of the epoch) or every ``every_s`` seconds
-    when no progress bar is shown, a line per validation always, and the ``throughput/*`` speeds."""
+    """Without a progress bar a step line every ``every_n_steps`` steps or ``every_s`` seconds; a line per
+    validation always, and the ``throughput/*`` speeds."""
 
     def __init__(
         self,
@@ -142,9 +142,8 @@ class ProgressLines(Callback):
         return f"epoch {duration(epoch_left)}, run {duration(run_left)}"
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        train = self.phases["train"]
-        train.stop(_now(pl_module))
-        pl_module.log("throughput/train_clips_per_s", train.rate, sync_dist=False)
+        self.phases["train"].stop(_now(pl_module))
+        pl_module.log("throughput/train_clips_per_s", self.phases["train"].rate, sync_dist=False)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         train = self.phases["train"]
@@ -191,8 +190,7 @@ class ProgressLines(Callback):
         metrics = trainer.callback_metrics
         if trainer.sanity_checking or "val/auc_micro" not in metrics or not trainer.is_global_zero:
             return
-        train, val = self.phases["train"], self.phases["val"]
-        self._val_seconds = val.seconds or 0.0
+        train, self._val_seconds = self.phases["train"], self.phases["val"].seconds or 0.0
         log.info("epoch %d/%d  val AUC %.2f%%  (best %.2f%%)  epoch %s, validation %s, %.1f clips/s",
                  trainer.current_epoch + 1, trainer.max_epochs, 100 * float(metrics["val/auc_micro"]),
                  100 * float(metrics.get("val/auc_best", metrics["val/auc_micro"])),

@@ -123,9 +123,8 @@ class ResultVisualiser(pl.Callback):
         if not (self.images or self.video) or not closing_pass(trainer) or centre is None:
             return
         frames, recons = (to_uint8(f[:, 0]) for f in centre)
-        masks = [None] * len(frames)
-        if self.localisation and batch.mask is not None:
-            masks = batch.mask.cpu().numpy()
+        localised = self.localisation and batch.mask is not None
+        masks = batch.mask.cpu().numpy() if localised else [None] * len(frames)
         names = batch.videos.names
         for frame, recon, mask, video, index in zip(frames, recons, masks, batch.video.tolist(),
                                                      batch.frame.tolist(), strict=True):
