@@ -4,27 +4,13 @@ interpolation is checked where it is set, not where it is read."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel
 
-from lnra.config.options import HYDRA_KEYS, import_target, refusals, show, value_at
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """One invalid option: the key, the value given and what is allowed."""
-
-    key: str
-    value: Any
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.key}={show(self.value)}: {self.problem}"
-
+from lnra.config.options import HYDRA_KEYS, Mistake, import_target, refusals
 
 Relation = Callable[[DictConfig], Iterator[Mistake]]
 
@@ -64,12 +50,6 @@ def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake
     return values, broken, nested
 
 
-def _refused(values: dict[str, Any], prefix: str, target: Any = None,
-             model: type[BaseModel] | None = None) -> list[Mistake]:
-    return [Mistake(prefix + ".".join(r.path), value_at(values, r.path), r.problem)
-            for r in refusals(target, values, model, prefix)]
-
-
 def entry_mistakes(node: DictConfig, prefix: str) -> list[Mistake]:
     """A ``_target_`` entry against its class's signature, then the entries nested in it."""
     values, found, nested = _values(node, prefix)
@@ -78,7 +58,7 @@ def entry_mistakes(node: DictConfig, prefix: str) -> list[Mistake]:
     except (ValueError, OmegaConfBaseException) as err:
         found.append(Mistake(f"{prefix}_target_", node.get("_target_"), str(err)))
     else:
-        found += _refused(values, prefix, target)
+        found += refusals(target, values, prefix=prefix)
     for key, child in nested:
         found += entry_mistakes(child, f"{prefix}{key}.")
     return found
@@ -105,7 +85,7 @@ def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple
     """Every mistake of ``cfg`` (without its ``hydra`` node), each once: the settings, every entry, then the
     ``relations`` between options."""
     values, found, _ = _values(cfg, "")
-    found += _refused(values, "", model=settings)
+    found += refusals(None, values, settings)
     found += _walk(cfg, "")
     for relation in relations:
         try:

@@ -190,11 +190,15 @@ def _fields(annotation: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """One refused option: its path below the entry, and what is allowed."""
+class Mistake:
+    """One invalid option: the key, the value given and what is allowed."""
 
-    path: tuple[str, ...]
+    key: str
+    value: Any
     problem: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={show(self.value)}: {self.problem}"
 
 
 def _names(annotation: Any) -> list[str]:
@@ -238,9 +242,9 @@ def _problem(error: dict[str, Any], annotation: Any, names: list[str], prefix: s
 
 
 def refusals(target: Callable[..., Any], values: Mapping[str, Any], model: type[BaseModel] | None = None,
-             prefix: str = "") -> list[Refusal]:
-    """What ``target`` (or a given pydantic ``model``) refuses of ``values``: one refusal per option, however
-    many union members pydantic tried (``prefix``: where the values sit in the config, for the hints)."""
+             prefix: str = "") -> list[Mistake]:
+    """What ``target`` (or a given pydantic ``model``) refuses of ``values``: one mistake per option, however
+    many union members pydantic tried (``prefix``: where the values sit in the config)."""
     model = model or _model(target)
     try:
         model.model_validate(dict(values))
@@ -251,7 +255,8 @@ def refusals(target: Callable[..., Any], values: Mapping[str, Any], model: type[
             if error["type"] == "extra_forbidden":
                 path = [str(part) for part in error["loc"]]
             found.setdefault(tuple(path), _problem(error, annotation, names, prefix))
-        return [Refusal(path, problem) for path, problem in found.items()]
+        return [Mistake(prefix + ".".join(path), value_at(values, path), problem)
+                for path, problem in found.items()]
     return []
 
 
@@ -303,10 +308,8 @@ def checked(cls: type) -> type:
         bound = signature.bind(self, *args, **kwargs).arguments
         values = {k: v for k, v in list(bound.items())[1:] if signature.parameters[k].kind
                   not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
-        problems = refusals(cls, values)
-        if problems:
-            raise LnraError("; ".join(f"{'.'.join(r.path)}={show(value_at(values, r.path))}: {r.problem}"
-                                      for r in problems))
+        if problems := refusals(cls, values):
+            raise LnraError("; ".join(map(str, problems)))
         init(self, *args, **kwargs)
 
     cls.__init__ = __init__

@@ -255,8 +255,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     for name in existing:
         (out_dir / name).unlink()
 
-    paper_cells = {r.cell for *_, rows in PAPER_TABLES for r in rows}
-    other = sorted(cell for cell in cells if cell not in paper_cells)
+    other = sorted(set(cells) - {r.cell for *_, rows in PAPER_TABLES for r in rows})
     sections = [f"# Report of {root}", "",
                 f"{len(runs)} finished run(s), {len(missing)} job(s) without results. AUC: frame-level "
                 "micro AUC in %, mean ± sample std over seeds; Δ = ours − paper.", ""]
