@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 from pydantic import AfterValidator, Field
+from scipy.ndimage import binary_erosion
 
 from lnra.config.options import checked
 from lnra.config.types import Positive
@@ -79,9 +80,8 @@ def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColou
     if mask is not None:  # nearest-neighbour resize (pixel centres), then the pixels touching one outside
         rows, cols = (((np.arange(n) + 0.5) * m / n).astype(int)
                       for n, m in zip(frame.shape, mask.shape, strict=True))
-        mask = np.pad(mask[rows[:, None], cols[None, :]], 1, constant_values=False)
-        inner = mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
-        out[mask[1:-1, 1:-1] & ~inner] = OUTLINE_RGB
+        mask = mask[rows[:, None], cols[None, :]]
+        out[mask & ~binary_erosion(mask)] = OUTLINE_RGB
     return out
 
 

@@ -41,8 +41,7 @@ def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
     for path in sorted(conf_dir.rglob("*.yaml")):
         group = path.relative_to(conf_dir).parent.as_posix()
         package = group.split("/")[0] if group != "." else path.stem.lstrip("_").split("_")[0]  # _pseudo_*
-        text = path.read_text()
-        if "@package _global_" in text or group.startswith("hydra"):
+        if "@package _global_" in path.read_text() or group.startswith("hydra"):
             package = ""
         package = "pseudo.source" if group == "pseudo/source" else package
         for key, target in _targets(OmegaConf.load(path), package):
@@ -119,9 +118,7 @@ def main() -> None:
     text = markdown(args.conf, import_target("lnra.run.settings.RunSettings"))
     if args.write:
         args.write.write_text(text)
-        print(f"{args.write}: written")
-    else:
-        print(text)
+    print(f"{args.write}: written" if args.write else text)
 
 
 if __name__ == "__main__":
