@@ -197,8 +197,7 @@ def save_timeline_png(timeline: Timeline, path: Path) -> Figure:
 
 
 class DemoLayout:
-    """A demo video's frame: panel titles, panels, and the score curve below drawn once; each frame pastes
-    its panels into a copy and paints its marker column."""
+    """A demo video's frame: titles, panels and the score curve below, drawn once; a frame paints a marker."""
 
     def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100,
                  titles: tuple[str, ...] = PANEL_TITLES) -> None:
@@ -230,8 +229,7 @@ class DemoLayout:
 def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
                      min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
-    """An MP4 of (frame index, input, reconstruction) uint8 triples; with ``masks`` (frame index → mask or
-    None) a fourth panel shows the localisation."""
+    """An MP4 of (frame index, input, reconstruction) triples; ``masks`` (index → mask) adds localisation."""
     factor = enlarge_factor(panel_hw[0], min_panel)
     titles = (*PANEL_TITLES, "localisation") if masks is not None else PANEL_TITLES
     layout = DemoLayout(timeline, panel_hw, factor, titles=titles)

@@ -76,8 +76,8 @@ class EpochWeights(Callback):
 
 
 class RngState(Callback):
-    """The generator states in every checkpoint, restored on resume (Lightning does not), so that a resumed
-    run draws what an uninterrupted one would."""
+    """The generator states in every checkpoint, restored on resume (Lightning does not): a resumed run draws
+    what an uninterrupted one would."""
 
     def state_dict(self) -> dict[str, Any]:
         """Python, NumPy and torch generator states, as ``torch.load(weights_only=True)`` reads them back."""

@@ -1,6 +1,5 @@
-"""What a run says while it runs: the model in one line, progress lines (a progress bar would flood a log
-file), one line per validation, and the run's one clock, logged as ``throughput/*`` (one device sync at
-each end of a phase, never per batch)."""
+"""What a run says while it runs: the model, progress lines (a bar would flood a log file), a line per
+validation, and the run's one clock as ``throughput/*`` (a device sync per phase, never per batch)."""
 
 from __future__ import annotations
 
@@ -90,8 +89,7 @@ def _evaluation(trainer: pl.Trainer) -> str | None:
 
 @checked
 class ProgressLines(Callback):
-    """Without a progress bar a step line every ``every_n_steps`` steps or ``every_s`` seconds; a line per
-    validation always, and the ``throughput/*`` speeds."""
+    """Step lines (without a progress bar), a line per validation, and the ``throughput/*`` speeds."""
 
     def __init__(
         self,

@@ -82,8 +82,7 @@ def _walk(node: DictConfig, prefix: str) -> list[Mistake]:
 
 def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple[Relation, ...] = ()
                     ) -> list[Mistake]:
-    """Every mistake of ``cfg`` (without its ``hydra`` node), each once: the settings, every entry, then the
-    ``relations`` between options."""
+    """Every mistake of ``cfg`` (but ``hydra``) once: the settings, every entry, then the ``relations``."""
     values, found, _ = _values(cfg, "")
     found += refusals(None, values, settings)
     found += _walk(cfg, "")

@@ -85,8 +85,7 @@ def options_of(target: Callable[..., Any]) -> dict[str, Option]:
 
 @functools.cache
 def _model(target: Callable[..., Any]) -> type[BaseModel]:
-    """A pydantic model of the options: each optional, so that what the run supplies itself (the data's
-    clip shape, the pseudo anomalies) need not be in the config; unknown keys refused."""
+    """A pydantic model of the options, each optional (the run supplies some itself), unknown keys refused."""
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     spec = {name: (o.annotation, None) for name, o in options_of(target).items()}
     return create_model(f"{getattr(target, '__name__', 'options')}Options", __config__=config, **spec)
@@ -261,8 +260,7 @@ def refusals(target: Callable[..., Any], values: Mapping[str, Any], model: type[
 
 
 def effective_options(node: Mapping[str, Any] | None) -> dict[str, Any]:
-    """An entry's options as its object gets them: the signature's plain defaults overlaid by the entry's
-    values (what a report or a test reads without building the object)."""
+    """An entry's options as its object gets them: the signature's plain defaults overlaid by the entry's."""
     if node is None:
         return {}
     defaults = {name: o.default for name, o in options_of(import_target(node["_target_"])).items()
@@ -298,8 +296,7 @@ def value_at(values: Any, path: tuple[str, ...]) -> Any:
 
 
 def checked(cls: type) -> type:
-    """Class decorator: the constructor refuses what its own signature does not allow — the same check and
-    the same ``name=value: what is allowed`` lines as the config check, for code that builds it directly."""
+    """Class decorator: the constructor refuses what its signature does not allow, as the config check."""
     init = cls.__init__
     signature = inspect.signature(init)
 

@@ -1,7 +1,6 @@
 """Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
-Frames are prepared as the datasets' are and scored as in docs/method.md §6 (docs/guide.md, Looking at
-results)."""
+Frames are prepared and scored as the test set's (docs/method.md §6; docs/guide.md, Looking at results)."""
 
 from __future__ import annotations
 
@@ -63,8 +62,7 @@ class WindowScore:
 @torch.no_grad()
 def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size: int = 8,
                  device: torch.device | str = "cpu") -> Iterator[WindowScore]:
-    """Every stride-1 window of a frame stream, its centre frame scored; memory holds one batch of windows,
-    so any length fits."""
+    """Every stride-1 window of a frame stream with its centre frame scored, one batch in memory at a time."""
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
     recent: deque[torch.Tensor] = deque(maxlen=clip_len)
@@ -141,8 +139,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
            ) -> dict[str, Path]:
-    """Score one video into ``out`` (``OUTPUTS``). What is wrong with the inputs is found before ``out``
-    exists, and a failure further on removes the ``out`` it made."""
+    """Score one video into ``out``; bad inputs are found before ``out`` is made (a failure removes it)."""
     out, source = Path(out), Path(source)
     wanted = {k for k, on in (("video", video), ("error_maps", error_maps),
                               ("mask", pixel_threshold is not None)) if on}

@@ -1,6 +1,5 @@
 """Turn a sweep's run directories back into the paper's tables
-(``python -m lnra.tools.report <multirun dir>``; docs/guide.md, Looking at results); a failed or unfinished
-job is listed with its log's last line, never silently dropped."""
+(``python -m lnra.tools.report <multirun dir>``; docs/guide.md); a failed job is listed, never dropped."""
 
 from __future__ import annotations
 
