@@ -48,8 +48,7 @@ class HParamsLogger(pl.Callback):
         self.hparams = hparams
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        logger = tensorboard(trainer)
-        if logger is not None:
+        if (logger := tensorboard(trainer)) is not None:
             values = {**self.hparams, "precision": str(trainer.precision), "epochs": int(trainer.max_epochs)}
             logger.log_hyperparams(values, metrics=dict.fromkeys(METRICS, 0.0))
 
@@ -103,8 +102,7 @@ class PreviewLogger(pl.Callback):
         self.preview, self.seed, self.clips = preview, seed, clips
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        batch = _preview_clips(trainer, self.preview, self.clips, self.seed)
-        if batch is not None:
+        if (batch := _preview_clips(trainer, self.preview, self.clips, self.seed)) is not None:
             board(trainer).add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")
 
 

@@ -26,10 +26,8 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
     try:
-        content = events.PluginTagToContent("hparams").get(SESSION_START)
-    except KeyError:  # no record of the HParams plugin at all
-        return None
-    if content is None:
+        content = events.PluginTagToContent("hparams")[SESSION_START]
+    except KeyError:  # no HParams session, or no record of the plugin at all
         return None
     start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
     values = {name: getattr(value, kind) if (kind := value.WhichOneof("kind")) in VALUE_KINDS else None
