@@ -211,23 +211,16 @@ def _option_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str
     """The option an error is about (its path, annotation, and the names beside it): pydantic's location
     also names the union member it tried, which is not an option."""
     path: list[str] = []
-    annotation: Any = None
+    annotation: Any = model
     names = list(model.model_fields)
     for part in loc:
-        if isinstance(part, int):
-            break  # an item of a list of values: the option is the list
-        if not path:
-            if part not in model.model_fields:
-                break
-            inner = model.model_fields[part].rebuild_annotation()
-        else:
-            inner = _step(annotation, part)
-            if inner is None:
-                break
-            names = _names(annotation)
+        inner = None if isinstance(part, int) else _step(annotation, part)  # a list's item: the list
+        if inner is None:
+            break
+        names = _names(annotation)
         path.append(str(part))
         annotation = inner
-    return path, annotation, names
+    return path, annotation if path else None, names
 
 
 def _problem(error: dict[str, Any], annotation: Any, names: list[str], prefix: str) -> str:
