@@ -227,10 +227,8 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     ax.scatter(range(len(rows)), [r.paper for r in rows], marker="_", s=300, color="black", zorder=3,
                label="paper")
     ax.set_xticks(range(len(rows)), [" / ".join(r.labels) for r in rows], rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("frame-level micro AUC (%)")
     low = min([m for m in means if m > 0] + [r.paper for r in rows])
-    ax.set_ylim(max(0.0, low - 10), 100)
-    ax.set_title(title)
+    ax.set(ylabel="frame-level micro AUC (%)", ylim=(max(0.0, low - 10), 100), title=title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
