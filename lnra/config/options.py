@@ -55,11 +55,6 @@ def _docstring_help(obj: Any) -> dict[str, str]:
     return {name: " ".join(text.split()).split(". ")[0].rstrip(".") for name, text in found}
 
 
-def _field_help(annotation: Any) -> str:
-    return next((m.description for m in getattr(annotation, "__metadata__", ()) if isinstance(m, FieldInfo)
-                 and m.description), "")
-
-
 @functools.cache
 def options_of(target: Callable[..., Any]) -> dict[str, Option]:
     """Every option of a function, or of a class: its constructor's keyword parameters, then those of the
@@ -76,7 +71,8 @@ def options_of(target: Callable[..., Any]) -> dict[str, Option]:
         for p in params:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in found:
                 annotation = hints.get(p.name, Any)
-                text = _field_help(annotation) or docs.get(p.name, "")
+                text = next((m.description for m in getattr(annotation, "__metadata__", ())
+                             if isinstance(m, FieldInfo) and m.description), docs.get(p.name, ""))
                 found[p.name] = Option(p.name, annotation, p.default, text, owner.__module__)
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
