@@ -23,8 +23,7 @@ VALUE_KINDS = ("number_value", "string_value", "bool_value")  # what log_hyperpa
 
 def read_run(run_dir: Path) -> dict[str, Any] | None:
     """The HParams values and last metric values of one event-file folder, or None if it has none."""
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    events.Reload()
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0}).Reload()
     try:
         content = events.PluginTagToContent("hparams")[SESSION_START]
     except KeyError:  # no HParams session, or no record of the plugin at all
