@@ -57,8 +57,7 @@ class EpochWeights(Callback):
         enabled: Annotated[bool, Field(description="keep every epoch's weights")] = False,
         folder: Annotated[str | None, Field(description="null: <run dir>/checkpoints")] = None,
     ) -> None:
-        self.enabled = enabled
-        self.folder = Path(folder) if folder is not None else None
+        self.enabled, self.folder = enabled, Path(folder) if folder is not None else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.folder is None:

@@ -40,7 +40,6 @@ class LocalisationMetrics(pl.Callback):
         min_fraction: Annotated[Probability, Field(description="UCSD criterion: share of a frame's anomalous "
                                                    "pixels that must be flagged")] = UCSD_MIN_FRACTION,
     ) -> None:
-        super().__init__()
         self.validation = validation
         self.sigma, self.bins, self.min_fraction = float(sigma), int(bins), float(min_fraction)
         self.seconds = 0.0  # time spent in the metrics during the last evaluation
@@ -101,7 +100,6 @@ class ResultVisualiser(pl.Callback):
         localisation: Annotated[bool, Field(description="a 4th panel: the error heat map over the frame and "
                                             "the ground-truth outline (needs pixel masks)")] = False,
     ) -> None:
-        super().__init__()
         self.run_dir = Path(run_dir)
         self.images, self.video, self.timelines = images, video, timelines
         self.localisation, self.fps, self.min_panel = localisation, fps, min_panel
