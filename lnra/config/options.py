@@ -259,12 +259,8 @@ def effective_options(node: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def show(value: Any) -> str:
     """A value as the user types it on the command line."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if value == "":
-        return "''"
+    if isinstance(value, bool) or value is None or value == "":
+        return {True: "true", False: "false", None: "null", "": "''"}[value]
     if isinstance(value, list | tuple):
         return "[" + ",".join(show(v) for v in value) + "]"
     if isinstance(value, dict):
