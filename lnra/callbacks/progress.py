@@ -23,8 +23,7 @@ RUN_LOG_ONLY = {"file_only": True}  # the console filter (lnra.run.console) keep
 
 
 def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(int(round(seconds)), 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
