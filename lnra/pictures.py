@@ -1,16 +1,14 @@
-"""Pictures of what the model does: result images, anomaly timelines and demo videos.
-
-All is drawn with array operations but the score curve, which matplotlib draws once per video (the demo
-video's frame marker is a column painted into a copy of it). A video's frames are spooled to a raw file,
-so memory does not grow with its length; files appear under their final name only once complete."""
+"""Pictures of what the model does: result images, anomaly timelines and demo videos, drawn with array
+operations but the score curve (matplotlib, once per video); a video's frames are spooled to disk."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import matplotlib
 import numpy as np
@@ -20,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 from pydantic import AfterValidator, Field
+from scipy.ndimage import binary_erosion
 
 from lnra.config.options import checked
 from lnra.config.types import Positive
@@ -73,23 +72,20 @@ class ErrorColours:
 
 def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours,
                        mask: np.ndarray | None = None) -> np.ndarray:
-    """The frame in grey under the error heat map — opaque where the error reaches ``error_max``,
-    transparent where there is none — with the outline of the ground truth ``mask`` (any resolution),
-    (H, W, 3) uint8."""
+    """The grey frame under the error heat map (as opaque as the error is high), with the outline of the
+    ground truth ``mask`` (any resolution), (H, W, 3) uint8."""
     level = colours.level(frame, recon)
     alpha = (level.astype(np.float32) / 255.0)[..., None]
     out = (grey(frame).astype(np.float32) * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)
     if mask is not None:  # nearest-neighbour resize (pixel centres), then the pixels touching one outside
         rows, cols = (((np.arange(n) + 0.5) * m / n).astype(int)
                       for n, m in zip(frame.shape, mask.shape, strict=True))
-        mask = np.pad(mask[rows[:, None], cols[None, :]], 1, constant_values=False)
-        inner = mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
-        out[mask[1:-1, 1:-1] & ~inner] = OUTLINE_RGB
+        mask = mask[rows[:, None], cols[None, :]]
+        out[mask & ~binary_erosion(mask)] = OUTLINE_RGB
     return out
 
 
 def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement by a whole factor."""
     return image.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else image
 
 
@@ -99,8 +95,7 @@ def enlarge_factor(height: int, min_panel: int) -> int:
 
 def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1,
               localise: bool = False, mask: np.ndarray | None = None) -> np.ndarray:
-    """Input | reconstruction | error map (| the localisation panel, with ``mask``'s outline) side by side,
-    (H·f, n·W·f, 3) uint8."""
+    """Input | reconstruction | error map (| localisation, with ``mask``'s outline), (H·f, n·W·f, 3) uint8."""
     extra = [localisation_panel(frame, recon, colours, mask)] if localise else []
     return enlarge(np.concatenate([grey(frame), grey(recon), colours(frame, recon), *extra], axis=1), factor)
 
@@ -112,9 +107,8 @@ def grey(frame: np.ndarray) -> np.ndarray:
 
 def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], titles: Sequence[str],
                   min_panel: int = 96, label_width: int = 150) -> np.ndarray:
-    """Equal-size RGB rows of ``len(titles)`` panels each, enlarged to at least ``min_panel`` pixels, under
-    the column titles with a text label left of each row: one (H, W, 3) uint8 image that TensorBoard shows
-    at full size."""
+    """Equal-size RGB rows of ``len(titles)`` panels, enlarged to at least ``min_panel`` pixels, under the
+    column titles and each labelled on its left: one image that TensorBoard shows at full size."""
     height, width = rows[0].shape[:2]
     factor = enlarge_factor(height, min_panel)
     step, panel_w = height * factor + GRID_GAP_PX, width * factor // len(titles)
@@ -171,12 +165,10 @@ def _timeline_axes(fig: Figure, rect: tuple[float, float, float, float], timelin
     ax.plot(timeline.frames, timeline.scores, color="tab:blue", lw=1.2, label=timeline.ylabel)
     if timeline.threshold is not None:
         ax.axhline(timeline.threshold, color="tab:orange", ls="--", lw=1, label="threshold")
-    ax.set_xlim(-0.5, timeline.length - 0.5)
     lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
     pad = 0.05 * (hi - lo or 1.0)
-    ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel("frame")
-    ax.set_ylabel(timeline.ylabel)
+    ax.set(xlim=(-0.5, timeline.length - 0.5), ylim=(lo - pad, hi + pad), xlabel="frame",
+           ylabel=timeline.ylabel)
     ax.legend(loc="best", fontsize=7, framealpha=0.8)
     ax.grid(alpha=0.3)
     ax.set_title(timeline.name, fontsize=9)
@@ -205,8 +197,7 @@ def save_timeline_png(timeline: Timeline, path: Path) -> Figure:
 
 
 class DemoLayout:
-    """A demo video frame: panel titles, the panels, and the video's score curve below, drawn once by
-    matplotlib; each frame pastes its panels into a copy and paints the marker column of its index."""
+    """A demo video's frame: titles, panels and the score curve below, drawn once; a frame paints a marker."""
 
     def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100,
                  titles: tuple[str, ...] = PANEL_TITLES) -> None:
@@ -238,24 +229,24 @@ class DemoLayout:
 def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
                      min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
-    """Encode an MP4 (imageio's bundled ffmpeg) from (frame index, input, reconstruction) uint8 triples;
-    with ``masks`` (frame index → ground-truth mask or None) a fourth panel shows the localisation."""
-    import imageio.v2 as imageio
-
+    """An MP4 of (frame index, input, reconstruction) triples; ``masks`` (index → mask) adds localisation."""
     factor = enlarge_factor(panel_hw[0], min_panel)
     titles = (*PANEL_TITLES, "localisation") if masks is not None else PANEL_TITLES
     layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
-    with atomic_path(path) as tmp:
-        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=7,
-                                    macro_block_size=MACRO_BLOCK, ffmpeg_log_level="error")
-        try:
-            for index, frame, recon in frames:
-                mask = None if masks is None else masks(index)
-                row = panel_row(frame, recon, colours, factor, localise=masks is not None, mask=mask)
-                writer.append_data(layout.frame(index, row))
-        finally:
-            writer.close()
+    with atomic_path(path) as tmp, closing(video_writer(tmp, fps, 7, MACRO_BLOCK)) as writer:
+        for index, frame, recon in frames:
+            mask = None if masks is None else masks(index)
+            row = panel_row(frame, recon, colours, factor, localise=masks is not None, mask=mask)
+            writer.append_data(layout.frame(index, row))
     return path
+
+
+def video_writer(path: Path, fps: float, quality: int, macro_block: int) -> Any:
+    """An H.264 MP4 writer (imageio's bundled ffmpeg)."""
+    import imageio.v2 as imageio
+
+    return imageio.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=quality,
+                              macro_block_size=macro_block, ffmpeg_log_level="error")
 
 
 class PanelSpool:

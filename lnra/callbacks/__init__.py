@@ -1,6 +1,5 @@
-"""Every Lightning callback: side outputs of a run that watch the batch path without changing it. Here, the
-run's TensorBoard for those that draw into it, and the HParams table's columns (read back by
-:mod:`lnra.tools.hparams_table`)."""
+"""Every Lightning callback: side outputs of a run, watching the batch path without changing it. Here, the
+run's TensorBoard and the HParams table's columns (read back by :mod:`lnra.tools.hparams_table`)."""
 
 from __future__ import annotations
 
@@ -34,8 +33,7 @@ def board(trainer: pl.Trainer) -> SummaryWriter | None:
 
 
 def centre_frames(outputs: Any, batch: EvalBatch) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """An evaluation batch's scored (centre) frames and the reconstruction its step returned for them, each
-    (B, 1, H, W), or None when the step returned none."""
+    """An evaluation batch's centre frames and the step's reconstruction of them (B, 1, H, W), or None."""
     if not outputs or "recon_centre" not in outputs:
         return None
     return batch.clip[:, :, batch.videos.clip_len // 2], outputs["recon_centre"]

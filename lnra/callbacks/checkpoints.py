@@ -20,9 +20,8 @@ from lnra.diskio import atomic_torch_save
 
 
 class LastEveryValidation(ModelCheckpoint):
-    """``ModelCheckpoint`` whose ``last.ckpt`` is written after every validation, not only when the AUC
-    improved (a run killed after epochs that did not improve would train them again). Lightning's own state
-    key: checkpoints of a plain ``ModelCheckpoint`` resume with their best-AUC tracking."""
+    """``ModelCheckpoint`` writing ``last.ckpt`` after every validation, not only when the AUC improved (a
+    killed run would train those epochs again); its state key is a plain ``ModelCheckpoint``'s."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.dirpath is None:  # <run dir>/checkpoints, not under the logger's folder (Lightning's default)
@@ -40,7 +39,7 @@ class LastEveryValidation(ModelCheckpoint):
             self._save_last_if_skipped(trainer)
 
     def _save_last_if_skipped(self, trainer: pl.Trainer) -> None:
-        """Write ``last.ckpt`` unless Lightning saved at this step (it then wrote ``last.ckpt`` too)."""
+        """Write ``last.ckpt`` unless Lightning saved (and so wrote it) at this step."""
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
@@ -50,16 +49,15 @@ class LastEveryValidation(ModelCheckpoint):
 
 @checked
 class EpochWeights(Callback):
-    """``checkpoints/epoch_NNN.ckpt``, weights only, after every training epoch (and its validation), so that
-    any epoch can be re-scored (``task=test ckpt_path=...``): the paper's authors kept one per epoch."""
+    """``checkpoints/epoch_NNN.ckpt``, weights only, after every epoch, so that any epoch can be re-scored
+    (``task=test ckpt_path=...``) as the paper's authors could."""
 
     def __init__(
         self,
         enabled: Annotated[bool, Field(description="keep every epoch's weights")] = False,
         folder: Annotated[str | None, Field(description="null: <run dir>/checkpoints")] = None,
     ) -> None:
-        self.enabled = enabled
-        self.folder = Path(folder) if folder is not None else None
+        self.enabled, self.folder = enabled, Path(folder) if folder is not None else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.folder is None:
@@ -77,12 +75,11 @@ class EpochWeights(Callback):
 
 
 class RngState(Callback):
-    """Puts the generator states into every checkpoint and restores them on resume (Lightning does not,
-    before the resumed epoch draws anything), so a resumed run draws what an uninterrupted one would."""
+    """The generator states in every checkpoint, restored on resume (Lightning does not): a resumed run draws
+    what an uninterrupted one would."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Python, NumPy and torch (CPU and CUDA) generator states, in types ``torch.load(weights_only=True)``
-        reads back (the NumPy key array becomes a list)."""
+        """Python, NumPy and torch generator states, as ``torch.load(weights_only=True)`` reads them back."""
         kind, keys, pos, has_gauss, gauss = np.random.get_state()
         state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state(),
                                  "numpy": (kind, keys.tolist(), pos, has_gauss, gauss)}
@@ -101,8 +98,7 @@ class RngState(Callback):
 
 @contextmanager
 def isolated_rng(seed: int) -> Iterator[None]:
-    """Seeded draws that leave every global generator as it was, so that drawing a picture during training
-    does not change the run."""
+    """Seeded draws leaving every global generator as it was: pictures drawn in training change nothing."""
     state = RngState().state_dict()
     random.seed(seed)
     np.random.seed(seed)

@@ -1,6 +1,5 @@
-"""Every validation's ``val/*`` values as the run logged them, for ``results.json`` and ``summary.md``, read
-once the epoch's logging is closed, so that no callback writes into another's record whatever their order.
-The history travels in every checkpoint."""
+"""Every validation's ``val/*`` values as the run logged them (for ``results.json`` and ``summary.md``),
+read once the epoch's logging is closed; the history travels in every checkpoint."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ class History(Callback):
         self.epochs: list[dict[str, float]] = []
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Runs before the checkpoint callbacks (Lightning runs those last), so each checkpoint holds its
-        own epoch's entry."""
+        """Before the checkpoint callbacks (Lightning runs them last): each checkpoint has its epoch."""
         if trainer.sanity_checking or "val/auc_micro" not in trainer.callback_metrics:
             return
         entry = {"epoch": trainer.current_epoch}

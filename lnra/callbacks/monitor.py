@@ -1,6 +1,5 @@
-"""TensorBoard views of a training run (docs/guide.md, What a run leaves), so that someone watching a sweep
-sees without opening files whether the model learns *not to reconstruct* and which cell is ahead. Each view
-is one ``callbacks`` entry reusing what validation computed; nothing is scored twice."""
+"""TensorBoard views of a training run (docs/guide.md, What a run leaves): whether the model learns *not to
+reconstruct* and which cell is ahead, from what validation computed (nothing is scored twice)."""
 
 from __future__ import annotations
 
@@ -13,24 +12,14 @@ import pytorch_lightning as pl
 import torch
 from pydantic import Field
 
+from lnra import pictures
 from lnra.callbacks import METRICS, board, centre_frames, tensorboard
 from lnra.callbacks.preview import PreviewBatch, render_grid
 from lnra.config.options import checked
 from lnra.config.types import Count, NonNegative, Seed
 from lnra.loading.batches import EvalBatch, window_key
 from lnra.method.scoring import centre_index, scored_labels
-from lnra.pictures import (
-    Colormap,
-    ErrorColours,
-    ErrorMax,
-    figure_to_array,
-    grey,
-    labelled_grid,
-    panel_row,
-    timeline_figure,
-    to_uint8,
-    video_timelines,
-)
+from lnra.pictures import Colormap, ErrorColours, ErrorMax, grey, labelled_grid, panel_row, to_uint8
 
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
 
@@ -53,15 +42,13 @@ class HealthMonitor(pl.Callback):
 
 
 class HParamsLogger(pl.Callback):
-    """One row per run in TensorBoard's HParams table, so a sweep shows as one sortable table; the metrics
-    (``METRICS``) are logged after every validation, so the table of a running sweep is always current."""
+    """A run's row of TensorBoard's HParams table (a sweep: one sortable table), updated per validation."""
 
     def __init__(self, hparams: dict[str, Any]) -> None:
         self.hparams = hparams
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        logger = tensorboard(trainer)
-        if logger is not None:
+        if (logger := tensorboard(trainer)) is not None:
             values = {**self.hparams, "precision": str(trainer.precision), "epochs": int(trainer.max_epochs)}
             logger.log_hyperparams(values, metrics=dict.fromkeys(METRICS, 0.0))
 
@@ -74,8 +61,7 @@ class HParamsLogger(pl.Callback):
 
 @checked
 class ScoreMonitor(pl.Callback):
-    """Per epoch, score timelines of test videos spread over the list and histograms of normal vs anomalous
-    frames' scores, from the module's ``evaluation`` (the AUC's numbers)."""
+    """Per epoch, score timelines of test videos and histograms of normal vs anomalous frames' scores."""
 
     def __init__(self, timelines: Annotated[NonNegative, Field(description="score timelines of at most this "
                                                               "many test videos")] = 16,
@@ -92,17 +78,16 @@ class ScoreMonitor(pl.Callback):
             values = evaluation.anomaly_score[evaluation.labels == label]
             if self.histograms and values.size:
                 writer.add_histogram(f"val_scores/{name}", values, step)
-        timelines = [timeline for _, timeline in video_timelines(evaluation)]
+        timelines = [timeline for _, timeline in pictures.video_timelines(evaluation)]
         for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
             titled = dataclasses.replace(timeline, name=f"{timeline.name} (epoch {step})")
-            image = figure_to_array(timeline_figure(titled, width_px=640, height_px=200))
+            image = pictures.figure_to_array(pictures.timeline_figure(titled, width_px=640, height_px=200))
             writer.add_image(f"val_timeline/{timeline.name}", image, step, dataformats="HWC")
 
 
 def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,
                    seed: int) -> PreviewBatch | None:
-    """The preview's clips, when there is a TensorBoard to show them and they show a pseudo anomaly (a
-    baseline's are all normal: nothing worth a picture)."""
+    """The preview's clips, if a TensorBoard shows them and any is pseudo-anomalous (a baseline's are not)."""
     batch = preview(clips, seed) if clips and board(trainer) is not None else None
     return batch if batch is not None and any(name != "normal" for name in batch[2]) else None
 
@@ -117,27 +102,13 @@ class PreviewLogger(pl.Callback):
         self.preview, self.seed, self.clips = preview, seed, clips
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        batch = _preview_clips(trainer, self.preview, self.clips, self.seed)
-        if batch is not None:
+        if (batch := _preview_clips(trainer, self.preview, self.clips, self.seed)) is not None:
             board(trainer).add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")
-
-
-@torch.no_grad()
-def reconstruct(module: pl.LightningModule, clips: torch.Tensor) -> torch.Tensor:
-    """The module's reconstruction of ``clips`` in eval mode (BatchNorm uses, and does not update, its
-    running statistics), leaving its train/eval mode as it was."""
-    was_training = module.training
-    module.eval()
-    try:
-        return module(clips.to(module.device)).float().cpu()
-    finally:
-        module.train(was_training)
 
 
 @checked
 class PseudoClipImages(pl.Callback):
-    """``images/pseudo_clips`` per epoch: the method's promise made visible (the reconstruction of
-    ``pseudo/preview``'s clips follows the normal target, not the patch or the skipped frames)."""
+    """``images/pseudo_clips`` per epoch: reconstructions follow the normal target (the method's promise)."""
 
     def __init__(self, preview: Callable[..., PreviewBatch],
                  clips: Annotated[NonNegative, Field(description="fixed pseudo-anomalous clips shown")] = 4,
@@ -155,32 +126,34 @@ class PseudoClipImages(pl.Callback):
         if writer is None or self._batch is None:
             return
         inputs, target, names = self._batch
-        c = centre_index(inputs.shape[2])
-        x, y, r = (to_uint8(t[:, 0, c]) for t in (inputs, target, reconstruct(pl_module, inputs)))
+        c, was_training = centre_index(inputs.shape[2]), pl_module.training
+        pl_module.eval()  # BatchNorm uses, and does not update, its running statistics
+        try:
+            with torch.no_grad():
+                recon = pl_module(inputs.to(pl_module.device)).float().cpu()
+        finally:
+            pl_module.train(was_training)
+        x, y, r = (to_uint8(t[:, 0, c]) for t in (inputs, target, recon))
         rows = [np.concatenate([grey(a), grey(b), grey(d), self.colours(a, d)], axis=1)
                 for a, b, d in zip(x, y, r, strict=True)]
         labels = [f"clip {i + 1}\n{name}\ncentre frame {c}" for i, name in enumerate(names)]
-        titles = ("input", "target", "reconstruction", "error vs input")
-        writer.add_image("images/pseudo_clips", labelled_grid(rows, labels, titles), trainer.current_epoch,
-                         dataformats="HWC")
+        image = labelled_grid(rows, labels, ("input", "target", "reconstruction", "error vs input"))
+        writer.add_image("images/pseudo_clips", image, trainer.current_epoch, dataformats="HWC")
 
 
 def _spread(items: Sequence, k: int) -> list:
     """At most ``k`` of ``items``, evenly spaced over the list."""
-    if len(items) <= k:
-        return list(items)
-    return [items[i] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
+    at = range(len(items)) if len(items) <= k else np.linspace(0, len(items) - 1, k).round().astype(int)
+    return [items[i] for i in at]
 
 
 def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> list[tuple[int, int, int]]:
     """``count`` test windows as (video, window, label), ``count // 2`` anomalous, from as many videos spread
-    over the test set as there are (the middle of a video's frames of the class first). Window ``w`` scores
-    frame ``w + clip_len // 2``."""
+    over the test set as there are (the middle of a video's frames of the class first)."""
     picks: list[tuple[int, int, int]] = []
     for want, n in ((1, count // 2), (0, count - count // 2)):
-        per_video = [(v, np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want))
-                     for v, lab in enumerate(labels)]
-        per_video = [(v, idx) for v, idx in per_video if idx.size]
+        per_video = [(v, idx) for v, lab in enumerate(labels)
+                     if (idx := np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want)).size]
         used = {v for v, _, _ in picks}
         fresh = [e for e in per_video if e[0] not in used]
         taken = [e for e in per_video if e[0] in used]
@@ -201,7 +174,7 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
 @checked
 class FixedWindowImages(pl.Callback):
     """``images/test_windows`` per epoch: fixed test windows, so TensorBoard's step slider shows the error
-    concentrating on the same frames; matched in the validation pass without a host sync (one-hot)."""
+    concentrating on the same frames (matched in the validation pass without a host sync)."""
 
     def __init__(self, count: Annotated[NonNegative, Field(description="fixed test windows shown (half "
                                                            "anomalous)")] = 6,
@@ -235,8 +208,7 @@ class FixedWindowImages(pl.Callback):
         self._hits += match.sum(1)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Every rank holds the windows it scored; the sum over ranks (a distributed sampler may score
-        one twice, hence the division) gives rank 0 all of them."""
+        """The sum over ranks gives rank 0 every window (a distributed sampler may score one twice)."""
         self._frames = None
         if self._sum is None:
             return

@@ -1,6 +1,5 @@
-"""See a pseudo-anomaly variant: a few training clips as the model receives them, each forced to one of the
-variant's enabled kinds in turn, so that a variant with p = 0.2 still shows its anomalies (``task=preview``,
-and :class:`lnra.callbacks.monitor.PreviewLogger`)."""
+"""See a pseudo-anomaly variant (``task=preview``, ``PreviewLogger``): a few training clips as the model
+receives them, each forced to one of the enabled kinds in turn, so that p = 0.2 still shows anomalies."""
 
 from __future__ import annotations
 
@@ -19,9 +18,8 @@ PreviewBatch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 
 def preview_batch(datamodule: VideoDataModule, clips: int = 4, seed: int = 0) -> PreviewBatch:
-    """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind name of each of ``clips`` training clips,
-    made by the DataModule's own loading and conversion with the kinds forced (frames gathered on the
-    host, whatever the cache's place: a few clips do not justify uploading it)."""
+    """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind of ``clips`` training clips, made by the
+    DataModule's own loading with the kinds forced (frames gathered on the host: a few clips)."""
     dataset = datamodule.train_clips(gather=True)
     enabled = datamodule.pseudo.enabled_kinds or [KIND_NORMAL]  # all normal for the baseline
     codes = [enabled[i % len(enabled)] for i in range(clips)]

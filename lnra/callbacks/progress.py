@@ -1,6 +1,5 @@
-"""What a run says while it runs: the model in one line, progress lines where a progress bar would flood a
-log file with carriage returns, one line per validation, and the run's one clock: each phase is timed
-between hooks (one device sync at each end, never per batch) and logged as ``throughput/*``."""
+"""What a run says while it runs: the model, progress lines (a bar would flood a log file), a line per
+validation, and the run's one clock as ``throughput/*`` (a device sync per phase, never per batch)."""
 
 from __future__ import annotations
 
@@ -24,13 +23,12 @@ RUN_LOG_ONLY = {"file_only": True}  # the console filter (lnra.run.console) keep
 
 
 def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(int(round(seconds)), 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def clips_in(batch: Any) -> int:
-    """Samples in a batch (a dataclass, dict, sequence or tensor): the first dimension of its first tensor."""
+    """Samples in a batch (a dataclass, dict, sequence or tensor): its first tensor's first dimension."""
     if dataclasses.is_dataclass(batch):
         values = [getattr(batch, f.name) for f in dataclasses.fields(batch)]
     elif isinstance(batch, dict):
@@ -60,8 +58,7 @@ class _Phase:
         self.samples, self.seconds, self.started = 0, None, now
 
     def count(self, samples: int) -> None:
-        """Samples of a finished batch, none once the phase stopped (training after a mid-epoch validation
-        is outside the clock, so outside the count)."""
+        """A finished batch's samples, none once stopped (as training after a mid-epoch validation)."""
         if self.seconds is None:
             self.samples += samples
 
@@ -77,7 +74,6 @@ class _Phase:
         return self.samples / self.seconds if self.seconds else math.nan
 
     def running_rate(self, now: float) -> float:
-        """This epoch's samples per second so far, for progress lines."""
         return self.samples / (now - self.started) if now > self.started else math.nan
 
     @property
@@ -92,8 +88,7 @@ def _evaluation(trainer: pl.Trainer) -> str | None:
 
 @checked
 class ProgressLines(Callback):
-    """A step line every ``every_n_steps`` steps (default: a tenth of the epoch) or every ``every_s`` seconds
-    when no progress bar is shown, a line per validation always, and the ``throughput/*`` speeds."""
+    """Step lines (without a progress bar), a line per validation, and the ``throughput/*`` speeds."""
 
     def __init__(
         self,
@@ -135,8 +130,7 @@ class ProgressLines(Callback):
                  float(loss) if loss is not None else math.nan, eta)
 
     def _eta(self, trainer: pl.Trainer, per_step: float, total: int, step: int) -> str:
-        """Time left in this epoch, and in the run (later epochs timed like this one, each with a
-        validation as long as the last one)."""
+        """Time left in the epoch and the run (later epochs as long as this one and the last validation)."""
         epoch_left = per_step * (total - step)
         later = (trainer.max_epochs or 0) - trainer.current_epoch - 1
         if later < 0:
@@ -145,9 +139,8 @@ class ProgressLines(Callback):
         return f"epoch {duration(epoch_left)}, run {duration(run_left)}"
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        train = self.phases["train"]
-        train.stop(_now(pl_module))
-        pl_module.log("throughput/train_clips_per_s", train.rate, sync_dist=False)
+        self.phases["train"].stop(_now(pl_module))
+        pl_module.log("throughput/train_clips_per_s", self.phases["train"].rate, sync_dist=False)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         train = self.phases["train"]
@@ -194,8 +187,7 @@ class ProgressLines(Callback):
         metrics = trainer.callback_metrics
         if trainer.sanity_checking or "val/auc_micro" not in metrics or not trainer.is_global_zero:
             return
-        train, val = self.phases["train"], self.phases["val"]
-        self._val_seconds = val.seconds or 0.0
+        train, self._val_seconds = self.phases["train"], self.phases["val"].seconds or 0.0
         log.info("epoch %d/%d  val AUC %.2f%%  (best %.2f%%)  epoch %s, validation %s, %.1f clips/s",
                  trainer.current_epoch + 1, trainer.max_epochs, 100 * float(metrics["val/auc_micro"]),
                  100 * float(metrics.get("val/auc_best", metrics["val/auc_micro"])),
@@ -203,8 +195,7 @@ class ProgressLines(Callback):
 
 
 class ModelLine(Callback):
-    """The model in one line (class, parameters, size) when fitting starts, instead of Lightning's table
-    (whose FLOPs column reads 0 here, and whose size estimate warns under bf16)."""
+    """The model in one line when fitting starts: Lightning's table reads 0 FLOPs and warns under bf16."""
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:

@@ -1,6 +1,5 @@
-"""The side outputs of the pass that gives the result (the test, or the last validation that ``task=train``
-takes as its result), from the evaluation steps' ``recon_centre`` and the batches' pixel masks: localisation
-metrics (docs/guide.md, Localisation) and result pictures (Looking at results)."""
+"""The side outputs of the pass that gives the result (the test, or ``task=train``'s last validation):
+localisation metrics (docs/guide.md, Localisation) and result pictures (Looking at results)."""
 
 from __future__ import annotations
 
@@ -16,31 +15,21 @@ import torch
 from PIL import Image
 from pydantic import Field
 
+from lnra import pictures
 from lnra.callbacks import board, centre_frames
 from lnra.config.options import checked
 from lnra.config.types import Count, Probability
 from lnra.loading.batches import EvalBatch
 from lnra.method.module import closing_pass
 from lnra.method.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
-from lnra.pictures import (
-    Colormap,
-    ErrorColours,
-    ErrorMax,
-    PanelSpool,
-    panel_row,
-    save_timeline_png,
-    to_uint8,
-    video_timelines,
-    write_demo_video,
-)
+from lnra.pictures import Colormap, ErrorColours, ErrorMax, PanelSpool, panel_row, to_uint8
 
 log = logging.getLogger(__name__)
 
 
 @checked
 class LocalisationMetrics(pl.Callback):
-    """Pixel AUROC and the UCSD pixel-level AUC/EER (:class:`~lnra.method.pixel_metrics.PixelLocalisation`),
-    logged as ``test/pixel_*`` or ``val/pixel_*``; datasets without pixel masks have none."""
+    """Pixel AUROC and the UCSD pixel-level AUC/EER, logged as ``test/pixel_*`` or ``val/pixel_*``."""
 
     def __init__(
         self,
@@ -51,15 +40,13 @@ class LocalisationMetrics(pl.Callback):
         min_fraction: Annotated[Probability, Field(description="UCSD criterion: share of a frame's anomalous "
                                                    "pixels that must be flagged")] = UCSD_MIN_FRACTION,
     ) -> None:
-        super().__init__()
         self.validation = validation
         self.sigma, self.bins, self.min_fraction = float(sigma), int(bins), float(min_fraction)
         self.seconds = 0.0  # time spent in the metrics during the last evaluation
         self._metric: PixelLocalisation | None = None
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.seconds = 0.0
-        self._metric = None
+        self.seconds, self._metric = 0.0, None
         if closing_pass(trainer) or (self.validation and not trainer.sanity_checking):
             self._metric = PixelLocalisation(self.bins, self.min_fraction).to(pl_module.device)
 
@@ -94,8 +81,7 @@ class LocalisationMetrics(pl.Callback):
 
 @checked
 class ResultVisualiser(pl.Callback):
-    """Writes result images (per batch), anomaly timelines and demo videos (from the module's evaluation)
-    of the result's pass into ``run_dir``."""
+    """Writes the result's pass's images (per batch), anomaly timelines and demo videos into ``run_dir``."""
 
     def __init__(
         self,
@@ -114,7 +100,6 @@ class ResultVisualiser(pl.Callback):
         localisation: Annotated[bool, Field(description="a 4th panel: the error heat map over the frame and "
                                             "the ground-truth outline (needs pixel masks)")] = False,
     ) -> None:
-        super().__init__()
         self.run_dir = Path(run_dir)
         self.images, self.video, self.timelines = images, video, timelines
         self.localisation, self.fps, self.min_panel = localisation, fps, min_panel
@@ -136,9 +121,8 @@ class ResultVisualiser(pl.Callback):
         if not (self.images or self.video) or not closing_pass(trainer) or centre is None:
             return
         frames, recons = (to_uint8(f[:, 0]) for f in centre)
-        masks = [None] * len(frames)
-        if self.localisation and batch.mask is not None:
-            masks = batch.mask.cpu().numpy()
+        localised = self.localisation and batch.mask is not None
+        masks = batch.mask.cpu().numpy() if localised else [None] * len(frames)
         names = batch.videos.names
         for frame, recon, mask, video, index in zip(frames, recons, masks, batch.video.tolist(),
                                                      batch.frame.tolist(), strict=True):
@@ -165,18 +149,18 @@ class ResultVisualiser(pl.Callback):
             return
         writer = board(trainer)  # rank 0 and no sanity check, as here
         try:
-            for v, timeline in video_timelines(evaluation):
+            for v, timeline in pictures.video_timelines(evaluation):
                 name = timeline.name
                 if self.timelines:
                     (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
-                    fig = save_timeline_png(timeline, self.run_dir / "timelines" / f"{name}.png")
+                    fig = pictures.save_timeline_png(timeline, self.run_dir / "timelines" / f"{name}.png")
                     if writer is not None:
                         writer.add_figure(f"timeline/{name}", fig, trainer.global_step, close=False)
                 if self.video and v in self._spools:
                     spool = self._spools[v]
                     masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None
-                    write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
-                                     spool.shape[1:], self.colours, self.fps, self.min_panel, masks)
+                    pictures.write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
+                                              spool.shape[1:], self.colours, self.fps, self.min_panel, masks)
                     spool.discard()
         finally:
             self._discard_spools()

@@ -1,3 +1,2 @@
-"""Options, declared once: the signatures of the classes the config builds (:mod:`lnra.config.options`),
-checked all at once before a run (:mod:`lnra.config.check`), and listed for ``--help`` and
-``docs/options.md`` (:mod:`lnra.config.reference`). Free of torch, so ``--help`` answers at once."""
+"""Options, declared once in the signatures of the classes the config builds, checked all at once before a
+run and listed for ``--help`` and ``docs/options.md``; free of torch, so ``--help`` answers at once."""

@@ -1,34 +1,16 @@
-"""One check of a composed config, before anything is built: every mistake at once, one line each.
-
-Each ``_target_`` entry is checked against its class's signature, the keys no class has against the run's
-settings model, then the relations between options. An interpolation is checked where it is set, not where
-it is read.
-"""
+"""One check of a composed config, before anything is built: every mistake at once, one line each. An
+interpolation is checked where it is set, not where it is read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel
 
-from lnra.config.options import HYDRA_KEYS, import_target, refusals, show, value_at
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """One invalid option: the key, the value given and what is allowed."""
-
-    key: str
-    value: Any
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.key}={show(self.value)}: {self.problem}"
-
+from lnra.config.options import HYDRA_KEYS, Mistake, import_target, refusals
 
 Relation = Callable[[DictConfig], Iterator[Mistake]]
 
@@ -42,9 +24,14 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if is_node else value
 
 
+def _items(key: Any, value: Any) -> list[tuple[str, Any]]:
+    """(key, value) of a config value, or of each item of a list."""
+    is_list = isinstance(value, ListConfig)
+    return [(f"{key}.{i}", v) for i, v in enumerate(value)] if is_list else [(key, value)]
+
+
 def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake], list[tuple[str, Any]]]:
-    """A node's own values (interpolations and nested entries left out), the keys that do not resolve, and
-    the nested entries (key, node) to check on their own."""
+    """A node's own values, the keys that do not resolve, and the nested entries (key, node)."""
     values, broken, nested = {}, [], []
     for key in node:
         if key in HYDRA_KEYS or OmegaConf.is_interpolation(node, key):
@@ -56,18 +43,11 @@ def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake
             raw = OmegaConf.to_container(node, resolve=False).get(key)
             broken.append(Mistake(f"{prefix}{key}", raw, f"cannot be resolved ({str(err).splitlines()[0]})"))
             continue
-        entries = [(f"{key}.{i}", v) for i, v in enumerate(value) if is_entry(v)] \
-            if isinstance(value, ListConfig) else [(key, value)] if is_entry(value) else []
+        entries = [(k, v) for k, v in _items(key, value) if is_entry(v)]
         nested += entries
         if not entries:
             values[key] = plain
     return values, broken, nested
-
-
-def _refused(values: dict[str, Any], prefix: str, target: Any = None,
-             model: type[BaseModel] | None = None) -> list[Mistake]:
-    return [Mistake(prefix + ".".join(r.path), value_at(values, r.path), r.problem)
-            for r in refusals(target, values, model, prefix)]
 
 
 def entry_mistakes(node: DictConfig, prefix: str) -> list[Mistake]:
@@ -78,7 +58,7 @@ def entry_mistakes(node: DictConfig, prefix: str) -> list[Mistake]:
     except (ValueError, OmegaConfBaseException) as err:
         found.append(Mistake(f"{prefix}_target_", node.get("_target_"), str(err)))
     else:
-        found += _refused(values, prefix, target)
+        found += refusals(target, values, prefix=prefix)
     for key, child in nested:
         found += entry_mistakes(child, f"{prefix}{key}.")
     return found
@@ -92,23 +72,19 @@ def _walk(node: DictConfig, prefix: str) -> list[Mistake]:
             value = node[key]
         except OmegaConfBaseException:
             continue  # reported by the settings check
-        items = enumerate(value) if isinstance(value, ListConfig) else [(None, value)]
-        for i, item in items:
-            where = f"{prefix}{key}." if i is None else f"{prefix}{key}.{i}."
+        for where, item in _items(key, value):
             if is_entry(item):
-                found += entry_mistakes(item, where)
+                found += entry_mistakes(item, f"{prefix}{where}.")
             elif isinstance(item, DictConfig):
-                found += _walk(item, where)
+                found += _walk(item, f"{prefix}{where}.")
     return found
 
 
 def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple[Relation, ...] = ()
                     ) -> list[Mistake]:
-    """Every mistake of ``cfg`` (without its ``hydra`` node), each once: the settings, every entry, and
-    then the ``relations`` between options (one whose options are of the wrong kind is skipped: they are
-    reported already)."""
+    """Every mistake of ``cfg`` (but ``hydra``) once: the settings, every entry, then the ``relations``."""
     values, found, _ = _values(cfg, "")
-    found += _refused(values, "", model=settings)
+    found += refusals(None, values, settings)
     found += _walk(cfg, "")
     for relation in relations:
         try:

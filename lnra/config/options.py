@@ -1,9 +1,5 @@
-"""Options are the keyword parameters of the classes the config builds: one declaration, in the signature.
-
-A ``_target_`` entry's keys are its class's constructor parameters, whose annotations (with pydantic
-constraints), defaults and ``Field(description=...)`` (or a docstring's ``Args:`` section) say everything an
-option needs. This module reads them with pydantic and words a refusal as ``key=value: must be <allowed>``.
-"""
+"""Options are the keyword parameters of the classes the config builds: one declaration, in the signature
+(docs/extending.md), read with pydantic; a refusal reads ``key=value: must be <allowed>``."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Annotated, Any, Literal
 
@@ -59,51 +55,33 @@ def _docstring_help(obj: Any) -> dict[str, str]:
     return {name: " ".join(text.split()).split(". ")[0].rstrip(".") for name, text in found}
 
 
-def _own_parameters(cls: type) -> Iterator[tuple[inspect.Parameter, Any, str, str]]:
-    """(parameter, annotation, help, declaring module) of ``cls.__init__``, then of the first base whose
-    ``__init__`` its ``**kwargs`` are passed on to: a subclass that declares a few stricter options keeps the
-    rest of its parent's."""
-    seen: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        hints = typing.get_type_hints(init, include_extras=True)
-        docs = {**_docstring_help(klass), **_docstring_help(init)}
-        params = list(inspect.signature(init).parameters.values())[1:]
-        for p in params:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in seen:
-                continue
-            seen.add(p.name)
-            annotation = hints.get(p.name, Any)
-            yield p, annotation, _field_help(annotation) or docs.get(p.name, ""), klass.__module__
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            return
-
-
-def _field_help(annotation: Any) -> str:
-    return next((m.description for m in getattr(annotation, "__metadata__", ()) if isinstance(m, FieldInfo)
-                 and m.description), "")
-
-
 @functools.cache
 def options_of(target: Callable[..., Any]) -> dict[str, Option]:
-    """Every option of a class (its constructor's keyword parameters) or function."""
-    if isinstance(target, type):
-        params = list(_own_parameters(target))
-    else:
-        hints = typing.get_type_hints(target, include_extras=True)
-        params = [(p, hints.get(p.name, Any), _field_help(hints.get(p.name)), target.__module__)
-                  for p in inspect.signature(target).parameters.values()
-                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    return {p.name: Option(p.name, annotation, p.default, text, owner)
-            for p, annotation, text, owner in params}
+    """Every option of a function, or of a class: its constructor's keyword parameters, then those of the
+    first base its ``**kwargs`` are passed on to (a subclass declaring a few stricter ones keeps the rest)."""
+    found: dict[str, Option] = {}
+    is_class = isinstance(target, type)
+    for owner in target.__mro__[:-1] if is_class else [target]:  # object's __init__ left out
+        init = owner.__dict__.get("__init__") if is_class else target
+        if init is None:
+            continue
+        hints = typing.get_type_hints(init, include_extras=True)
+        docs = {**_docstring_help(owner), **_docstring_help(init)} if is_class else {}
+        params = list(inspect.signature(init).parameters.values())[1 if is_class else 0:]
+        for p in params:
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in found:
+                annotation = hints.get(p.name, Any)
+                text = next((m.description for m in getattr(annotation, "__metadata__", ())
+                             if isinstance(m, FieldInfo) and m.description), docs.get(p.name, ""))
+                found[p.name] = Option(p.name, annotation, p.default, text, owner.__module__)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return found
 
 
 @functools.cache
 def _model(target: Callable[..., Any]) -> type[BaseModel]:
-    """A pydantic model of the options: each optional, so that what the run supplies itself (the data's
-    clip shape, the pseudo anomalies) need not be in the config; unknown keys refused."""
+    """A pydantic model of the options, each optional (the run supplies some itself), unknown keys refused."""
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     spec = {name: (o.annotation, None) for name, o in options_of(target).items()}
     return create_model(f"{getattr(target, '__name__', 'options')}Options", __config__=config, **spec)
@@ -193,54 +171,52 @@ def _step(annotation: Any, part: Any) -> Any:
         return args[0]
     if isinstance(part, str) and origin in (dict, Mapping) and len(args) == 2:
         return args[1]
+    return _fields(annotation).get(part)
+
+
+def _fields(annotation: Any) -> dict[str, Any]:
+    """The fields of a dataclass or pydantic model (name → annotation); none for any other annotation."""
     if isinstance(annotation, type) and is_dataclass(annotation):
-        return next((typing.get_type_hints(annotation, include_extras=True)[f.name]
-                     for f in fields(annotation) if f.name == part), None)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
-        return annotation.model_fields[part].rebuild_annotation()
-    return None
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        return {f.name: hints[f.name] for f in fields(annotation)}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {name: f.rebuild_annotation() for name, f in annotation.model_fields.items()}
+    return {}
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """One refused option: its path below the entry, and what is allowed."""
+class Mistake:
+    """One invalid option: the key, the value given and what is allowed."""
 
-    path: tuple[str, ...]
+    key: str
+    value: Any
     problem: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={show(self.value)}: {self.problem}"
 
 
 def _names(annotation: Any) -> list[str]:
     """The option names inside a nested settings type (for "did you mean")."""
     while typing.get_origin(annotation) in (Annotated, typing.Union, types.UnionType):
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if isinstance(annotation, type) and is_dataclass(annotation):
-        return [f.name for f in fields(annotation)]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+    return list(_fields(annotation))
 
 
 def _option_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], Any, list[str]]:
     """The option an error is about (its path, annotation, and the names beside it): pydantic's location
     also names the union member it tried, which is not an option."""
     path: list[str] = []
-    annotation: Any = None
+    annotation: Any = model
     names = list(model.model_fields)
     for part in loc:
-        if isinstance(part, int):
-            break  # an item of a list of values: the option is the list
-        if not path:
-            if part not in model.model_fields:
-                break
-            inner = model.model_fields[part].rebuild_annotation()
-        else:
-            inner = _step(annotation, part)
-            if inner is None:
-                break
-            names = _names(annotation)
+        inner = None if isinstance(part, int) else _step(annotation, part)  # a list's item: the list
+        if inner is None:
+            break
+        names = _names(annotation)
         path.append(str(part))
         annotation = inner
-    return path, annotation, names
+    return path, annotation if path else None, names
 
 
 def _problem(error: dict[str, Any], annotation: Any, names: list[str], prefix: str) -> str:
@@ -254,9 +230,9 @@ def _problem(error: dict[str, Any], annotation: Any, names: list[str], prefix: s
 
 
 def refusals(target: Callable[..., Any], values: Mapping[str, Any], model: type[BaseModel] | None = None,
-             prefix: str = "") -> list[Refusal]:
-    """What ``target`` (or a given pydantic ``model``) refuses of ``values``: one refusal per option, however
-    many union members pydantic tried (``prefix``: where the values sit in the config, for the hints)."""
+             prefix: str = "") -> list[Mistake]:
+    """What ``target`` (or a given pydantic ``model``) refuses of ``values``: one mistake per option, however
+    many union members pydantic tried (``prefix``: where the values sit in the config)."""
     model = model or _model(target)
     try:
         model.model_validate(dict(values))
@@ -267,13 +243,13 @@ def refusals(target: Callable[..., Any], values: Mapping[str, Any], model: type[
             if error["type"] == "extra_forbidden":
                 path = [str(part) for part in error["loc"]]
             found.setdefault(tuple(path), _problem(error, annotation, names, prefix))
-        return [Refusal(path, problem) for path, problem in found.items()]
+        return [Mistake(prefix + ".".join(path), value_at(values, path), problem)
+                for path, problem in found.items()]
     return []
 
 
 def effective_options(node: Mapping[str, Any] | None) -> dict[str, Any]:
-    """An entry's options as its object gets them: the signature's plain defaults overlaid by the entry's
-    values (what a report or a test reads without building the object)."""
+    """An entry's options as its object gets them: the signature's plain defaults overlaid by the entry's."""
     if node is None:
         return {}
     defaults = {name: o.default for name, o in options_of(import_target(node["_target_"])).items()
@@ -283,12 +259,8 @@ def effective_options(node: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def show(value: Any) -> str:
     """A value as the user types it on the command line."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if value == "":
-        return "''"
+    if isinstance(value, bool) or value is None or value == "":
+        return {True: "true", False: "false", None: "null", "": "''"}[value]
     if isinstance(value, list | tuple):
         return "[" + ",".join(show(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -309,8 +281,7 @@ def value_at(values: Any, path: tuple[str, ...]) -> Any:
 
 
 def checked(cls: type) -> type:
-    """Class decorator: the constructor refuses what its own signature does not allow — the same check and
-    the same ``name=value: what is allowed`` lines as the config check, for code that builds it directly."""
+    """Class decorator: the constructor refuses what its signature does not allow, as the config check."""
     init = cls.__init__
     signature = inspect.signature(init)
 
@@ -319,10 +290,8 @@ def checked(cls: type) -> type:
         bound = signature.bind(self, *args, **kwargs).arguments
         values = {k: v for k, v in list(bound.items())[1:] if signature.parameters[k].kind
                   not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
-        problems = refusals(cls, values)
-        if problems:
-            raise LnraError("; ".join(f"{'.'.join(r.path)}={show(value_at(values, r.path))}: {r.problem}"
-                                      for r in problems))
+        if problems := refusals(cls, values):
+            raise LnraError("; ".join(map(str, problems)))
         init(self, *args, **kwargs)
 
     cls.__init__ = __init__

@@ -1,9 +1,5 @@
 """The option reference, generated from the declarations: ``docs/options.md`` and ``python run.py --help``.
-
-``python -m lnra.config.reference`` writes one table per class a ``conf/`` file builds, plus the run's own
-settings (a test keeps the committed file current); ``--help`` prints the same rows from that file, so it
-answers without importing torch.
-"""
+``--help`` prints the committed file's rows (a test keeps it current): it answers without importing torch."""
 
 from __future__ import annotations
 
@@ -45,8 +41,7 @@ def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
     for path in sorted(conf_dir.rglob("*.yaml")):
         group = path.relative_to(conf_dir).parent.as_posix()
         package = group.split("/")[0] if group != "." else path.stem.lstrip("_").split("_")[0]  # _pseudo_*
-        text = path.read_text()
-        if "@package _global_" in text or group.startswith("hydra"):
+        if "@package _global_" in path.read_text() or group.startswith("hydra"):
             package = ""
         package = "pseudo.source" if group == "pseudo/source" else package
         for key, target in _targets(OmegaConf.load(path), package):
@@ -54,9 +49,13 @@ def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
     return found
 
 
+def _model_options(model: type[BaseModel]) -> dict[str, Option]:
+    return {n: Option(n, f.rebuild_annotation(), f.default, f.description or "", "")
+            for n, f in model.model_fields.items()}
+
+
 def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, str, str]]:
-    """The reference's rows; lnra's parameters without a line of help are what the run wires in (the data's
-    shape, the objects built before), not options."""
+    """The reference's rows; lnra's parameters without help are what the run wires in, not options."""
     for name, option in options.items():
         if not option.help and option.owner.startswith("lnra."):
             continue
@@ -66,10 +65,8 @@ def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, s
         nested = next((a for a in inner_types
                        if isinstance(a, type) and (issubclass(a, BaseModel) or is_dataclass(a))), None)
         if nested is not None:
-            inner = options_of(nested) if is_dataclass(nested) else {
-                n: Option(n, f.rebuild_annotation(), f.default, f.description or "", "")
-                for n, f in nested.model_fields.items()}
-            yield from _rows(f"{prefix}.{name}", inner)
+            yield from _rows(f"{prefix}.{name}", options_of(nested) if is_dataclass(nested)
+                             else _model_options(nested))
             continue
         default = "required" if option.default is REQUIRED else show(option.default)
         yield f"{prefix}.{name}".lstrip("."), describe(annotation), default, option.help
@@ -77,9 +74,7 @@ def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, s
 
 def sections(conf_dir: Path, settings: type[BaseModel]) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
     """(title, rows) for the run's settings and for every class the config builds."""
-    top = {n: Option(n, f.rebuild_annotation(), f.default, f.description or "", "")
-           for n, f in settings.model_fields.items()
-           if f.description or issubclass(type(f.default), BaseModel)}
+    top = {n: o for n, o in _model_options(settings).items() if o.help or isinstance(o.default, BaseModel)}
     out = [("the run (top level, paths, pseudo-anomaly variant)", list(_rows("", top)))]
     for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: sorted(kv[1])[0]):
         prefix = sorted(prefixes)[0]
@@ -123,9 +118,7 @@ def main() -> None:
     text = markdown(args.conf, import_target("lnra.run.settings.RunSettings"))
     if args.write:
         args.write.write_text(text)
-        print(f"{args.write}: written")
-    else:
-        print(text)
+    print(f"{args.write}: written" if args.write else text)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
 """Score your own footage: ``python -m lnra.tools.detect --ckpt PATH --input VIDEO_OR_FOLDER --out DIR``.
 
-Frames are prepared exactly as the datasets are and scored with the protocol of docs/method.md §6, one window
-held in memory at a time so that any length fits (docs/guide.md, Looking at results; Localisation).
-"""
+Frames are prepared and scored as the test set's (docs/method.md §6; docs/guide.md, Looking at results)."""
 
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lnra import pictures
 from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, open_video, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
 from lnra.diskio import atomic_dir, atomic_path, creatable, made_folder, unreadable
@@ -30,7 +29,7 @@ from lnra.method.centre_decode import centre_reconstruction
 from lnra.method.model import Autoencoder3D
 from lnra.method.pixel_metrics import upsample_errors
 from lnra.method.scoring import centre_index, frame_psnr, min_max
-from lnra.pictures import ErrorColours, PanelSpool, Timeline, save_timeline_png, to_uint8, write_demo_video
+from lnra.pictures import ErrorColours, PanelSpool, Timeline, to_uint8
 from lnra.run.allocator import keep_freed_memory
 from lnra.run.checkpoints import model_from_checkpoint
 
@@ -41,8 +40,7 @@ OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp
 def open_frames(path: Path) -> VideoFile:
     """A video file or a folder of frame images, as a lazy stream of grayscale frames."""
     path = Path(path)
-    problem = unreadable(path, "input")
-    if problem:
+    if problem := unreadable(path, "input"):
         raise LnraError(f"{problem} (give a video file or a folder of frames)")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS)
@@ -65,14 +63,12 @@ class WindowScore:
 @torch.no_grad()
 def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size: int = 8,
                  device: torch.device | str = "cpu") -> Iterator[WindowScore]:
-    """Slide stride-1 windows over a frame stream and score each window's centre frame, holding the last
-    ``clip_len`` frames and one batch of windows and decoding only the centre frames (all that is used)."""
+    """Every stride-1 window of a frame stream with its centre frame scored, one batch in memory at a time."""
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
     recent: deque[torch.Tensor] = deque(maxlen=clip_len)
     batch: list[torch.Tensor] = []
-    first_window = 0
-    count = 0
+    first_window = count = 0
 
     def run(windows: list[torch.Tensor], start: int) -> Iterator[WindowScore]:
         clips = torch.stack(windows).unsqueeze(1).to(device)  # (B, 1, T, H, W)
@@ -100,8 +96,7 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
 
 def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Path]:
     """The output files, in a folder that can be written and holding none of them unless ``overwrite``."""
-    problem = creatable(out)
-    if problem:
+    if problem := creatable(out):
         raise LnraError(f"--out {out}: {problem}")
     paths = {k: out / name for k, name in OUTPUTS.items() if k in {"scores", "timeline"} | wanted}
     existing = [str(p) for p in paths.values() if p.exists()]
@@ -114,17 +109,13 @@ def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: t
                      paths: dict[str, Path], pixel_threshold: float | None, fps: float, colours: ErrorColours,
                      spool: PanelSpool | None, batch_size: int, device: str) -> tuple[list[int], list[float]]:
     """Score every window of ``stream``: its frame and PSNR, each centre panel into ``spool``, its error map
-    into ``error_maps/`` and the thresholded ``mask.mp4``, both renamed into place only when complete."""
-    import imageio.v2 as imageio
-
+    into ``error_maps/`` and the thresholded ``mask.mp4`` (both renamed into place only when complete)."""
     scored_frames, psnr = [], []
     with ExitStack() as outputs:
         maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if "error_maps" in paths else None
         mask = None
         if pixel_threshold is not None:
-            mask = imageio.get_writer(outputs.enter_context(atomic_path(paths["mask"])), format="FFMPEG",
-                                      mode="I", fps=fps, codec="libx264", quality=8, macro_block_size=2,
-                                      ffmpeg_log_level="error")
+            mask = pictures.video_writer(outputs.enter_context(atomic_path(paths["mask"])), fps, 8, 2)
             outputs.callback(mask.close)  # before the rename
         for window in score_frames(model, stream, batch_size, device):
             scored_frames.append(window.frame)
@@ -149,9 +140,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
            ) -> dict[str, Path]:
-    """Score one video; write ``scores.csv``, ``timeline.png`` and optionally ``demo.mp4``, per-frame
-    ``error_maps/`` and the thresholded ``mask.mp4`` into ``out``. Everything that can be wrong with the
-    inputs is found before ``out`` exists, and a failure further on removes the ``out`` it made."""
+    """Score one video into ``out``; bad inputs are found before ``out`` is made (a failure removes it)."""
     out, source = Path(out), Path(source)
     wanted = {k for k, on in (("video", video), ("error_maps", error_maps),
                               ("mask", pixel_threshold is not None)) if on}
@@ -182,9 +171,10 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
                 csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
             ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
             timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
-            save_timeline_png(timeline, paths["timeline"])
+            pictures.save_timeline_png(timeline, paths["timeline"])
             if spool is not None:
-                write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:], colours, fps)
+                pictures.write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:],
+                                          colours, fps)
         finally:
             if spool is not None:
                 spool.discard()

@@ -1,8 +1,6 @@
 """Export a trained autoencoder: ``python -m lnra.tools.export --ckpt PATH --format onnx|torchscript``.
 
-The file is loaded back and compared with PyTorch on a random batch, so that one which does not reproduce
-the model is never left behind (docs/guide.md, Looking at results).
-"""
+The file is kept only if, loaded back, it reproduces the model (docs/guide.md, Looking at results)."""
 
 from __future__ import annotations
 
@@ -78,14 +76,12 @@ EXPORTERS = {"torchscript": (".pt", _export_torchscript, _run_torchscript),
 def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = False,
            clip_len: int | None = None, height: int | None = None, width: int | None = None
            ) -> tuple[Path, float]:
-    """Write the model in ``fmt`` (default next to the checkpoint), check it against PyTorch and return
-    where it is and its largest difference to PyTorch."""
+    """Write the model in ``fmt`` (by default next to the checkpoint); its path and largest difference."""
     if fmt not in EXPORTERS:
         raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
     ckpt, (suffix, write, run) = Path(ckpt), EXPORTERS[fmt]
     out = Path(out) if out else ckpt.with_suffix(suffix)
-    problem = "is a folder, not a file" if out.is_dir() else creatable(out.parent)
-    if problem:
+    if problem := "is a folder, not a file" if out.is_dir() else creatable(out.parent):
         raise LnraError(f"--out {out}: {problem}")
     if out.exists() and not overwrite:
         raise LnraError(f"{out} already exists; choose another --out or add --overwrite")

@@ -1,7 +1,5 @@
 """Read a sweep's HParams table back from its TensorBoard event files, without TensorBoard's server.
-
-``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` (docs/guide.md, What a run leaves).
-"""
+``python -m lnra.tools.hparams_table outputs/multiruns/<time>`` (docs/guide.md, What a run leaves)."""
 
 from __future__ import annotations
 
@@ -20,26 +18,19 @@ from lnra.errors import LnraError, exit_status
 from lnra.tools.report import markdown
 
 SESSION_START = "_hparams_/session_start_info"
-
-
-def _value(value: Any) -> Any:
-    kind = value.WhichOneof("kind")
-    return {"number_value": value.number_value, "string_value": value.string_value,
-            "bool_value": value.bool_value}.get(kind)
+VALUE_KINDS = ("number_value", "string_value", "bool_value")  # what log_hyperparams writes
 
 
 def read_run(run_dir: Path) -> dict[str, Any] | None:
     """The HParams values and last metric values of one event-file folder, or None if it has none."""
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    events.Reload()
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0}).Reload()
     try:
-        content = events.PluginTagToContent("hparams").get(SESSION_START)
-    except KeyError:  # no record of the HParams plugin at all
-        return None
-    if content is None:
+        content = events.PluginTagToContent("hparams")[SESSION_START]
+    except KeyError:  # no HParams session, or no record of the plugin at all
         return None
     start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
-    values = {name: _value(value) for name, value in start.hparams.items()}
+    values = {name: getattr(value, kind) if (kind := value.WhichOneof("kind")) in VALUE_KINDS else None
+              for name, value in start.hparams.items()}
     row = {name: values.pop(name) for name in COLUMNS if name in values} | values
     scalars = set(events.Tags()["scalars"])
     for tag in METRICS:
@@ -48,10 +39,8 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
 
 
 def read_hparams(logdir: Path) -> list[dict[str, Any]]:
-    """Every run under ``logdir`` that wrote an HParams session, best ``auc_best`` first; none is an error
-    naming what was read (a folder without event files, or event files without a session)."""
-    problem = unreadable(logdir, "log folder", "folder")
-    if problem:
+    """Every run under ``logdir`` that wrote an HParams session, best ``auc_best`` first; none is an error."""
+    if problem := unreadable(logdir, "log folder", "folder"):
         raise LnraError(problem)
     files = sorted(Path(logdir).rglob("events.out.tfevents.*"))
     rows = [row for row in map(read_run, sorted({p.parent for p in files})) if row is not None]

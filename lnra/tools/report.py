@@ -1,8 +1,5 @@
 """Turn a sweep's run directories back into the paper's tables
-(``python -m lnra.tools.report <multirun dir>``; docs/guide.md, Looking at results).
-
-A failed or unfinished job is listed with its log's last line, never silently dropped.
-"""
+(``python -m lnra.tools.report <multirun dir>``; docs/guide.md); a failed job is listed, never dropped."""
 
 from __future__ import annotations
 
@@ -32,8 +29,7 @@ TABLE1 = [
 ]
 
 # The same family's published numbers (docs/method.md §9), rows under Table 1: (method, its cell's config
-# names besides the dataset) → AUC per dataset, in %. MemAE's runs are set beside both its published
-# number and an independent reproduction's.
+# names besides the dataset) → AUC per dataset, in %; MemAE's also beside an independent reproduction's.
 FAMILY = [
     ("STEAL Net", {"pseudo": "steal_skip_frame", "loss": "steal"},
      {"ped2": 98.4, "avenue": 87.1, "shanghai": 73.7}),
@@ -62,10 +58,8 @@ PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC
                  "pixel_ucsd_eer": "UCSD pixel EER"}
 
 
-# -- reading a sweep back --------------------------------------------------------------------------
 class Cell(NamedTuple):
-    """What tells the runs of a sweep apart besides their seed: the dataset, pseudo-anomaly, loss and net
-    config names (the last two tell the family apart: STEAL Net's loss, MemAE's net)."""
+    """What tells a sweep's runs apart besides their seed (loss and net tell STEAL Net and MemAE apart)."""
 
     dataset: str
     pseudo: str
@@ -99,16 +93,13 @@ class Summary:
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
     """Over the runs that have a number: a run that ended without an AUC (NaN) does not void its cell."""
-    values = [v for v in values if not math.isnan(v)]
-    if not values:
+    if not (values := [v for v in values if not math.isnan(v)]):
         return math.nan, None
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
 def _percent(value: object) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return 100.0 * float(value)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else 100.0 * float(value)
 
 
 def read_run(path: Path) -> Run:
@@ -127,8 +118,7 @@ def read_run(path: Path) -> Run:
 
 
 def read_missing(job_dir: Path, root: Path) -> list[str]:
-    """A job that left no results (failed, killed or still running) as its row of the report: its folder,
-    overrides and log, and the log's last line."""
+    """A job without results (failed, killed, still running) as its row: folder, overrides, log, last line."""
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else None
     log = next((job_dir / name for name in LOG_NAMES if (job_dir / name).is_file()), None)
@@ -140,8 +130,7 @@ def read_missing(job_dir: Path, root: Path) -> list[str]:
 
 def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
     """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
-    problem = unreadable(root, "sweep directory", "folder")
-    if problem:
+    if problem := unreadable(root, "sweep directory", "folder"):
         raise LnraError(f"{problem} (give the multirun directory of a sweep)")
     runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
     finished = {r.path.parent for r in runs}
@@ -154,7 +143,6 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
 
 
 def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
-    """The runs of each cell summarised over their seeds."""
     cells: dict[Cell, list[Run]] = {}
     for run in sorted(runs, key=lambda r: r.seed):
         cells.setdefault(run.cell, []).append(run)
@@ -168,11 +156,8 @@ def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
     return summaries
 
 
-# -- the tables ------------------------------------------------------------------------------------
 def _pm(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "—"
-    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+    return "—" if mean is None else f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
 def _num(value: float | None) -> str:
@@ -185,8 +170,7 @@ def markdown(columns: list[str], rows: Iterable[Iterable[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One line of a paper table: its labels, the cell it reads and the paper's number."""
 
     labels: tuple[str, ...]
@@ -211,24 +195,17 @@ PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean
 
 
 def _columns(s: Summary | None, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
-    """A cell's values in the Markdown table and in the CSV file (after its labels): last and best epoch,
-    with the difference to ``paper`` where there is one, the seeds, and the pixel metrics if shown."""
+    """A cell's values after its labels, in the Markdown table and in the CSV file (Δ only with ``paper``)."""
     seeds = s.seeds if s else ()
     last, best, *pixels = ([(s.last_mean, s.last_std), (s.best_mean, s.best_std), *s.pixel] if s
                            else [(None, None)] * (2 + len(PIXEL_COLUMNS)))
     pixels = pixels if pixel else []
-
-    def md_diff(mean: float | None) -> list[str]:
-        return [] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"]
-
-    def csv_diff(mean: float | None) -> str:
-        return "" if mean is None or paper is None else f"{mean - paper:.4f}"
-
-    md = [_pm(*last), *md_diff(last[0]), _pm(*best), *md_diff(best[0]), ",".join(map(str, seeds)) or "none",
-          *(_pm(*p) for p in pixels)]
-    return md, [_num(paper), str(len(seeds)), " ".join(map(str, seeds)), _num(last[0]), _num(last[1]),
-                csv_diff(last[0]), _num(best[0]), _num(best[1]), csv_diff(best[0]),
-                *(_num(v) for p in pixels for v in p)]
+    md, row = [], [_num(paper), str(len(seeds)), " ".join(map(str, seeds))]
+    for mean, std in (last, best):
+        md += [_pm(mean, std), *([] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"])]
+        row += [_num(mean), _num(std), "" if mean is None or paper is None else f"{mean - paper:.4f}"]
+    md += [",".join(map(str, seeds)) or "none", *(_pm(*p) for p in pixels)]
+    return md, [*row, *(_num(v) for p in pixels for v in p)]
 
 
 def write_csv(path: Path, label_columns: list[str], rows: list[list[str]], pixel: bool) -> None:
@@ -241,7 +218,6 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     """Last-epoch AUC per row (mean, error bar = std over seeds) with the paper's number as a tick."""
     from matplotlib.figure import Figure
 
-    names = [" / ".join(r.labels) for r in rows]
     summaries = [cells.get(r.cell) for r in rows]
     means = [s.last_mean if s else 0.0 for s in summaries]
     errors = [(s.last_std or 0.0) if s else 0.0 for s in summaries]
@@ -250,11 +226,9 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
     ax.scatter(range(len(rows)), [r.paper for r in rows], marker="_", s=300, color="black", zorder=3,
                label="paper")
-    ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("frame-level micro AUC (%)")
+    ax.set_xticks(range(len(rows)), [" / ".join(r.labels) for r in rows], rotation=45, ha="right", fontsize=8)
     low = min([m for m in means if m > 0] + [r.paper for r in rows])
-    ax.set_ylim(max(0.0, low - 10), 100)
-    ax.set_title(title)
+    ax.set(ylabel="frame-level micro AUC (%)", ylim=(max(0.0, low - 10), 100), title=title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -265,8 +239,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     root = Path(root)
     out_dir = Path(out_dir) if out_dir else root / "report"
     runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
-    problem = creatable(out_dir)
-    if problem:
+    if problem := creatable(out_dir):
         raise LnraError(f"--out {out_dir}: {problem}")
     existing = [name for name in REPORT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
@@ -279,8 +252,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     for name in existing:
         (out_dir / name).unlink()
 
-    paper_cells = {r.cell for *_, rows in PAPER_TABLES for r in rows}
-    other = sorted(cell for cell in cells if cell not in paper_cells)
+    other = sorted(set(cells) - {r.cell for *_, rows in PAPER_TABLES for r in rows})
     sections = [f"# Report of {root}", "",
                 f"{len(runs)} finished run(s), {len(missing)} job(s) without results. AUC: frame-level "
                 "micro AUC in %, mean ± sample std over seeds; Δ = ours − paper.", ""]
@@ -315,8 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def work() -> None:
         out = build_report(args.sweep_dir, args.out, args.overwrite)
-        print((out / "report.md").read_text())
-        print(f"report written to {out}")
+        print((out / "report.md").read_text(), f"report written to {out}", sep="\n")
 
     return exit_status(work)
 
