@@ -1,11 +1,10 @@
 """glibc's allocator told to keep freed memory for reuse, once per process, before the tensors start.
 
-By default glibc hands every block over 128 KiB to the OS on ``free`` and maps fresh pages for the next one,
-so each large CPU tensor a step creates (activations, error maps of 240×360 pixels) is paid again in page
-faults: on a 2-core CPU a 4-video Ped2 test spent a fifth of its wall time in the kernel and in the pixel
-metrics' first touches of new pages. Raising the two thresholds keeps those blocks in the heap: the same
-command ran 2.1× faster (benchmarks/RESULTS.md), for about a tenth more peak memory. Elsewhere than glibc
-(macOS, musl) nothing changes.
+By default glibc hands every block over 128 KiB back to the OS on ``free`` and maps fresh pages for the
+next one, so each large CPU tensor a step creates (activations, 240×360 error maps) is paid again in page
+faults: a 4-video Ped2 test on 2 cores spent 9 of its 35 CPU seconds in the kernel, 0.8 s with the two
+thresholds raised (benchmarks/RESULTS.md, issue 28), for about a tenth more peak memory. Elsewhere than
+glibc (macOS, musl) nothing changes.
 """
 
 from __future__ import annotations
