@@ -83,8 +83,8 @@ def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> to
 
 def centre_reconstruction(net: nn.Module, clips: torch.Tensor) -> torch.Tensor:
     """Each window's reconstructed centre frame (B, C, H, W): the net's own ``reconstruct_centre`` where it
-    has one (also behind ``torch.compile``'s ``_orig_mod``), else its full forward's centre frame."""
-    own = getattr(getattr(net, "_orig_mod", net), "reconstruct_centre", None)
+    has one (``torch.compile``'s wrapper passes it on, uncompiled), else its full forward's centre frame."""
+    own = getattr(net, "reconstruct_centre", None)
     if own is not None:
         return own(clips)
     return net(clips)[:, :, centre_index(clips.shape[2])]

@@ -82,15 +82,15 @@ class LnraModule(pl.LightningModule):
         return torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        shape = getattr(getattr(self.model, "_orig_mod", self.model), "clip_shape", None)
+        shape = getattr(self.model, "clip_shape", None)  # torch.compile's wrapper passes attributes on
         if shape is not None:
             checkpoint["lnra_clip_shape"] = list(shape)
 
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: TrainBatch, batch_idx: int) -> torch.Tensor:
         per_sample = self.loss(self(batch.input), batch)
-        net = getattr(self.model, "_orig_mod", self.model)
-        penalties = net.penalties() if hasattr(net, "penalties") else {}  # e.g. a memory's entropy
+        # e.g. a memory's entropy
+        penalties = self.model.penalties() if hasattr(self.model, "penalties") else {}
         loss = per_sample.mean() + sum(penalties.values())
         if not torch.isfinite(loss):
             kinds = ", ".join(sorted({batch.kind_names[k] for k in batch.kind.tolist()}))
