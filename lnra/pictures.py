@@ -1,8 +1,11 @@
 """Pictures of what the model does: result images, anomaly timelines and demo videos, drawn with array
-operations but the score curve (matplotlib, once per video); a video's frames are spooled to disk."""
+operations and PIL (matplotlib for colormaps and tick positions only); a video's frames are spooled to
+disk."""
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -13,10 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import matplotlib
 import numpy as np
 import torch
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image, ImageDraw
+from matplotlib.ticker import MaxNLocator
+from PIL import Image, ImageDraw, ImageFont
 from pydantic import AfterValidator, Field
 from scipy.ndimage import binary_erosion
 
@@ -155,67 +156,119 @@ def video_timelines(evaluation: Evaluation) -> Iterator[tuple[int, Timeline]]:
                               evaluation.videos.labels[v])
 
 
-def _timeline_axes(fig: Figure, rect: tuple[float, float, float, float], timeline: Timeline) -> Axes:
-    """The score curve in new axes of ``fig`` at ``rect``, the ground truth shaded."""
-    ax = fig.add_axes(rect)
-    spans = label_spans(timeline.labels) if timeline.labels is not None else []
-    for i, (start, stop) in enumerate(spans):
-        ax.axvspan(start - 0.5, stop - 0.5, color="tab:red", alpha=0.2, lw=0,
-                   label="ground truth: anomalous" if i == 0 else None)
-    ax.plot(timeline.frames, timeline.scores, color="tab:blue", lw=1.2, label=timeline.ylabel)
-    if timeline.threshold is not None:
-        ax.axhline(timeline.threshold, color="tab:orange", ls="--", lw=1, label="threshold")
-    lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.set(xlim=(-0.5, timeline.length - 0.5), ylim=(lo - pad, hi + pad), xlabel="frame",
-           ylabel=timeline.ylabel)
-    ax.legend(loc="best", fontsize=7, framealpha=0.8)
-    ax.grid(alpha=0.3)
-    ax.set_title(timeline.name, fontsize=9)
-    return ax
+BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # the score curve, the threshold
+SHADE, GRID_GREY = (246, 212, 212), (232, 232, 232)  # ground truth: red at 20 % over white
+SUPERSAMPLE = 2  # drawn at twice the size and reduced: smooth lines and text
 
 
-def timeline_figure(timeline: Timeline, width_px: int = 900, height_px: int = 260, dpi: int = 100) -> Figure:
-    """The score-vs-frame plot of one video, ground truth shaded (not attached to pyplot)."""
-    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    _timeline_axes(fig, (60 / width_px, 40 / height_px, 1 - 75 / width_px, 1 - 68 / height_px), timeline)
-    return fig
+@functools.cache
+def _font(px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(px)
 
 
-def figure_to_array(fig: Figure) -> np.ndarray:
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+def _ticks(lo: float, hi: float, count: int, integer: bool = False) -> list[float]:
+    """Round-numbered ticks inside [lo, hi] (matplotlib's locator, without a figure)."""
+    return [v for v in MaxNLocator(count, integer=integer).tick_values(lo, hi) if lo <= v <= hi]
 
 
-def save_timeline_png(timeline: Timeline, path: Path) -> Figure:
-    """Write the timeline PNG; return its figure for other sinks (TensorBoard)."""
-    fig = timeline_figure(timeline)
+class TimelinePlot:
+    """Score-vs-frame plots of one size, ground truth shaded, drawn with PIL: 3 ms a plot where matplotlib
+    took 42 (17 with its axes reused), which counts as every evaluation draws one per test video."""
+
+    def __init__(self, width_px: int = 900, height_px: int = 260,
+                 margins: tuple[int, int, int, int] = (60, 28, 15, 40)) -> None:
+        self.width, self.height = width_px, height_px
+        self.left, self.top = margins[0], margins[1]  # the plot's box, in pixels
+        self.right, self.bottom = width_px - margins[2], height_px - margins[3]
+
+    def columns(self, frames: Any, length: int) -> np.ndarray:
+        """The x pixel of each frame index's centre, frame f spanning [f − 0.5, f + 0.5]."""
+        return self.left + (np.asarray(frames) + 0.5) / length * (self.right - self.left)
+
+    def image(self, timeline: Timeline) -> np.ndarray:
+        """The plot of ``timeline`` as an RGB array (height, width, 3)."""
+        k = SUPERSAMPLE
+        image = Image.new("RGB", (self.width * k, self.height * k), "white")
+        draw = ImageDraw.Draw(image)
+        left, top, right, bottom = (v * k for v in (self.left, self.top, self.right, self.bottom))
+        lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
+        lo, hi = lo - 0.05 * (hi - lo or 1.0), hi + 0.05 * (hi - lo or 1.0)
+
+        def x(frames: Any) -> np.ndarray:
+            return self.columns(frames, timeline.length) * k
+
+        def y(values: Any) -> np.ndarray:
+            return bottom - (np.asarray(values) - lo) / (hi - lo) * (bottom - top)
+
+        spans = label_spans(timeline.labels) if timeline.labels is not None else []
+        for start, stop in spans:
+            draw.rectangle([x(start - 0.5), top, x(stop - 0.5), bottom], fill=SHADE)
+        for v in _ticks(lo, hi, 6):
+            draw.line([(left, y(v)), (right, y(v))], fill=GRID_GREY, width=k)
+            draw.text((left - 4 * k, y(v)), f"{round(v, 9):g}", fill="black", font=_font(10 * k), anchor="rm")
+        for f in _ticks(0, timeline.length - 1, 10, integer=True):
+            draw.line([(x(f), top), (x(f), bottom)], fill=GRID_GREY, width=k)
+            draw.text((x(f), bottom + 4 * k), f"{f:g}", fill="black", font=_font(10 * k), anchor="mt")
+        curve = list(zip(x(timeline.frames), y(timeline.scores), strict=True))
+        draw.line(curve, fill=BLUE, width=2 * k, joint="curve")
+        if timeline.threshold is not None:
+            level = float(y(timeline.threshold))
+            for x0 in range(left, right, 8 * k):  # dashed
+                draw.line([(x0, level), (min(x0 + 5 * k, right), level)], fill=ORANGE, width=k)
+        draw.rectangle([left, top, right, bottom], outline="black", width=k)
+        self._words(image, draw, timeline, bool(spans))
+        return np.asarray(image.reduce(k))
+
+    def _words(self, image: Image.Image, draw: ImageDraw.ImageDraw, timeline: Timeline, shaded: bool) -> None:
+        """The title (left) and legend (right) above the plot, the axis labels: never over the data."""
+        k, font = SUPERSAMPLE, _font(10 * SUPERSAMPLE)
+        left, top, right, bottom = (v * k for v in (self.left, self.top, self.right, self.bottom))
+        draw.text((left, top - 5 * k), timeline.name, fill="black", font=_font(11 * k), anchor="ld")
+        draw.text(((left + right) / 2, bottom + 18 * k), "frame", fill="black", font=font, anchor="mt")
+        label = Image.new("RGB", (int(draw.textlength(timeline.ylabel, font)), 14 * k), "white")
+        ImageDraw.Draw(label).text((0, 0), timeline.ylabel, fill="black", font=font)
+        image.paste(label.rotate(90, expand=True), (4 * k, int((top + bottom - label.width) / 2)))
+        entries = [(BLUE, 1, timeline.ylabel)] + [(SHADE, 5, "ground truth: anomalous")] * shaded
+        entries += [(ORANGE, 1, "threshold")] * (timeline.threshold is not None)
+        end, row = right, top - 10 * k
+        for colour, half_height, text in reversed(entries):
+            draw.text((end, row), text, fill="black", font=font, anchor="rm")
+            end -= draw.textlength(text, font=font) + 22 * k
+            draw.rectangle([end, row - half_height * k, end + 16 * k, row + half_height * k], fill=colour)
+            end -= 14 * k
+
+
+def png(image: np.ndarray) -> bytes:
+    """An RGB array as PNG bytes at compression level 1: a plot's PNG in a fifth of the default's time."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def save_png(data: bytes, path: Path) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    return fig
+        tmp.write_bytes(data)
 
 
 class DemoLayout:
     """A demo video's frame: titles, panels and the score curve below, drawn once; a frame paints a marker."""
 
-    def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int, dpi: int = 100,
+    def __init__(self, timeline: Timeline, panel_hw: tuple[int, int], factor: int,
                  titles: tuple[str, ...] = PANEL_TITLES) -> None:
         ph, pw = panel_hw[0] * factor, panel_hw[1] * factor
         width = math.ceil(len(titles) * pw / MACRO_BLOCK) * MACRO_BLOCK
         height = math.ceil((HEADER_PX + ph + max(160, round(width * 0.3))) / MACRO_BLOCK) * MACRO_BLOCK
-        curve_h = height - HEADER_PX - ph
         self.panel_box = (HEADER_PX, (width - len(titles) * pw) // 2)
-        fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
-        FigureCanvasAgg(fig)
+        header = Image.new("RGB", (width, HEADER_PX), "white")
         for i, title in enumerate(titles):
-            fig.text((self.panel_box[1] + (i + 0.5) * pw) / width, 1 - HEADER_PX / 2 / height, title,
-                     ha="center", va="center", fontsize=10)
-        ax = _timeline_axes(fig, (55 / width, 46 / height, 1 - 68 / width, (curve_h - 70) / height), timeline)
-        self.base = figure_to_array(fig)
-        xs = ax.transData.transform(np.c_[np.arange(timeline.length), np.zeros(timeline.length)])[:, 0]
+            ImageDraw.Draw(header).text((self.panel_box[1] + (i + 0.5) * pw, HEADER_PX / 2), title,
+                                        fill="black", font=_font(13), anchor="mm")
+        plot = TimelinePlot(width, height - HEADER_PX - ph, margins=(55, 24, 13, 46))
+        self.base = np.concatenate([np.asarray(header), np.full((ph, width, 3), 255, np.uint8),
+                                    plot.image(timeline)])
+        xs = plot.columns(np.arange(timeline.length), timeline.length)
         self.columns = np.clip(np.round(xs).astype(int), 0, width - 2)
-        self.rows = slice(int(round(height - ax.bbox.y1)), int(round(height - ax.bbox.y0)))
+        self.rows = slice(HEADER_PX + ph + plot.top, HEADER_PX + ph + plot.bottom)
 
     def frame(self, frame_index: int, panels: np.ndarray) -> np.ndarray:
         out = self.base.copy()

@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 
 from lnra import pictures
-from lnra.callbacks import METRICS, board, centre_frames, tensorboard
+from lnra.callbacks import METRICS, add_png, board, centre_frames, tensorboard
 from lnra.callbacks.preview import PreviewBatch, render_grid
 from lnra.config.options import checked
 from lnra.config.types import Count, NonNegative, Seed
@@ -79,10 +79,11 @@ class ScoreMonitor(pl.Callback):
             if self.histograms and values.size:
                 writer.add_histogram(f"val_scores/{name}", values, step)
         timelines = [timeline for _, timeline in pictures.video_timelines(evaluation)]
+        plot = pictures.TimelinePlot(640, 200)
         for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
             titled = dataclasses.replace(timeline, name=f"{timeline.name} (epoch {step})")
-            image = pictures.figure_to_array(pictures.timeline_figure(titled, width_px=640, height_px=200))
-            writer.add_image(f"val_timeline/{timeline.name}", image, step, dataformats="HWC")
+            image = plot.image(titled)
+            add_png(writer, f"val_timeline/{timeline.name}", image, step)
 
 
 def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,
@@ -103,7 +104,7 @@ class PreviewLogger(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if (batch := _preview_clips(trainer, self.preview, self.clips, self.seed)) is not None:
-            board(trainer).add_image("pseudo/preview", render_grid(*batch), global_step=0, dataformats="HWC")
+            add_png(board(trainer), "pseudo/preview", render_grid(*batch), 0)
 
 
 @checked
@@ -138,7 +139,7 @@ class PseudoClipImages(pl.Callback):
                 for a, b, d in zip(x, y, r, strict=True)]
         labels = [f"clip {i + 1}\n{name}\ncentre frame {c}" for i, name in enumerate(names)]
         image = labelled_grid(rows, labels, ("input", "target", "reconstruction", "error vs input"))
-        writer.add_image("images/pseudo_clips", image, trainer.current_epoch, dataformats="HWC")
+        add_png(writer, "images/pseudo_clips", image, trainer.current_epoch)
 
 
 def _spread(items: Sequence, k: int) -> list:
@@ -232,4 +233,4 @@ class FixedWindowImages(pl.Callback):
             labels.append(f"video {names[v]}\nframe {w + c}\n{'ANOMALOUS' if label else 'normal'}\n{score}")
         if rows:
             image = labelled_grid(rows, labels, ("input", "reconstruction", "error"))
-            writer.add_image("images/test_windows", image, trainer.current_epoch, dataformats="HWC")
+            add_png(writer, "images/test_windows", image, trainer.current_epoch)

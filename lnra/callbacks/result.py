@@ -16,12 +16,12 @@ from PIL import Image
 from pydantic import Field
 
 from lnra import pictures
-from lnra.callbacks import board, centre_frames
+from lnra.callbacks import add_png, board, centre_frames
 from lnra.config.options import checked
 from lnra.config.types import Count, Probability
 from lnra.loading.batches import EvalBatch
 from lnra.method.module import closing_pass
-from lnra.method.pixel_metrics import DEFAULT_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
+from lnra.method.pixel_metrics import DEFAULT_BINS, MAX_BINS, UCSD_MIN_FRACTION, PixelLocalisation, error_maps
 from lnra.pictures import Colormap, ErrorColours, ErrorMax, PanelSpool, panel_row, to_uint8
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class LocalisationMetrics(pl.Callback):
         validation: Annotated[bool, Field(description="also after every validation epoch")] = False,
         sigma: Annotated[float, Field(ge=0, description="Gaussian smoothing of the error maps, in mask "
                                       "pixels")] = 0.0,
-        bins: Annotated[int, Field(ge=2, description="thresholds of the streamed ROCs")] = DEFAULT_BINS,
+        bins: Annotated[int, Field(ge=2, le=MAX_BINS, description="thresholds of the streamed ROCs")
+                        ] = DEFAULT_BINS,
         min_fraction: Annotated[Probability, Field(description="UCSD criterion: share of a frame's anomalous "
                                                    "pixels that must be flagged")] = UCSD_MIN_FRACTION,
     ) -> None:
@@ -148,14 +149,17 @@ class ResultVisualiser(pl.Callback):
             self._discard_spools()
             return
         writer = board(trainer)  # rank 0 and no sanity check, as here
+        plot = pictures.TimelinePlot()
         try:
             for v, timeline in pictures.video_timelines(evaluation):
                 name = timeline.name
                 if self.timelines:
                     (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
-                    fig = pictures.save_timeline_png(timeline, self.run_dir / "timelines" / f"{name}.png")
+                    image = plot.image(timeline)
+                    data = pictures.png(image)
+                    pictures.save_png(data, self.run_dir / "timelines" / f"{name}.png")
                     if writer is not None:
-                        writer.add_figure(f"timeline/{name}", fig, trainer.global_step, close=False)
+                        add_png(writer, f"timeline/{name}", image, trainer.global_step, data)
                 if self.video and v in self._spools:
                     spool = self._spools[v]
                     masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None

@@ -15,16 +15,27 @@ from torchmetrics import Metric
 from lnra.errors import LnraError
 
 DEFAULT_BINS = 1000
+MAX_BINS = 100_000  # the bucket table of bin_index: 8 MB at this many
 MIN_ERROR = 1e-6  # below 1/60 of one grey level squared: indistinguishable from 0
 MAX_ERROR = 4.0  # (1 − (−1))²
 UCSD_MIN_FRACTION = 0.4
 
 
+def grid_shift(bins: int) -> int:
+    """How many low bits of a float32 the grid ignores: fewer than half its step, so rounding the thresholds
+    keeps them apart, and the float's top bits alone find an error's bin."""
+    step = math.log(MAX_ERROR / MIN_ERROR) / max(1, bins - 2)
+    return 23 - min(23, max(0, math.ceil(math.log2(2 / step))))
+
+
 def threshold_grid(bins: int = DEFAULT_BINS) -> torch.Tensor:
-    """The ``bins`` thresholds, ascending: 0, then ``bins − 1`` values geometric from 1e-6 to 4."""
-    if bins < 2:
-        raise LnraError(f"localisation.bins must be at least 2, got {bins}")
-    return torch.cat([torch.zeros(1), torch.from_numpy(np.geomspace(MIN_ERROR, MAX_ERROR, bins - 1))]).float()
+    """The ``bins`` thresholds, ascending: 0, then ``bins − 1`` values geometric from 1e-6 to 4, each rounded
+    down to a float whose low ``grid_shift(bins)`` bits are 0."""
+    if not 2 <= bins <= MAX_BINS:
+        raise LnraError(f"localisation.bins must be in [2, {MAX_BINS}], got {bins}")
+    shift = grid_shift(bins)
+    geometric = torch.from_numpy(np.geomspace(MIN_ERROR, MAX_ERROR, bins - 1)).float().view(torch.int32)
+    return torch.cat([torch.zeros(1), (geometric >> shift << shift).view(torch.float32)])
 
 
 def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -89,8 +100,12 @@ class PixelLocalisation(Metric):
         if not 0 <= min_fraction <= 1:
             raise LnraError(f"localisation.min_fraction must be in [0, 1], got {min_fraction}")
         self.bins = bins
-        self.thresholds = threshold_grid(bins)
-        self.edges = torch.cat([self.thresholds, torch.tensor([math.inf])])
+        # each bucket of floats sharing their top bits lies between two thresholds: a table gives its bin
+        self.shift = grid_shift(bins)
+        top = int(torch.tensor(MAX_ERROR).view(torch.int32)) >> self.shift
+        lowest = (torch.arange(top + 1, dtype=torch.int32) << self.shift).view(torch.float32)
+        bucket_bin = torch.bucketize(lowest, threshold_grid(bins), right=True).int() - 1
+        self.register_buffer("bucket_bin", bucket_bin, persistent=False)
         # an exact ratio, so "at least 40 %" is decided in integers at its boundary
         ratio = Fraction(min_fraction).limit_denominator(10**6)
         self.fraction = (ratio.numerator, ratio.denominator)
@@ -100,26 +115,21 @@ class PixelLocalisation(Metric):
             self.add_state(name, torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     def bin_index(self, errors: torch.Tensor) -> torch.Tensor:
-        """Per error the index of the highest threshold it reaches: a logarithm corrected by one comparison
-        on each side equals a search of the grid at a third of ``torch.bucketize``'s CPU cost; in place,
-        since a new temporary of a 16×240×360 batch can cost as much as the arithmetic on it."""
-        n = self.bins
-        edges = self.edges.to(errors.device)
-        errors = errors.float().clamp(0, MAX_ERROR)
-        step = math.log(MAX_ERROR / MIN_ERROR) / (n - 2)
-        index = errors.clamp_min(MIN_ERROR).log_().sub_(math.log(MIN_ERROR)).div_(step).long().add_(1)
-        index.masked_fill_(errors < MIN_ERROR, 0).clamp_max_(n - 1)
-        index.sub_((edges[index] > errors).long())
-        return index.add_((edges[index + 1] <= errors).long())
+        """Per error (flattened, int32) the index of the highest threshold it reaches. A non-negative float's
+        bits sort as its value and the thresholds end where buckets of equal top bits do, so one look-up
+        of the top bits is exact: a fifth of the cost of a logarithm corrected by comparisons
+        (``index_select``: torch's advanced indexing is 4× slower). A NaN counts as the largest error."""
+        errors = errors.float().reshape(-1).clamp(0, MAX_ERROR).nan_to_num_(MAX_ERROR)
+        return self.bucket_bin.index_select(0, errors.view(torch.int32) >> self.shift)
 
     def update(self, errors: torch.Tensor, masks: torch.Tensor) -> None:
         """Add a batch: (B, H, W) error maps and (B, H, W) bool masks."""
         n, batch = self.bins, errors.shape[0]
-        masks = masks.to(device=errors.device, dtype=torch.bool)
+        masks = masks.to(device=errors.device, dtype=torch.bool).reshape(batch, -1)
         # one histogram per frame and class: (B, 2, n), class 1 = anomalous pixels
-        key = self.bin_index(errors).add_(masks.long(), alpha=n)
-        key += torch.arange(batch, device=errors.device).view(-1, 1, 1) * (2 * n)
-        hist = torch.bincount(key.flatten(), minlength=batch * 2 * n).view(batch, 2, n)
+        key = self.bin_index(errors).view(batch, -1).add_(masks, alpha=n)
+        key += torch.arange(0, batch * 2 * n, 2 * n, device=errors.device, dtype=key.dtype).view(-1, 1)
+        hist = torch.bincount(key.view(-1), minlength=batch * 2 * n).view(batch, 2, n)
         flagged = hist.flip(2).cumsum(2).flip(2)  # pixels with error ≥ each threshold
         self.pixel_neg += flagged[:, 0].sum(0)
         self.pixel_pos += flagged[:, 1].sum(0)

@@ -171,7 +171,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
                 csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
             ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
             timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
-            pictures.save_timeline_png(timeline, paths["timeline"])
+            pictures.save_png(pictures.png(pictures.TimelinePlot().image(timeline)), paths["timeline"])
             if spool is not None:
                 pictures.write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:],
                                           colours, fps)

@@ -4,6 +4,7 @@ masks, and the metrics of a real (tiny) train + test run in results.json and the
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -16,6 +17,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
+from lnra.errors import LnraError
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.pixel_metrics import PixelLocalisation, equal_error_rate, error_maps, threshold_grid
 from lnra.pictures import OUTLINE_RGB, ErrorColours, localisation_panel
@@ -109,14 +111,24 @@ def test_streaming_equals_exact_on_small_data() -> None:
         roc_auc_score(masks.ravel(), off_grid.ravel()), abs=1e-3)
 
 
-def test_bin_index_equals_a_search_of_the_grid() -> None:
-    """The logarithm's shortcut lands every error where ``bucketize`` does: random errors over the whole
-    range, every threshold, its float neighbours on both sides, zero and values above the top."""
-    metric, grid = PixelLocalisation(), threshold_grid()
+@pytest.mark.parametrize("bins", [2, 3, 1000, 100_000])
+def test_bin_index_equals_a_search_of_the_grid(bins: int) -> None:
+    """The table of float-bit buckets lands every error where ``bucketize`` does, for any grid: random
+    errors over the whole range, every threshold, its float neighbours on both sides, zero, values above
+    the top; a NaN counts as the largest error."""
+    metric, grid = PixelLocalisation(bins), threshold_grid(bins)
+    geometric = torch.from_numpy(np.geomspace(1e-6, 4, bins - 1)).float()
+    step = math.log(4e6) / max(1, bins - 2)
+    assert grid[0] == 0 and (grid[-1] == 4 or bins == 2) and (grid[1:] > grid[:-1]).all()
+    assert (grid[1:] <= geometric).all() and (grid[1:] / geometric > 1 - step / 2).all()
     up, down = torch.nextafter(grid, torch.tensor(10.0)), torch.nextafter(grid, torch.tensor(-1.0)).abs()
     errors = torch.cat([torch.rand(200_000) * 4, torch.rand(100_000) ** 8 * 4, grid, up, down,
                         torch.tensor([0.0, 1e-9, 4.0, 4.5, 1e9])])
-    assert torch.equal(metric.bin_index(errors), torch.bucketize(errors.clamp(0, 4), grid, right=True) - 1)
+    searched = torch.bucketize(errors.clamp(0, 4), grid, right=True) - 1
+    assert torch.equal(metric.bin_index(errors).long(), searched)
+    assert metric.bin_index(torch.tensor([math.nan])).tolist() == [bins - 1]
+    with pytest.raises(LnraError, match=r"localisation.bins must be in \[2, 100000\], got 100001"):
+        PixelLocalisation(100_001)
 
 
 def test_equal_error_rate_interpolates_where_fpr_meets_the_miss_rate() -> None:
