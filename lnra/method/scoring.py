@@ -30,12 +30,6 @@ def frame_psnr(recon: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(1.0 / per_sample_mse(recon, frame).clamp_min(1e-12))
 
 
-def centre_psnr(recon: torch.Tensor, clip: torch.Tensor, clip_len: int) -> torch.Tensor:
-    """:func:`frame_psnr` of the centre frames of whole clips (B, C, T, H, W)."""
-    c = centre_index(clip_len)
-    return frame_psnr(recon[:, :, c], clip[:, :, c])
-
-
 def min_max(values: np.ndarray) -> np.ndarray:
     """Scale one video's scores to [0, 1]; a constant video maps to zeros rather than NaN."""
     lo, hi = float(values.min()), float(values.max())
