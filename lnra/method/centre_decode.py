@@ -17,11 +17,9 @@ POINTWISE = (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
 
 
 def _frame_local(layer: nn.Module) -> bool:
-    if isinstance(layer, nn.ConvTranspose3d):
-        return True
     if isinstance(layer, (nn.BatchNorm3d, nn.SyncBatchNorm)):
         return not layer.training and layer.track_running_stats  # batch statistics mix the frames
-    return isinstance(layer, POINTWISE)
+    return isinstance(layer, (nn.ConvTranspose3d, *POINTWISE))  # the former's frames are planned
 
 
 def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> tuple[slice, ...] | None:
@@ -32,16 +30,14 @@ def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> tuple
     s⌋``; unpadded, output o sits at ``o − a·s + p``."""
     if not all(_frame_local(layer) for layer in layers):
         return None
-    convs = [layer for layer in layers if isinstance(layer, nn.ConvTranspose3d)]
+    convs = [(c.kernel_size[0], c.stride[0], c.padding[0], c.dilation[0], c.output_padding[0])
+             for c in layers if isinstance(c, nn.ConvTranspose3d)]  # their temporal k, s, p, d, op
     lengths = [in_frames]  # each transposed convolution's input frames
-    for conv in convs[:-1]:
-        (k, *_), (s, *_), (p, *_), (d, *_), (op, *_) = (
-            conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.output_padding)
+    for k, s, p, d, op in convs[:-1]:
         lengths.append((lengths[-1] - 1) * s - 2 * p + d * (k - 1) + op + 1)
     lo = hi = frame
     keep: list[slice] = []
-    for conv, length in zip(reversed(convs), reversed(lengths), strict=True):
-        (k, *_), (s, *_), (p, *_), (d, *_) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    for (k, s, p, d, _), length in zip(reversed(convs), reversed(lengths), strict=True):
         a = max(0, -(-(lo + p - d * (k - 1)) // s))
         b = min(length - 1, (hi + p) // s)
         computed = (b - a) * s + d * (k - 1) + 1
