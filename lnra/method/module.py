@@ -3,7 +3,6 @@ in every :class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing o
 
 from __future__ import annotations
 
-import logging
 import math
 from functools import partial
 from typing import Annotated, Literal
@@ -23,7 +22,6 @@ from lnra.method.scoring import Evaluation, centre_index, frame_psnr
 from lnra.method.window_scores import IncompleteScoresError, WindowScores
 from lnra.pseudo.kinds import KIND_NORMAL
 
-log = logging.getLogger(__name__)
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
@@ -60,7 +58,6 @@ class LnraModule(pl.LightningModule):
             self.centre = torch.compile(self.centre, mode=mode)
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
-        self.clip_len = getattr(net, "clip_shape", (16,))[0]
         self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
         # The best validation AUC so far and its epoch, kept in the checkpoint for a resumed run.
         self.register_buffer("best_auc", torch.tensor(-math.inf, dtype=torch.float64))
