@@ -4,7 +4,6 @@ layer but the transposed convolutions treats frames independently; any other dec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,39 +16,28 @@ from lnra.method.scoring import centre_index
 POINTWISE = (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
 
 
-@dataclass(frozen=True)
-class FramePlan:
-    """Frames ``first`` of the decoder's input, then per transposed convolution the frames ``keep`` of its
-    output computed without temporal padding (frame 0: the first input frame's first tap)."""
-
-    first: slice
-    keep: tuple[slice, ...]
-
-
 def _frame_local(layer: nn.Module) -> bool:
-    if isinstance(layer, nn.ConvTranspose3d):
-        return True
     if isinstance(layer, (nn.BatchNorm3d, nn.SyncBatchNorm)):
         return not layer.training and layer.track_running_stats  # batch statistics mix the frames
-    return isinstance(layer, POINTWISE)
+    return isinstance(layer, (nn.ConvTranspose3d, *POINTWISE))  # the former's frames are planned
 
 
-def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> FramePlan | None:
-    """The frames output ``frame`` of ``layers`` (fed ``in_frames`` frames) depends on; None where cropping
-    is not exact. Input frame i reaches output frames ``i·s − p + j·d`` (taps j < k), so output [lo, hi]
-    needs inputs ``⌈(lo + p − d(k−1)) / s⌉ … ⌊(hi + p) / s⌋``; unpadded, output o sits at ``o − a·s + p``."""
+def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> tuple[slice, ...] | None:
+    """The frames output ``frame`` of ``layers`` (fed ``in_frames`` frames) depends on: those of the input,
+    then per transposed convolution those of its output computed without temporal padding (frame 0: the
+    first input frame's first tap); None where cropping is not exact. Input frame i reaches output frames
+    ``i·s − p + j·d`` (taps j < k), so output [lo, hi] needs inputs ``⌈(lo + p − d(k−1)) / s⌉ … ⌊(hi + p) /
+    s⌋``; unpadded, output o sits at ``o − a·s + p``."""
     if not all(_frame_local(layer) for layer in layers):
         return None
-    convs = [layer for layer in layers if isinstance(layer, nn.ConvTranspose3d)]
+    convs = [(c.kernel_size[0], c.stride[0], c.padding[0], c.dilation[0], c.output_padding[0])
+             for c in layers if isinstance(c, nn.ConvTranspose3d)]  # their temporal k, s, p, d, op
     lengths = [in_frames]  # each transposed convolution's input frames
-    for conv in convs[:-1]:
-        (k, *_), (s, *_), (p, *_), (d, *_), (op, *_) = (
-            conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.output_padding)
+    for k, s, p, d, op in convs[:-1]:
         lengths.append((lengths[-1] - 1) * s - 2 * p + d * (k - 1) + op + 1)
     lo = hi = frame
     keep: list[slice] = []
-    for conv, length in zip(reversed(convs), reversed(lengths), strict=True):
-        (k, *_), (s, *_), (p, *_), (d, *_) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    for (k, s, p, d, _), length in zip(reversed(convs), reversed(lengths), strict=True):
         a = max(0, -(-(lo + p - d * (k - 1)) // s))
         b = min(length - 1, (hi + p) // s)
         computed = (b - a) * s + d * (k - 1) + 1
@@ -58,7 +46,7 @@ def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> Frame
             return None
         keep.insert(0, slice(start, stop))
         lo, hi = a, b
-    return FramePlan(slice(lo, hi + 1), tuple(keep))
+    return (slice(lo, hi + 1), *keep)
 
 
 def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> torch.Tensor:
@@ -69,8 +57,8 @@ def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> to
         for layer in layers:
             z = layer(z)
         return z[:, :, frame]
-    x = z[:, :, plan.first]
-    keep = iter(plan.keep)
+    x = z[:, :, plan[0]]
+    keep = iter(plan[1:])
     for layer in layers:
         if isinstance(layer, nn.ConvTranspose3d):  # no temporal padding, spatial as the layer's
             x = F.conv_transpose3d(x, layer.weight, layer.bias, layer.stride, (0, *layer.padding[1:]),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Annotated
 
 import torch
@@ -23,39 +24,9 @@ def _block(conv: nn.Conv3d | nn.ConvTranspose3d) -> list[nn.Module]:
     return [conv, nn.BatchNorm3d(conv.out_channels), nn.LeakyReLU(0.2, inplace=True)]
 
 
-class Encoder(nn.Module):
-    """1 → 96 (t1,h2,w2) → 128 (2,2,2) → 256 (2,2,2) → 256 (2,2,2)."""
-
-    def __init__(self, in_channels: int, widths: tuple[int, ...]) -> None:
-        super().__init__()
-        w1, w2, w3, w4 = widths
-        self.encoder = nn.Sequential(
-            *_block(nn.Conv3d(in_channels, w1, 3, (1, 2, 2), 1)),
-            *_block(nn.Conv3d(w1, w2, 3, (2, 2, 2), 1)),
-            *_block(nn.Conv3d(w2, w3, 3, (2, 2, 2), 1)),
-            *_block(nn.Conv3d(w3, w4, 3, (2, 2, 2), 1)),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-
-class Decoder(nn.Module):
-    """256 → 256 → 128 → 96 (each stride 2,2,2) → 1 (stride 1,2,2) with Tanh, mirroring the encoder."""
-
-    def __init__(self, out_channels: int, widths: tuple[int, ...]) -> None:
-        super().__init__()
-        w1, w2, w3, w4 = widths
-        self.decoder = nn.Sequential(
-            *_block(nn.ConvTranspose3d(w4, w3, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
-            *_block(nn.ConvTranspose3d(w3, w2, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
-            *_block(nn.ConvTranspose3d(w2, w1, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
-            nn.ConvTranspose3d(w1, out_channels, 3, (1, 2, 2), 1, output_padding=(0, 1, 1)),
-            nn.Tanh(),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+def _named(name: str, *layers: nn.Module) -> nn.Sequential:
+    """``layers`` as the one child ``name`` of a Sequential, which gives the released keys ``name.name.N``."""
+    return nn.Sequential(OrderedDict({name: nn.Sequential(*layers)}))
 
 
 @checked
@@ -74,8 +45,22 @@ class Autoencoder3D(nn.Module):
         super().__init__()
         self.in_channels = in_channels
         self.clip_shape, self.widths = (frames, height, width), tuple(widths)
-        self.encoder = Encoder(in_channels, widths)
-        self.decoder = Decoder(in_channels, widths)
+        w1, w2, w3, w4 = widths
+        self.encoder = _named(  # 1 → 96 (t1,h2,w2) → 128 (2,2,2) → 256 (2,2,2) → 256 (2,2,2)
+            "encoder",
+            *_block(nn.Conv3d(in_channels, w1, 3, (1, 2, 2), 1)),
+            *_block(nn.Conv3d(w1, w2, 3, (2, 2, 2), 1)),
+            *_block(nn.Conv3d(w2, w3, 3, (2, 2, 2), 1)),
+            *_block(nn.Conv3d(w3, w4, 3, (2, 2, 2), 1)),
+        )
+        self.decoder = _named(  # the mirror: 256 → 256 → 128 → 96 (each 2,2,2) → 1 (1,2,2) with Tanh
+            "decoder",
+            *_block(nn.ConvTranspose3d(w4, w3, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
+            *_block(nn.ConvTranspose3d(w3, w2, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
+            *_block(nn.ConvTranspose3d(w2, w1, 3, (2, 2, 2), 1, output_padding=(1, 1, 1))),
+            nn.ConvTranspose3d(w1, in_channels, 3, (1, 2, 2), 1, output_padding=(0, 1, 1)),
+            nn.Tanh(),
+        )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """What the decoder reads: the encoder's output (a memory autoencoder reads it from its memory)."""

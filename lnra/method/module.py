@@ -3,7 +3,6 @@ in every :class:`~lnra.loading.batches.EvalBatch`, so the module knows nothing o
 
 from __future__ import annotations
 
-import logging
 import math
 from functools import partial
 from typing import Annotated, Literal
@@ -23,7 +22,6 @@ from lnra.method.scoring import Evaluation, centre_index, frame_psnr
 from lnra.method.window_scores import IncompleteScoresError, WindowScores
 from lnra.pseudo.kinds import KIND_NORMAL
 
-log = logging.getLogger(__name__)
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 
 
@@ -60,7 +58,6 @@ class LnraModule(pl.LightningModule):
             self.centre = torch.compile(self.centre, mode=mode)
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
-        self.clip_len = getattr(net, "clip_shape", (16,))[0]
         self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
         # The best validation AUC so far and its epoch, kept in the checkpoint for a resumed run.
         self.register_buffer("best_auc", torch.tensor(-math.inf, dtype=torch.float64))
@@ -108,19 +105,29 @@ class LnraModule(pl.LightningModule):
             self.log(f"train/loss_{name}", value, batch_size=size)
         return loss
 
-    # -- evaluation -----------------------------------------------------------------------------
-    def _score_step(self, batch: EvalBatch, stage: str) -> dict[str, torch.Tensor]:
+    # -- evaluation (validation and test alike; ``self.scores`` keeps them apart) ------------------
+    @property
+    def _stage(self) -> str:
+        return "test" if self.trainer.testing else "val"
+
+    def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
         """Score the windows; hand the reconstructed centre frames to callbacks (images, error maps)."""
         clips = batch.clip
         if self.channels_last:
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
         centre = self.centre(clips)
         frame = batch.clip[:, :, centre_index(batch.videos.clip_len)]
-        self.scores[stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
+        self.scores[self._stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
         return {"recon_centre": centre}
 
-    def _evaluate(self, stage: str) -> None:
+    test_step = validation_step
+
+    def on_validation_epoch_end(self) -> None:
+        stage = self._stage
         scores = self.scores[stage]
+        if self.trainer.sanity_checking:
+            scores.reset()
+            return
         try:
             result = scores.compute()
         except IncompleteScoresError:
@@ -144,17 +151,4 @@ class LnraModule(pl.LightningModule):
             self.log("val/auc_best", self.best_auc.float())
             self.log("val/best_epoch", self.best_epoch.float())
 
-    def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
-        return self._score_step(batch, "val")
-
-    def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking:
-            self.scores["val"].reset()
-            return
-        self._evaluate("val")
-
-    def test_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
-        return self._score_step(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        self._evaluate("test")
+    on_test_epoch_end = on_validation_epoch_end

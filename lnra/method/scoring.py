@@ -30,12 +30,6 @@ def frame_psnr(recon: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(1.0 / per_sample_mse(recon, frame).clamp_min(1e-12))
 
 
-def centre_psnr(recon: torch.Tensor, clip: torch.Tensor, clip_len: int) -> torch.Tensor:
-    """:func:`frame_psnr` of the centre frames of whole clips (B, C, T, H, W)."""
-    c = centre_index(clip_len)
-    return frame_psnr(recon[:, :, c], clip[:, :, c])
-
-
 def min_max(values: np.ndarray) -> np.ndarray:
     """Scale one video's scores to [0, 1]; a constant video maps to zeros rather than NaN."""
     lo, hi = float(values.min()), float(values.max())
@@ -78,8 +72,7 @@ def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int
     AUC of raw −PSNR, which shows how much the per-video normalisation contributes."""
     if len(psnr_per_video) != len(videos.labels):
         raise LnraError(f"{len(psnr_per_video)} scored videos but {len(videos.labels)} label arrays")
-    scores, labels, raw, vids, frames, macro = [], [], [], [], [], []
-    c = centre_index(clip_len)
+    scored = []  # (video, window PSNRs, their labels) of each video long enough for a window
     for v, (psnr, lab) in enumerate(zip(psnr_per_video, videos.labels, strict=True)):
         lab_v = scored_labels(np.asarray(lab), clip_len)
         if len(lab_v) != len(psnr):
@@ -87,28 +80,23 @@ def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int
                 f"video {v}: {len(psnr)} window scores but {len(lab_v)} scored labels "
                 f"({len(lab)} frames); a video of n frames has n-{clip_len - 1} windows"
             )
-        if len(psnr) == 0:
-            continue
-        anomaly = 1.0 - min_max(np.asarray(psnr, dtype=np.float64))
-        scores.append(anomaly)
-        labels.append(lab_v)
-        raw.append(-np.asarray(psnr, dtype=np.float64))
-        vids.append(np.full(len(psnr), v))
-        frames.append(np.arange(len(psnr)) + c)
-        if lab_v.min() != lab_v.max():
-            macro.append(roc_auc_score(lab_v, anomaly))
-    if not scores:
+        if len(psnr):
+            scored.append((v, np.asarray(psnr, dtype=np.float64), lab_v))
+    if not scored:
         raise LnraError(f"no test video is at least {clip_len} frames long: nothing to score")
-    all_labels = np.concatenate(labels).astype(np.int64)
-    all_scores = np.concatenate(scores)
+    vids, psnrs, labs = zip(*scored, strict=True)
+    anomaly = [1.0 - min_max(p) for p in psnrs]
+    macro = [roc_auc_score(lab, a) for lab, a in zip(labs, anomaly, strict=True) if lab.min() != lab.max()]
+    all_psnr, all_scores = np.concatenate(psnrs), np.concatenate(anomaly)
+    all_labels = np.concatenate(labs).astype(np.int64)
     return Evaluation(
         auc_micro=_auc(all_labels, all_scores),
         auc_macro=float(np.mean(macro)) if macro else float("nan"),
-        auc_micro_global=_auc(all_labels, np.concatenate(raw)),
-        psnr=-np.concatenate(raw),
+        auc_micro_global=_auc(all_labels, -all_psnr),
+        psnr=all_psnr,
         anomaly_score=all_scores,
         labels=all_labels,
-        video_index=np.concatenate(vids),
-        frame_index=np.concatenate(frames),
+        video_index=np.concatenate([np.full(len(p), v) for v, p in zip(vids, psnrs, strict=True)]),
+        frame_index=np.concatenate([np.arange(len(p)) for p in psnrs]) + centre_index(clip_len),
         videos=videos,
     )

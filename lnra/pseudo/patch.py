@@ -142,6 +142,4 @@ class PatchMixer:
         # The mask is built in the output's memory and blended there: one clip-sized buffer in all.
         out = torch.empty((b, windows.cx.shape[1], h, w), dtype=clips.dtype, device=clips.device)
         masks = build_masks(self.technique, windows, h, w, out=out)[:, None]
-        if masks.shape != clips.shape:
-            return torch.lerp(clips, patch[:, None], masks)
-        return torch.lerp(clips, patch[:, None], masks, out=masks)
+        return torch.lerp(clips, patch[:, None], masks, out=masks if masks.shape == clips.shape else None)

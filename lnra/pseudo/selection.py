@@ -44,10 +44,6 @@ class PseudoAnomalies:
     def needs_skip_clips(self) -> bool:
         return KIND_SKIP in self.enabled_kinds
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.enabled_kinds)
-
     def select(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """Kind code per sample from one uniform draw each."""
         r = torch.rand(batch_size, device=device, dtype=torch.float64)
@@ -60,7 +56,7 @@ class PseudoAnomalies:
         """(input, target, kind): normal → (clip, clip); patch → (patched clip, clip); skip → (skip clip,
         its consecutive-frame target). ``kind`` given: those codes, not drawn (the preview forces each)."""
         if kind is None:
-            kind = (self.select(clip.shape[0], clip.device) if self.enabled
+            kind = (self.select(clip.shape[0], clip.device) if self.enabled_kinds
                     else torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device))
         inputs, target = clip, clip  # normal samples: the clip itself, never modified in place
         if self.needs_skip_clips:

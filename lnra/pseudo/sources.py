@@ -54,8 +54,6 @@ class IntruderSource:
 
     def __init__(self, count: int, frames: int, height: int, width: int, description: str,
                  pool: torch.Tensor | None = None) -> None:
-        if count == 0:
-            raise LnraError(f"{description}: no intruders were loaded")
         self.count, self.frames, self.height, self.width = count, frames, height, width
         self.pool, self._passes = pool, ShuffledPasses(count)
         self._on_device: dict[torch.device, torch.Tensor] = {}
@@ -78,8 +76,6 @@ class PooledSource(IntruderSource):
     """Intruders held in memory as one uint8 pool (N, T, h, w)."""
 
     def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
-        if pool.dim() != 4:
-            raise LnraError(f"{description}: expected a (N, T, h, w) pool, got shape {tuple(pool.shape)}")
         super().__init__(pool.shape[0], pool.shape[1], height, width, description, pool)
 
 
@@ -185,8 +181,8 @@ class ImageFolderSource(IntruderSource):
         self._stream: Iterator[torch.Tensor] | None = None  # the images decoded ahead, from the first draw on
         if not crop:
             with ThreadPoolExecutor(4) as threads:
-                images = list(threads.map(lambda f: read_frame(Path(f), "intruder image"),
-                                          [path for path, _ in self.dataset.samples]))
+                images = list(threads.map(lambda sample: read_frame(Path(sample[0]), "intruder image"),
+                                          self.dataset.samples))
             if len({image.shape for image in images}) == 1:  # one size: resized exactly per batch
                 pool = torch.from_numpy(np.stack(images))[:, None]
             else:  # mixed sizes are resized to the frame now, to fit one tensor (rounded to uint8)

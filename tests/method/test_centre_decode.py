@@ -16,7 +16,7 @@ from lnra.data.labels import TestVideos, find_label_file, load_labels
 from lnra.data.pixels import to_unit_range
 from lnra.method.centre_decode import centre_reconstruction, decode_frame, eval_macs, plan_frame
 from lnra.method.model import Autoencoder3D
-from lnra.method.scoring import centre_psnr, evaluate, frame_psnr
+from lnra.method.scoring import evaluate, frame_psnr
 
 PAPER_WIDTHS = (96, 128, 256, 256)
 
@@ -151,7 +151,8 @@ def test_real_ped2_scores_the_same_auc_with_the_crop(shared_data: Path, tmp_path
         for v in range(len(store.names)):
             frames = to_unit_range(torch.from_numpy(store.video(v)))
             windows = frames.unfold(0, 16, 1).permute(0, 3, 1, 2).unsqueeze(1)  # (n-15, 1, 16, 64, 64)
-            full.append(torch.cat([centre_psnr(net(b), b, 16) for b in windows.split(64)]).numpy())
+            full.append(torch.cat([frame_psnr(net(b)[:, :, 8], b[:, :, 8])
+                                   for b in windows.split(64)]).numpy())
             crop.append(torch.cat([frame_psnr(centre_reconstruction(net, b), b[:, :, 8])
                                    for b in windows.split(64)]).numpy())
     assert sum(len(p) for p in crop) == 1830

@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 from lnra.data.labels import TestVideos
 from lnra.data.pixels import window_count
 from lnra.errors import LnraError
-from lnra.method.scoring import centre_psnr, evaluate, min_max, scored_labels
+from lnra.method.scoring import centre_index, evaluate, frame_psnr, min_max, scored_labels
 
 
 def _videos(labels: list[np.ndarray]) -> TestVideos:
@@ -28,7 +28,8 @@ def test_centre_psnr_uses_only_frame_8_in_unit_range():
     recon[:, :, 0] = 1.0  # errors outside the centre frame do not count
     recon[0, :, 8] = 0.1  # MSE 0.01 -> 20 dB
     recon[1, :, 8] = 1.0  # MSE 1 -> 0 dB
-    assert torch.allclose(centre_psnr(recon, clip, 16), torch.tensor([20.0, 0.0]), atol=1e-4)
+    c = centre_index(16)
+    assert torch.allclose(frame_psnr(recon[:, :, c], clip[:, :, c]), torch.tensor([20.0, 0.0]), atol=1e-4)
 
 
 def test_min_max_per_video_and_constant_video():
