@@ -57,7 +57,6 @@ def natural_key(path: Path) -> tuple:
 
 def list_videos(split_dir: Path) -> VideoListing:
     """Find the videos of ``<root>/<name>/<split>/frames``; index frames by sorted position, not name."""
-    split_dir = Path(split_dir)
     problem = unreadable(split_dir, "dataset folder", "folder")
     if problem:
         raise LnraError(f"{problem} (expected layout {LAYOUT})")
@@ -182,7 +181,7 @@ class _ProgressLines:
     """tqdm's ``update`` as a log line at each tenth of the work, not a log file flooded by a bar."""
 
     def __init__(self, total: int | None, desc: str, initial: int = 0) -> None:
-        self.total, self.desc, self.n, self.initial, self._tenth = total, desc, initial, initial, -1
+        self.total, self.desc, self.n, self._tenth = total, desc, initial, -1
 
     def update(self, n: int) -> None:
         self.n += n
@@ -202,7 +201,6 @@ def progress(total: int | None, desc: str, **bar: Any) -> Any:
 def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,
                      width: int) -> FrameStore:
     """The cache of this exact source and resolution, built first by one process however many ask."""
-    cache_dir = Path(cache_dir)
     with explained_cache_write(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
     key = files_key(listing, f"{READER}|{dataset}|{split}|{height}x{width}")  # all the pixels depend on

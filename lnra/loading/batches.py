@@ -3,7 +3,6 @@ after the transfer the DataModule turns them into the :class:`TrainBatch` and :c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
@@ -19,14 +18,11 @@ def window_key(video: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
 
 
 class Batch:
-    """Shared by the batch dataclasses: apply a function to every tensor, nested batches included."""
-
-    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Self:
-        return apply_to_collection(self, torch.Tensor, fn)
+    """Shared by the batch dataclasses: torch's DataLoader pins a batch of unknown type through its
+    ``pin_memory()``, which pins every tensor, nested batches included."""
 
     def pin_memory(self) -> Self:
-        """Page-locked copies: torch's DataLoader pins a batch of unknown type through this method."""
-        return self.map(torch.Tensor.pin_memory)
+        return apply_to_collection(self, torch.Tensor, torch.Tensor.pin_memory)
 
 
 @dataclass

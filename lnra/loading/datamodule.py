@@ -153,19 +153,13 @@ class VideoDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:
         """Training (``sampler`` given) drops the last partial batch as the reference does (docs/method.md
         §3), never a last one of a few samples in train-mode BatchNorm; evaluation keeps every window."""
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            drop_last=sampler is not None,
-            num_workers=self.num_workers or 0,
-            pin_memory=bool(self.pin_memory),
-            persistent_workers=bool(self.num_workers),
-            collate_fn=already_batched,
-        )
+        return DataLoader(dataset, batch_size, sampler=sampler, drop_last=sampler is not None,
+                          num_workers=self.num_workers or 0, pin_memory=bool(self.pin_memory),
+                          persistent_workers=bool(self.num_workers), collate_fn=already_batched)
 
     def train_clips(self, gather: bool) -> TrainClips:
         """The training windows, with skip-frame clips when the pseudo anomalies need them."""
+        self.check_train_split()
         jumps = tuple(self.pseudo.skip.jump) if self.pseudo.needs_skip_clips else None
         return TrainClips(self.store("train"), self.clip_len, jumps, gather)
 
