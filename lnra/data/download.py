@@ -76,7 +76,7 @@ def _open(url: str, offset: int) -> tuple[object, int]:
         if err.code == 416 and offset:  # the partial file already holds every byte
             return None, offset
         raise LnraError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
+    except OSError as err:  # urllib's URLError too
         raise LnraError(f"cannot download {url}: {getattr(err, 'reason', err)}") from None
     return response, offset if response.status == 206 else 0
 
@@ -174,7 +174,7 @@ def download_cifar100(out: Path) -> Path:
     root = out / "intruders" / "cifar100"
     try:
         CIFAR100(str(root), train=True, download=True)
-    except (OSError, RuntimeError, urllib.error.URLError) as err:
+    except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
         raise LnraError(f"cannot download CIFAR-100 into {root}: {err}") from None
     print(f"CIFAR-100 in {root}/cifar-100-python; use it with: paths.data_dir={out} (or "
           f"pseudo.source.root={root})")
