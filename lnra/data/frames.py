@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from lnra.data.cache_files import build_lock, explained_cache_write, remove_partials, writing_cache
+from lnra.data.cache_files import build_lock, explained_cache_write, writing_cache
 from lnra.diskio import unreadable
 from lnra.errors import LnraError
 
@@ -245,7 +245,6 @@ def _build_cache(listing: VideoListing, data_path: Path, what: str, height: int,
     if stale:
         log.info("the frames of %s differ from those cached in %s (kept); building a new cache", what,
                  stale[-1])
-    remove_partials(data_path, data_path.with_suffix(".json"))
     data_path.unlink(missing_ok=True)  # a damaged or mismatched one: never beside new metadata
     files = [f for video in listing.files for f in video]
     log.info("building the frame cache %s (%d frames at %dx%d)", data_path, len(files), height, width)
