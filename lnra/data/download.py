@@ -139,8 +139,6 @@ def downloaded_source(name: str, out: Path) -> Iterator[Path]:
     Avenue's two zips unpacked together (videos + ``ground_truth_demo``) in a folder removed afterwards."""
     if name in NO_DIRECT_LINK:
         raise LnraError(NO_DIRECT_LINK[name].format(out=out))
-    if name not in RELEASES:
-        raise LnraError(f"no download for '{name}'; choose one of {', '.join(sorted(RELEASES))}")
     downloads = out / "downloads"
     files = [fetch(archive, downloads) for archive in RELEASES[name]]
     if name == "ped2":

@@ -18,8 +18,7 @@ def window_key(video: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
 
 
 class Batch:
-    """Shared by the batch dataclasses: torch's DataLoader pins a batch of unknown type through its
-    ``pin_memory()``, which pins every tensor, nested batches included."""
+    """Shared by the batches: torch's DataLoader pins a batch of unknown type through its pin_memory()."""
 
     def pin_memory(self) -> Self:
         return apply_to_collection(self, torch.Tensor, torch.Tensor.pin_memory)
