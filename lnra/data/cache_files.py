@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from lnra.diskio import atomic_path, explained_write_errors
+from lnra.diskio import atomic_path, explained_write_errors, partial_path
 
 log = logging.getLogger(__name__)
 # A full disk or a read-only cache folder → one line naming the path and the free space.
@@ -49,47 +49,17 @@ def build_lock(data_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def partial_name(path: Path) -> Path:
-    return path.with_name(f"{path.name}.partial-{os.getpid()}")
-
-
-def remove_partials(*paths: Path) -> None:
-    """Delete the ``<name>.partial-<pid>`` files dead builders of ``paths`` left (with the lock held)."""
-    for path in paths:
-        for stale in path.parent.glob(f"{path.name}.partial-*"):
-            log.info("removing %s, left by an interrupted cache build", stale)
-            stale.unlink(missing_ok=True)
-
-
-class _ChunkWriter:
-    """Takes ``out[i] = frame`` or ``out[a:b] = frames``, in order, as a memory map would; appends them."""
-
-    def __init__(self, file: BinaryIO, frame_shape: tuple[int, int]) -> None:
-        self.file, self.frame_shape, self.written = file, frame_shape, 0
-
-    def __setitem__(self, index: int | slice, frames: np.ndarray) -> None:
-        first = index.start if isinstance(index, slice) else index
-        if first != self.written:
-            raise ValueError(f"frames must arrive in order: got {first}, expected {self.written}")
-        block = np.ascontiguousarray(frames, dtype=np.uint8).reshape(-1, *self.frame_shape)
-        self.file.write(block.data)
-        self.written += len(block)
-
-
 @contextmanager
-def write_npy_chunks(data_path: Path, meta_path: Path, meta: dict[str, Any],
-                     shape: tuple[int, int, int]) -> Iterator[_ChunkWriter]:
-    """A writer of a uint8 ``shape`` array (not a writable memory map, which keeps every written page
-    resident); on success the metadata is published, then the data, so whoever sees one sees both."""
+def writing_cache(data_path: Path, meta: dict[str, Any], shape: tuple[int, int, int]) -> Iterator[BinaryIO]:
+    """The file to append a uint8 ``shape`` array's frames to (a writable memory map keeps every written page
+    resident); on success the metadata ``.json`` is published, then the data: whoever sees one sees both."""
+    meta_path = data_path.with_suffix(".json")  # under the lock: a killed builder's partial files are reused
     with (explained_cache_write(data_path),
-          atomic_path(data_path, partial_name(data_path)) as data_tmp,
-          atomic_path(meta_path, partial_name(meta_path)) as meta_tmp):
+          atomic_path(data_path, partial_path(data_path)) as data_tmp,
+          atomic_path(meta_path, partial_path(meta_path)) as meta_tmp):
         with open(data_tmp, "wb") as f:
             np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
-            writer = _ChunkWriter(f, shape[1:])
-            yield writer
-            if writer.written != shape[0]:
-                raise ValueError(f"cache build wrote {writer.written} of {shape[0]} frames")
+            yield f
             f.flush()
             os.fsync(f.fileno())
         meta_tmp.write_text(json.dumps(meta))

@@ -10,7 +10,7 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,20 +76,20 @@ def _open(url: str, offset: int) -> tuple[object, int]:
         if err.code == 416 and offset:  # the partial file already holds every byte
             return None, offset
         raise LnraError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
+    except OSError as err:  # urllib's URLError too
         raise LnraError(f"cannot download {url}: {getattr(err, 'reason', err)}") from None
     return response, offset if response.status == 206 else 0
 
 
-def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) -> Path:
+def fetch(archive: Archive, folder: Path) -> Path:
     """``folder/<file name>``, verified; a verified copy is reused, ``<file name>.partial`` resumed."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / archive.filename
     if target.is_file():
         if sha256_of(target) == archive.sha256:
-            log(f"{target}: already downloaded, checksum ok")
+            print(f"{target}: already downloaded, checksum ok")
             return target
-        log(f"{target}: checksum does not match the official release; downloading it again")
+        print(f"{target}: checksum does not match the official release; downloading it again")
         target.unlink()
     partial = target.with_name(target.name + ".partial")
     mirror = os.environ.get(MIRROR_ENV)
@@ -102,7 +102,7 @@ def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) ->
                         f"{archive.size}; not downloading it")
     total = archive.size or served
     if offset:
-        log(f"resuming {archive.filename} at byte {offset:,}" + (f" of {total:,}" if total else ""))
+        print(f"resuming {archive.filename} at byte {offset:,}" + (f" of {total:,}" if total else ""))
     if response is not None:
         _stream(response, partial, offset, total, url)
     size = partial.stat().st_size
@@ -115,7 +115,7 @@ def fetch(archive: Archive, folder: Path, log: Callable[[str], None] = print) ->
         raise LnraError(f"{url}: SHA-256 {digest} is not the official {archive.sha256}; the file was "
                         "deleted (a broken mirror or a changed release?)")
     partial.rename(target)
-    log(f"{target}: {size / 1e6:.1f} MB, checksum ok")
+    print(f"{target}: {size / 1e6:.1f} MB, checksum ok")
     return target
 
 
@@ -129,27 +129,25 @@ def _stream(response: object, partial: Path, offset: int, total: int | None, url
                 out.write(block)
                 bar.update(len(block))
         except (OSError, http.client.HTTPException) as err:  # a reset, a timeout, a short body
-            raise LnraError(f"download of {url} interrupted at {offset + bar.n - bar.initial} bytes "
-                            f"({err}); run the same command again to resume it") from None
+            raise LnraError(f"download of {url} interrupted at {bar.n} bytes ({err}); run the same command "
+                            "again to resume it") from None
 
 
 @contextmanager
-def downloaded_source(name: str, out: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
+def downloaded_source(name: str, out: Path) -> Iterator[Path]:
     """The ``--source`` for ``prepare name``, fetched into ``out/downloads``: Ped2's tarball as it is,
     Avenue's two zips unpacked together (videos + ``ground_truth_demo``) in a folder removed afterwards."""
     if name in NO_DIRECT_LINK:
         raise LnraError(NO_DIRECT_LINK[name].format(out=out))
-    if name not in RELEASES:
-        raise LnraError(f"no download for '{name}'; choose one of {', '.join(sorted(RELEASES))}")
-    downloads = Path(out) / "downloads"
-    files = [fetch(archive, downloads, log) for archive in RELEASES[name]]
+    downloads = out / "downloads"
+    files = [fetch(archive, downloads) for archive in RELEASES[name]]
     if name == "ped2":
         yield files[0]
         return
     unpacked = downloads / f".{name}-unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
     try:
-        log(f"unpacking {', '.join(f.name for f in files)}")
+        print(f"unpacking {', '.join(f.name for f in files)}")
         for f in files:
             try:
                 with zipfile.ZipFile(f) as z:
@@ -167,15 +165,15 @@ def downloaded_source(name: str, out: Path, log: Callable[[str], None] = print) 
         shutil.rmtree(unpacked, ignore_errors=True)
 
 
-def download_cifar100(out: Path, log: Callable[[str], None] = print) -> Path:
+def download_cifar100(out: Path) -> Path:
     """CIFAR-100 through torchvision (MD5-checked) where ``pseudo/source=cifar100`` looks by default."""
     from torchvision.datasets import CIFAR100
 
-    root = Path(out) / "intruders" / "cifar100"
+    root = out / "intruders" / "cifar100"
     try:
         CIFAR100(str(root), train=True, download=True)
-    except (OSError, RuntimeError, urllib.error.URLError) as err:
+    except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
         raise LnraError(f"cannot download CIFAR-100 into {root}: {err}") from None
-    log(f"CIFAR-100 in {root}/cifar-100-python; use it with: paths.data_dir={out} (or "
-        f"pseudo.source.root={root})")
+    print(f"CIFAR-100 in {root}/cifar-100-python; use it with: paths.data_dir={out} (or "
+          f"pseudo.source.root={root})")
     return root

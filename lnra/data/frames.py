@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from lnra.data.cache_files import build_lock, explained_cache_write, remove_partials, write_npy_chunks
+from lnra.data.cache_files import build_lock, explained_cache_write, writing_cache
 from lnra.diskio import unreadable
 from lnra.errors import LnraError
 
@@ -57,7 +57,6 @@ def natural_key(path: Path) -> tuple:
 
 def list_videos(split_dir: Path) -> VideoListing:
     """Find the videos of ``<root>/<name>/<split>/frames``; index frames by sorted position, not name."""
-    split_dir = Path(split_dir)
     problem = unreadable(split_dir, "dataset folder", "folder")
     if problem:
         raise LnraError(f"{problem} (expected layout {LAYOUT})")
@@ -182,7 +181,7 @@ class _ProgressLines:
     """tqdm's ``update`` as a log line at each tenth of the work, not a log file flooded by a bar."""
 
     def __init__(self, total: int | None, desc: str, initial: int = 0) -> None:
-        self.total, self.desc, self.n, self.initial, self._tenth = total, desc, initial, initial, -1
+        self.total, self.desc, self.n, self._tenth = total, desc, initial, -1
 
     def update(self, n: int) -> None:
         self.n += n
@@ -202,33 +201,30 @@ def progress(total: int | None, desc: str, **bar: Any) -> Any:
 def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,
                      width: int) -> FrameStore:
     """The cache of this exact source and resolution, built first by one process however many ask."""
-    cache_dir = Path(cache_dir)
     with explained_cache_write(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
     key = files_key(listing, f"{READER}|{dataset}|{split}|{height}x{width}")  # all the pixels depend on
-    stem = f"{dataset}_{split}_{height}x{width}"
-    data_path = cache_dir / f"{stem}_{key}.npy"
-    meta_path = cache_dir / f"{stem}_{key}.json"
-    store = _open_cache(data_path, meta_path, listing, (height, width), warn=False)
+    data_path = cache_dir / f"{dataset}_{split}_{height}x{width}_{key}.npy"
+    store = _open_cache(data_path, listing, (height, width), warn=False)
     if store is None:
         with build_lock(data_path):
             # another process may have built it while this one waited for the lock
-            store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+            store = _open_cache(data_path, listing, (height, width), warn=True)
             if store is None:
-                _build_cache(listing, data_path, meta_path, f"{dataset}/{split}", height, width)
-                store = _open_cache(data_path, meta_path, listing, (height, width), warn=True)
+                _build_cache(listing, data_path, f"{dataset}/{split}", height, width)
+                store = _open_cache(data_path, listing, (height, width), warn=True)
     if store is None:
         raise LnraError(f"the frame cache {data_path} just built does not read back; delete it and rerun")
     return store
 
 
-def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: tuple[int, int],
-                warn: bool) -> FrameStore | None:
-    """The cache at ``data_path`` when it exists and matches ``listing``, else None."""
+def _open_cache(data_path: Path, listing: VideoListing, size: tuple[int, int], warn: bool
+                ) -> FrameStore | None:
+    """The cache at ``data_path`` (metadata beside it) when it exists and matches ``listing``, else None."""
     if not data_path.exists():
         return None
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(data_path.with_suffix(".json").read_text())
         frames = np.load(data_path, mmap_mode="c")
     except (OSError, ValueError) as err:
         if warn:
@@ -242,15 +238,13 @@ def _open_cache(data_path: Path, meta_path: Path, listing: VideoListing, size: t
     return None
 
 
-def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: str, height: int,
-                 width: int) -> None:
+def _build_cache(listing: VideoListing, data_path: Path, what: str, height: int, width: int) -> None:
     """Decode every frame into ``data_path`` (lock held) on a few threads (OpenCV releases the GIL)."""
     stem = data_path.name.rsplit("_", 1)[0]
     stale = sorted(p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path)
     if stale:
         log.info("the frames of %s differ from those cached in %s (kept); building a new cache", what,
                  stale[-1])
-    remove_partials(data_path, meta_path)
     data_path.unlink(missing_ok=True)  # a damaged or mismatched one: never beside new metadata
     files = [f for video in listing.files for f in video]
     log.info("building the frame cache %s (%d frames at %dx%d)", data_path, len(files), height, width)
@@ -261,14 +255,14 @@ def _build_cache(listing: VideoListing, data_path: Path, meta_path: Path, what: 
         frame = read_frame(path)
         return frame.shape, resize_frame(frame, height, width)
 
-    with (write_npy_chunks(data_path, meta_path, meta, (len(files), height, width)) as out,
+    with (writing_cache(data_path, meta, (len(files), height, width)) as out,
           ThreadPoolExecutor(min(8, (os.cpu_count() or 2) * 2)) as pool,
           progress(len(files), f"caching {what} at {height}x{width}", unit="frame") as bar):
         for start in range(0, len(files), DECODE_CHUNK):
             chunk = files[start : start + DECODE_CHUNK]
-            for i, (path, (shape, frame)) in enumerate(zip(chunk, pool.map(load, chunk), strict=True)):
+            for path, (shape, frame) in zip(chunk, pool.map(load, chunk), strict=True):
                 sizes.setdefault(str(path.parent), set()).add(shape)
-                out[start + i] = frame
+                out.write(frame)
             bar.update(len(chunk))
     mixed = {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}
     if mixed:

@@ -48,7 +48,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
     """The mask files of ``<testing_dir>/pixel_masks`` (or None), one per test frame and of its size."""
-    mask_dir = Path(testing_dir) / MASK_DIR
+    mask_dir = testing_dir / MASK_DIR
     if not mask_dir.is_dir():
         return None
     masks = list_videos(mask_dir)
@@ -75,7 +75,6 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
     """The packed-bit cache of these masks, built first if absent (two builders write the same bytes)."""
     files = [f for video in listing.files for f in video]
     height, width = _image_size(files[0])
-    cache_dir = Path(cache_dir)
     path = cache_dir / f"{dataset}_pixel_masks_{height}x{width}_{files_key(listing, 'masks')}.npy"
     shape = (len(files), height, (width + 7) // 8)
     if not path.exists():

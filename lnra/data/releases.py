@@ -203,7 +203,7 @@ def prepare_ped2(source: Path, writer: Writer) -> None:
     """``UCSDped2/{Train,Test}`` ``.tif`` folders, ``UCSDped2.m``'s ranges and ``Test0NN_gt`` bitmaps."""
     with tempfile.TemporaryDirectory(prefix="lnra-ucsd-") as tmp:
         root = _ucsd_root(source, Path(tmp))
-        gt_file = next(iter(sorted(root.rglob("UCSDped2.m"))), None)
+        gt_file = min(root.rglob("UCSDped2.m"), default=None)
         if gt_file is None:
             raise LnraError(f"ground truth UCSDped2.m not found under {root}")
         gt = parse_ucsd_gt(gt_file.read_text(errors="replace"))

@@ -107,10 +107,8 @@ def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
         except ValueError as err:  # UnicodeDecodeError too
             raise LnraError(f"cannot read {manifest} ({err}); delete {root} to generate it again") from None
         if found != asdict(spec):
-            raise LnraError(
-                f"{root} holds a synthetic dataset generated with {found} ({manifest}), not {asdict(spec)}; "
-                "point dataset.root elsewhere or delete that folder"
-            )
+            raise LnraError(f"{root} holds a synthetic dataset generated with {found} ({manifest}), not "
+                            f"{asdict(spec)}; point dataset.root elsewhere or delete that folder")
         return root
     if root.exists() and any(root.iterdir()):
         raise LnraError(f"{root} exists and is not a synthetic dataset (no {MANIFEST}); choose another root")

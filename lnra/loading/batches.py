@@ -3,11 +3,11 @@ after the transfer the DataModule turns them into the :class:`TrainBatch` and :c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Self
 
 import torch
+from lightning_utilities.core.apply_func import apply_to_collection
 
 from lnra.data.labels import TestVideos
 
@@ -18,21 +18,10 @@ def window_key(video: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
 
 
 class Batch:
-    """Shared by the batch dataclasses: apply a function to every tensor, nested batches included."""
-
-    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Self:
-        changes = {}
-        for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
-            value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor):
-                changes[f.name] = fn(value)
-            elif isinstance(value, Batch):
-                changes[f.name] = value.map(fn)
-        return replace(self, **changes)  # type: ignore[type-var]
+    """Shared by the batches: torch's DataLoader pins a batch of unknown type through its pin_memory()."""
 
     def pin_memory(self) -> Self:
-        """Page-locked copies: torch's DataLoader pins a batch of unknown type through this method."""
-        return self.map(torch.Tensor.pin_memory)
+        return apply_to_collection(self, torch.Tensor, torch.Tensor.pin_memory)
 
 
 @dataclass

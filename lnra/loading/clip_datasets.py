@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from lightning_utilities.core.apply_func import apply_to_collection
 from torch.utils.data import Dataset, Sampler
 
 from lnra.data.frames import FrameStore
 from lnra.data.labels import TestVideos
 from lnra.data.pixel_masks import MaskStore
 from lnra.data.pixels import window_count
-from lnra.errors import LnraError
 from lnra.loading.batches import Clips, TestFetch, TrainFetch
 from lnra.pseudo.skip import skip_frame_indices
 
@@ -58,7 +58,7 @@ class _Windows(Dataset):
 
     def __getitem__(self, index: int) -> TrainFetch | TestFetch:
         """One sample: the subclass's batch of one, without its batch dimension."""
-        return self.__getitems__([index]).map(lambda tensor: tensor[0])
+        return apply_to_collection(self.__getitems__([index]), torch.Tensor, lambda tensor: tensor[0])
 
     def _window_index(self, indices: list[int] | np.ndarray) -> np.ndarray:
         """(B, T) global frame indices of the windows ``indices``."""
@@ -78,8 +78,6 @@ class TrainClips(_Windows):
     def __init__(self, store: FrameStore, clip_len: int, jumps: tuple[int, ...] | None, gather: bool) -> None:
         super().__init__(store, clip_len, gather)
         self.jumps = jumps
-        if len(self) == 0:
-            raise LnraError(f"no training video has {clip_len} frames: nothing to train on")
 
     def __getitems__(self, items: list[EpochItem]) -> TrainFetch:
         clips, starts, seeds = (np.asarray(column, dtype=np.int64) for column in zip(*items, strict=True))

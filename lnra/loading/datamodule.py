@@ -101,10 +101,8 @@ class VideoDataModule(pl.LightningDataModule):
         """List the training videos (cheap): a split with no video of a whole clip fails before caching."""
         listing = self.listing("training")
         if max(listing.lengths) < self.clip_len:
-            raise LnraError(
-                f"no training video in {listing.split_dir} has {self.clip_len} frames (the longest has "
-                f"{max(listing.lengths)}): nothing to train on"
-            )
+            raise LnraError(f"no training video in {listing.split_dir} has {self.clip_len} frames (the "
+                            f"longest has {max(listing.lengths)}): nothing to train on")
 
     def store(self, split: str) -> FrameStore:
         if split not in self._stores:
@@ -153,19 +151,13 @@ class VideoDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, batch_size: int, sampler: Sampler | None = None) -> DataLoader:
         """Training (``sampler`` given) drops the last partial batch as the reference does (docs/method.md
         §3), never a last one of a few samples in train-mode BatchNorm; evaluation keeps every window."""
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            drop_last=sampler is not None,
-            num_workers=self.num_workers or 0,
-            pin_memory=bool(self.pin_memory),
-            persistent_workers=bool(self.num_workers),
-            collate_fn=already_batched,
-        )
+        return DataLoader(dataset, batch_size, sampler=sampler, drop_last=sampler is not None,
+                          num_workers=self.num_workers or 0, pin_memory=bool(self.pin_memory),
+                          persistent_workers=bool(self.num_workers), collate_fn=already_batched)
 
     def train_clips(self, gather: bool) -> TrainClips:
         """The training windows, with skip-frame clips when the pseudo anomalies need them."""
+        self.check_train_split()
         jumps = tuple(self.pseudo.skip.jump) if self.pseudo.needs_skip_clips else None
         return TrainClips(self.store("train"), self.clip_len, jumps, gather)
 
@@ -199,12 +191,9 @@ class VideoDataModule(pl.LightningDataModule):
 
     def to_train_batch(self, fetch: TrainFetch, kind: torch.Tensor | None = None) -> TrainBatch:
         """uint8 → [-1, 1], then the whole batch's pseudo anomalies (drawn, or the given ``kind`` codes)."""
-        clip = self._unit_range(fetch.clip, "train")
-        skip_clip = skip_target = None
-        if fetch.skip is not None and fetch.skip_target is not None:
-            skip_clip = self._unit_range(fetch.skip, "train")
-            skip_target = self._unit_range(fetch.skip_target, "train")
-        return TrainBatch(*self.pseudo(clip, skip_clip, skip_target, kind), tuple(self.pseudo.kind_names))
+        clips = [None if part is None else self._unit_range(part, "train")
+                 for part in (fetch.clip, fetch.skip, fetch.skip_target)]
+        return TrainBatch(*self.pseudo(*clips, kind), tuple(self.pseudo.kind_names))
 
     def on_after_batch_transfer(self, batch: TrainFetch | TestFetch, dataloader_idx: int,
                                 ) -> TrainBatch | EvalBatch:

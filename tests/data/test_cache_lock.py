@@ -83,10 +83,10 @@ def test_a_builder_killed_while_holding_the_lock_blocks_nobody(tmp_path: Path) -
     (builder,) = _start(tmp_path, "hang", 1)
     try:
         deadline = time.monotonic() + 60
-        while not list((tmp_path / "cache").glob("*.partial-*")):
+        while not list((tmp_path / "cache").glob(".*.partial")):
             assert builder.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        stale = list((tmp_path / "cache").glob("*.partial-*"))
+        stale = list((tmp_path / "cache").glob(".*.partial"))
         builder.send_signal(signal.SIGKILL)
         builder.wait()
     finally:

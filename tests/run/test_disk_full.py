@@ -8,7 +8,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ from helpers.data import write_dataset
 from helpers.paths import REPO, TINY_DATASET, tmp_paths
 from helpers.runner import child_env
 
-import lnra.data.cache_files as cache_files
+import lnra.data.frames as frames_mod
 import lnra.diskio as diskio
 import lnra.run.results as results_mod
 from lnra.data.frames import list_videos, load_frame_store
@@ -52,6 +55,19 @@ def test_full_disk_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path: Pa
     print(f"\ncheckpoint: error: {message}")
 
 
+class _FillsUp:
+    """A file on a disk that is full once ``frames`` writes have gone through."""
+
+    def __init__(self, file: BinaryIO, frames: int) -> None:
+        self.file, self.left = file, frames
+
+    def write(self, data: object) -> int:
+        if self.left == 0:
+            raise FULL
+        self.left -= 1
+        return self.file.write(data)
+
+
 def test_full_disk_while_building_a_cache_keeps_the_previous_cache(tmp_path: Path, monkeypatch) -> None:
     write_dataset(tmp_path / "data", train=[8, 8], test=[])
     split = tmp_path / "data" / "training" / "frames"
@@ -59,20 +75,20 @@ def test_full_disk_while_building_a_cache_keeps_the_previous_cache(tmp_path: Pat
     old = load_frame_store(list_videos(split), cache, "toy", "training", 16, 16)
     old_files = {p: p.read_bytes() for p in cache.iterdir()}
     os.utime(split / "01" / "000.png", ns=(1, 1))  # the source changed: a new cache is built
-    real_write = cache_files._ChunkWriter.__setitem__
+    real_writing = frames_mod.writing_cache
 
-    def full_after_three(self, index, frames) -> None:
-        if self.written >= 3:
-            raise FULL
-        real_write(self, index, frames)
+    @contextmanager
+    def full_after_three(*args: object) -> Iterator[object]:
+        with real_writing(*args) as file:
+            yield _FillsUp(file, frames=3)
 
-    monkeypatch.setattr(cache_files._ChunkWriter, "__setitem__", full_after_three)
+    monkeypatch.setattr(frames_mod, "writing_cache", full_after_three)
     with pytest.raises(LnraError, match=r"cannot write the frame cache .*_16x16_\w+\.npy: disk full"):
         load_frame_store(list_videos(split), cache, "toy", "training", 16, 16)
     assert {p: p.read_bytes() for p in cache.iterdir()} == old_files  # nothing new, nothing lost
     np.testing.assert_array_equal(np.load(next(p for p in old_files if p.suffix == ".npy")), old.frames)
 
-    monkeypatch.setattr(cache_files._ChunkWriter, "__setitem__", real_write)  # space was freed
+    monkeypatch.setattr(frames_mod, "writing_cache", real_writing)  # space was freed
     new = load_frame_store(list_videos(split), cache, "toy", "training", 16, 16)
     np.testing.assert_array_equal(new.frames, old.frames)
 
