@@ -41,55 +41,51 @@ class Settings(BaseModel):
 class PathSettings(Settings):
     """Every path a run reads or writes comes from here, so nothing depends on the working directory."""
 
-    root_dir: Annotated[NonEmpty, Field(description="the project folder (set by run.py)")] = \
-        "${oc.env:LNRA_ROOT,.}"
-    data_dir: Annotated[NonEmpty, Field(description="holds <dataset>/{training,testing}/frames (env "
-                                        "LNRA_DATA_DIR)")] = "${oc.env:LNRA_DATA_DIR,${paths.root_dir}/data}"
-    generated_dir: Annotated[NonEmpty, Field(description="the synthetic dataset is generated here")] = \
-        "${paths.root_dir}/data"
-    cache_dir: Annotated[NonEmpty, Field(description="decoded-frame caches (memory-mapped uint8)")] = \
-        "${paths.root_dir}/data/cache"
-    output_dir: Annotated[NonEmpty, Field(description="run and sweep directories")] = \
-        "${paths.root_dir}/outputs"
-    intruder_dir: Annotated[NonEmpty, Field(description="images pasted as patch pseudo anomalies")] = \
-        "${paths.data_dir}/intruders"
+    root_dir: NonEmpty = Field("${oc.env:LNRA_ROOT,.}", description="the project folder (set by run.py)")
+    data_dir: NonEmpty = Field("${oc.env:LNRA_DATA_DIR,${paths.root_dir}/data}",
+                               description="holds <dataset>/{training,testing}/frames (env LNRA_DATA_DIR)")
+    generated_dir: NonEmpty = Field("${paths.root_dir}/data",
+                                    description="the synthetic dataset is generated here")
+    cache_dir: NonEmpty = Field("${paths.root_dir}/data/cache",
+                                description="decoded-frame caches (memory-mapped uint8)")
+    output_dir: NonEmpty = Field("${paths.root_dir}/outputs", description="run and sweep directories")
+    intruder_dir: NonEmpty = Field("${paths.data_dir}/intruders",
+                                   description="images pasted as patch pseudo anomalies")
 
 
 class PseudoSettings(Settings):
     """A pseudo-anomaly variant (``conf/pseudo/``): skipped frames and patch techniques, each with its p."""
 
-    name: Annotated[FolderName, Field(description="the variant's name (run name, results)")] = "none"
-    skip: Annotated[SkipFrame | None, Field(description="skip-frame pseudo anomalies {p, jump}, or null")] \
-        = None
-    technique: Annotated[Technique | None, Field(
-        description="the blend of a patch variant (its entry reads ${pseudo.technique})")] = None
-    patches: Annotated[list[Entry], Field(description="patch pseudo anomalies, each with its p")] = []
-    source: Annotated[Entry, Field(description="the intruders of the patches (pseudo/source=cifar100|"
-                                   "image_folder|textures|video)")] = None
+    name: FolderName = Field("none", description="the variant's name (run name, results)")
+    skip: SkipFrame | None = Field(None, description="skip-frame pseudo anomalies {p, jump}, or null")
+    technique: Technique | None = Field(None, description="the blend of a patch variant (its entry reads "
+                                        "${pseudo.technique})")
+    patches: list[Entry] = Field([], description="patch pseudo anomalies, each with its p")
+    source: Entry = Field(None, description="the intruders of the patches (pseudo/source=cifar100|"
+                          "image_folder|textures|video)")
 
 
 class RunSettings(Settings):
     """The top level of ``conf/config.yaml``; ``dataset``, ``model``, ``loss``, ``trainer``, ``logger`` and
     each ``callbacks`` entry are classes, checked against their own signatures."""
 
-    task: Annotated[Literal["train", "test", "preview"], Field(
-        description="train: fit, then score the final weights; test: score ckpt_path; preview: pictures of "
-                    "the pseudo anomalies")] = "train"
-    seed: Annotated[Seed, Field(description="seeds Python, NumPy, torch and the data-loader workers")] = 0
-    ckpt_path: Annotated[str | None, Field(description="task=test: the checkpoint to score; task=train: one "
-                                           "to start from (last: the newest interrupted run)")] = None
-    resume: Annotated[bool | str, Field(description="true: continue the newest interrupted run of run_name; "
-                                        "a run directory: continue that run")] = False
-    run_name: Annotated[FolderName, Field(description="the run directory's name after its time stamp")] = \
-        "${dataset.name}_${pseudo.name}"
+    task: Literal[TASKS] = Field("train", description="train: fit, then score the final weights; test: score "
+                                 "ckpt_path; preview: pictures of the pseudo anomalies")
+    seed: Seed = Field(0, description="seeds Python, NumPy, torch and the data-loader workers")
+    ckpt_path: str | None = Field(None, description="task=test: the checkpoint to score; task=train: one to "
+                                  "start from (last: the newest interrupted run)")
+    resume: bool | str = Field(False, description="true: continue the newest interrupted run of run_name; a "
+                               "run directory: continue that run")
+    run_name: FolderName = Field("${dataset.name}_${pseudo.name}",
+                                 description="the run directory's name after its time stamp")
     paths: PathSettings = PathSettings()
     pseudo: PseudoSettings = PseudoSettings()
-    dataset: Annotated[Entry, Field(description="the LightningDataModule (conf/dataset/)")] = None
-    model: Annotated[Entry, Field(description="the LightningModule and its net (conf/model/)")] = None
-    loss: Annotated[Entry, Field(description="the training loss (conf/loss/)")] = None
-    trainer: Annotated[Entry, Field(description="the Trainer (conf/trainer/)")] = None
-    logger: Annotated[Entry, Field(description="the experiment logger, or null (conf/logger/)")] = None
-    callbacks: Annotated[dict[str, Entry], Field(description="every side output, one entry each")] = {}
+    dataset: Entry = Field(None, description="the LightningDataModule (conf/dataset/)")
+    model: Entry = Field(None, description="the LightningModule and its net (conf/model/)")
+    loss: Entry = Field(None, description="the training loss (conf/loss/)")
+    trainer: Entry = Field(None, description="the Trainer (conf/trainer/)")
+    logger: Entry = Field(None, description="the experiment logger, or null (conf/logger/)")
+    callbacks: dict[str, Entry] = Field({}, description="every side output, one entry each")
 
 
 # -- relations between options ------------------------------------------------------------------------------
@@ -225,7 +221,6 @@ def outputs_in(folder: Path) -> list[str]:
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
     into) a run it cannot continue."""
-    run_dir = Path(run_dir)
     candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
     # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
     existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
@@ -233,7 +228,6 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def is_interrupted(run_dir: Path) -> bool:
-    run_dir = Path(run_dir)
     return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
 
 
