@@ -10,13 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
-from lnra.run.checkpoints import load_weights_into, read_weights
 from lnra.run.settings import (
     LAST_CHECKPOINT,
     RESULTS,
@@ -116,15 +114,6 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     raise LnraError(f"resume: no interrupted run of '{cfg.run_name}' in {Path(run_dir).parent} (a run "
                     f"directory with {LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make "
                     "run_name (dataset, pseudo) or start a new run without resume")
-
-
-def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
-    """Read the checkpoint to continue from now, so a bad one fails in a line, not in a trace."""
-    weights = read_weights(path)
-    if weights.kind != "lnra":
-        raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "
-                        "optimiser or epoch, so training cannot continue from it; score it with task=test")
-    load_weights_into(module.model, weights, path)
 
 
 def finished_cell(cfg: DictConfig, run_dir: Path) -> float | None:
