@@ -22,7 +22,6 @@ from lnra.config.check import Mistake
 from lnra.config.options import import_target
 from lnra.config.types import Count, NonNegative
 from lnra.diskio import atomic_torch_save
-from lnra.run.console import LIGHTNING_LOGGERS
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +104,16 @@ class Trainer(pl.Trainer):
 
 
 def _refusal(target: Any, values: dict[str, Any]) -> str | None:
-    """Lightning's reason (first line) for refusing these arguments, or None."""
-    quiet = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
-    levels = [logger.level for logger in quiet]
+    """Lightning's reason (first line) for refusing these arguments, or None; the trial says nothing else."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for logger in quiet:
-            logger.setLevel(logging.ERROR)
+        logging.disable(logging.WARNING)
         try:
             target(**values, logger=False, callbacks=[], enable_checkpointing=False)
         except Exception as err:  # noqa: BLE001 - any refusal is reported as the argument's problem
             return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         finally:
-            for logger, level in zip(quiet, levels, strict=True):
-                logger.setLevel(level)
+            logging.disable(logging.NOTSET)
     return None
 
 
