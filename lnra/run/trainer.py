@@ -15,7 +15,6 @@ from lightning_fabric.connector import _PRECISION_INPUT
 from lightning_fabric.utilities.cloud_io import get_filesystem
 from omegaconf import OmegaConf
 from pydantic import Field
-from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from lnra.config.check import Mistake
@@ -54,17 +53,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     often on another filesystem, where the final move is a copy that a kill truncates."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        if not isinstance(get_filesystem(path), LocalFileSystem):
-            super().save_checkpoint(checkpoint, path, storage_options)
-            return
-        if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} does not take storage_options")
-        atomic_torch_save(checkpoint, path)
+        if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
+            super().save_checkpoint(checkpoint, path, storage_options)  # Lightning's refuses storage_options
+        else:
+            atomic_torch_save(checkpoint, path)
 
 
 class Trainer(pl.Trainer):
-    """``pytorch_lightning.Trainer`` that writes checkpoints atomically, prints progress lines instead of a
-    bar when the console is not a terminal, and leaves no checkpoint after a smoke test."""
+    """``pytorch_lightning.Trainer`` that writes checkpoints atomically and prints progress lines instead of a
+    bar when the console is not a terminal."""
 
     def __init__(
         self,
@@ -93,10 +90,6 @@ class Trainer(pl.Trainer):
         given = {k: v for k, v in locals().items()
                  if k not in ("self", "kwargs", "__class__") and v is not None}
         kwargs.update(given, precision=resolve_precision(precision, kwargs.get("accelerator", "auto")))
-        if kwargs.get("fast_dev_run"):  # a smoke test leaves no last.ckpt, which resume=true would take for
-            callbacks = kwargs.get("callbacks") or []  # an interrupted run
-            kwargs["callbacks"] = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
-            kwargs["enable_checkpointing"] = False
         if not sys.stdout.isatty():  # a bar in a log file is a flood of carriage returns: progress lines
             kwargs["enable_progress_bar"] = False
         kwargs.setdefault("plugins", [AtomicCheckpointIO()])
