@@ -36,8 +36,7 @@ def in_sweep() -> bool:
 def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
     """The run directory a command continues, or None: ``resume=<dir>``; for ``resume=true`` the interrupted
     run of ``run_name`` that checkpointed last; in a requeued SLURM job, the run it started."""
-    folder = resume_folder(resume)
-    if folder is not None:
+    if (folder := resume_folder(resume)) is not None:
         return folder.resolve() if is_interrupted(folder.resolve()) else None
     if resume or ckpt_path == "last":
         pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
@@ -57,8 +56,7 @@ def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: An
 
 def checkpoint_to_load(cfg: DictConfig) -> Path | None:
     """The checkpoint ``ckpt_path`` or ``resume=<run dir>`` names, to read before anything is created."""
-    folder = resume_folder(cfg.get("resume"))
-    if folder is not None:
+    if (folder := resume_folder(cfg.get("resume"))) is not None:
         return newest_checkpoint(folder) if folder.is_dir() else None
     ckpt = cfg.get("ckpt_path")
     return Path(ckpt) if ckpt and ckpt != "last" else None

@@ -112,10 +112,9 @@ def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
     keys = (["pseudo.skip.p"] if skip else []) + [f"pseudo.patches.{i}.p" for i in range(len(patches))]
     ps = ([skip.get("p", SkipFrame.p)] if isinstance(skip, dict) else []) + \
         [patch.get("p") for patch in patches if isinstance(patch, dict)]
-    if len(ps) == len(keys) and all(isinstance(p, int | float) and 0 <= p <= 1 for p in ps):
-        problem = probability_sum_problem(ps)
-        if problem:
-            yield Mistake("+".join(keys), f"{sum(ps):.3f}", problem)
+    valid = len(ps) == len(keys) and all(isinstance(p, int | float) and 0 <= p <= 1 for p in ps)
+    if valid and (problem := probability_sum_problem(ps)):
+        yield Mistake("+".join(keys), f"{sum(ps):.3f}", problem)
 
 
 def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
