@@ -15,6 +15,7 @@ from lightning_fabric.connector import _PRECISION_INPUT
 from lightning_fabric.utilities.cloud_io import get_filesystem
 from omegaconf import OmegaConf
 from pydantic import Field
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from lnra.config.check import Mistake
@@ -60,8 +61,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class Trainer(pl.Trainer):
-    """``pytorch_lightning.Trainer`` that writes checkpoints atomically and prints progress lines instead of a
-    bar when the console is not a terminal."""
+    """``pytorch_lightning.Trainer`` that writes checkpoints atomically, prints progress lines instead of a
+    bar when the console is not a terminal, and leaves no checkpoint after a smoke test."""
 
     def __init__(
         self,
@@ -90,6 +91,10 @@ class Trainer(pl.Trainer):
         given = {k: v for k, v in locals().items()
                  if k not in ("self", "kwargs", "__class__") and v is not None}
         kwargs.update(given, precision=resolve_precision(precision, kwargs.get("accelerator", "auto")))
+        if kwargs.get("fast_dev_run"):  # a smoke test leaves no last.ckpt, which resume=true would take for
+            callbacks = kwargs.get("callbacks") or []  # an interrupted run
+            kwargs["callbacks"] = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+            kwargs["enable_checkpointing"] = False
         if not sys.stdout.isatty():  # a bar in a log file is a flood of carriage returns: progress lines
             kwargs["enable_progress_bar"] = False
         kwargs.setdefault("plugins", [AtomicCheckpointIO()])
