@@ -3,7 +3,6 @@ only the run can check, and what a run's folder holds. Free of torch: ``--help``
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -152,7 +151,8 @@ def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
     """Every folder a run writes can be created; each problem said once, by the option it comes from."""
     written = ["paths.output_dir", "dataset.cache_dir"]
     root = select(cfg, "dataset.root")
-    if select(cfg, "dataset.generate") is not None and isinstance(root, str) and not _holds_anything(root):
+    generated = select(cfg, "dataset.generate") is not None and isinstance(root, str)
+    if generated and not any(Path(root).glob("*")):  # missing or empty: the data is generated into it
         written.append("dataset.root")
     said = set()
     for key in written:
@@ -162,14 +162,6 @@ def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
         if problem and (origin, problem) not in said:
             said.add((origin, problem))
             yield Mistake(origin, select(cfg, origin), problem)
-
-
-def _holds_anything(folder: str) -> bool:
-    try:
-        with os.scandir(folder) as entries:
-            return next(entries, None) is not None
-    except OSError:
-        return False
 
 
 def _logger_folder(cfg: DictConfig) -> Iterator[Mistake]:
