@@ -46,7 +46,6 @@ def _stand_ins() -> tuple[tuple[type, str], ...]:
 
 def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
-    path = Path(path)
     if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
     try:
@@ -104,7 +103,6 @@ class CheckpointWeights:
 
 def read_weights(path: Path) -> CheckpointWeights:
     """Read a checkpoint of either kind without building a model."""
-    path = Path(path)
     raw = safe_load(path)
     if not isinstance(raw, dict):
         raise LnraError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict")
