@@ -66,10 +66,9 @@ def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
     """The LightningModule, its net built for the data's clip shape: one it cannot halve is refused early."""
     shape = {"frames": datamodule.clip_len, "height": datamodule.height, "width": datamodule.width}
     net = instantiate_entry(cfg.model.net, "the net (model.net)", **wired(cfg.model.net, shape))
-    loss = instantiate_entry(cfg.loss, "the loss (loss=...)") if cfg.get("loss") is not None else None
+    loss = {"loss": instantiate_entry(cfg.loss, "the loss (loss=...)")} if cfg.get("loss") is not None else {}
     settings = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "net"])
-    return instantiate_entry(settings, "the LightningModule (model=...)", net=net,
-                             **({"loss": loss} if loss is not None else {}))
+    return instantiate_entry(settings, "the LightningModule (model=...)", net=net, **loss)
 
 
 def wired(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
