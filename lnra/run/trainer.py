@@ -25,8 +25,8 @@ from lnra.diskio import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
-Devices = Annotated[int, Field(ge=1)] | Literal[-1, "auto"] | list[NonNegative]
-Interval = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, le=1)]
+Devices = Count | Literal[-1, "auto"] | list[NonNegative]
+Interval = Count | Annotated[float, Field(gt=0, le=1)]
 
 
 def cpu_supports_bf16() -> bool:
@@ -72,8 +72,8 @@ class Trainer(pl.Trainer):
         = "auto",
         devices: Annotated[Devices | None, Field(description="devices per node: a count >= 1, -1 (all), "
                                                  "auto, or a list of device indices")] = None,
-        max_epochs: Annotated[Annotated[int, Field(ge=1)] | Literal[-1] | None, Field(
-            description="training epochs (-1: no limit)")] = None,
+        max_epochs: Annotated[Count | Literal[-1] | None, Field(description="training epochs (-1: no limit)")]
+        = None,
         min_epochs: Annotated[NonNegative | None, Field(description="epochs before early stopping may stop")]
         = None,
         val_check_interval: Annotated[Interval | None, Field(
