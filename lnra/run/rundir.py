@@ -252,5 +252,4 @@ def register() -> None:
                  ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
                  ("lnra_options_help", _options_help, False))
     for name, resolver, cached in resolvers:
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver, use_cache=cached)
+        OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)
