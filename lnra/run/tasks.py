@@ -204,15 +204,14 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     """Score ``ckpt_path``. In fp32 unless the command line sets ``trainer.precision``: a released checkpoint
     must give its published AUC, and reduced precision moves the PSNRs that AUC is computed from."""
     started = time.monotonic()
-    ckpt = cfg.ckpt_path  # given and found: checked with the config (lnra.run.settings)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     given = any(o.lstrip("+~").startswith("trainer.precision=") for o in overrides)
     run = build_run(cfg, run_dir, training=False, **({} if given else {"precision": "32-true"}))
-    weights = load_checkpoint(run.module, Path(ckpt))
+    weights = load_checkpoint(run.module, Path(cfg.ckpt_path))  # given and found: checked with the config
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
-    return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": str(ckpt),
+    return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": cfg.ckpt_path,
                                                 "history": weights.history})
 
 
