@@ -65,8 +65,7 @@ class PseudoSettings(Settings):
 
 
 class RunSettings(Settings):
-    """The top level of ``conf/config.yaml``; ``dataset``, ``model``, ``loss``, ``trainer``, ``logger`` and
-    each ``callbacks`` entry are classes, checked against their own signatures."""
+    """The top level of ``conf/config.yaml``; its class entries are checked against their own signatures."""
 
     task: Literal[TASKS] = Field("train", description="train: fit, then score the final weights; test: score "
                                  "ckpt_path; preview: pictures of the pseudo anomalies")
@@ -99,8 +98,7 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _resume(cfg: DictConfig) -> Iterator[Mistake]:
-    folder = resume_folder(select(cfg, "resume"))
-    if folder is not None and (problem := resume_problem(folder)):
+    if (folder := resume_folder(select(cfg, "resume"))) is not None and (problem := resume_problem(folder)):
         hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
         yield Mistake("resume", str(folder), problem + hint)
 
