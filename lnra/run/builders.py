@@ -100,12 +100,9 @@ def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | 
                              "hparams": run_hparams(cfg, run_dir, datamodule)}
     callbacks = [instantiate_entry(entry, f"callbacks.{name}", **wired(entry, facts))
                  for name, entry in (cfg.get("callbacks") or {}).items() if entry is not None]
-    try:
-        return instantiate_entry(cfg.trainer, "the trainer", logger=build_logger(cfg, run_dir),
-                                 callbacks=[*callbacks, *([history] if history else [])],
-                                 default_root_dir=str(run_dir), **overrides)
-    except (ValueError, TypeError, pl.utilities.exceptions.MisconfigurationException) as err:
-        raise LnraError(f"invalid trainer settings: {err}") from None
+    return instantiate_entry(cfg.trainer, "the trainer", logger=build_logger(cfg, run_dir),
+                             callbacks=[*callbacks, *([history] if history else [])],
+                             default_root_dir=str(run_dir), **overrides)
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
