@@ -10,7 +10,6 @@ glibc (macOS, musl) nothing changes.
 from __future__ import annotations
 
 import ctypes
-import sys
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 KEEP_BELOW = 1 << 30  # blocks up to 1 GiB come from (and go back to) the heap, not fresh mappings
@@ -18,10 +17,8 @@ KEEP_BELOW = 1 << 30  # blocks up to 1 GiB come from (and go back to) the heap, 
 
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds to 1 GiB; whether the C library took them."""
-    if not sys.platform.startswith("linux"):
-        return False
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc
+    except (OSError, AttributeError):  # not glibc (macOS, Windows and musl have no libc.so.6)
         return False
     return all(mallopt(option, KEEP_BELOW) == 1 for option in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD))

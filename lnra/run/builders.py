@@ -66,10 +66,9 @@ def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> LnraModule:
     """The LightningModule, its net built for the data's clip shape: one it cannot halve is refused early."""
     shape = {"frames": datamodule.clip_len, "height": datamodule.height, "width": datamodule.width}
     net = instantiate_entry(cfg.model.net, "the net (model.net)", **wired(cfg.model.net, shape))
-    loss = instantiate_entry(cfg.loss, "the loss (loss=...)") if cfg.get("loss") is not None else None
+    loss = {"loss": instantiate_entry(cfg.loss, "the loss (loss=...)")} if cfg.get("loss") is not None else {}
     settings = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "net"])
-    return instantiate_entry(settings, "the LightningModule (model=...)", net=net,
-                             **({"loss": loss} if loss is not None else {}))
+    return instantiate_entry(settings, "the LightningModule (model=...)", net=net, **loss)
 
 
 def wired(node: DictConfig, facts: dict[str, Any]) -> dict[str, Any]:
@@ -101,12 +100,9 @@ def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | 
                              "hparams": run_hparams(cfg, run_dir, datamodule)}
     callbacks = [instantiate_entry(entry, f"callbacks.{name}", **wired(entry, facts))
                  for name, entry in (cfg.get("callbacks") or {}).items() if entry is not None]
-    try:
-        return instantiate_entry(cfg.trainer, "the trainer", logger=build_logger(cfg, run_dir),
-                                 callbacks=[*callbacks, *([history] if history else [])],
-                                 default_root_dir=str(run_dir), **overrides)
-    except (ValueError, TypeError, pl.utilities.exceptions.MisconfigurationException) as err:
-        raise LnraError(f"invalid trainer settings: {err}") from None
+    return instantiate_entry(cfg.trainer, "the trainer", logger=build_logger(cfg, run_dir),
+                             callbacks=[*callbacks, *([history] if history else [])],
+                             default_root_dir=str(run_dir), **overrides)
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:

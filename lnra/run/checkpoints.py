@@ -31,25 +31,9 @@ ORIGINAL_CLASSES = (
 PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16×256×256 clips
 
 
-class PickledModule:
-    """Stand-in for a pickled ``nn.Module``: keeps the unpickled attributes, runs nothing else."""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.state = state if isinstance(state, dict) else {}
-
-    def state_dict(self, prefix: str = "") -> dict[str, torch.Tensor]:
-        """The state dict the real module would have had: parameters and persistent buffers, recursively."""
-        state = getattr(self, "state", {})
-        out: dict[str, torch.Tensor] = {}
-        skip = state.get("_non_persistent_buffers_set") or set()
-        for group in ("_parameters", "_buffers"):
-            for name, value in (state.get(group) or {}).items():
-                if value is not None and name not in skip:
-                    out[prefix + name] = value.detach() if isinstance(value, torch.Tensor) else value
-        for name, child in (state.get("_modules") or {}).items():
-            if isinstance(child, PickledModule):
-                out.update(child.state_dict(f"{prefix}{name}."))
-        return out
+class PickledModule(nn.Module):
+    """Stand-in for a pickled ``nn.Module``: ``nn.Module``'s own ``__setstate__`` and ``state_dict`` read the
+    unpickled attributes; it has no code of its own (no ``forward``), so nothing else runs."""
 
 
 @cache
@@ -62,7 +46,6 @@ def _stand_ins() -> tuple[tuple[type, str], ...]:
 
 def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
-    path = Path(path)
     if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
     try:
@@ -120,7 +103,6 @@ class CheckpointWeights:
 
 def read_weights(path: Path) -> CheckpointWeights:
     """Read a checkpoint of either kind without building a model."""
-    path = Path(path)
     raw = safe_load(path)
     if not isinstance(raw, dict):
         raise LnraError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict")
@@ -149,24 +131,28 @@ def read_weights(path: Path) -> CheckpointWeights:
     )
 
 
-def load_weights_into(model: nn.Module, weights: CheckpointWeights, path: Path) -> None:
+def load_weights_into(model: nn.Module, weights: CheckpointWeights) -> None:
     """Load strictly: every weight must be used and every parameter filled, shapes equal."""
     model = getattr(model, "_orig_mod", model)  # a torch.compile'd model keeps the real one here
     try:
         missing, unexpected = model.load_state_dict(weights.state_dict, strict=False)
     except RuntimeError as err:
         sizes = [line.strip() for line in str(err).splitlines() if "size mismatch" in line][:2]
-        raise LnraError(f"checkpoint {path} does not fit the model: {'; '.join(sizes) or err}; check "
-                        "model.net.widths") from None
+        raise LnraError(f"checkpoint {weights.path} does not fit the model: {'; '.join(sizes) or err}; "
+                        "check model.net.widths") from None
     if missing or unexpected:
-        raise LnraError(f"checkpoint {path} does not fit the model: missing {missing[:3]}, unexpected "
-                        f"{unexpected[:3]}; {weights.mismatch_message()}")
+        raise LnraError(f"checkpoint {weights.path} does not fit the model: missing {missing[:3]}, "
+                        f"unexpected {unexpected[:3]}; {weights.mismatch_message()}")
 
 
-def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
-    """Load a checkpoint of either kind into an ``LnraModule``'s net; return what was read."""
-    weights = read_weights(Path(path))
-    load_weights_into(module.model, weights, path)
+def load_checkpoint(module: nn.Module, path: Path, resuming: bool = False) -> CheckpointWeights:
+    """Load a checkpoint of either kind into an ``LnraModule``'s net; return what was read. One that training
+    continues from (``resuming``) is read before it starts, so a bad one fails in a line, not in a trace."""
+    weights = read_weights(path)
+    if resuming and weights.kind != "lnra":
+        raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "
+                        "optimiser or epoch, so training cannot continue from it; score it with task=test")
+    load_weights_into(module.model, weights)
     if weights.kind == "original":
         log.info("loaded the paper's original checkpoint %s", path)
     return weights
@@ -175,11 +161,11 @@ def load_checkpoint(module: nn.Module, path: Path) -> CheckpointWeights:
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
                           width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
     """The autoencoder a checkpoint was trained as, in eval mode (clip shape given, recorded or paper's)."""
-    weights = read_weights(Path(path))
+    weights = read_weights(path)
     known = weights.clip_shape or PAPER_CLIP_SHAPE
     if weights.clip_shape is None and not (height and width):
         log.warning("%s does not record its resolution; assuming %dx%d", path, known[1], known[2])
     shape = (clip_len or known[0], height or known[1], width or known[2])
     model = Autoencoder3D(weights.in_channels, weights.widths, *shape)
-    load_weights_into(model, weights, path)
+    load_weights_into(model, weights)
     return model.eval(), weights

@@ -13,8 +13,6 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
-
 
 class ConsoleFilter(logging.Filter):
     """lnra's own lines and every warning; the rest, and ``file_only`` records, stay in run.log."""
@@ -57,7 +55,7 @@ class TqdmStreamHandler(logging.StreamHandler):
 
 def setup_console() -> None:
     """Undo what would print a message twice or on every epoch: Lightning's own handlers, a loop's warning."""
-    for logger in map(logging.getLogger, LIGHTNING_LOGGERS):
+    for logger in map(logging.getLogger, ("pytorch_lightning", "lightning_fabric")):
         logger.handlers.clear()
         logger.propagate = True
     logging.captureWarnings(True)  # warnings reach run.log too, and the console once

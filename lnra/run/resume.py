@@ -10,13 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.errors import LnraError
-from lnra.run.checkpoints import load_weights_into, read_weights
 from lnra.run.settings import (
     LAST_CHECKPOINT,
     RESULTS,
@@ -38,8 +36,7 @@ def in_sweep() -> bool:
 def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
     """The run directory a command continues, or None: ``resume=<dir>``; for ``resume=true`` the interrupted
     run of ``run_name`` that checkpointed last; in a requeued SLURM job, the run it started."""
-    folder = resume_folder(resume)
-    if folder is not None:
+    if (folder := resume_folder(resume)) is not None:
         return folder.resolve() if is_interrupted(folder.resolve()) else None
     if resume or ckpt_path == "last":
         pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
@@ -59,8 +56,7 @@ def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: An
 
 def checkpoint_to_load(cfg: DictConfig) -> Path | None:
     """The checkpoint ``ckpt_path`` or ``resume=<run dir>`` names, to read before anything is created."""
-    folder = resume_folder(cfg.get("resume"))
-    if folder is not None:
+    if (folder := resume_folder(cfg.get("resume"))) is not None:
         return newest_checkpoint(folder) if folder.is_dir() else None
     ckpt = cfg.get("ckpt_path")
     return Path(ckpt) if ckpt and ckpt != "last" else None
@@ -116,15 +112,6 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     raise LnraError(f"resume: no interrupted run of '{cfg.run_name}' in {Path(run_dir).parent} (a run "
                     f"directory with {LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make "
                     "run_name (dataset, pseudo) or start a new run without resume")
-
-
-def check_checkpoint(path: Path, module: torch.nn.Module) -> None:
-    """Read the checkpoint to continue from now, so a bad one fails in a line, not in a trace."""
-    weights = read_weights(path)
-    if weights.kind != "lnra":
-        raise LnraError(f"{path} is one of the paper's original checkpoints: it holds weights only, no "
-                        "optimiser or epoch, so training cannot continue from it; score it with task=test")
-    load_weights_into(module.model, weights, path)
 
 
 def finished_cell(cfg: DictConfig, run_dir: Path) -> float | None:

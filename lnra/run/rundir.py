@@ -44,7 +44,6 @@ _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
 
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
-_config_subdirs: dict[str, str] = {}
 
 
 @cache
@@ -88,8 +87,7 @@ def claim(chosen: str, explicit: bool) -> Path:
     try:
         if explicit:
             problem = creatable(chosen)
-            taken = [] if problem else outputs_in(Path(chosen))
-            if taken:
+            if not problem and (taken := outputs_in(Path(chosen))):
                 problem = (f"holds another run's outputs ({', '.join(taken)}); continue that run with "
                            f"resume={chosen}, or give another directory")
             if problem:
@@ -182,16 +180,14 @@ def sweep_dir_problem(cfg: DictConfig) -> str | None:
     return None
 
 
+@cache
 def config_subdir(run_dir_path: str) -> str:
-    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` beside a run's config."""
+    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resume-<time>`` beside a run's config (once a run)."""
     path = os.path.abspath(run_dir_path)
-    if path not in _config_subdirs:
-        if path in _resumed or Path(path, ".hydra", "config.yaml").is_file():
-            stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-            _config_subdirs[path] = os.path.relpath(unique_dir(f"{path}/.hydra/resume-{stamp}"), path)
-        else:
-            _config_subdirs[path] = ".hydra"
-    return _config_subdirs[path]
+    if path not in _resumed and not Path(path, ".hydra", "config.yaml").is_file():
+        return ".hydra"
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    return os.path.relpath(unique_dir(f"{path}/.hydra/resume-{stamp}"), path)
 
 
 def command_key(overrides: Iterable[str]) -> list[str]:
@@ -219,8 +215,8 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
     if pinned := os.environ.get(SWEEP_ENV):
         return pinned
     overrides = list(map(str, overrides))
-    if resume_folder(resume) is not None:
-        folder = resume_folder(resume).resolve()
+    if (folder := resume_folder(resume)) is not None:
+        folder = folder.resolve()
         if not any((folder / name).is_file() for name in SWEEP_FILES):
             raise LnraError(f"resume={resume}: not a sweep folder (no {SWEEP_RECORD} or multirun.yaml); "
                             "give the folder a -m command made, e.g. outputs/multiruns/<time>")
@@ -256,5 +252,4 @@ def register() -> None:
                  ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
                  ("lnra_options_help", _options_help, False))
     for name, resolver, cached in resolvers:
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver, use_cache=cached)
+        OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)

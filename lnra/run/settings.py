@@ -3,7 +3,6 @@ only the run can check, and what a run's folder holds. Free of torch: ``--help``
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -41,55 +40,50 @@ class Settings(BaseModel):
 class PathSettings(Settings):
     """Every path a run reads or writes comes from here, so nothing depends on the working directory."""
 
-    root_dir: Annotated[NonEmpty, Field(description="the project folder (set by run.py)")] = \
-        "${oc.env:LNRA_ROOT,.}"
-    data_dir: Annotated[NonEmpty, Field(description="holds <dataset>/{training,testing}/frames (env "
-                                        "LNRA_DATA_DIR)")] = "${oc.env:LNRA_DATA_DIR,${paths.root_dir}/data}"
-    generated_dir: Annotated[NonEmpty, Field(description="the synthetic dataset is generated here")] = \
-        "${paths.root_dir}/data"
-    cache_dir: Annotated[NonEmpty, Field(description="decoded-frame caches (memory-mapped uint8)")] = \
-        "${paths.root_dir}/data/cache"
-    output_dir: Annotated[NonEmpty, Field(description="run and sweep directories")] = \
-        "${paths.root_dir}/outputs"
-    intruder_dir: Annotated[NonEmpty, Field(description="images pasted as patch pseudo anomalies")] = \
-        "${paths.data_dir}/intruders"
+    root_dir: NonEmpty = Field("${oc.env:LNRA_ROOT,.}", description="the project folder (set by run.py)")
+    data_dir: NonEmpty = Field("${oc.env:LNRA_DATA_DIR,${paths.root_dir}/data}",
+                               description="holds <dataset>/{training,testing}/frames (env LNRA_DATA_DIR)")
+    generated_dir: NonEmpty = Field("${paths.root_dir}/data",
+                                    description="the synthetic dataset is generated here")
+    cache_dir: NonEmpty = Field("${paths.root_dir}/data/cache",
+                                description="decoded-frame caches (memory-mapped uint8)")
+    output_dir: NonEmpty = Field("${paths.root_dir}/outputs", description="run and sweep directories")
+    intruder_dir: NonEmpty = Field("${paths.data_dir}/intruders",
+                                   description="images pasted as patch pseudo anomalies")
 
 
 class PseudoSettings(Settings):
     """A pseudo-anomaly variant (``conf/pseudo/``): skipped frames and patch techniques, each with its p."""
 
-    name: Annotated[FolderName, Field(description="the variant's name (run name, results)")] = "none"
-    skip: Annotated[SkipFrame | None, Field(description="skip-frame pseudo anomalies {p, jump}, or null")] \
-        = None
-    technique: Annotated[Technique | None, Field(
-        description="the blend of a patch variant (its entry reads ${pseudo.technique})")] = None
-    patches: Annotated[list[Entry], Field(description="patch pseudo anomalies, each with its p")] = []
-    source: Annotated[Entry, Field(description="the intruders of the patches (pseudo/source=cifar100|"
-                                   "image_folder|textures|video)")] = None
+    name: FolderName = Field("none", description="the variant's name (run name, results)")
+    skip: SkipFrame | None = Field(None, description="skip-frame pseudo anomalies {p, jump}, or null")
+    technique: Technique | None = Field(None, description="the blend of a patch variant (its entry reads "
+                                        "${pseudo.technique})")
+    patches: list[Entry] = Field([], description="patch pseudo anomalies, each with its p")
+    source: Entry = Field(None, description="the intruders of the patches (pseudo/source=cifar100|"
+                          "image_folder|textures|video)")
 
 
 class RunSettings(Settings):
-    """The top level of ``conf/config.yaml``; ``dataset``, ``model``, ``loss``, ``trainer``, ``logger`` and
-    each ``callbacks`` entry are classes, checked against their own signatures."""
+    """The top level of ``conf/config.yaml``; its class entries are checked against their own signatures."""
 
-    task: Annotated[Literal["train", "test", "preview"], Field(
-        description="train: fit, then score the final weights; test: score ckpt_path; preview: pictures of "
-                    "the pseudo anomalies")] = "train"
-    seed: Annotated[Seed, Field(description="seeds Python, NumPy, torch and the data-loader workers")] = 0
-    ckpt_path: Annotated[str | None, Field(description="task=test: the checkpoint to score; task=train: one "
-                                           "to start from (last: the newest interrupted run)")] = None
-    resume: Annotated[bool | str, Field(description="true: continue the newest interrupted run of run_name; "
-                                        "a run directory: continue that run")] = False
-    run_name: Annotated[FolderName, Field(description="the run directory's name after its time stamp")] = \
-        "${dataset.name}_${pseudo.name}"
+    task: Literal[TASKS] = Field("train", description="train: fit, then score the final weights; test: score "
+                                 "ckpt_path; preview: pictures of the pseudo anomalies")
+    seed: Seed = Field(0, description="seeds Python, NumPy, torch and the data-loader workers")
+    ckpt_path: str | None = Field(None, description="task=test: the checkpoint to score; task=train: one to "
+                                  "start from (last: the newest interrupted run)")
+    resume: bool | str = Field(False, description="true: continue the newest interrupted run of run_name; a "
+                               "run directory: continue that run")
+    run_name: FolderName = Field("${dataset.name}_${pseudo.name}",
+                                 description="the run directory's name after its time stamp")
     paths: PathSettings = PathSettings()
     pseudo: PseudoSettings = PseudoSettings()
-    dataset: Annotated[Entry, Field(description="the LightningDataModule (conf/dataset/)")] = None
-    model: Annotated[Entry, Field(description="the LightningModule and its net (conf/model/)")] = None
-    loss: Annotated[Entry, Field(description="the training loss (conf/loss/)")] = None
-    trainer: Annotated[Entry, Field(description="the Trainer (conf/trainer/)")] = None
-    logger: Annotated[Entry, Field(description="the experiment logger, or null (conf/logger/)")] = None
-    callbacks: Annotated[dict[str, Entry], Field(description="every side output, one entry each")] = {}
+    dataset: Entry = Field(None, description="the LightningDataModule (conf/dataset/)")
+    model: Entry = Field(None, description="the LightningModule and its net (conf/model/)")
+    loss: Entry = Field(None, description="the training loss (conf/loss/)")
+    trainer: Entry = Field(None, description="the Trainer (conf/trainer/)")
+    logger: Entry = Field(None, description="the experiment logger, or null (conf/logger/)")
+    callbacks: dict[str, Entry] = Field({}, description="every side output, one entry each")
 
 
 # -- relations between options ------------------------------------------------------------------------------
@@ -104,8 +98,7 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
 
 
 def _resume(cfg: DictConfig) -> Iterator[Mistake]:
-    folder = resume_folder(select(cfg, "resume"))
-    if folder is not None and (problem := resume_problem(folder)):
+    if (folder := resume_folder(select(cfg, "resume"))) is not None and (problem := resume_problem(folder)):
         hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
         yield Mistake("resume", str(folder), problem + hint)
 
@@ -116,10 +109,9 @@ def _probabilities(cfg: DictConfig) -> Iterator[Mistake]:
     keys = (["pseudo.skip.p"] if skip else []) + [f"pseudo.patches.{i}.p" for i in range(len(patches))]
     ps = ([skip.get("p", SkipFrame.p)] if isinstance(skip, dict) else []) + \
         [patch.get("p") for patch in patches if isinstance(patch, dict)]
-    if len(ps) == len(keys) and all(isinstance(p, int | float) and 0 <= p <= 1 for p in ps):
-        problem = probability_sum_problem(ps)
-        if problem:
-            yield Mistake("+".join(keys), f"{sum(ps):.3f}", problem)
+    valid = len(ps) == len(keys) and all(isinstance(p, int | float) and 0 <= p <= 1 for p in ps)
+    if valid and (problem := probability_sum_problem(ps)):
+        yield Mistake("+".join(keys), f"{sum(ps):.3f}", problem)
 
 
 def _generated_length(cfg: DictConfig) -> Iterator[Mistake]:
@@ -157,7 +149,8 @@ def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
     """Every folder a run writes can be created; each problem said once, by the option it comes from."""
     written = ["paths.output_dir", "dataset.cache_dir"]
     root = select(cfg, "dataset.root")
-    if select(cfg, "dataset.generate") is not None and isinstance(root, str) and not _holds_anything(root):
+    generated = select(cfg, "dataset.generate") is not None and isinstance(root, str)
+    if generated and not any(Path(root).glob("*")):  # missing or empty: the data is generated into it
         written.append("dataset.root")
     said = set()
     for key in written:
@@ -167,14 +160,6 @@ def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
         if problem and (origin, problem) not in said:
             said.add((origin, problem))
             yield Mistake(origin, select(cfg, origin), problem)
-
-
-def _holds_anything(folder: str) -> bool:
-    try:
-        with os.scandir(folder) as entries:
-            return next(entries, None) is not None
-    except OSError:
-        return False
 
 
 def _logger_folder(cfg: DictConfig) -> Iterator[Mistake]:
@@ -225,7 +210,6 @@ def outputs_in(folder: Path) -> list[str]:
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
     into) a run it cannot continue."""
-    run_dir = Path(run_dir)
     candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
     # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
     existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
@@ -233,7 +217,6 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def is_interrupted(run_dir: Path) -> bool:
-    run_dir = Path(run_dir)
     return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 from PIL import Image
 
@@ -27,7 +26,7 @@ from lnra.run.builders import RunObjects, build_datamodule, build_module, build_
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
 from lnra.run.results import logged, pixel_results, write_results, write_summary
-from lnra.run.resume import check_checkpoint, checkpoint_to_load, checkpoint_to_resume, finished_cell
+from lnra.run.resume import checkpoint_to_load, checkpoint_to_resume, finished_cell, in_sweep
 from lnra.run.settings import RELATIONS, RunSettings
 from lnra.run.trainer import argument_mistakes
 
@@ -125,7 +124,7 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in mistakes]
     lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]
-    sweep = sweep or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN)
+    sweep = sweep or in_sweep()
     devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
     if sweep and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
         lines.append(f"trainer.devices={devices}: a sweep (-m) runs each job on one device, but the trainer "
@@ -140,10 +139,7 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
         if not mistakes and (ckpt := checkpoint_to_load(cfg)) is not None:
             try:
                 module = build_module(cfg, build_datamodule(cfg, training=False))
-                if cfg.task == "train":
-                    check_checkpoint(ckpt, module)
-                else:
-                    load_checkpoint(module, ckpt)
+                load_checkpoint(module, ckpt, resuming=cfg.task == "train")
             except LnraError as err:
                 lines.append(str(err))
     if lines:
@@ -188,7 +184,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run = build_run(cfg, run_dir)
     if ckpt is not None:
-        check_checkpoint(ckpt, run.module)
+        load_checkpoint(run.module, ckpt, resuming=True)
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt)
     trainer = run.trainer
@@ -208,15 +204,14 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     """Score ``ckpt_path``. In fp32 unless the command line sets ``trainer.precision``: a released checkpoint
     must give its published AUC, and reduced precision moves the PSNRs that AUC is computed from."""
     started = time.monotonic()
-    ckpt = cfg.ckpt_path  # given and found: checked with the config (lnra.run.settings)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     given = any(o.lstrip("+~").startswith("trainer.precision=") for o in overrides)
     run = build_run(cfg, run_dir, training=False, **({} if given else {"precision": "32-true"}))
-    weights = load_checkpoint(run.module, Path(ckpt))
+    weights = load_checkpoint(run.module, Path(cfg.ckpt_path))  # given and found: checked with the config
     log.info(describe_run(cfg, run, run_dir))
     run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
-    return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": str(ckpt),
+    return _finish(cfg, run_dir, run, started, {"epoch": weights.epoch, "ckpt_path": cfg.ckpt_path,
                                                 "history": weights.history})
 
 

@@ -22,12 +22,11 @@ from lnra.config.check import Mistake
 from lnra.config.options import import_target
 from lnra.config.types import Count, NonNegative
 from lnra.diskio import atomic_torch_save
-from lnra.run.console import LIGHTNING_LOGGERS
 
 log = logging.getLogger(__name__)
 
-Devices = Annotated[int, Field(ge=1)] | Literal[-1, "auto"] | list[NonNegative]
-Interval = Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, le=1)]
+Devices = Count | Literal[-1, "auto"] | list[NonNegative]
+Interval = Count | Annotated[float, Field(gt=0, le=1)]
 
 
 def cpu_supports_bf16() -> bool:
@@ -55,12 +54,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     often on another filesystem, where the final move is a copy that a kill truncates."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        if not isinstance(get_filesystem(path), LocalFileSystem):
-            super().save_checkpoint(checkpoint, path, storage_options)
-            return
-        if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} does not take storage_options")
-        atomic_torch_save(checkpoint, path)
+        if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
+            super().save_checkpoint(checkpoint, path, storage_options)  # Lightning's refuses storage_options
+        else:
+            atomic_torch_save(checkpoint, path)
 
 
 class Trainer(pl.Trainer):
@@ -75,8 +72,8 @@ class Trainer(pl.Trainer):
         = "auto",
         devices: Annotated[Devices | None, Field(description="devices per node: a count >= 1, -1 (all), "
                                                  "auto, or a list of device indices")] = None,
-        max_epochs: Annotated[Annotated[int, Field(ge=1)] | Literal[-1] | None, Field(
-            description="training epochs (-1: no limit)")] = None,
+        max_epochs: Annotated[Count | Literal[-1] | None, Field(description="training epochs (-1: no limit)")]
+        = None,
         min_epochs: Annotated[NonNegative | None, Field(description="epochs before early stopping may stop")]
         = None,
         val_check_interval: Annotated[Interval | None, Field(
@@ -105,20 +102,16 @@ class Trainer(pl.Trainer):
 
 
 def _refusal(target: Any, values: dict[str, Any]) -> str | None:
-    """Lightning's reason (first line) for refusing these arguments, or None."""
-    quiet = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
-    levels = [logger.level for logger in quiet]
+    """Lightning's reason (first line) for refusing these arguments, or None; the trial says nothing else."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for logger in quiet:
-            logger.setLevel(logging.ERROR)
+        logging.disable(logging.WARNING)
         try:
             target(**values, logger=False, callbacks=[], enable_checkpointing=False)
         except Exception as err:  # noqa: BLE001 - any refusal is reported as the argument's problem
             return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         finally:
-            for logger, level in zip(quiet, levels, strict=True):
-                logger.setLevel(level)
+            logging.disable(logging.NOTSET)
     return None
 
 
