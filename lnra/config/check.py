@@ -12,8 +12,6 @@ from pydantic import BaseModel
 
 from lnra.config.options import HYDRA_KEYS, Mistake, import_target, refusals
 
-Relation = Callable[[DictConfig], Iterator[Mistake]]
-
 
 def _is_entry(value: Any) -> bool:
     return isinstance(value, DictConfig) and "_target_" in value
@@ -57,8 +55,8 @@ def _mistakes(node: DictConfig, prefix: str, checks: Callable[..., Any] | None =
     return found
 
 
-def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple[Relation, ...] = ()
-                    ) -> list[Mistake]:
+def config_mistakes(cfg: DictConfig, settings: type[BaseModel],
+                    relations: tuple[Callable[[DictConfig], Iterator[Mistake]], ...] = ()) -> list[Mistake]:
     """Every mistake of ``cfg`` once: the settings, every entry, then the ``relations``."""
     found = _mistakes(cfg, "", settings)
     for relation in relations:

@@ -46,8 +46,7 @@ def import_target(path: str) -> Callable[..., Any]:
 
 def _docstring_help(obj: Any) -> dict[str, str]:
     """``name: text`` entries of a Google-style ``Args:`` section (how Lightning documents its classes)."""
-    doc = obj.__doc__ and inspect.cleandoc(obj.__doc__) or ""
-    section = doc.split("Args:", 1)[1] if "Args:" in doc else ""
+    section = inspect.cleandoc(obj.__doc__ or "").partition("Args:")[2]
     found = re.findall(r"^\s{4}(\w+)(?: \(.*?\))?: (.+?)(?=\n\s{4}\w+(?: \(.*?\))?: |\n\n|\Z)", section,
                        re.M | re.S)
     return {name: " ".join(text.split()).split(". ")[0].rstrip(".") for name, text in found}
@@ -62,18 +61,15 @@ def options_of(target: Callable[..., Any]) -> dict[str, Option]:
                 for name, f in target.model_fields.items()}
     found: dict[str, Option] = {}
     is_class = isinstance(target, type)
-    for owner in target.__mro__[:-1] if is_class else [target]:  # object's __init__ left out
-        init = owner.__dict__.get("__init__") if is_class else target
-        if init is None:
-            continue
+    for owner in [c for c in target.__mro__[:-1] if "__init__" in vars(c)] if is_class else [target]:
+        init = vars(owner)["__init__"] if is_class else target  # object's __init__ left out
         hints = typing.get_type_hints(init, include_extras=True)
-        docs = {**_docstring_help(owner), **_docstring_help(init)} if is_class else {}
+        docs = {**_docstring_help(owner), **_docstring_help(init)}
         params = list(inspect.signature(init).parameters.values())[1 if is_class else 0:]
         for p in params:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in found:
                 annotation = hints.get(p.name, Any)
-                text = next((m.description for m in getattr(annotation, "__metadata__", ())
-                             if isinstance(m, FieldInfo) and m.description), docs.get(p.name, ""))
+                text = FieldInfo.from_annotation(annotation).description or docs.get(p.name, "")
                 found[p.name] = Option(annotation, p.default, text, owner.__module__)
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
@@ -83,8 +79,6 @@ def options_of(target: Callable[..., Any]) -> dict[str, Option]:
 @functools.cache
 def _model(target: Callable[..., Any]) -> type[BaseModel]:
     """A pydantic model of the options, each optional (the run supplies some itself), unknown keys refused."""
-    if isinstance(target, type) and issubclass(target, BaseModel):
-        return target
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     spec = {name: (o.annotation, None) for name, o in options_of(target).items()}
     return create_model(f"{getattr(target, '__name__', 'options')}Options", __config__=config, **spec)
@@ -120,11 +114,10 @@ def _bounds(meta: list[Any]) -> list[str]:
 
 
 def describe(annotation: Any) -> str:
-    """An annotation as the allowed values, e.g. ``an integer >= 1``, ``one of cutmix | smoothmix_s``; a
-    validator's docstring is its words."""
+    """An annotation as the allowed values, e.g. ``an integer >= 1``; a validator's docstring is its words."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
-        meta = [m for item in annotation.__metadata__ for m in getattr(item, "metadata", [item])]
+        meta = FieldInfo.from_annotation(annotation).metadata
         rules = [m.func.__doc__.strip() for m in meta if getattr(getattr(m, "func", None), "__doc__", None)]
         base = describe(args[0])
         if any(getattr(m, "allow_inf_nan", True) is False for m in meta):
@@ -162,26 +155,18 @@ class Mistake:
         return f"{self.key}={show(self.value)}: {self.problem}"
 
 
-def _inner(annotation: Any, name: str) -> Any:
-    """The annotation of option ``name`` in the settings class or mapping ``annotation`` allows, or None."""
-    for member in _members(annotation):
-        if typing.get_origin(member) in (dict, Mapping):
-            return typing.get_args(member)[1]
-    options = options_of(cls) if (cls := settings_class(annotation)) else {}
-    return options[name].annotation if name in options else None
-
-
 def _option_at(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], Any]:
     """The option an error is about (its path) and its annotation: pydantic's location goes on to the
     union member it tried or a list's item, which are not options."""
     path: list[str] = []
     annotation: Any = model
     for part in loc:
-        inner = None if isinstance(part, int) else _inner(annotation, part)
-        if inner is None:
+        mappings = [m for m in _members(annotation) if typing.get_origin(m) in (dict, Mapping)]
+        options = options_of(cls) if (cls := settings_class(annotation)) else {}
+        if isinstance(part, int) or not (mappings or part in options):
             break
+        annotation = typing.get_args(mappings[0])[1] if mappings else options[part].annotation
         path.append(part)
-        annotation = inner
     return path, annotation
 
 
@@ -243,14 +228,11 @@ def show(value: Any) -> str:
 def checked(cls: type) -> type:
     """Class decorator: the constructor refuses what its signature does not allow, as the config check."""
     init = cls.__init__
-    signature = inspect.signature(init)
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807 - it replaces the constructor
-        bound = signature.bind(self, *args, **kwargs).arguments
-        values = {k: v for k, v in list(bound.items())[1:] if signature.parameters[k].kind
-                  not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
-        if problems := refusals(cls, values):
+        given = inspect.signature(init).bind(self, *args, **kwargs).arguments
+        if problems := refusals(cls, {k: v for k, v in given.items() if k in options_of(cls)}):
             raise LnraError("; ".join(map(str, problems)))
         init(self, *args, **kwargs)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import OmegaConf
 from pydantic import BaseModel
 
 from lnra.config.options import REQUIRED, Option, describe, import_target, options_of, settings_class, show
@@ -21,14 +21,13 @@ HEADER = ("Every option: what is allowed, its default and what it does — gener
 
 
 def _targets(node: Any, key: str) -> Iterator[tuple[str, str]]:
-    """(option prefix, _target_) of every entry in a YAML file's tree."""
-    if isinstance(node, DictConfig):
-        if "_target_" in node and not OmegaConf.is_interpolation(node, "_target_"):
-            yield key, str(node._target_)
-        for child in node:
-            if child != "defaults" and not OmegaConf.is_interpolation(node, child):
-                yield from _targets(node[child], f"{key}.{child}" if key else str(child))
-    elif isinstance(node, ListConfig):
+    """(option prefix, _target_) of every entry in a YAML file's tree (an interpolation is set elsewhere)."""
+    if isinstance(node, dict):
+        if not str(node.get("_target_", "${")).startswith("${"):
+            yield key, node["_target_"]
+        for child, value in node.items():
+            yield from _targets(value, f"{key}.{child}".lstrip("."))
+    elif isinstance(node, list):
         for item in node:
             yield from _targets(item, f"{key}.N")
 
@@ -39,9 +38,8 @@ def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
     for path in sorted(conf_dir.rglob("*.yaml")):
         group = path.relative_to(conf_dir).parent.as_posix()  # conf/_pseudo_*.yaml: pseudo
         package = group.replace("/", ".") if group != "." else path.stem.lstrip("_").split("_")[0]
-        if "@package _global_" in path.read_text() or group.startswith("hydra"):
-            package = ""
-        for key, target in _targets(OmegaConf.load(path), package):
+        tree = OmegaConf.to_container(OmegaConf.load(path))
+        for key, target in _targets(tree, "" if "@package _global_" in path.read_text() else package):
             found.setdefault(target, set()).add(key)
     return found
 
