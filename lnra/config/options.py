@@ -155,30 +155,22 @@ class Mistake:
         return f"{self.key}={show(self.value)}: {self.problem}"
 
 
-def _option_at(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], Any]:
-    """The option an error is about (its path) and its annotation: pydantic's location goes on to the
+def _option_at(model: type[BaseModel], values: Mapping[str, Any], loc: tuple[Any, ...]
+               ) -> tuple[str, Any, Any]:
+    """The option an error is about: its path, annotation and value. Pydantic's location goes on to the
     union member it tried or a list's item, which are not options."""
     path: list[str] = []
     annotation: Any = model
+    value: Any = values
     for part in loc:
         mappings = [m for m in _members(annotation) if typing.get_origin(m) in (dict, Mapping)]
         options = options_of(cls) if (cls := settings_class(annotation)) else {}
         if isinstance(part, int) or not (mappings or part in options):
             break
         annotation = typing.get_args(mappings[0])[1] if mappings else options[part].annotation
+        value = value.get(part) if isinstance(value, Mapping) else None
         path.append(part)
-    return path, annotation
-
-
-def _problem(error: dict[str, Any], annotation: Any, prefix: str) -> str:
-    if error["type"] == "extra_forbidden":  # the annotation is the option's parent's, its names beside it
-        *parents, name = map(str, error["loc"])
-        close = difflib.get_close_matches(name, list(options_of(settings_class(annotation))), n=1)
-        where = prefix + "".join(f"{part}." for part in parents)
-        return "no such option" + (f" (did you mean {where}{close[0]}?)" if close else "")
-    if error["type"] in ("value_error", "assertion_error"):
-        return re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
-    return f"must be {describe(annotation)}"
+    return ".".join(path), annotation, value
 
 
 def refusals(target: Callable[..., Any], values: Mapping[str, Any], prefix: str = "") -> list[Mistake]:
@@ -187,22 +179,22 @@ def refusals(target: Callable[..., Any], values: Mapping[str, Any], prefix: str 
     try:
         _model(target).model_validate(dict(values))
     except ValidationError as err:
-        found: dict[tuple[str, ...], str] = {}
+        found: dict[str, Mistake] = {}
         for error in err.errors():
-            path, annotation = _option_at(_model(target), error["loc"])
-            if error["type"] == "extra_forbidden":
-                path = [str(part) for part in error["loc"]]
-            found.setdefault(tuple(path), _problem(error, annotation, prefix))
-        return [Mistake(prefix + ".".join(path), _value_at(values, path), problem)
-                for path, problem in found.items()]
+            key, annotation, value = _option_at(_model(target), values, error["loc"])
+            if error["type"] == "extra_forbidden":  # the walk stopped at its parent, whose names it has
+                *parents, name = map(str, error["loc"])
+                key, value = ".".join([*parents, name]), error["input"]
+                names = difflib.get_close_matches(name, list(options_of(settings_class(annotation))), n=1)
+                close = [".".join([*parents, n]) for n in names]
+                problem = "no such option" + (f" (did you mean {prefix}{close[0]}?)" if close else "")
+            elif error["type"] in ("value_error", "assertion_error"):
+                problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
+            else:
+                problem = f"must be {describe(annotation)}"
+            found.setdefault(key, Mistake(prefix + key, value, problem))
+        return list(found.values())
     return []
-
-
-def _value_at(values: Any, path: tuple[str, ...]) -> Any:
-    """The value at ``path`` inside nested mappings (None where there is none)."""
-    for part in path:
-        values = values.get(part) if isinstance(values, Mapping) else None
-    return values
 
 
 def effective_options(node: Mapping[str, Any] | None) -> dict[str, Any]:
