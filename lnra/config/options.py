@@ -61,8 +61,9 @@ def options_of(target: Callable[..., Any]) -> dict[str, Option]:
                 for name, f in target.model_fields.items()}
     found: dict[str, Option] = {}
     is_class = isinstance(target, type)
-    for owner in [c for c in target.__mro__[:-1] if "__init__" in vars(c)] if is_class else [target]:
-        init = vars(owner)["__init__"] if is_class else target  # object's __init__ left out
+    owners = [c for c in target.__mro__[:-1] if "__init__" in vars(c)] if is_class else [target]  # not object
+    for owner in owners:
+        init = vars(owner)["__init__"] if is_class else target
         hints = typing.get_type_hints(init, include_extras=True)
         docs = {**_docstring_help(owner), **_docstring_help(init)}
         params = list(inspect.signature(init).parameters.values())[1 if is_class else 0:]

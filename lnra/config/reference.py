@@ -58,9 +58,8 @@ def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, s
 def sections(conf_dir: Path, settings: type[BaseModel]) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
     """(title, rows) for the run's settings and for every class the config builds."""
     out = [("the run (top level, paths, pseudo-anomaly variant)", list(_rows("", options_of(settings))))]
-    for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: sorted(kv[1])[0]):
-        prefix = sorted(prefixes)[0]
-        rows = list(_rows(prefix, options_of(import_target(target))))
+    for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: min(kv[1])):
+        rows = list(_rows(min(prefixes), options_of(import_target(target))))
         out.append((f"{' / '.join(sorted(prefixes))}: `{target}`", rows))
     return out
 
