@@ -10,7 +10,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel
 
-from lnra.config.options import HYDRA_KEYS, Mistake, import_target, refusals
+from lnra.config.options import Mistake, import_target, refusals
+
+HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 
 
 def _is_entry(value: Any) -> bool:

@@ -19,7 +19,6 @@ from pydantic.fields import FieldInfo
 
 from lnra.errors import LnraError
 
-HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 REQUIRED = inspect.Parameter.empty
 
 

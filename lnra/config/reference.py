@@ -23,8 +23,8 @@ HEADER = ("Every option: what is allowed, its default and what it does — gener
 def _targets(node: Any, key: str) -> Iterator[tuple[str, str]]:
     """(option prefix, _target_) of every entry in a YAML file's tree (an interpolation is set elsewhere)."""
     if isinstance(node, dict):
-        if not str(node.get("_target_", "${")).startswith("${"):
-            yield key, node["_target_"]
+        if "_target_" in node and not str(node["_target_"]).startswith("${"):
+            yield key, str(node["_target_"])
         for child, value in node.items():
             yield from _targets(value, f"{key}.{child}".lstrip("."))
     elif isinstance(node, list):
