@@ -10,12 +10,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel
 
-from lnra.config.options import HYDRA_KEYS, Mistake, import_target, refusals
+from lnra.config.options import Mistake, import_target, refusals
 
-Relation = Callable[[DictConfig], Iterator[Mistake]]
+HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 
 
-def is_entry(value: Any) -> bool:
+def _is_entry(value: Any) -> bool:
     return isinstance(value, DictConfig) and "_target_" in value
 
 
@@ -24,68 +24,43 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if is_node else value
 
 
-def _items(key: Any, value: Any) -> list[tuple[str, Any]]:
-    """(key, value) of a config value, or of each item of a list."""
-    is_list = isinstance(value, ListConfig)
-    return [(f"{key}.{i}", v) for i, v in enumerate(value)] if is_list else [(key, value)]
-
-
-def _values(node: DictConfig, prefix: str) -> tuple[dict[str, Any], list[Mistake], list[tuple[str, Any]]]:
-    """A node's own values, the keys that do not resolve, and the nested entries (key, node)."""
-    values, broken, nested = {}, [], []
+def _mistakes(node: DictConfig, prefix: str, checks: Callable[..., Any] | None = None) -> list[Mistake]:
+    """The mistakes of a node (the run's settings against ``checks``, an entry against its class's signature,
+    a group such as ``callbacks`` not at all: its parent holds its values), then those of the nodes below."""
+    values, found, below = {}, [], []
     for key in node:
         if key in HYDRA_KEYS or OmegaConf.is_interpolation(node, key):
             continue
-        try:
+        try:  # what a key that does not resolve holds is still checked
             value = node[key]
+            is_list = isinstance(value, ListConfig)
+            items = [(f"{key}.{i}", v) for i, v in enumerate(value)] if is_list else [(key, value)]
+            below += [(f"{prefix}{where}.", item) for where, item in items if isinstance(item, DictConfig)]
             plain = _plain(value)
         except OmegaConfBaseException as err:  # e.g. ${oc.env:VAR} without VAR
-            raw = OmegaConf.to_container(node, resolve=False).get(key)
-            broken.append(Mistake(f"{prefix}{key}", raw, f"cannot be resolved ({str(err).splitlines()[0]})"))
+            if checks or _is_entry(node):
+                raw = OmegaConf.to_container(node, resolve=False).get(key)
+                reason = str(err).splitlines()[0]
+                found.append(Mistake(f"{prefix}{key}", raw, f"cannot be resolved ({reason})"))
             continue
-        entries = [(k, v) for k, v in _items(key, value) if is_entry(v)]
-        nested += entries
-        if not entries:
+        if not any(_is_entry(item) for _, item in items):
             values[key] = plain
-    return values, broken, nested
-
-
-def entry_mistakes(node: DictConfig, prefix: str) -> list[Mistake]:
-    """A ``_target_`` entry against its class's signature, then the entries nested in it."""
-    values, found, nested = _values(node, prefix)
-    try:
-        target = import_target(node._target_)
-    except (ValueError, OmegaConfBaseException) as err:
-        found.append(Mistake(f"{prefix}_target_", node.get("_target_"), str(err)))
-    else:
-        found += refusals(target, values, prefix=prefix)
-    for key, child in nested:
-        found += entry_mistakes(child, f"{prefix}{key}.")
-    return found
-
-
-def _walk(node: DictConfig, prefix: str) -> list[Mistake]:
-    """The entries below a settings node (a group such as ``callbacks`` or ``pseudo``)."""
-    found: list[Mistake] = []
-    for key in node:
+    if _is_entry(node):
         try:
-            value = node[key]
-        except OmegaConfBaseException:
-            continue  # reported by the settings check
-        for where, item in _items(key, value):
-            if is_entry(item):
-                found += entry_mistakes(item, f"{prefix}{where}.")
-            elif isinstance(item, DictConfig):
-                found += _walk(item, f"{prefix}{where}.")
+            checks = import_target(node._target_)
+        except (ValueError, OmegaConfBaseException) as err:
+            found.append(Mistake(f"{prefix}_target_", node.get("_target_"), str(err)))
+    if checks is not None:
+        found += refusals(checks, values, prefix)
+    for where, child in below:
+        found += _mistakes(child, where)
     return found
 
 
-def config_mistakes(cfg: DictConfig, settings: type[BaseModel], relations: tuple[Relation, ...] = ()
-                    ) -> list[Mistake]:
-    """Every mistake of ``cfg`` (but ``hydra``) once: the settings, every entry, then the ``relations``."""
-    values, found, _ = _values(cfg, "")
-    found += refusals(None, values, settings)
-    found += _walk(cfg, "")
+def config_mistakes(cfg: DictConfig, settings: type[BaseModel],
+                    relations: tuple[Callable[[DictConfig], Iterator[Mistake]], ...] = ()) -> list[Mistake]:
+    """Every mistake of ``cfg`` once: the settings, every entry, then the ``relations``."""
+    found = _mistakes(cfg, "", settings)
     for relation in relations:
         try:
             found += relation(cfg)

@@ -11,16 +11,14 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, is_dataclass
 from typing import Annotated, Any, Literal
 
-import annotated_types as at
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from lnra.errors import LnraError
 
-HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 REQUIRED = inspect.Parameter.empty
 
 
@@ -28,7 +26,6 @@ REQUIRED = inspect.Parameter.empty
 class Option:
     """One keyword parameter: its annotation, default (``REQUIRED`` when none) and line of help."""
 
-    name: str
     annotation: Any
     default: Any
     help: str
@@ -48,8 +45,7 @@ def import_target(path: str) -> Callable[..., Any]:
 
 def _docstring_help(obj: Any) -> dict[str, str]:
     """``name: text`` entries of a Google-style ``Args:`` section (how Lightning documents its classes)."""
-    doc = obj.__doc__ and inspect.cleandoc(obj.__doc__) or ""
-    section = doc.split("Args:", 1)[1] if "Args:" in doc else ""
+    section = inspect.cleandoc(obj.__doc__ or "").partition("Args:")[2]
     found = re.findall(r"^\s{4}(\w+)(?: \(.*?\))?: (.+?)(?=\n\s{4}\w+(?: \(.*?\))?: |\n\n|\Z)", section,
                        re.M | re.S)
     return {name: " ".join(text.split()).split(". ")[0].rstrip(".") for name, text in found}
@@ -57,23 +53,24 @@ def _docstring_help(obj: Any) -> dict[str, str]:
 
 @functools.cache
 def options_of(target: Callable[..., Any]) -> dict[str, Option]:
-    """Every option of a function, or of a class: its constructor's keyword parameters, then those of the
-    first base its ``**kwargs`` are passed on to (a subclass declaring a few stricter ones keeps the rest)."""
+    """Every option of a pydantic model, a function, or a class: its constructor's keyword parameters, then
+    those of the first base its ``**kwargs`` are passed on to (a subclass narrowing a few keeps the rest)."""
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        return {name: Option(f.rebuild_annotation(), f.default, f.description or "", target.__module__)
+                for name, f in target.model_fields.items()}
     found: dict[str, Option] = {}
     is_class = isinstance(target, type)
-    for owner in target.__mro__[:-1] if is_class else [target]:  # object's __init__ left out
-        init = owner.__dict__.get("__init__") if is_class else target
-        if init is None:
-            continue
+    owners = [c for c in target.__mro__[:-1] if "__init__" in vars(c)] if is_class else [target]  # not object
+    for owner in owners:
+        init = vars(owner)["__init__"] if is_class else target
         hints = typing.get_type_hints(init, include_extras=True)
-        docs = {**_docstring_help(owner), **_docstring_help(init)} if is_class else {}
+        docs = {**_docstring_help(owner), **_docstring_help(init)}
         params = list(inspect.signature(init).parameters.values())[1 if is_class else 0:]
         for p in params:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in found:
                 annotation = hints.get(p.name, Any)
-                text = next((m.description for m in getattr(annotation, "__metadata__", ())
-                             if isinstance(m, FieldInfo) and m.description), docs.get(p.name, ""))
-                found[p.name] = Option(p.name, annotation, p.default, text, owner.__module__)
+                text = FieldInfo.from_annotation(annotation).description or docs.get(p.name, "")
+                found[p.name] = Option(annotation, p.default, text, owner.__module__)
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
     return found
@@ -87,103 +84,65 @@ def _model(target: Callable[..., Any]) -> type[BaseModel]:
     return create_model(f"{getattr(target, '__name__', 'options')}Options", __config__=config, **spec)
 
 
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """The types an annotation allows, its ``Annotated`` left out: ``X | None`` → (X, NoneType)."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return typing.get_args(annotation) if is_union else (annotation,)
+
+
+def settings_class(annotation: Any) -> type | None:
+    """The dataclass or pydantic model an annotation allows (its options nest under the key), or None."""
+    return next((a for a in _members(annotation) if isinstance(a, type)
+                 and (is_dataclass(a) or issubclass(a, BaseModel))), None)
+
+
 # -- what is allowed, in words -------------------------------------------------------------------------
 _NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-          type(None): "null", dict: "a mapping", Any: "anything"}
+          type(None): "null", Any: "anything"}
+_SIGNS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
 
-def _bounds(meta: list[Any]) -> str:
-    lo = next(((m.ge, "[") for m in meta if isinstance(m, at.Ge)), None) or next(
-        ((m.gt, "(") for m in meta if isinstance(m, at.Gt)), None)
-    hi = next(((m.le, "]") for m in meta if isinstance(m, at.Le)), None) or next(
-        ((m.lt, ")") for m in meta if isinstance(m, at.Lt)), None)
-    if lo and hi:
-        return f"in {lo[1]}{lo[0]}, {hi[0]}{hi[1]}"
-    if lo:
-        return f"{'>=' if lo[1] == '[' else '>'} {lo[0]}"
-    return f"{'<=' if hi[1] == ']' else '<'} {hi[0]}" if hi else ""
-
-
-def _constraints(meta: list[Any]) -> list[str]:
-    words = ["finite" for m in meta if getattr(m, "allow_inf_nan", None) is False] + [_bounds(meta)]
-    words += [f"a multiple of {m.multiple_of}" for m in meta if isinstance(m, at.MultipleOf)]
-    low = next((m.min_length for m in meta if isinstance(m, at.MinLen)), None)
-    high = next((m.max_length for m in meta if isinstance(m, at.MaxLen)), None)
-    if low == high and low is not None:
-        words.append(f"of {low} values")
-    elif low == 1 and high is None:
-        words.append("non-empty")
-    elif low or high:
-        words.append(f"of {low or 0} to {high if high is not None else 'any number of'} values")
-    return [w for w in words if w]
+def _bounds(meta: list[Any]) -> list[str]:
+    """A bound (``>= 1``), or both as an interval (``in [0, 1)``)."""
+    ends = sorted((key, getattr(m, key)) for m in meta for key in _SIGNS if hasattr(m, key))
+    if len(ends) == 2:
+        (low, a), (high, b) = ends
+        return [f"in {'[' if low == 'ge' else '('}{a}, {b}{']' if high == 'le' else ')'}"]
+    return [f"{_SIGNS[key]} {value}" for key, value in ends]
 
 
 def describe(annotation: Any) -> str:
-    """An annotation as the allowed values, e.g. ``an integer >= 1``, ``cutmix | smoothmix_s``."""
+    """An annotation as the allowed values, e.g. ``an integer >= 1``; a validator's docstring is its words."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
-        meta = [m for item in annotation.__metadata__
-                for m in (item.metadata if isinstance(item, FieldInfo) else [item])]
-        rule = next((str(m.func.__doc__).strip() for m in meta if getattr(m, "func", None)
-                     and m.func.__doc__), None)
-        words, base = _constraints(meta), describe(args[0])
-        if "non-empty" in words and base.startswith(("a string", "a list")):
-            words.remove("non-empty")
+        meta = FieldInfo.from_annotation(annotation).metadata
+        rules = [m.func.__doc__.strip() for m in meta if getattr(getattr(m, "func", None), "__doc__", None)]
+        base = describe(args[0])
+        if any(getattr(m, "allow_inf_nan", True) is False for m in meta):
+            base = base.replace("a ", "a finite ", 1)
+        if any(getattr(m, "min_length", None) == 1 for m in meta):  # lnra asks for no other length
             base = base.replace("a ", "a non-empty ", 1)
-        elif any(w.startswith("of ") for w in words) and base.startswith("a list"):
-            count = next(w for w in words if w.startswith("of "))
-            words.remove(count)
-            base = base.replace("a list", f"a list {count}", 1)
-        if not words:
-            return rule or base
-        if "finite" in words:
-            words.remove("finite")
-            base = f"a finite {base.removeprefix('a ')}"
-        return rule or " and ".join([base, *words]).replace(" and ", " ", 1)
+        return rules[0] if rules else " ".join([base, *_bounds(meta)])
     if origin is Literal:
-        values = " | ".join("null" if a is None else str(a).lower() if isinstance(a, bool) else str(a)
-                            for a in args)
+        values = " | ".join(map(show, args))
         return f"one of {values}" if len(args) > 1 else values
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(dict.fromkeys(describe(a) for a in args))
+        return " or ".join(dict.fromkeys(map(describe, args)))
     if origin is tuple and len(args) > 1 and args[-1] is not Ellipsis:
         return f"a list of {len(args)} values (each {describe(args[0])})"
-    if origin in (list, tuple, typing.Sequence) or annotation in (list, tuple):
+    if origin in (list, tuple) or annotation in (list, tuple):
         item = describe(args[0]) if args else "anything"
         return f"a list (each {item})" if item != "anything" else "a list"
     if origin in (dict, Mapping) or annotation in (dict, Mapping):
         return "a mapping"
-    if isinstance(annotation, type) and (is_dataclass(annotation) or issubclass(annotation, BaseModel)):
+    if settings_class(annotation):
         return f"a mapping of {annotation.__name__} settings"
-    if annotation in _NAMES:
-        return _NAMES[annotation]
-    return f"an entry building a {getattr(annotation, '__name__', annotation)}"
+    return _NAMES.get(annotation, f"an entry building a {getattr(annotation, '__name__', annotation)}")
 
 
-def _step(annotation: Any, part: Any) -> Any:
-    """The annotation of ``part`` (a field name or list index) inside ``annotation``, or None."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is Annotated:
-        return _step(args[0], part)
-    if origin in (typing.Union, types.UnionType):
-        return next((found for a in args for found in [_step(a, part)] if found is not None), None)
-    if isinstance(part, int) and origin in (list, tuple, typing.Sequence) and args:
-        return args[0]
-    if isinstance(part, str) and origin in (dict, Mapping) and len(args) == 2:
-        return args[1]
-    return _fields(annotation).get(part)
-
-
-def _fields(annotation: Any) -> dict[str, Any]:
-    """The fields of a dataclass or pydantic model (name → annotation); none for any other annotation."""
-    if isinstance(annotation, type) and is_dataclass(annotation):
-        hints = typing.get_type_hints(annotation, include_extras=True)
-        return {f.name: hints[f.name] for f in fields(annotation)}
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return {name: f.rebuild_annotation() for name, f in annotation.model_fields.items()}
-    return {}
-
-
+# -- refusals ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mistake:
     """One invalid option: the key, the value given and what is allowed."""
@@ -196,55 +155,45 @@ class Mistake:
         return f"{self.key}={show(self.value)}: {self.problem}"
 
 
-def _names(annotation: Any) -> list[str]:
-    """The option names inside a nested settings type (for "did you mean")."""
-    while typing.get_origin(annotation) in (Annotated, typing.Union, types.UnionType):
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    return list(_fields(annotation))
-
-
-def _option_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], Any, list[str]]:
-    """The option an error is about (its path, annotation, and the names beside it): pydantic's location
-    also names the union member it tried, which is not an option."""
+def _option_at(model: type[BaseModel], values: Mapping[str, Any], loc: tuple[Any, ...]
+               ) -> tuple[str, Any, Any]:
+    """The option an error is about: its path, annotation and value. Pydantic's location goes on to the
+    union member it tried or a list's item, which are not options."""
     path: list[str] = []
     annotation: Any = model
-    names = list(model.model_fields)
+    value: Any = values
     for part in loc:
-        inner = None if isinstance(part, int) else _step(annotation, part)  # a list's item: the list
-        if inner is None:
+        mappings = [m for m in _members(annotation) if typing.get_origin(m) in (dict, Mapping)]
+        options = options_of(cls) if (cls := settings_class(annotation)) else {}
+        if isinstance(part, int) or not (mappings or part in options):
             break
-        names = _names(annotation)
-        path.append(str(part))
-        annotation = inner
-    return path, annotation if path else None, names
+        annotation = typing.get_args(mappings[0])[1] if mappings else options[part].annotation
+        value = value.get(part) if isinstance(value, Mapping) else None
+        path.append(part)
+    return ".".join(path), annotation, value
 
 
-def _problem(error: dict[str, Any], annotation: Any, names: list[str], prefix: str) -> str:
-    if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(error["loc"][-1]), names, n=1)
-        where = prefix + "".join(f"{part}." for part in error["loc"][:-1])
-        return "no such option" + (f" (did you mean {where}{close[0]}?)" if close else "")
-    if error["type"] in ("value_error", "assertion_error"):
-        return re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
-    return f"must be {describe(annotation)}"
-
-
-def refusals(target: Callable[..., Any], values: Mapping[str, Any], model: type[BaseModel] | None = None,
-             prefix: str = "") -> list[Mistake]:
-    """What ``target`` (or a given pydantic ``model``) refuses of ``values``: one mistake per option, however
-    many union members pydantic tried (``prefix``: where the values sit in the config)."""
-    model = model or _model(target)
+def refusals(target: Callable[..., Any], values: Mapping[str, Any], prefix: str = "") -> list[Mistake]:
+    """What ``target`` (a class or function, or a pydantic model) refuses of ``values``: one mistake per
+    option, however many union members pydantic tried (``prefix``: where the values sit in the config)."""
     try:
-        model.model_validate(dict(values))
+        _model(target).model_validate(dict(values))
     except ValidationError as err:
-        found: dict[tuple[str, ...], str] = {}
+        found: dict[str, Mistake] = {}
         for error in err.errors():
-            path, annotation, names = _option_path(model, error["loc"])
-            if error["type"] == "extra_forbidden":
-                path = [str(part) for part in error["loc"]]
-            found.setdefault(tuple(path), _problem(error, annotation, names, prefix))
-        return [Mistake(prefix + ".".join(path), value_at(values, path), problem)
-                for path, problem in found.items()]
+            key, annotation, value = _option_at(_model(target), values, error["loc"])
+            if error["type"] == "extra_forbidden":  # the walk stopped at its parent, whose names it has
+                *parents, name = map(str, error["loc"])
+                key, value = ".".join([*parents, name]), error["input"]
+                names = difflib.get_close_matches(name, list(options_of(settings_class(annotation))), n=1)
+                close = [".".join([*parents, n]) for n in names]
+                problem = "no such option" + (f" (did you mean {prefix}{close[0]}?)" if close else "")
+            elif error["type"] in ("value_error", "assertion_error"):
+                problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
+            else:
+                problem = f"must be {describe(annotation)}"
+            found.setdefault(key, Mistake(prefix + key, value, problem))
+        return list(found.values())
     return []
 
 
@@ -268,29 +217,14 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def value_at(values: Any, path: tuple[str, ...]) -> Any:
-    """The value at ``path`` inside nested dicts and lists (None where there is none)."""
-    for part in path:
-        if isinstance(values, Mapping):
-            values = values.get(part)
-        elif isinstance(values, list | tuple) and part.isdigit() and int(part) < len(values):
-            values = values[int(part)]
-        else:
-            return None
-    return values
-
-
 def checked(cls: type) -> type:
     """Class decorator: the constructor refuses what its signature does not allow, as the config check."""
     init = cls.__init__
-    signature = inspect.signature(init)
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807 - it replaces the constructor
-        bound = signature.bind(self, *args, **kwargs).arguments
-        values = {k: v for k, v in list(bound.items())[1:] if signature.parameters[k].kind
-                  not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
-        if problems := refusals(cls, values):
+        given = inspect.signature(init).bind(self, *args, **kwargs).arguments
+        if problems := refusals(cls, {k: v for k, v in given.items() if k in options_of(cls)}):
             raise LnraError("; ".join(map(str, problems)))
         init(self, *args, **kwargs)
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import typing
 from collections.abc import Iterator
-from dataclasses import is_dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import OmegaConf
 from pydantic import BaseModel
 
-from lnra.config.options import REQUIRED, Option, describe, import_target, options_of, show
+from lnra.config.options import REQUIRED, Option, describe, import_target, options_of, settings_class, show
 
 HEADER = ("Every option: what is allowed, its default and what it does — generated from the signatures of "
           "the classes the config builds (`python -m lnra.config.reference --write docs/options.md`). A "
@@ -23,14 +21,13 @@ HEADER = ("Every option: what is allowed, its default and what it does — gener
 
 
 def _targets(node: Any, key: str) -> Iterator[tuple[str, str]]:
-    """(option prefix, _target_) of every entry in a YAML file's tree."""
-    if isinstance(node, DictConfig):
-        if "_target_" in node and not OmegaConf.is_interpolation(node, "_target_"):
-            yield key, str(node._target_)
-        for child in node:
-            if child != "defaults" and not OmegaConf.is_interpolation(node, child):
-                yield from _targets(node[child], f"{key}.{child}" if key else str(child))
-    elif isinstance(node, ListConfig):
+    """(option prefix, _target_) of every entry in a YAML file's tree (an interpolation is set elsewhere)."""
+    if isinstance(node, dict):
+        if "_target_" in node and not str(node["_target_"]).startswith("${"):
+            yield key, str(node["_target_"])
+        for child, value in node.items():
+            yield from _targets(value, f"{key}.{child}".lstrip("."))
+    elif isinstance(node, list):
         for item in node:
             yield from _targets(item, f"{key}.N")
 
@@ -39,46 +36,30 @@ def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
     """_target_ → the option prefixes it is built under, over every file of ``conf/``."""
     found: dict[str, set[str]] = {}
     for path in sorted(conf_dir.rglob("*.yaml")):
-        group = path.relative_to(conf_dir).parent.as_posix()
-        package = group.split("/")[0] if group != "." else path.stem.lstrip("_").split("_")[0]  # _pseudo_*
-        if "@package _global_" in path.read_text() or group.startswith("hydra"):
-            package = ""
-        package = "pseudo.source" if group == "pseudo/source" else package
-        for key, target in _targets(OmegaConf.load(path), package):
+        group = path.relative_to(conf_dir).parent.as_posix()  # conf/_pseudo_*.yaml: pseudo
+        package = group.replace("/", ".") if group != "." else path.stem.lstrip("_").split("_")[0]
+        tree = OmegaConf.to_container(OmegaConf.load(path))
+        for key, target in _targets(tree, "" if "@package _global_" in path.read_text() else package):
             found.setdefault(target, set()).add(key)
     return found
-
-
-def _model_options(model: type[BaseModel]) -> dict[str, Option]:
-    return {n: Option(n, f.rebuild_annotation(), f.default, f.description or "", "")
-            for n, f in model.model_fields.items()}
 
 
 def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, str, str]]:
     """The reference's rows; lnra's parameters without help are what the run wires in, not options."""
     for name, option in options.items():
-        if not option.help and option.owner.startswith("lnra."):
-            continue
-        annotation = option.annotation
-        bare = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
-        inner_types = typing.get_args(bare) or (bare,)
-        nested = next((a for a in inner_types
-                       if isinstance(a, type) and (issubclass(a, BaseModel) or is_dataclass(a))), None)
-        if nested is not None:
-            yield from _rows(f"{prefix}.{name}", options_of(nested) if is_dataclass(nested)
-                             else _model_options(nested))
-            continue
-        default = "required" if option.default is REQUIRED else show(option.default)
-        yield f"{prefix}.{name}".lstrip("."), describe(annotation), default, option.help
+        key = f"{prefix}.{name}".lstrip(".")
+        if (nested := settings_class(option.annotation)) is not None:
+            yield from _rows(key, options_of(nested))
+        elif option.help or not option.owner.startswith("lnra."):
+            default = "required" if option.default is REQUIRED else show(option.default)
+            yield key, describe(option.annotation), default, option.help
 
 
 def sections(conf_dir: Path, settings: type[BaseModel]) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
     """(title, rows) for the run's settings and for every class the config builds."""
-    top = {n: o for n, o in _model_options(settings).items() if o.help or isinstance(o.default, BaseModel)}
-    out = [("the run (top level, paths, pseudo-anomaly variant)", list(_rows("", top)))]
-    for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: sorted(kv[1])[0]):
-        prefix = sorted(prefixes)[0]
-        rows = list(_rows(prefix, options_of(import_target(target))))
+    out = [("the run (top level, paths, pseudo-anomaly variant)", list(_rows("", options_of(settings))))]
+    for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: min(kv[1])):
+        rows = list(_rows(min(prefixes), options_of(import_target(target))))
         out.append((f"{' / '.join(sorted(prefixes))}: `{target}`", rows))
     return out
 
