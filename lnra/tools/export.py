@@ -77,10 +77,8 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
            clip_len: int | None = None, height: int | None = None, width: int | None = None
            ) -> tuple[Path, float]:
     """Write the model in ``fmt`` (by default next to the checkpoint); its path and largest difference."""
-    if fmt not in EXPORTERS:
-        raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
-    ckpt, (suffix, write, run) = Path(ckpt), EXPORTERS[fmt]
-    out = Path(out) if out else ckpt.with_suffix(suffix)
+    suffix, write, run = EXPORTERS[fmt]
+    out = out or ckpt.with_suffix(suffix)
     if problem := "is a folder, not a file" if out.is_dir() else creatable(out.parent):
         raise LnraError(f"--out {out}: {problem}")
     if out.exists() and not overwrite:
