@@ -236,8 +236,7 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
 
 def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = False) -> Path:
     """Write the report files for the sweep under ``root``; return the folder they are in."""
-    root = Path(root)
-    out_dir = Path(out_dir) if out_dir else root / "report"
+    out_dir = out_dir or root / "report"
     runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
     if problem := creatable(out_dir):
         raise LnraError(f"--out {out_dir}: {problem}")
@@ -261,11 +260,10 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
             continue
         columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds", *pixel_titles]
         values = [(r, *_columns(cells.get(r.cell), r.paper, pixel)) for r in rows]
-        sections += [f"## {title}", "", *markdown(columns, ([*r.labels, f"{r.paper:.2f}", *md]
-                                                            for r, md, _ in values)), ""]
+        table = markdown(columns, ([*r.labels, f"{r.paper:.2f}", *md] for r, md, _ in values))
+        sections += [f"## {title}", "", *table, "", f"![{title}]({name}.png)", ""]
         write_csv(out_dir / f"{name}.csv", headers, [[*r.labels, *r.cell, *c] for r, _, c in values], pixel)
         bar_chart(out_dir / f"{name}.png", title, rows, cells)
-        sections += [f"![{title}]({name}.png)", ""]
     if other:
         columns = [*Cell._fields, "last epoch", "best epoch", "seeds", *pixel_titles]
         values = [(c, *_columns(cells[c], None, pixel)) for c in other]
