@@ -86,12 +86,8 @@ def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
     if kind == "file" and is_dir:
         return "is a folder, not a file"
     try:
-        if is_dir:
-            with os.scandir(target) as entries:
-                next(entries, None)
-        else:
-            with open(target, "rb"):
-                pass
+        with os.scandir(target) if is_dir else open(target, "rb"):
+            pass  # opening is what a missing read permission refuses
     except OSError as err:
         return f"cannot be read ({err.strerror or err})"
     return None
@@ -175,12 +171,8 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     nothing, and its fixed name lets the next build clear one a killed process left."""
     staging = path.with_name(f".{path.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    with made_folder(path.parent):
-        staging.mkdir()
-        try:
-            yield staging
-            if path.exists():
-                shutil.rmtree(path)
-            staging.rename(path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    with made_folder(staging):
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
