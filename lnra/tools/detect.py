@@ -85,17 +85,6 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
         first_window += len(batch)
 
 
-def _check_outputs(out: Path, extras: dict[str, bool], overwrite: bool) -> dict[str, Path]:
-    """The output files (the ``extras`` asked for), in a writable folder holding none unless ``overwrite``."""
-    if problem := creatable(out):
-        raise LnraError(f"--out {out}: {problem}")
-    paths = {k: out / name for k, name in OUTPUTS.items() if extras.get(k, True)}
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
-    return paths
-
-
 def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: tuple[int, int],
                      paths: dict[str, Path], pixel_threshold: float | None, fps: float, colours: ErrorColours,
                      spool: PanelSpool | None, batch_size: int, device: str) -> tuple[list[int], list[float]]:
@@ -132,8 +121,12 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
            ) -> dict[str, Path]:
     """Score one video into ``out``; bad inputs are found before ``out`` is made (a failure removes it)."""
+    if problem := creatable(out):
+        raise LnraError(f"--out {out}: {problem}")
     extras = {"video": video, "error_maps": error_maps, "mask": pixel_threshold is not None}
-    paths = _check_outputs(out, extras, overwrite)
+    paths = {k: out / name for k, name in OUTPUTS.items() if extras.get(k, True)}
+    if (existing := [str(p) for p in paths.values() if p.exists()]) and not overwrite:
+        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
     model = model_from_checkpoint(ckpt, clip_len, height, width)[0].to(device)
     frames, clip_frames = open_frames(source), model.clip_shape[0]
     first_clip = list(itertools.islice(frames.frames, clip_frames))  # read before --out is made
