@@ -8,8 +8,7 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,8 @@ def _example(model: Autoencoder3D, batch: int = 2) -> torch.Tensor:
     return torch.rand(batch, model.in_channels, *model.clip_shape, generator=generator) * 2 - 1
 
 
-@contextmanager
-def _quiet_jit() -> Iterator[None]:
-    """TorchScript works but warns that it is deprecated on every call; say it once, in the README."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+# TorchScript works but warns (FutureWarning) that it is deprecated on every call; say it once, in the README.
+_quiet_jit = partial(warnings.catch_warnings, action="ignore", category=FutureWarning)
 
 
 def _export_torchscript(model: Autoencoder3D, path: Path) -> None:
