@@ -88,8 +88,7 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
 def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: tuple[int, int],
                      paths: dict[str, Path], pixel_threshold: float | None, fps: float, colours: ErrorColours,
                      spool: PanelSpool | None, batch_size: int, device: str) -> tuple[list[int], list[float]]:
-    """Score every window of ``stream``: its frame and PSNR, each centre panel into ``spool``, its error map
-    into ``error_maps/`` and the thresholded ``mask.mp4`` (both renamed into place only when complete)."""
+    """Each window's frame and PSNR, its panels spooled; error maps and mask renamed in once complete."""
     scored_frames, psnr = [], []
     with ExitStack() as outputs:
         maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if "error_maps" in paths else None
