@@ -92,9 +92,7 @@ def main() -> None:
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     args = get_args_parser().parse_args()
     overrides = prepare(args.overrides, CONF)
-    flags = list(sys.argv[1:])
-    for override in args.overrides:  # what is left are Hydra's flags and their values
-        flags.remove(override)
+    flags = [arg for arg in sys.argv[1:] if arg not in args.overrides]  # Hydra's flags and their values
     if not any(getattr(args, flag, None) for flag in NOT_A_RUN):  # --help, --cfg, ...: Hydra answers them
         refused, good = command_mistakes(overrides, CONF, multirun=args.multirun)
         if not args.multirun:

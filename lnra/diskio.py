@@ -32,23 +32,20 @@ def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
             return path, err
 
 
-def new_folder(path: str | os.PathLike) -> Path | None:
+def new_folder(path: Path) -> Path | None:
     """The outermost folder that creating ``path`` would make, or None: what a failed write removes."""
-    path = Path(path).absolute()
-    if path.exists():
-        return None
-    while not path.parent.exists():
-        path = path.parent
-    return path
+    path = path.absolute()
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    return missing[-1] if missing else None
 
 
 @contextmanager
-def made_folder(path: str | os.PathLike) -> Iterator[Path]:
+def made_folder(path: Path) -> Iterator[Path]:
     """Create ``path`` for the block; a failing block leaves no folder behind that was not there before."""
     new = new_folder(path)
-    Path(path).mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
     try:
-        yield Path(path)
+        yield path
     except BaseException:
         if new is not None:
             shutil.rmtree(new, ignore_errors=True)
@@ -89,12 +86,8 @@ def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
     if kind == "file" and is_dir:
         return "is a folder, not a file"
     try:
-        if is_dir:
-            with os.scandir(target) as entries:
-                next(entries, None)
-        else:
-            with open(target, "rb"):
-                pass
+        with os.scandir(target) if is_dir else open(target, "rb"):
+            pass  # opening is what a missing read permission refuses
     except OSError as err:
         return f"cannot be read ({err.strerror or err})"
     return None
@@ -112,16 +105,15 @@ def unreadable(path: str | os.PathLike, what: str, kind: Kind = None) -> str | N
 def free_space(path: str | os.PathLike) -> str:
     """Free space on the file system holding ``path`` (or its nearest existing parent), for messages."""
     try:
-        free = float(shutil.disk_usage(_nearest(Path(path).absolute())[0]).free)
+        free: float = shutil.disk_usage(_nearest(Path(path).absolute())[0]).free
     except OSError:
         return "free space unknown"
-    if free < 1024:
-        return f"{int(free)} B free"
-    for unit in ("KB", "MB", "GB"):
-        free /= 1024
-        if free < 1024 or unit == "GB":
+    unit = "B"
+    for larger in ("KB", "MB", "GB"):
+        if free < 1024:
             break
-    return f"{free:.1f} {unit} free"
+        free, unit = free / 1024, larger
+    return f"{free} B free" if unit == "B" else f"{free:.1f} {unit} free"
 
 
 @contextmanager
@@ -163,9 +155,8 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Path]:
+def atomic_path(path: Path, tmp: Path | None = None) -> Iterator[Path]:
     """A temporary sibling (same suffix, for format sniffers) that replaces ``path`` if the block succeeds."""
-    path = Path(path)
     tmp = tmp or path.with_name(f".{path.stem}.partial{os.getpid()}{path.suffix}")
     try:
         yield tmp
@@ -175,18 +166,13 @@ def atomic_path(path: str | os.PathLike, tmp: Path | None = None) -> Iterator[Pa
 
 
 @contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: Path) -> Iterator[Path]:
     """A hidden staging folder that replaces ``path`` only if the block succeeds; a failed block leaves
     nothing, and its fixed name lets the next build clear one a killed process left."""
-    path = Path(path)
     staging = path.with_name(f".{path.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    with made_folder(path.parent):
-        staging.mkdir()
-        try:
-            yield staging
-            if path.exists():
-                shutil.rmtree(path)
-            staging.rename(path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    with made_folder(staging):
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)

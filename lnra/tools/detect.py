@@ -39,7 +39,6 @@ OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp
 
 def open_frames(path: Path) -> VideoFile:
     """A video file or a folder of frame images, as a lazy stream of grayscale frames."""
-    path = Path(path)
     if problem := unreadable(path, "input"):
         raise LnraError(f"{problem} (give a video file or a folder of frames)")
     if path.is_dir():
@@ -67,49 +66,29 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
     recent: deque[torch.Tensor] = deque(maxlen=clip_len)
-    batch: list[torch.Tensor] = []
-    first_window = count = 0
 
-    def run(windows: list[torch.Tensor], start: int) -> Iterator[WindowScore]:
-        clips = torch.stack(windows).unsqueeze(1).to(device)  # (B, 1, T, H, W)
+    def windows() -> Iterator[torch.Tensor]:
+        for frame in frames:
+            recent.append(to_unit_range(torch.tensor(resize_frame(frame, height, width))))
+            if len(recent) == clip_len:
+                yield torch.stack(tuple(recent))
+
+    stream, first_window = windows(), 0
+    while batch := list(itertools.islice(stream, batch_size)):
+        clips = torch.stack(batch).unsqueeze(1).to(device)  # (B, 1, T, H, W)
         recon, centre = centre_reconstruction(model, clips), clips[:, :, c]  # (B, 1, H, W)
         psnr = frame_psnr(recon, centre).cpu().tolist()
         inputs, recons = to_uint8(centre[:, 0]), to_uint8(recon[:, 0])
         errors = (recon[:, 0].float() - centre[:, 0].float()).pow(2).cpu().numpy()
         for i, value in enumerate(psnr):
-            yield WindowScore(start + i + c, value, inputs[i], recons[i], errors[i])
-
-    for frame in frames:
-        recent.append(to_unit_range(torch.tensor(resize_frame(frame, height, width))))
-        count += 1
-        if len(recent) == clip_len:
-            batch.append(torch.stack(tuple(recent)))
-            if len(batch) == batch_size:
-                yield from run(batch, first_window)
-                first_window += len(batch)
-                batch = []
-    if count < clip_len:
-        raise LnraError(f"the input has {count} frames; scoring needs at least one clip of {clip_len}")
-    if batch:
-        yield from run(batch, first_window)
-
-
-def _check_outputs(out: Path, wanted: set[str], overwrite: bool) -> dict[str, Path]:
-    """The output files, in a folder that can be written and holding none of them unless ``overwrite``."""
-    if problem := creatable(out):
-        raise LnraError(f"--out {out}: {problem}")
-    paths = {k: out / name for k, name in OUTPUTS.items() if k in {"scores", "timeline"} | wanted}
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
-    return paths
+            yield WindowScore(first_window + i + c, value, inputs[i], recons[i], errors[i])
+        first_window += len(batch)
 
 
 def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: tuple[int, int],
                      paths: dict[str, Path], pixel_threshold: float | None, fps: float, colours: ErrorColours,
                      spool: PanelSpool | None, batch_size: int, device: str) -> tuple[list[int], list[float]]:
-    """Score every window of ``stream``: its frame and PSNR, each centre panel into ``spool``, its error map
-    into ``error_maps/`` and the thresholded ``mask.mp4`` (both renamed into place only when complete)."""
+    """Each window's frame and PSNR, its panels spooled; error maps and mask renamed in once complete."""
     scored_frames, psnr = [], []
     with ExitStack() as outputs:
         maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if "error_maps" in paths else None
@@ -141,12 +120,13 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
            overwrite: bool = False, error_maps: bool = False, pixel_threshold: float | None = None
            ) -> dict[str, Path]:
     """Score one video into ``out``; bad inputs are found before ``out`` is made (a failure removes it)."""
-    out, source = Path(out), Path(source)
-    wanted = {k for k, on in (("video", video), ("error_maps", error_maps),
-                              ("mask", pixel_threshold is not None)) if on}
-    paths = _check_outputs(out, wanted, overwrite)
-    model, _ = model_from_checkpoint(Path(ckpt), clip_len, height, width)
-    model.to(device)
+    if problem := creatable(out):
+        raise LnraError(f"--out {out}: {problem}")
+    extras = {"video": video, "error_maps": error_maps, "mask": pixel_threshold is not None}
+    paths = {k: out / name for k, name in OUTPUTS.items() if extras.get(k, True)}
+    if (existing := [str(p) for p in paths.values() if p.exists()]) and not overwrite:
+        raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
+    model = model_from_checkpoint(ckpt, clip_len, height, width)[0].to(device)
     frames, clip_frames = open_frames(source), model.clip_shape[0]
     first_clip = list(itertools.islice(frames.frames, clip_frames))  # read before --out is made
     if len(first_clip) < clip_frames:
@@ -154,30 +134,28 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
                         f"of {clip_frames}")
     fps, colours = fps or frames.fps or 25.0, ErrorColours()
     name = source.name if source.is_dir() else source.stem
-    with made_folder(out):  # removed again if scoring fails (a damaged frame further on)
+    with made_folder(out), ExitStack() as cleanup:  # out removed again if scoring fails (a damaged frame)
         spool = PanelSpool(out / f".{name}.spool", *model.clip_shape[1:]) if video else None
-        try:
-            scored_frames, psnr = _score_into_maps(
-                model, itertools.chain(first_clip, frames.frames), first_clip[0].shape[:2], paths,
-                pixel_threshold, fps, colours, spool, batch_size, device)
-            n_frames = scored_frames[-1] + clip_frames - centre_index(clip_frames)
-            frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
-            score = 1.0 - min_max(psnr) if normalise else -psnr
-            columns = {"frame": frame_index.tolist(), "psnr": [f"{v:.6f}" for v in psnr],
-                       "anomaly_score": [f"{v:.6f}" for v in score]}
-            if threshold is not None:
-                columns["anomalous"] = (score >= threshold).astype(int).tolist()
-            with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
-                csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
-            ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
-            timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
-            pictures.save_png(pictures.png(pictures.TimelinePlot().image(timeline)), paths["timeline"])
-            if spool is not None:
-                pictures.write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:],
-                                          colours, fps)
-        finally:
-            if spool is not None:
-                spool.discard()
+        if spool is not None:
+            cleanup.callback(spool.discard)
+        scored_frames, psnr = _score_into_maps(
+            model, itertools.chain(first_clip, frames.frames), first_clip[0].shape[:2], paths,
+            pixel_threshold, fps, colours, spool, batch_size, device)
+        n_frames = scored_frames[-1] + clip_frames - centre_index(clip_frames)
+        frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
+        score = 1.0 - min_max(psnr) if normalise else -psnr
+        columns = {"frame": frame_index.tolist(), "psnr": [f"{v:.6f}" for v in psnr],
+                   "anomaly_score": [f"{v:.6f}" for v in score]}
+        if threshold is not None:
+            columns["anomalous"] = (score >= threshold).astype(int).tolist()
+        with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
+        ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
+        timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
+        pictures.save_png(pictures.png(pictures.TimelinePlot().image(timeline)), paths["timeline"])
+        if spool is not None:
+            pictures.write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:],
+                                      colours, fps)
     return paths
 
 

@@ -8,8 +8,7 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,8 @@ def _example(model: Autoencoder3D, batch: int = 2) -> torch.Tensor:
     return torch.rand(batch, model.in_channels, *model.clip_shape, generator=generator) * 2 - 1
 
 
-@contextmanager
-def _quiet_jit() -> Iterator[None]:
-    """TorchScript works but warns that it is deprecated on every call; say it once, in the README."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+# TorchScript works but warns (FutureWarning) that it is deprecated on every call; say it once, in the README.
+_quiet_jit = partial(warnings.catch_warnings, action="ignore", category=FutureWarning)
 
 
 def _export_torchscript(model: Autoencoder3D, path: Path) -> None:
@@ -77,10 +71,8 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
            clip_len: int | None = None, height: int | None = None, width: int | None = None
            ) -> tuple[Path, float]:
     """Write the model in ``fmt`` (by default next to the checkpoint); its path and largest difference."""
-    if fmt not in EXPORTERS:
-        raise LnraError(f"unknown export format '{fmt}'; choose one of {', '.join(EXPORTERS)}")
-    ckpt, (suffix, write, run) = Path(ckpt), EXPORTERS[fmt]
-    out = Path(out) if out else ckpt.with_suffix(suffix)
+    suffix, write, run = EXPORTERS[fmt]
+    out = out or ckpt.with_suffix(suffix)
     if problem := "is a folder, not a file" if out.is_dir() else creatable(out.parent):
         raise LnraError(f"--out {out}: {problem}")
     if out.exists() and not overwrite:

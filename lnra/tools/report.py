@@ -81,14 +81,14 @@ class Run:
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean and sample standard deviation (None for a single run) over the seeds of one cell."""
+    """Mean and sample standard deviation (None for one run) over a cell's seeds; by default: no runs."""
 
-    seeds: tuple[int, ...]
-    last_mean: float
-    last_std: float | None
-    best_mean: float | None
-    best_std: float | None
-    pixel: tuple[tuple[float | None, float | None], ...] = ()  # (mean, std) per PIXEL_COLUMNS
+    seeds: tuple[int, ...] = ()
+    last_mean: float | None = None
+    last_std: float | None = None
+    best_mean: float | None = None
+    best_std: float | None = None
+    pixel: tuple[tuple[float | None, float | None], ...] = ((None, None),) * len(PIXEL_COLUMNS)  # (mean, std)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
@@ -194,17 +194,14 @@ CSV_COLUMNS = [*Cell._fields, "paper", "n_runs", "seeds", "last_mean", "last_std
 PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean", "std")]
 
 
-def _columns(s: Summary | None, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
+def _columns(s: Summary, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
     """A cell's values after its labels, in the Markdown table and in the CSV file (Δ only with ``paper``)."""
-    seeds = s.seeds if s else ()
-    last, best, *pixels = ([(s.last_mean, s.last_std), (s.best_mean, s.best_std), *s.pixel] if s
-                           else [(None, None)] * (2 + len(PIXEL_COLUMNS)))
-    pixels = pixels if pixel else []
-    md, row = [], [_num(paper), str(len(seeds)), " ".join(map(str, seeds))]
+    last, best, *pixels = [(s.last_mean, s.last_std), (s.best_mean, s.best_std), *(s.pixel if pixel else ())]
+    md, row = [], [_num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds))]
     for mean, std in (last, best):
         md += [_pm(mean, std), *([] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"])]
         row += [_num(mean), _num(std), "" if mean is None or paper is None else f"{mean - paper:.4f}"]
-    md += [",".join(map(str, seeds)) or "none", *(_pm(*p) for p in pixels)]
+    md += [",".join(map(str, s.seeds)) or "none", *(_pm(*p) for p in pixels)]
     return md, [*row, *(_num(v) for p in pixels for v in p)]
 
 
@@ -218,9 +215,9 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     """Last-epoch AUC per row (mean, error bar = std over seeds) with the paper's number as a tick."""
     from matplotlib.figure import Figure
 
-    summaries = [cells.get(r.cell) for r in rows]
-    means = [s.last_mean if s else 0.0 for s in summaries]
-    errors = [(s.last_std or 0.0) if s else 0.0 for s in summaries]
+    summaries = [cells.get(r.cell, Summary()) for r in rows]
+    means = [s.last_mean or 0.0 for s in summaries]
+    errors = [s.last_std or 0.0 for s in summaries]
     fig = Figure(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
     ax = fig.subplots()
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
@@ -236,8 +233,7 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
 
 def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = False) -> Path:
     """Write the report files for the sweep under ``root``; return the folder they are in."""
-    root = Path(root)
-    out_dir = Path(out_dir) if out_dir else root / "report"
+    out_dir = out_dir or root / "report"
     runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
     if problem := creatable(out_dir):
         raise LnraError(f"--out {out_dir}: {problem}")
@@ -260,12 +256,11 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
         if not any(r.cell in cells for r in rows):
             continue
         columns = [*headers, "paper", "last epoch", "Δ last", "best epoch", "Δ best", "seeds", *pixel_titles]
-        values = [(r, *_columns(cells.get(r.cell), r.paper, pixel)) for r in rows]
-        sections += [f"## {title}", "", *markdown(columns, ([*r.labels, f"{r.paper:.2f}", *md]
-                                                            for r, md, _ in values)), ""]
+        values = [(r, *_columns(cells.get(r.cell, Summary()), r.paper, pixel)) for r in rows]
+        table = markdown(columns, ([*r.labels, f"{r.paper:.2f}", *md] for r, md, _ in values))
+        sections += [f"## {title}", "", *table, "", f"![{title}]({name}.png)", ""]
         write_csv(out_dir / f"{name}.csv", headers, [[*r.labels, *r.cell, *c] for r, _, c in values], pixel)
         bar_chart(out_dir / f"{name}.png", title, rows, cells)
-        sections += [f"![{title}]({name}.png)", ""]
     if other:
         columns = [*Cell._fields, "last epoch", "best epoch", "seeds", *pixel_titles]
         values = [(c, *_columns(cells[c], None, pixel)) for c in other]
