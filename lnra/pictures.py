@@ -303,17 +303,28 @@ def video_writer(path: Path, fps: float, quality: int, macro_block: int) -> Any:
 
 
 class PanelSpool:
-    """Input and reconstruction centre frames of one video, appended to a raw file on disk."""
+    """Input and reconstruction centre frames of one video, appended to a raw file on disk, and their masks,
+    packed: a video's masks at the masks' resolution stay small."""
 
     def __init__(self, path: Path, height: int, width: int) -> None:
         self.path, self.shape = Path(path), (2, height, width)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "wb")  # noqa: SIM115 — kept open while the test epoch appends
         self.frames: list[int] = []
+        self._masks: dict[int, tuple[np.ndarray, int]] = {}  # frame index → (packed mask, width)
 
-    def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray) -> None:
+    def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray, mask: np.ndarray | None = None
+               ) -> None:
         self._file.write(np.ascontiguousarray(np.stack([frame, recon])).tobytes())
         self.frames.append(frame_index)
+        if mask is not None:
+            self._masks[frame_index] = np.packbits(mask, axis=-1), mask.shape[-1]
+
+    def mask(self, frame_index: int) -> np.ndarray | None:
+        if frame_index not in self._masks:
+            return None
+        packed, width = self._masks[frame_index]
+        return np.unpackbits(packed, axis=-1, count=width).astype(bool)
 
     def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(frame index, input, reconstruction) in frame order."""
