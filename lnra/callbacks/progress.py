@@ -122,21 +122,18 @@ class ProgressLines(Callback):
                 step % every and step != total and now - self._last_line < self.every_s):
             return
         self._last_line = now
-        train = self.phases["train"]
+        train, later = self.phases["train"], (trainer.max_epochs or 0) - trainer.current_epoch - 1
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        eta = f", ETA {self._eta(trainer, (now - train.started) / step, total, step)}" if total else ""
+        eta = ""
+        if total:  # the time left, later epochs as long as this one and the last validation
+            per_step = (now - train.started) / step
+            epoch_left = per_step * (total - step)
+            run_left = epoch_left + self._val_seconds + later * (per_step * total + self._val_seconds)
+            eta = f", ETA epoch {duration(epoch_left)}"
+            eta += f", run {duration(run_left)}" if later >= 0 else ""  # a run with an end
         log.info("epoch %d/%d  step %d/%s  %.1f clips/s  loss %.4f%s", trainer.current_epoch + 1,
                  trainer.max_epochs, step, total or "?", train.running_rate(now),
                  float(loss) if loss is not None else math.nan, eta)
-
-    def _eta(self, trainer: pl.Trainer, per_step: float, total: int, step: int) -> str:
-        """Time left in the epoch and the run (later epochs as long as this one and the last validation)."""
-        epoch_left = per_step * (total - step)
-        later = (trainer.max_epochs or 0) - trainer.current_epoch - 1
-        if later < 0:
-            return f"epoch {duration(epoch_left)}"
-        run_left = epoch_left + self._val_seconds + later * (per_step * total + self._val_seconds)
-        return f"epoch {duration(epoch_left)}, run {duration(run_left)}"
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.phases["train"].stop(_now(pl_module))
