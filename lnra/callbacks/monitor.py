@@ -156,13 +156,10 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
         chosen: list[tuple[int, int, int]] = []
         for position in _POSITIONS:
             missing = n - len(chosen)
-            videos = _spread(fresh, missing) + _spread(taken, missing - min(len(fresh), missing))
-            for v, idx in videos:
+            for v, idx in _spread(fresh, missing) + _spread(taken, max(0, missing - len(fresh))):
                 pick = (v, int(idx[min(len(idx) - 1, int(position * len(idx)))]), want)
                 if pick not in chosen and len(chosen) < n:
                     chosen.append(pick)
-            if len(chosen) >= n:
-                break
         picks += chosen
     return picks
 
