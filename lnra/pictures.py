@@ -281,7 +281,7 @@ class DemoLayout:
 
 def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
-                     min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
+                     min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> None:
     """An MP4 of (frame index, input, reconstruction) triples; ``masks`` (index → mask) adds localisation."""
     factor = enlarge_factor(panel_hw[0], min_panel)
     titles = (*PANEL_TITLES, "localisation") if masks is not None else PANEL_TITLES
@@ -291,7 +291,6 @@ def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int,
             mask = None if masks is None else masks(index)
             row = panel_row(frame, recon, colours, factor, localise=masks is not None, mask=mask)
             writer.append_data(layout.frame(index, row))
-    return path
 
 
 def video_writer(path: Path, fps: float, quality: int, macro_block: int) -> Any:
