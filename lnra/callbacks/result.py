@@ -135,14 +135,10 @@ class ResultVisualiser(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Timelines and videos need each video's final scores: drawn when the result's pass ends."""
         evaluation = getattr(pl_module, "evaluation", None)
-        if not closing_pass(trainer) or evaluation is None or not trainer.is_global_zero \
-                or not (self.timelines or self.video):
-            self._discard_spools()
-            return
-        writer = board(trainer)  # rank 0 and no sanity check, as here
-        plot = pictures.TimelinePlot()
+        result_pass = closing_pass(trainer) and trainer.is_global_zero and evaluation is not None
+        writer, plot = board(trainer), pictures.TimelinePlot()
         try:
-            for v, timeline in pictures.video_timelines(evaluation):
+            for v, timeline in pictures.video_timelines(evaluation) if result_pass else []:
                 if self.timelines:
                     (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
                     image = plot.image(timeline)
@@ -154,8 +150,7 @@ class ResultVisualiser(pl.Callback):
                     spool = self._spools[v]
                     pictures.write_demo_video(self.run_dir / "videos" / f"{timeline.name}.mp4", timeline,
                                               spool.read(), spool.shape[1:], self.colours, self.fps,
-                                              self.min_panel, spool.mask if self.localisation else None)
-                    spool.discard()
+                                              self.min_panel, self.localisation)
         finally:
             self._discard_spools()
 
