@@ -97,12 +97,8 @@ class ProgressLines(Callback):
         every_s: Annotated[float, Field(gt=0, description="at most this many seconds between lines")] = 60.0,
     ) -> None:
         self.every_n_steps, self.every_s = every_n_steps, every_s
-        self.lines = False
         self.phases = {"train": _Phase(), "val": _Phase(), "test": _Phase()}
         self._last_line = self._val_seconds = 0.0
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self.lines = trainer.progress_bar_callback is None
 
     def _count(self, trainer: pl.Trainer, phase: str, batch: Any) -> None:
         self.phases[phase].count(clips_in(batch) * max(1, trainer.world_size))
@@ -118,7 +114,7 @@ class ProgressLines(Callback):
         total = int(trainer.num_training_batches) if math.isfinite(trainer.num_training_batches) else 0
         step = batch_idx + 1
         every = self.every_n_steps or max(1, total // 10)
-        if not (self.lines and trainer.is_global_zero) or (
+        if trainer.progress_bar_callback is not None or not trainer.is_global_zero or (
                 step % every and step != total and now - self._last_line < self.every_s):
             return
         self._last_line = now
@@ -160,7 +156,8 @@ class ProgressLines(Callback):
             return
         self._count(trainer, phase, batch)
         now = time.perf_counter()
-        if self.lines and trainer.is_global_zero and now - self._last_line >= self.every_s:
+        bar = trainer.progress_bar_callback is not None
+        if not bar and trainer.is_global_zero and now - self._last_line >= self.every_s:
             self._last_line = now
             totals = trainer.num_val_batches if phase == "val" else trainer.num_test_batches
             log.info("%s  batch %d/%s", "validation" if phase == "val" else "test", batch_idx + 1,
