@@ -1,6 +1,5 @@
-"""Pictures of what the model does: result images, anomaly timelines and demo videos, drawn with array
-operations and PIL (matplotlib for colormaps and tick positions only); a video's frames are spooled to
-disk."""
+"""Pictures of what the model does: result images, anomaly timelines and demo videos (frames spooled to disk),
+drawn with array operations and PIL (matplotlib for colormaps and tick positions only)."""
 
 from __future__ import annotations
 

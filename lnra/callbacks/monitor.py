@@ -179,9 +179,6 @@ class FixedWindowImages(pl.Callback):
         self._hits: torch.Tensor | None = None
         self._shown: list[tuple[tuple[int, int, int], np.ndarray]] = []  # scored windows, (2, H, W) uint8
 
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._sum = self._hits = None
-
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
         centre = centre_frames(outputs, batch)
@@ -206,6 +203,7 @@ class FixedWindowImages(pl.Callback):
             return
         total = trainer.strategy.reduce(self._sum, reduce_op="sum")
         hits = trainer.strategy.reduce(self._hits, reduce_op="sum")
+        self._sum = self._hits = None  # the next validation sums afresh
         frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
         windows = zip(self.chosen, frames, hits.tolist(), strict=True)
         self._shown = [(pick, pair) for pick, pair, hit in windows if hit]
