@@ -1,13 +1,12 @@
-"""Pictures of what the model does: result images, anomaly timelines and demo videos, drawn with array
-operations and PIL (matplotlib for colormaps and tick positions only); a video's frames are spooled to
-disk."""
+"""Pictures of what the model does: result images, anomaly timelines and demo videos (frames spooled to disk),
+drawn with array operations and PIL (matplotlib for colormaps and tick positions only)."""
 
 from __future__ import annotations
 
 import functools
 import io
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey 
 HEADER_PX = 24  # the titles of a demo video's panels
 GRID_HEADER_PX, GRID_GAP_PX = 18, 2  # a labelled grid's column titles and the white between its rows
 MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
+SpooledFrame = tuple[int, np.ndarray, np.ndarray, np.ndarray | None]  # index, input, reconstruction, mask
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -279,19 +279,17 @@ class DemoLayout:
         return out
 
 
-def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
+def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[SpooledFrame],
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
-                     min_panel: int = 192, masks: Callable[[int], np.ndarray | None] | None = None) -> Path:
-    """An MP4 of (frame index, input, reconstruction) triples; ``masks`` (index → mask) adds localisation."""
+                     min_panel: int = 192, localise: bool = False) -> None:
+    """An MP4 of (frame index, input, reconstruction, mask) frames, the localisation panel if ``localise``."""
     factor = enlarge_factor(panel_hw[0], min_panel)
-    titles = (*PANEL_TITLES, "localisation") if masks is not None else PANEL_TITLES
+    titles = (*PANEL_TITLES, "localisation") if localise else PANEL_TITLES
     layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
     with atomic_path(path) as tmp, closing(video_writer(tmp, fps, 7, MACRO_BLOCK)) as writer:
-        for index, frame, recon in frames:
-            mask = None if masks is None else masks(index)
-            row = panel_row(frame, recon, colours, factor, localise=masks is not None, mask=mask)
+        for index, frame, recon, mask in frames:
+            row = panel_row(frame, recon, colours, factor, localise=localise, mask=mask)
             writer.append_data(layout.frame(index, row))
-    return path
 
 
 def video_writer(path: Path, fps: float, quality: int, macro_block: int) -> Any:
@@ -303,24 +301,31 @@ def video_writer(path: Path, fps: float, quality: int, macro_block: int) -> Any:
 
 
 class PanelSpool:
-    """Input and reconstruction centre frames of one video, appended to a raw file on disk."""
+    """Input and reconstruction centre frames of one video, appended to a raw file on disk, and their masks,
+    packed: a video's masks at the masks' resolution stay small."""
 
     def __init__(self, path: Path, height: int, width: int) -> None:
         self.path, self.shape = Path(path), (2, height, width)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "wb")  # noqa: SIM115 — kept open while the test epoch appends
         self.frames: list[int] = []
+        self._masks: dict[int, tuple[np.ndarray, int]] = {}  # frame index → (packed mask, width)
 
-    def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray) -> None:
+    def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray, mask: np.ndarray | None = None
+               ) -> None:
         self._file.write(np.ascontiguousarray(np.stack([frame, recon])).tobytes())
         self.frames.append(frame_index)
+        if mask is not None:
+            self._masks[frame_index] = np.packbits(mask, axis=-1), mask.shape[-1]
 
-    def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(frame index, input, reconstruction) in frame order."""
+    def read(self) -> Iterator[SpooledFrame]:
+        """(frame index, input, reconstruction, mask or None) in frame order."""
         self._file.close()
         data = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(len(self.frames), *self.shape))
         for i in np.argsort(self.frames, kind="stable"):
-            yield self.frames[i], data[i, 0], data[i, 1]
+            packed, width = self._masks.get(self.frames[i], (None, 0))
+            mask = None if packed is None else np.unpackbits(packed, axis=-1, count=width).astype(bool)
+            yield self.frames[i], data[i, 0], data[i, 1], mask
 
     def discard(self) -> None:
         self._file.close()

@@ -57,21 +57,16 @@ class EpochWeights(Callback):
         enabled: Annotated[bool, Field(description="keep every epoch's weights")] = False,
         folder: Annotated[str | None, Field(description="null: <run dir>/checkpoints")] = None,
     ) -> None:
-        self.enabled, self.folder = enabled, Path(folder) if folder is not None else None
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.folder is None:
-            self.folder = Path(trainer.default_root_dir) / "checkpoints"
-        if trainer.fast_dev_run:  # a smoke test keeps none
-            self.enabled = False
+        self.enabled, self.folder = enabled, folder
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not (self.enabled and trainer.is_global_zero):
+        if not self.enabled or trainer.fast_dev_run or not trainer.is_global_zero:  # a smoke test keeps none
             return
+        folder = Path(trainer.default_root_dir) / "checkpoints" if self.folder is None else Path(self.folder)
         full = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         weights = {key: full[key] for key in ("state_dict", "epoch", "global_step", "lnra_clip_shape")}
         weights["callbacks"] = {"History": full["callbacks"].get("History")}  # the epochs' AUCs so far
-        atomic_torch_save(weights, self.folder / f"epoch_{trainer.current_epoch:03d}.ckpt")
+        atomic_torch_save(weights, folder / f"epoch_{trainer.current_epoch:03d}.ckpt")
 
 
 class RngState(Callback):

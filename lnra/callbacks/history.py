@@ -8,8 +8,6 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
-PREFIX = "val/"
-
 
 class History(Callback):
     """``epochs``: one dict per validation, ``{"epoch": n, "auc_micro": ..., ...}`` (``val/`` left off)."""
@@ -22,8 +20,8 @@ class History(Callback):
         if trainer.sanity_checking or "val/auc_micro" not in trainer.callback_metrics:
             return
         entry = {"epoch": trainer.current_epoch}
-        entry |= {key[len(PREFIX):]: float(value) for key, value in trainer.callback_metrics.items()
-                  if key.startswith(PREFIX)}
+        entry |= {key.removeprefix("val/"): float(value) for key, value in trainer.callback_metrics.items()
+                  if key.startswith("val/")}
         self.epochs = [e for e in self.epochs if e["epoch"] != entry["epoch"]] + [entry]
 
     def state_dict(self) -> dict[str, Any]:

@@ -82,8 +82,7 @@ class ScoreMonitor(pl.Callback):
         plot = pictures.TimelinePlot(640, 200)
         for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
             titled = dataclasses.replace(timeline, name=f"{timeline.name} (epoch {step})")
-            image = plot.image(titled)
-            add_png(writer, f"val_timeline/{timeline.name}", image, step)
+            add_png(writer, f"val_timeline/{timeline.name}", plot.image(titled), step)
 
 
 def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,
@@ -127,13 +126,9 @@ class PseudoClipImages(pl.Callback):
         if writer is None or self._batch is None:
             return
         inputs, target, names = self._batch
-        c, was_training = centre_index(inputs.shape[2]), pl_module.training
-        pl_module.eval()  # BatchNorm uses, and does not update, its running statistics
-        try:
-            with torch.no_grad():
-                recon = pl_module(inputs.to(pl_module.device)).float().cpu()
-        finally:
-            pl_module.train(was_training)
+        c = centre_index(inputs.shape[2])
+        # still in Lightning's evaluation: eval mode (BatchNorm uses its running statistics), no autograd
+        recon = pl_module(inputs.to(pl_module.device)).float().cpu()
         x, y, r = (to_uint8(t[:, 0, c]) for t in (inputs, target, recon))
         rows = [np.concatenate([grey(a), grey(b), grey(d), self.colours(a, d)], axis=1)
                 for a, b, d in zip(x, y, r, strict=True)]
@@ -161,13 +156,10 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
         chosen: list[tuple[int, int, int]] = []
         for position in _POSITIONS:
             missing = n - len(chosen)
-            videos = _spread(fresh, missing) + _spread(taken, missing - min(len(fresh), missing))
-            for v, idx in videos:
+            for v, idx in _spread(fresh, missing) + _spread(taken, max(0, missing - len(fresh))):
                 pick = (v, int(idx[min(len(idx) - 1, int(position * len(idx)))]), want)
                 if pick not in chosen and len(chosen) < n:
                     chosen.append(pick)
-            if len(chosen) >= n:
-                break
         picks += chosen
     return picks
 
@@ -185,11 +177,7 @@ class FixedWindowImages(pl.Callback):
         self._keys: torch.Tensor | None = None
         self._sum: torch.Tensor | None = None
         self._hits: torch.Tensor | None = None
-        self._frames: np.ndarray | None = None  # (K, 2, H, W) uint8 input and reconstruction centre frames
-        self._seen = np.zeros(0, dtype=bool)
-
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._sum = self._hits = None
+        self._shown: list[tuple[tuple[int, int, int], np.ndarray]] = []  # scored windows, (2, H, W) uint8
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -210,27 +198,26 @@ class FixedWindowImages(pl.Callback):
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The sum over ranks gives rank 0 every window (a distributed sampler may score one twice)."""
-        self._frames = None
+        self._shown = []
         if self._sum is None:
             return
         total = trainer.strategy.reduce(self._sum, reduce_op="sum")
         hits = trainer.strategy.reduce(self._hits, reduce_op="sum")
-        self._frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
-        self._seen = (hits > 0).cpu().numpy()
+        self._sum = self._hits = None  # the next validation sums afresh
+        frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
+        windows = zip(self.chosen, frames, hits.tolist(), strict=True)
+        self._shown = [(pick, pair) for pick, pair, hit in windows if hit]
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         writer, evaluation = board(trainer), pl_module.evaluation
-        if writer is None or self._frames is None or evaluation is None:
+        if writer is None or not self._shown or evaluation is None:
             return
         names, c = evaluation.videos.names, evaluation.videos.clip_len // 2
         rows, labels = [], []
-        for (v, w, label), (frame, recon), seen in zip(self.chosen, self._frames, self._seen, strict=True):
-            if not seen:
-                continue
+        for (v, w, label), (frame, recon) in self._shown:
             at = (evaluation.video_index == v) & (evaluation.frame_index == w + c)
             score = f"score {float(evaluation.anomaly_score[at][0]):.2f}" if at.any() else ""
             rows.append(panel_row(frame, recon, self.colours))
             labels.append(f"video {names[v]}\nframe {w + c}\n{'ANOMALOUS' if label else 'normal'}\n{score}")
-        if rows:
-            image = labelled_grid(rows, labels, ("input", "reconstruction", "error"))
-            add_png(writer, "images/test_windows", image, trainer.current_epoch)
+        image = labelled_grid(rows, labels, ("input", "reconstruction", "error"))
+        add_png(writer, "images/test_windows", image, trainer.current_epoch)

@@ -12,7 +12,6 @@ from lnra.pictures import grey, labelled_grid
 from lnra.pseudo.kinds import KIND_NORMAL
 
 PNG_NAME = "pseudo_preview.png"
-MIN_FRAME_SIDE = 96  # small frames are enlarged (nearest) to at least this size, to stay legible
 LABEL_WIDTH = 170  # pixels of the label column
 PreviewBatch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
@@ -44,7 +43,7 @@ def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], fr
             rows.append(grey(np.concatenate(list(tiles), axis=1)))
             labels.append(f"clip {i + 1} {name}: {what}" if what == "input" else what)
     titles = [f"frame {int(f)}" for f in at]
-    return labelled_grid(rows, labels, titles, min_panel=MIN_FRAME_SIDE, label_width=LABEL_WIDTH)
+    return labelled_grid(rows, labels, titles, label_width=LABEL_WIDTH)  # small frames enlarged to 96 pixels
 
 
 def preview_image(datamodule: VideoDataModule, clips: int = 4, frames: int = 4, seed: int = 0) -> np.ndarray:

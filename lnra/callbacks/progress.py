@@ -97,12 +97,8 @@ class ProgressLines(Callback):
         every_s: Annotated[float, Field(gt=0, description="at most this many seconds between lines")] = 60.0,
     ) -> None:
         self.every_n_steps, self.every_s = every_n_steps, every_s
-        self.lines = False
         self.phases = {"train": _Phase(), "val": _Phase(), "test": _Phase()}
         self._last_line = self._val_seconds = 0.0
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self.lines = trainer.progress_bar_callback is None
 
     def _count(self, trainer: pl.Trainer, phase: str, batch: Any) -> None:
         self.phases[phase].count(clips_in(batch) * max(1, trainer.world_size))
@@ -118,25 +114,22 @@ class ProgressLines(Callback):
         total = int(trainer.num_training_batches) if math.isfinite(trainer.num_training_batches) else 0
         step = batch_idx + 1
         every = self.every_n_steps or max(1, total // 10)
-        if not (self.lines and trainer.is_global_zero) or (
+        if trainer.progress_bar_callback is not None or not trainer.is_global_zero or (
                 step % every and step != total and now - self._last_line < self.every_s):
             return
         self._last_line = now
-        train = self.phases["train"]
+        train, later = self.phases["train"], (trainer.max_epochs or 0) - trainer.current_epoch - 1
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        eta = f", ETA {self._eta(trainer, (now - train.started) / step, total, step)}" if total else ""
+        eta = ""
+        if total:  # the time left, later epochs as long as this one and the last validation
+            per_step = (now - train.started) / step
+            epoch_left = per_step * (total - step)
+            run_left = epoch_left + self._val_seconds + later * (per_step * total + self._val_seconds)
+            eta = f", ETA epoch {duration(epoch_left)}"
+            eta += f", run {duration(run_left)}" if later >= 0 else ""  # a run with an end
         log.info("epoch %d/%d  step %d/%s  %.1f clips/s  loss %.4f%s", trainer.current_epoch + 1,
                  trainer.max_epochs, step, total or "?", train.running_rate(now),
                  float(loss) if loss is not None else math.nan, eta)
-
-    def _eta(self, trainer: pl.Trainer, per_step: float, total: int, step: int) -> str:
-        """Time left in the epoch and the run (later epochs as long as this one and the last validation)."""
-        epoch_left = per_step * (total - step)
-        later = (trainer.max_epochs or 0) - trainer.current_epoch - 1
-        if later < 0:
-            return f"epoch {duration(epoch_left)}"
-        run_left = epoch_left + self._val_seconds + later * (per_step * total + self._val_seconds)
-        return f"epoch {duration(epoch_left)}, run {duration(run_left)}"
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.phases["train"].stop(_now(pl_module))
@@ -163,7 +156,8 @@ class ProgressLines(Callback):
             return
         self._count(trainer, phase, batch)
         now = time.perf_counter()
-        if self.lines and trainer.is_global_zero and now - self._last_line >= self.every_s:
+        bar = trainer.progress_bar_callback is not None
+        if not bar and trainer.is_global_zero and now - self._last_line >= self.every_s:
             self._last_line = now
             totals = trainer.num_val_batches if phase == "val" else trainer.num_test_batches
             log.info("%s  batch %d/%s", "validation" if phase == "val" else "test", batch_idx + 1,

@@ -4,14 +4,11 @@ localisation metrics (docs/guide.md, Localisation) and result pictures (Looking 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import pytorch_lightning as pl
-import torch
 from PIL import Image
 from pydantic import Field
 
@@ -56,10 +53,9 @@ class LocalisationMetrics(pl.Callback):
         frames = centre_frames(outputs, batch)
         if self._metric is None or batch.mask is None or frames is None:
             return
-        start = time.perf_counter()
-        with torch.no_grad():
-            maps = error_maps(frames[1], frames[0], tuple(batch.mask.shape[-2:]), self.sigma)
-            self._metric.update(maps, batch.mask)
+        start = time.perf_counter()  # inside Lightning's evaluation: no autograd
+        maps = error_maps(frames[1], frames[0], tuple(batch.mask.shape[-2:]), self.sigma)
+        self._metric.update(maps, batch.mask)
         self.seconds += time.perf_counter() - start
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -70,7 +66,7 @@ class LocalisationMetrics(pl.Callback):
         self.seconds += time.perf_counter() - start
         prefix = "test" if trainer.testing else "val"
         for key, value in results.items():
-            if value is not None and not np.isnan(value):
+            if value is not None:
                 pl_module.log(f"{prefix}/{key}", value, sync_dist=False)
         self._metric = None
         log.info("%s pixel metrics (%.1f s): %s", prefix, self.seconds,
@@ -106,8 +102,6 @@ class ResultVisualiser(pl.Callback):
         self.localisation, self.fps, self.min_panel = localisation, fps, min_panel
         self.colours = ErrorColours(colormap, error_max)
         self._spools: dict[int, PanelSpool] = {}
-        self._masks: dict[tuple[int, int], np.ndarray] = {}  # (video, frame) → packed mask, for the videos
-        self._mask_width = 0
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.video and trainer.world_size > 1:
@@ -136,51 +130,37 @@ class ResultVisualiser(pl.Callback):
                 if video not in self._spools:
                     self._spools[video] = PanelSpool(self.run_dir / "videos" / f".{names[video]}.spool",
                                                      *frame.shape)
-                self._spools[video].append(index, frame, recon)
-                if mask is not None:  # packed: a video's masks at the masks' resolution stay small
-                    self._masks[(video, index)] = np.packbits(mask, axis=-1)
-                    self._mask_width = mask.shape[-1]
+                self._spools[video].append(index, frame, recon, mask)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Timelines and videos need each video's final scores: drawn when the result's pass ends."""
         evaluation = getattr(pl_module, "evaluation", None)
-        if not closing_pass(trainer) or evaluation is None or not trainer.is_global_zero \
-                or not (self.timelines or self.video):
-            self._discard_spools()
-            return
-        writer = board(trainer)  # rank 0 and no sanity check, as here
-        plot = pictures.TimelinePlot()
+        result_pass = closing_pass(trainer) and trainer.is_global_zero and evaluation is not None
+        writer, plot = board(trainer), pictures.TimelinePlot()
         try:
-            for v, timeline in pictures.video_timelines(evaluation):
-                name = timeline.name
+            for v, timeline in pictures.video_timelines(evaluation) if result_pass else []:
                 if self.timelines:
                     (self.run_dir / "timelines").mkdir(parents=True, exist_ok=True)
                     image = plot.image(timeline)
                     data = pictures.png(image)
-                    pictures.save_png(data, self.run_dir / "timelines" / f"{name}.png")
+                    pictures.save_png(data, self.run_dir / "timelines" / f"{timeline.name}.png")
                     if writer is not None:
-                        add_png(writer, f"timeline/{name}", image, trainer.global_step, data)
+                        add_png(writer, f"timeline/{timeline.name}", image, trainer.global_step, data)
                 if self.video and v in self._spools:
                     spool = self._spools[v]
-                    masks = (lambda t, v=v: self._mask(v, t)) if self.localisation else None
-                    pictures.write_demo_video(self.run_dir / "videos" / f"{name}.mp4", timeline, spool.read(),
-                                              spool.shape[1:], self.colours, self.fps, self.min_panel, masks)
-                    spool.discard()
+                    pictures.write_demo_video(self.run_dir / "videos" / f"{timeline.name}.mp4", timeline,
+                                              spool.read(), spool.shape[1:], self.colours, self.fps,
+                                              self.min_panel, self.localisation)
         finally:
             self._discard_spools()
 
     on_test_start, on_test_batch_end = on_validation_start, on_validation_batch_end
     on_test_end = on_validation_end
 
-    def _mask(self, video: int, frame: int) -> np.ndarray | None:
-        packed = self._masks.get((video, frame))
-        return None if packed is None else np.unpackbits(packed, axis=-1, count=self._mask_width).astype(bool)
-
     def _discard_spools(self) -> None:
         for spool in self._spools.values():
             spool.discard()
         self._spools.clear()
-        self._masks.clear()
         spool_dir = self.run_dir / "videos"
         if spool_dir.is_dir() and not any(spool_dir.iterdir()):
-            shutil.rmtree(spool_dir)
+            spool_dir.rmdir()

@@ -38,24 +38,19 @@ def threshold_grid(bins: int = DEFAULT_BINS) -> torch.Tensor:
     return torch.cat([torch.zeros(1), (geometric >> shift << shift).view(torch.float32)])
 
 
-def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian smoothing of (B, 1, H, W) maps, kernel radius ⌈3σ⌉, borders replicated."""
-    radius = max(1, int(np.ceil(3 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    maps = F.pad(maps, (radius, radius, radius, radius), mode="replicate")
-    maps = F.conv2d(maps, kernel.view(1, 1, 1, -1))
-    return F.conv2d(maps, kernel.view(1, 1, -1, 1))
-
-
 def upsample_errors(err: torch.Tensor, size: tuple[int, int], sigma: float = 0.0) -> torch.Tensor:
-    """(B, 1, h, w) squared errors → (B, H, W) at ``size``: bilinear (half-pixel centres), then smoothed."""
+    """(B, 1, h, w) squared errors → (B, H, W) at ``size``: bilinear (half-pixel centres), then a separable
+    Gaussian (kernel radius ⌈3σ⌉, borders replicated)."""
     err = err.float()
     if tuple(err.shape[-2:]) != tuple(size):
         err = F.interpolate(err, size=tuple(size), mode="bilinear", align_corners=False)
     if sigma > 0:
-        err = gaussian_blur(err, sigma)
+        radius = max(1, math.ceil(3 * sigma))
+        x = torch.arange(-radius, radius + 1, dtype=err.dtype, device=err.device)
+        kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+        kernel = kernel / kernel.sum()
+        err = F.pad(err, (radius, radius, radius, radius), mode="replicate")
+        err = F.conv2d(F.conv2d(err, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))
     return err[:, 0]
 
 
@@ -63,11 +58,6 @@ def error_maps(recon: torch.Tensor, frame: torch.Tensor, size: tuple[int, int], 
                ) -> torch.Tensor:
     """(B, H, W) squared-error maps at the mask size ``(H, W)`` from (B, 1, h, w) frames in [-1, 1]."""
     return upsample_errors((recon.float() - frame.float()).pow(2), size, sigma)
-
-
-def roc_auc(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
-    """Trapezoidal area under a ROC given as points with ascending FPR."""
-    return float(torch.trapezoid(tpr.double(), fpr.double()))
 
 
 def equal_error_rate(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
@@ -80,14 +70,14 @@ def equal_error_rate(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
     return float(fpr[k - 1] + s * (fpr[k] - fpr[k - 1]))
 
 
-def _curve(flagged_pos: torch.Tensor, flagged_neg: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
-           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """ROC points with ascending FPR from per-threshold counts, (0, 0) of a threshold above every error
-    prepended."""
+def _roc(flagged_pos: torch.Tensor, flagged_neg: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+         ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """ROC points (FPR, TPR) with ascending FPR from per-threshold counts, (0, 0) of a threshold above every
+    error prepended, and the trapezoidal area under them."""
     zero = flagged_pos.new_zeros(1)
     tpr = torch.cat([zero, flagged_pos.flip(0)]).double() / pos.double()
     fpr = torch.cat([zero, flagged_neg.flip(0)]).double() / neg.double()
-    return fpr, tpr
+    return fpr, tpr, float(torch.trapezoid(tpr, fpr))
 
 
 class PixelLocalisation(Metric):
@@ -97,8 +87,6 @@ class PixelLocalisation(Metric):
 
     def __init__(self, bins: int = DEFAULT_BINS, min_fraction: float = UCSD_MIN_FRACTION) -> None:
         super().__init__()
-        if not 0 <= min_fraction <= 1:
-            raise LnraError(f"localisation.min_fraction must be in [0, 1], got {min_fraction}")
         self.bins = bins
         # each bucket of floats sharing their top bits lies between two thresholds: a table gives its bin
         self.shift = grid_shift(bins)
@@ -143,13 +131,10 @@ class PixelLocalisation(Metric):
 
     def compute(self) -> dict[str, float | None]:
         """``pixel_auroc``, ``pixel_ucsd_auc``, ``pixel_ucsd_eer`` in [0, 1]; None where a class is absent."""
-        out: dict[str, float | None] = {"pixel_auroc": None, "pixel_ucsd_auc": None, "pixel_ucsd_eer": None}
+        out: dict[str, float | None] = dict.fromkeys(("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer"))
         if self.pixel_pos[0] > 0 and self.pixel_neg[0] > 0:
-            out["pixel_auroc"] = roc_auc(*_curve(self.pixel_pos, self.pixel_neg, self.pixel_pos[0],
-                                                 self.pixel_neg[0]))
+            out["pixel_auroc"] = _roc(self.pixel_pos, self.pixel_neg, self.pixel_pos[0], self.pixel_neg[0])[2]
         if self.frames_pos > 0 and self.frames_neg > 0:
-            fpr, tpr = _curve(self.frame_tp, self.frame_fp, self.frames_pos, self.frames_neg)
-            out["pixel_ucsd_auc"] = roc_auc(fpr, tpr)
-            out["pixel_ucsd_eer"] = equal_error_rate(fpr, tpr)
+            fpr, tpr, auc = _roc(self.frame_tp, self.frame_fp, self.frames_pos, self.frames_neg)
+            out["pixel_ucsd_auc"], out["pixel_ucsd_eer"] = auc, equal_error_rate(fpr, tpr)
         return out
-
