@@ -21,8 +21,8 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 # conf/hydra/launcher/ray.yaml has the Ray plug-in's name (to get lnra's settings) and needs no schema.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
 
-from lnra.errors import LnraError  # noqa: E402 - LNRA_ROOT first: the config's paths read it
-from lnra.run.command import Command, command_mistakes, guarded, prepare, refuse, variants  # noqa: E402
+from lnra.errors import LnraError, exit_status, refuse  # noqa: E402 - LNRA_ROOT first: the config's paths read it
+from lnra.run.command import Command, command_mistakes, prepare, variants  # noqa: E402
 
 CONF = Path(__file__).resolve().parent / "conf"
 NOT_A_RUN = ("help", "hydra_help", "cfg", "info", "shell_completion", "version")
@@ -96,9 +96,9 @@ def main() -> None:
     if not any(getattr(args, flag, None) for flag in NOT_A_RUN):  # --help, --cfg, ...: Hydra answers them
         refused, good = command_mistakes(overrides, CONF, multirun=args.multirun)
         if not args.multirun:
-            guarded(lambda: single_run(good, refused))
-            return
-        guarded(lambda: check_sweep(good, refused))
+            sys.exit(exit_status(lambda: single_run(good, refused)))
+        if code := exit_status(lambda: check_sweep(good, refused)):
+            sys.exit(code)
     sys.argv = [sys.argv[0], *flags, *overrides]
     hydra_main()
 

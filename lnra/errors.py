@@ -3,6 +3,7 @@ so a wrong path or an inconsistent label file reads as an instruction, not as a 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -12,11 +13,20 @@ class LnraError(Exception):
 
 
 def exit_status(work: Callable[[], object]) -> int:
-    """The tail of every command-line tool: run ``work`` and return 0, or print an :class:`LnraError` as one
-    line ``error: …`` on stderr and return 2. Any other exception stays a traceback: it is a bug to report."""
+    """The tail of every command: run ``work`` and return 0, or print an :class:`LnraError` as ``error: …``
+    lines on stderr (one per mistake it lists) and return 2; with ``HYDRA_FULL_ERROR=1`` it is raised, with
+    its traceback. Any other exception stays a traceback: it is a bug to report."""
     try:
         work()
     except LnraError as err:
-        print(f"error: {err}", file=sys.stderr)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(*(f"error: {line}" for line in str(err).split("\nerror: ")), sep="\n", file=sys.stderr)
         return 2
     return 0
+
+
+def refuse(lines: list[str]) -> None:
+    """Raise the ``lines`` (mistakes found all at once) as one :class:`LnraError`, if there are any."""
+    if lines:
+        raise LnraError("\nerror: ".join(lines))

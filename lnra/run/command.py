@@ -4,9 +4,7 @@ live in the classes' signatures, not the YAML, so a plain ``key=value`` goes to 
 from __future__ import annotations
 
 import difflib
-import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hydra._internal.callbacks import Callbacks
@@ -107,23 +105,3 @@ class Command:
         if job.status == JobStatus.FAILED:
             raise job._return_value
         return job.return_value
-
-
-def refuse(lines: Sequence[str]) -> None:
-    """Exit 2 with one ``error:`` line each (with ``HYDRA_FULL_ERROR=1``: raise them, traceback and all)."""
-    if not lines:
-        return
-    if os.environ.get("HYDRA_FULL_ERROR") == "1":
-        raise LnraError("\nerror: ".join(lines))
-    for line in lines:
-        print(f"error: {line}", file=sys.stderr)
-    sys.exit(2)
-
-
-def guarded(work: Callable[[], object]) -> object:
-    """``work()``, with an :class:`LnraError` printed as ``error:`` lines and exit code 2."""
-    try:
-        return work()
-    except LnraError as err:
-        refuse(str(err).split("\nerror: "))  # exits
-

@@ -4,7 +4,6 @@ Frames are prepared and scored as the test set's (docs/method.md §6; docs/guide
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import logging
@@ -32,6 +31,7 @@ from lnra.method.scoring import centre_index, frame_psnr, min_max
 from lnra.pictures import ErrorColours, PanelSpool, Timeline, to_uint8
 from lnra.run.allocator import keep_freed_memory
 from lnra.run.checkpoints import model_from_checkpoint
+from lnra.tools import checkpoint_parser
 
 OUTPUTS = {"scores": "scores.csv", "timeline": "timeline.png", "video": "demo.mp4",
            "error_maps": "error_maps", "mask": "mask.mp4"}
@@ -160,8 +160,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lnra.tools.detect", description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
+    p = checkpoint_parser("python -m lnra.tools.detect", __doc__.split("\n\n")[0])
     p.add_argument("--input", dest="source", metavar="INPUT", required=True, type=Path,
                    help="a video file or a folder of frames")
     p.add_argument("--out", required=True, type=Path, help="folder for scores.csv, timeline.png, demo.mp4")
@@ -172,9 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, help="frame rate of demo.mp4 (default: the input's, else 25)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
-    p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")
-    p.add_argument("--height", type=int, help="override the checkpoint's frame height")
-    p.add_argument("--width", type=int, help="override the checkpoint's frame width")
     p.add_argument("--error-maps", action="store_true",
                    help="also write error_maps/<frame>.png: each scored frame's error heat map")
     p.add_argument("--pixel-threshold", type=float,

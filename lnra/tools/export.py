@@ -4,7 +4,6 @@ The file is kept only if, loaded back, it reproduces the model (docs/guide.md, L
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import warnings
@@ -18,6 +17,7 @@ from lnra.diskio import atomic_path, creatable
 from lnra.errors import LnraError, exit_status
 from lnra.method.model import Autoencoder3D
 from lnra.run.checkpoints import model_from_checkpoint
+from lnra.tools import checkpoint_parser
 
 TOLERANCE = 1e-4  # outputs are tanh values in [-1, 1]
 
@@ -92,14 +92,10 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lnra.tools.export", description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
+    p = checkpoint_parser("python -m lnra.tools.export", __doc__.split("\n\n")[0])
     p.add_argument("--format", dest="fmt", required=True, choices=sorted(EXPORTERS))
     p.add_argument("--out", type=Path, help="output file (default: the checkpoint's name, .onnx or .pt)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")
-    p.add_argument("--height", type=int, help="override the checkpoint's frame height")
-    p.add_argument("--width", type=int, help="override the checkpoint's frame width")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
