@@ -41,7 +41,8 @@ def instantiate_entry(node: Any, what: str, **kwargs: Any) -> Any:
     except InstantiationException as err:
         if isinstance(err.__cause__, LnraError):
             raise err.__cause__ from None
-        raise LnraError(f"cannot build {what}: {str(err).splitlines()[0]}") from None
+        reason = str(err.__cause__ or "") or str(err).splitlines()[0]  # Hydra's first line names the target
+        raise LnraError(f"cannot build {what}: {reason}") from None
 
 
 def build_datamodule(cfg: DictConfig, training: bool = True) -> VideoDataModule:

@@ -202,7 +202,7 @@ def find_sweep(multiruns: Path, overrides: Iterable[str]) -> Path | None:
     for record in Path(multiruns).glob(f"*/{SWEEP_RECORD}"):
         try:
             recorded = json.loads(record.read_text()).get("overrides")
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # unreadable, or not the mapping a sweep writes
             continue
         if recorded is not None and command_key(recorded) == key:
             matches.append(record.parent)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from lnra import pictures
-from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, open_video, read_frame, resize_frame
+from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, natural_key, open_video, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
 from lnra.diskio import atomic_dir, atomic_path, creatable, made_folder, unreadable
 from lnra.errors import LnraError, exit_status
@@ -42,7 +42,7 @@ def open_frames(path: Path) -> VideoFile:
     if problem := unreadable(path, "input"):
         raise LnraError(f"{problem} (give a video file or a folder of frames)")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS)
+        files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS), key=natural_key)
         if not files:
             raise LnraError(f"no frames in {path} (expected images {', '.join(FRAME_EXTENSIONS)})")
         return VideoFile((read_frame(f) for f in files), None)

@@ -101,3 +101,19 @@ def test_the_throughput_totals_go_to_run_log_not_the_console() -> None:
     assert ConsoleFilter().filter(record)
     record.file_only = True
     assert not ConsoleFilter().filter(record)
+
+
+def _refuses(value: int) -> None:
+    raise ValueError(f"value {value} is out of range for this device")
+
+
+def test_a_failed_build_says_the_reason_not_only_the_target() -> None:
+    """Hydra's first line names only the class; the line a user reads carries the exception's own words."""
+    from omegaconf import OmegaConf
+
+    from lnra.errors import LnraError
+    from lnra.run.builders import instantiate_entry
+
+    node = OmegaConf.create({"_target_": f"{__name__}._refuses", "value": 7})
+    with pytest.raises(LnraError, match=r"^cannot build the thing \(x=\.\.\.\): value 7 is out of range"):
+        instantiate_entry(node, "the thing (x=...)")

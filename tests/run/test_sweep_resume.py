@@ -56,6 +56,9 @@ def test_a_resumed_sweep_finds_the_newest_sweep_of_the_same_command(tmp_path: Pa
     with pytest.raises(LnraError, match="not a sweep folder"):
         choose_sweep_dir(str(multiruns), "t", str(tmp_path), COMMAND)
     assert sorted(p.name for p in multiruns.iterdir()) == [first.name, other.name, second.name]
+    (multiruns / "stray").mkdir()
+    (multiruns / "stray" / SWEEP_RECORD).write_text("[1, 2]")  # JSON, but not a sweep's record: passed over
+    assert find_sweep(multiruns, resumed) == second
 
 
 def _job_dir(root: Path, *, ckpt: bool = False, results: bool = False) -> Path:

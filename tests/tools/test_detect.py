@@ -162,3 +162,14 @@ def test_bad_input_is_one_clear_line(setup, tmp_path, capsys, case):
         assert (out / "scores.csv").read_text() == "precious"
     else:
         assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_folder_of_unpadded_frame_names_is_read_in_natural_order(tmp_path):
+    """``1.png, 2.png, …, 10.png`` (ffmpeg's default ``%d``) are frames 1, 2, …, 10, as the datasets read
+    them, not in the string order that puts 10 before 2."""
+    from lnra.tools.detect import open_frames
+
+    for i in range(1, 13):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    assert [int(f[0, 0]) for f in open_frames(tmp_path).frames] == [10 * i for i in range(1, 13)]
+
