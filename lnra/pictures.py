@@ -8,9 +8,8 @@ import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import matplotlib
 import numpy as np
@@ -90,10 +89,6 @@ def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else image
 
 
-def enlarge_factor(height: int, min_panel: int) -> int:
-    return max(1, math.ceil(min_panel / height))
-
-
 def panel_row(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours, factor: int = 1,
               localise: bool = False, mask: np.ndarray | None = None) -> np.ndarray:
     """Input | reconstruction | error map (| localisation, with ``mask``'s outline), (H·f, n·W·f, 3) uint8."""
@@ -111,7 +106,7 @@ def labelled_grid(rows: Sequence[np.ndarray], labels: Sequence[str], titles: Seq
     """Equal-size RGB rows of ``len(titles)`` panels, enlarged to at least ``min_panel`` pixels, under the
     column titles and each labelled on its left: one image that TensorBoard shows at full size."""
     height, width = rows[0].shape[:2]
-    factor = enlarge_factor(height, min_panel)
+    factor = max(1, math.ceil(min_panel / height))
     step, panel_w = height * factor + GRID_GAP_PX, width * factor // len(titles)
     image = Image.new("RGB", (label_width + width * factor, GRID_HEADER_PX + len(rows) * step), "white")
     draw = ImageDraw.Draw(image)
@@ -130,8 +125,7 @@ def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(NamedTuple):
     """One video's scores: scored frame indices, their scores, and the per-frame labels if known."""
 
     name: str
@@ -283,7 +277,7 @@ def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[SpooledFra
                      panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
                      min_panel: int = 192, localise: bool = False) -> None:
     """An MP4 of (frame index, input, reconstruction, mask) frames, the localisation panel if ``localise``."""
-    factor = enlarge_factor(panel_hw[0], min_panel)
+    factor = max(1, math.ceil(min_panel / panel_hw[0]))
     titles = (*PANEL_TITLES, "localisation") if localise else PANEL_TITLES
     layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
     with atomic_path(path) as tmp, closing(video_writer(tmp, fps, 7, MACRO_BLOCK)) as writer:

@@ -31,9 +31,7 @@ def tensorboard(trainer: pl.Trainer) -> TensorBoardLogger | None:
 def board(trainer: pl.Trainer) -> SummaryWriter | None:
     """The run's TensorBoard writer on rank 0, else None; never during the sanity check."""
     logger = tensorboard(trainer)
-    if logger is None or not trainer.is_global_zero or trainer.sanity_checking:
-        return None
-    return logger.experiment
+    return logger.experiment if logger and trainer.is_global_zero and not trainer.sanity_checking else None
 
 
 def add_png(writer: SummaryWriter, tag: str, image: np.ndarray, step: int, data: bytes | None = None) -> None:

@@ -3,7 +3,6 @@ reconstruct* and which cell is ahead, from what validation computed (nothing is 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -81,7 +80,7 @@ class ScoreMonitor(pl.Callback):
         timelines = [timeline for _, timeline in pictures.video_timelines(evaluation)]
         plot = pictures.TimelinePlot(640, 200)
         for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
-            titled = dataclasses.replace(timeline, name=f"{timeline.name} (epoch {step})")
+            titled = timeline._replace(name=f"{timeline.name} (epoch {step})")
             add_png(writer, f"val_timeline/{timeline.name}", plot.image(titled), step)
 
 

@@ -11,8 +11,8 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -50,8 +50,7 @@ def open_frames(path: Path) -> VideoFile:
     return VideoFile((cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in video.frames), video.fps)
 
 
-@dataclass
-class WindowScore:
+class WindowScore(NamedTuple):
     frame: int  # the scored (centre) frame
     psnr: float
     input_centre: np.ndarray  # uint8, for pictures

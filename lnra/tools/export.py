@@ -98,12 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-
-    def work() -> None:
-        path, diff = export(**vars(args))
-        print(f"{path} (max |difference| to PyTorch: {diff:.2e})")
-
-    return exit_status(work)
+    return exit_status(lambda: print("{} (max |difference| to PyTorch: {:.2e})".format(
+        *export(**vars(args)))))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import math
 import statistics
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -67,8 +66,7 @@ class Cell(NamedTuple):
     model: str = DEFAULT_MODEL
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """One finished run: its cell, seed and AUCs in %."""
 
     cell: Cell
@@ -79,8 +77,7 @@ class Run:
     pixel: tuple[float | None, ...] = (None,) * len(PIXEL_COLUMNS)  # in %, PIXEL_COLUMNS order
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(NamedTuple):
     """Mean and sample standard deviation (None for one run) over a cell's seeds; by default: no runs."""
 
     seeds: tuple[int, ...] = ()
