@@ -13,9 +13,8 @@ class LnraError(Exception):
 
 
 def exit_status(work: Callable[[], object]) -> int:
-    """The tail of every command: run ``work`` and return 0, or print an :class:`LnraError` as ``error: …``
-    lines on stderr (one per mistake it lists) and return 2; with ``HYDRA_FULL_ERROR=1`` it is raised, with
-    its traceback. Any other exception stays a traceback: it is a bug to report."""
+    """The tail of every command: 0, or an :class:`LnraError` as ``error: …`` lines on stderr and 2 (raised
+    with ``HYDRA_FULL_ERROR=1``); any other exception is a bug to report, so it stays a traceback."""
     try:
         work()
     except LnraError as err:

@@ -295,8 +295,7 @@ def video_writer(path: Path, fps: float, quality: int, macro_block: int) -> Any:
 
 
 class PanelSpool:
-    """Input and reconstruction centre frames of one video, appended to a raw file on disk, and their masks,
-    packed: a video's masks at the masks' resolution stay small."""
+    """One video's input and reconstruction centre frames, appended to a raw file; masks packed: small."""
 
     def __init__(self, path: Path, height: int, width: int) -> None:
         self.path, self.shape = Path(path), (2, height, width)

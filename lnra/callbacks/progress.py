@@ -29,12 +29,11 @@ def duration(seconds: float) -> str:
 
 def clips_in(batch: Any) -> int:
     """Samples in a batch (a dataclass, dict, sequence or tensor): its first tensor's first dimension."""
-    if dataclasses.is_dataclass(batch):
-        values = [getattr(batch, f.name) for f in dataclasses.fields(batch)]
-    elif isinstance(batch, dict):
-        values = list(batch.values())
-    else:
-        values = list(batch) if isinstance(batch, list | tuple) else [batch]
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    elif dataclasses.is_dataclass(batch):
+        batch = [getattr(batch, f.name) for f in dataclasses.fields(batch)]
+    values = batch if isinstance(batch, list | tuple) else [batch]
     return next((int(v.shape[0]) for v in values if isinstance(v, torch.Tensor) and v.dim()), 0)
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 
 def checkpoint_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """A tool's parser with the options every tool on a checkpoint takes: the file, and the clip shape to
-    assume where the checkpoint does not record it (the paper's ``.pth``)."""
+    """A tool's parser: the checkpoint, and the clip shape where it records none (the paper's .pth)."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--ckpt", required=True, type=Path, help="an lnra .ckpt or the paper's original .pth")
     p.add_argument("--clip-len", type=int, help="override the checkpoint's clip length")

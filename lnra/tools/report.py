@@ -186,11 +186,6 @@ PAPER_TABLES = [
 ]
 
 
-CSV_COLUMNS = [*Cell._fields, "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
-               "best_mean", "best_std", "best_diff"]
-PIXEL_CSV_COLUMNS = [f"{key}_{stat}" for key in PIXEL_COLUMNS for stat in ("mean", "std")]
-
-
 def _columns(s: Summary, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
     """A cell's values after its labels, in the Markdown table and in the CSV file (Δ only with ``paper``)."""
     last, best, *pixels = [(s.last_mean, s.last_std), (s.best_mean, s.best_std), *(s.pixel if pixel else ())]
@@ -203,8 +198,10 @@ def _columns(s: Summary, paper: float | None, pixel: bool) -> tuple[list[str], l
 
 
 def write_csv(path: Path, label_columns: list[str], rows: list[list[str]], pixel: bool) -> None:
+    header = [*label_columns, *Cell._fields, "paper", "n_runs", "seeds", "last_mean", "last_std", "last_diff",
+              "best_mean", "best_std", "best_diff",
+              *(f"{key}_{stat}" for key in PIXEL_COLUMNS if pixel for stat in ("mean", "std"))]
     with open(path, "w", newline="") as f:
-        header = [*label_columns, *CSV_COLUMNS, *(PIXEL_CSV_COLUMNS if pixel else [])]
         csv.writer(f).writerows([header, *rows])
 
 
