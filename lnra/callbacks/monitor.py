@@ -176,7 +176,6 @@ class FixedWindowImages(pl.Callback):
         self._keys: torch.Tensor | None = None
         self._sum: torch.Tensor | None = None
         self._hits: torch.Tensor | None = None
-        self._shown: list[tuple[tuple[int, int, int], np.ndarray]] = []  # scored windows, (2, H, W) uint8
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -195,9 +194,8 @@ class FixedWindowImages(pl.Callback):
         self._sum += torch.einsum("kb,bchw->kchw", match, frames)
         self._hits += match.sum(1)
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The sum over ranks gives rank 0 every window (a distributed sampler may score one twice)."""
-        self._shown = []
         if self._sum is None:
             return
         total = trainer.strategy.reduce(self._sum, reduce_op="sum")
@@ -205,15 +203,13 @@ class FixedWindowImages(pl.Callback):
         self._sum = self._hits = None  # the next validation sums afresh
         frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
         windows = zip(self.chosen, frames, hits.tolist(), strict=True)
-        self._shown = [(pick, pair) for pick, pair, hit in windows if hit]
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        shown = [(pick, pair) for pick, pair, hit in windows if hit]
         writer, evaluation = board(trainer), pl_module.evaluation
-        if writer is None or not self._shown or evaluation is None:
+        if writer is None or not shown or evaluation is None:
             return
         names, c = evaluation.videos.names, evaluation.videos.clip_len // 2
         rows, labels = [], []
-        for (v, w, label), (frame, recon) in self._shown:
+        for (v, w, label), (frame, recon) in shown:
             at = (evaluation.video_index == v) & (evaluation.frame_index == w + c)
             score = f"score {float(evaluation.anomaly_score[at][0]):.2f}" if at.any() else ""
             rows.append(panel_row(frame, recon, self.colours))
