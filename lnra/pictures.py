@@ -72,8 +72,7 @@ class ErrorColours:
 
 def localisation_panel(frame: np.ndarray, recon: np.ndarray, colours: ErrorColours,
                        mask: np.ndarray | None = None) -> np.ndarray:
-    """The grey frame under the error heat map (as opaque as the error is high), with the outline of the
-    ground truth ``mask`` (any resolution), (H, W, 3) uint8."""
+    """The grey frame under the heat map, as opaque as the error is high; ``mask`` (any size) outlined."""
     level = colours.level(frame, recon)
     alpha = (level.astype(np.float32) / 255.0)[..., None]
     out = (grey(frame).astype(np.float32) * (1 - alpha) + colours.lut[level] * alpha).round().astype(np.uint8)

@@ -1,5 +1,4 @@
-"""Offline tools on trained checkpoints and finished runs: ``lnra-detect``, ``lnra-export``, ``lnra-report``,
-``lnra-hparams`` (also ``python -m lnra.tools.<name>``)."""
+"""Offline tools on trained checkpoints and runs: ``lnra-<name>`` or ``python -m lnra.tools.<name>``."""
 
 from __future__ import annotations
 

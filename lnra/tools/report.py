@@ -210,8 +210,7 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     from matplotlib.figure import Figure
 
     summaries = [cells.get(r.cell, Summary()) for r in rows]
-    means = [s.last_mean or 0.0 for s in summaries]
-    errors = [s.last_std or 0.0 for s in summaries]
+    means, errors = [s.last_mean or 0.0 for s in summaries], [s.last_std or 0.0 for s in summaries]
     fig = Figure(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
     ax = fig.subplots()
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
