@@ -125,28 +125,24 @@ def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
 
 
 class Timeline(NamedTuple):
-    """One video's scores: scored frame indices, their scores, and the per-frame labels if known."""
+    """One video's scores: scored frame indices, their scores, its length and per-frame labels if known."""
 
     name: str
     frames: np.ndarray
     scores: np.ndarray
-    labels: np.ndarray | None = None  # one per frame of the whole video
-    n_frames: int | None = None
+    length: int  # frames of the whole video
+    labels: np.ndarray | None = None  # one per frame
     ylabel: str = "anomaly score"
     threshold: float | None = None
-
-    @property
-    def length(self) -> int:
-        return self.n_frames or (len(self.labels) if self.labels is not None else int(self.frames.max()) + 1)
 
 
 def video_timelines(evaluation: Evaluation) -> Iterator[tuple[int, Timeline]]:
     """Each scored test video of an evaluation, its index and its timeline: the scores the AUC came from."""
     for v, name in enumerate(evaluation.videos.names):
-        at = evaluation.video_index == v
+        at, labels = evaluation.video_index == v, evaluation.videos.labels[v]
         if at.any():
-            yield v, Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at],
-                              evaluation.videos.labels[v])
+            yield v, Timeline(name, evaluation.frame_index[at], evaluation.anomaly_score[at], len(labels),
+                              labels)
 
 
 BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # the score curve, the threshold

@@ -150,7 +150,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
         with atomic_path(paths["scores"]) as tmp, open(tmp, "w", newline="") as f:
             csv.writer(f).writerows([list(columns), *zip(*columns.values(), strict=True)])
         ylabel = "anomaly score (1 - min-max PSNR)" if normalise else "anomaly score (-PSNR, dB)"
-        timeline = Timeline(name, frame_index, score, None, n_frames, ylabel, threshold)
+        timeline = Timeline(name, frame_index, score, n_frames, ylabel=ylabel, threshold=threshold)
         pictures.save_png(pictures.png(pictures.TimelinePlot().image(timeline)), paths["timeline"])
         if spool is not None:
             pictures.write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:],

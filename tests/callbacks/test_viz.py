@@ -42,7 +42,7 @@ def test_panel_row_and_demo_marker():
     frame, recon = np.zeros((16, 16), np.uint8), np.full((16, 16), 255, np.uint8)
     row = panel_row(frame, recon, colours, factor=2)
     assert row.shape == (32, 96, 3) and (row[:, :32] == 0).all() and (row[:, 32:64] == 255).all()
-    timeline = Timeline("v", np.arange(8, 25), np.linspace(0, 1, 17), np.r_[np.zeros(12), np.ones(20)])
+    timeline = Timeline("v", np.arange(8, 25), np.linspace(0, 1, 17), 32, np.r_[np.zeros(12), np.ones(20)])
     layout = DemoLayout(timeline, (16, 16), factor=4)
     first = layout.frame(8, panel_row(frame, recon, colours, 4))
     later = layout.frame(20, panel_row(frame, recon, colours, 4))
