@@ -50,8 +50,6 @@ FIG5C = [
 
 REPORT_FILES = ("report.md", "table1.csv", "fig5c.csv", "other.csv", "table1.png", "fig5c.png")
 LOG_NAMES = ("console.log", "run.log")
-# The loss and net of a results.json written before runs recorded them: LNTRA's loss, the plain autoencoder.
-DEFAULT_LOSS, DEFAULT_MODEL = "lntra", "ae3d"
 # results.json keys of the pixel-level metrics (lnra.callbacks.result) → their column titles
 PIXEL_COLUMNS = {"pixel_auroc": "pixel AUROC", "pixel_ucsd_auc": "UCSD pixel AUC",
                  "pixel_ucsd_eer": "UCSD pixel EER"}
@@ -62,8 +60,8 @@ class Cell(NamedTuple):
 
     dataset: str
     pseudo: str
-    loss: str = DEFAULT_LOSS
-    model: str = DEFAULT_MODEL
+    loss: str = "lntra"  # a results.json written before runs recorded loss and net: LNTRA's loss,
+    model: str = "ae3d"  # the plain autoencoder
 
 
 class Run(NamedTuple):
@@ -104,8 +102,8 @@ def read_run(path: Path) -> Run:
     try:
         data = json.loads(path.read_text())
         last = _percent(data["auc_micro"])
-        cell = Cell(str(data["dataset"]), str(data["pseudo"]), str(data.get("loss", DEFAULT_LOSS)),
-                    str(data.get("model", DEFAULT_MODEL)))
+        cell = Cell(str(data["dataset"]), str(data["pseudo"]),
+                    **{key: str(data[key]) for key in ("loss", "model") if key in data})
         return Run(cell, int(data["seed"]),
                    float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path,
                    tuple(_percent(data.get(key)) for key in PIXEL_COLUMNS))
