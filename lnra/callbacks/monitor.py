@@ -73,9 +73,8 @@ class ScoreMonitor(pl.Callback):
         if writer is None or evaluation is None:
             return
         step = trainer.current_epoch
-        for label, name in ((0, "normal"), (1, "anomalous")):
-            values = evaluation.anomaly_score[evaluation.labels == label]
-            if self.histograms and values.size:
+        for label, name in ((0, "normal"), (1, "anomalous")) if self.histograms else ():
+            if (values := evaluation.anomaly_score[evaluation.labels == label]).size:
                 writer.add_histogram(f"val_scores/{name}", values, step)
         timelines = [timeline for _, timeline in pictures.video_timelines(evaluation)]
         plot = pictures.TimelinePlot(640, 200)
