@@ -108,8 +108,7 @@ def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: t
                 Image.fromarray(colours.lut[level]).save(maps_tmp / f"{window.frame:06d}.png",
                                                          compress_level=1)
             if mask is not None:
-                flagged = np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)
-                mask.append_data(np.repeat(flagged[..., None], 3, axis=2))
+                mask.append_data(pictures.grey(np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)))
     return scored_frames, psnr
 
 

@@ -33,9 +33,8 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
               for name, value in start.hparams.items()}
     row = {name: values.pop(name) for name in COLUMNS if name in values} | values
     scalars = set(events.Tags()["scalars"])
-    for tag in METRICS:
-        row[tag.split("/", 1)[1]] = events.Scalars(tag)[-1].value if tag in scalars else math.nan
-    return row
+    return row | {tag.split("/", 1)[1]: events.Scalars(tag)[-1].value if tag in scalars else math.nan
+                  for tag in METRICS}
 
 
 def read_hparams(logdir: Path) -> list[dict[str, Any]]:
