@@ -81,20 +81,6 @@ class CheckpointWeights:
     clip_shape: tuple[int, int, int] | None = None  # (T, H, W) the weights were trained on, where known
     path: Path | None = None  # the file they were read from, for messages
 
-    def _shape(self, key: str) -> torch.Size:
-        if key not in self.state_dict:
-            raise LnraError(self.mismatch_message())
-        return self.state_dict[key].shape
-
-    @property
-    def widths(self) -> tuple[int, int, int, int]:
-        """Channel counts of the four encoder stages, read from the convolution weights' shapes."""
-        return tuple(int(self._shape(f"encoder.encoder.{i}.weight")[0]) for i in (0, 3, 6, 9))
-
-    @property
-    def in_channels(self) -> int:
-        return int(self._shape("encoder.encoder.0.weight")[1])
-
     def mismatch_message(self) -> str:
         keys = list(self.state_dict)[:3]
         return (f"the {self.kind} checkpoint {self.path} is not the paper's 3D autoencoder (its weights are "
@@ -166,6 +152,10 @@ def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int |
     if weights.clip_shape is None and not (height and width):
         log.warning("%s does not record its resolution; assuming %dx%d", path, known[1], known[2])
     shape = (clip_len or known[0], height or known[1], width or known[2])
-    model = Autoencoder3D(weights.in_channels, weights.widths, *shape)
+    # the four encoder convolutions' weights give the input channels and each stage's width
+    convs = [weights.state_dict.get(f"encoder.encoder.{i}.weight") for i in (0, 3, 6, 9)]
+    if any(conv is None for conv in convs):
+        raise LnraError(weights.mismatch_message())
+    model = Autoencoder3D(int(convs[0].shape[1]), tuple(int(conv.shape[0]) for conv in convs), *shape)
     load_weights_into(model, weights)
     return model.eval(), weights

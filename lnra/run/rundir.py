@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
+from importlib import import_module
 from itertools import count
 from pathlib import Path
 from types import FrameType
@@ -112,26 +113,21 @@ class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
 
 
-def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
-    """``argv`` as a command to paste: with ``resume=<run_dir>`` when there is something to continue."""
-    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
-    return shlex.join(["python", argv[0], *kept, *([f"resume={run_dir}"] if run_dir else [])])
-
-
 def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
-    """The one line a stopped run ends with: the signal, what was saved, the command that goes on."""
+    """The one line a stopped run ends with: the signal, what was saved, the command to paste that goes on."""
     name = signal.Signals(signum).name
     saved = newest_checkpoint(run_dir)
+    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
     if saved is None:
         return (f"stopped by {name}: nothing saved yet (no validation finished)"
                 f"{', run directory removed' if removed else ''}; start again with: "
-                f"{continue_command(argv, None)}")
+                f"{shlex.join(['python', argv[0], *kept])}")
     from lnra.run.checkpoints import read_weights  # here: torch, which `run.py --help` does not need
 
     epoch = read_weights(saved).epoch
     done = f"epoch {epoch + 1} of {max_epochs}" if isinstance(epoch, int) else "its last validation"
     return (f"stopped by {name}: saved {saved} ({done}, after its validation); continue with: "
-            f"{continue_command(argv, run_dir)}")
+            f"{shlex.join(['python', argv[0], *kept, f'resume={run_dir}'])}")
 
 
 @contextmanager
@@ -237,19 +233,13 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
     return chosen
 
 
-def _options_help() -> str:
-    """The ``--help`` reference. Imported here: ``python -m lnra.config.reference`` imports lnra first."""
-    from lnra.config.reference import help_text
-
-    return help_text()
-
-
 def register() -> None:
     """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
     entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
     ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
+    # the --help reference is imported when asked for: `python -m lnra.config.reference` imports lnra first
     resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
                  ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
-                 ("lnra_options_help", _options_help, False))
+                 ("lnra_options_help", lambda: import_module("lnra.config.reference").help_text(), False))
     for name, resolver, cached in resolvers:
         OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)
