@@ -43,7 +43,7 @@ def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
 
 
 def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
-                  history: list[dict[str, float]]) -> Path:
+                  history: list[dict[str, float]]) -> None:
     """Write ``scores.csv``, then ``results.json``, which marks a run as finished (a resumed sweep skips it):
     last and by rename, complete or not at all."""
     run_dir = Path(run_dir)
@@ -63,7 +63,6 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                 writer.writerow([evaluation.videos.names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(results, indent=2, allow_nan=True))
-    return path
 
 
 # -- summary.md ---------------------------------------------------------------------------------------
@@ -72,7 +71,7 @@ def _pct(value: float) -> str:
 
 
 def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodule: VideoDataModule,
-                  evaluation: Evaluation, history: list[dict[str, float]], started: float) -> Path:
+                  evaluation: Evaluation, history: list[dict[str, float]], started: float) -> None:
     """Write ``run_dir/summary.md`` from the finished run (after its results files, which it links)."""
     dm = datamodule  # the command as typed: the overrides of this job
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
@@ -106,7 +105,6 @@ def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodul
     table = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *links, ""])
     (run_dir / "summary.md").write_text(text)
-    return run_dir / "summary.md"
 
 
 # -- the HParams row -----------------------------------------------------------------------------------

@@ -103,8 +103,7 @@ class Trainer(pl.Trainer):
 
 def _refusal(target: Any, values: dict[str, Any]) -> str | None:
     """Lightning's reason (first line) for refusing these arguments, or None; the trial says nothing else."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(action="ignore"):
         logging.disable(logging.WARNING)
         try:
             target(**values, logger=False, callbacks=[], enable_checkpointing=False)
