@@ -71,18 +71,13 @@ def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path
 
 
 def claim_run_dir(cfg: DictConfig) -> Path:
-    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts; an explicit one that cannot be
-    written or holds another run's outputs is refused unless the command resumes that run (``resume=D``)."""
+    """Create the folder ``cfg.hydra.run.dir`` names as the run starts (a SLURM job marks it as its own); an
+    explicit one unwritable or holding another run's outputs is refused unless resumed (``resume=D``)."""
     explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
     chosen = str(cfg.hydra.run.dir)
     resumed = resume_folder(cfg.get("resume"))
     if explicit and resumed is not None and resumed.resolve() == Path(chosen).resolve():
         _resumed.add(os.path.abspath(chosen))  # hydra.run.dir=D resume=D: that very run, continued
-    return claim(chosen, explicit)
-
-
-def claim(chosen: str, explicit: bool) -> Path:
-    """Create the run directory ``chosen`` (see :func:`claim_run_dir`); a SLURM job marks it as its own."""
     if os.path.abspath(chosen) in _resumed:
         return Path(chosen)
     try:

@@ -91,8 +91,8 @@ class Trainer(pl.Trainer):
         given = {k: v for k, v in locals().items()
                  if k not in ("self", "kwargs", "__class__") and v is not None}
         kwargs.update(given, precision=resolve_precision(precision, kwargs.get("accelerator", "auto")))
-        if kwargs.get("fast_dev_run"):  # a smoke test leaves no last.ckpt, which resume=true would take for
-            callbacks = kwargs.get("callbacks") or []  # an interrupted run
+        if kwargs.get("fast_dev_run"):  # no last.ckpt, which resume=true would take for an interrupted run
+            callbacks = kwargs.get("callbacks") or []
             kwargs["callbacks"] = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
             kwargs["enable_checkpointing"] = False
         if not sys.stdout.isatty():  # a bar in a log file is a flood of carriage returns: progress lines
