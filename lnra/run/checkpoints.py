@@ -48,26 +48,25 @@ def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
     if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
-    try:
-        with torch.serialization.safe_globals(list(_stand_ins())):
+    with torch.serialization.safe_globals(list(_stand_ins())):  # the stand-ins count as safe
+        try:
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        try:  # the globals of a zip checkpoint that the safe loader refuses, to word the error
-            with torch.serialization.safe_globals(list(_stand_ins())):
+        except pickle.UnpicklingError as err:
+            try:  # the globals of a zip checkpoint that the safe loader refuses, to word the error
                 refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-        except Exception:  # noqa: BLE001 — another file: the unpickler's own message names one
-            refused = []
-        refused = refused or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if not refused:
-            raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
-        raise LnraError(
-            f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
-            "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
-        ) from None
-    except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
-        first_line = (str(err).splitlines() or [""])[0]
-        raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
-                        "(truncated, or not a torch.save file?)") from None
+            except Exception:  # noqa: BLE001 — another file: the unpickler's own message names one
+                refused = []
+            refused = refused or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
+            if not refused:
+                raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
+            raise LnraError(
+                f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
+                "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
+            ) from None
+        except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
+            first_line = (str(err).splitlines() or [""])[0]
+            raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
+                            "(truncated, or not a torch.save file?)") from None
 
 
 @dataclass

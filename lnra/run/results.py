@@ -70,10 +70,9 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodule: VideoDataModule,
+def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, dm: VideoDataModule,
                   evaluation: Evaluation, history: list[dict[str, float]], started: float) -> None:
     """Write ``run_dir/summary.md`` from the finished run (after its results files, which it links)."""
-    dm = datamodule  # the command as typed: the overrides of this job
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
     command = " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
     rows = [("Command", f"`{command}`"), ("Task", cfg.task),
