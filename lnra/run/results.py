@@ -46,7 +46,6 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                   history: list[dict[str, float]]) -> None:
     """Write ``scores.csv``, then ``results.json``, which marks a run as finished (a resumed sweep skips it):
     last and by rename, complete or not at all."""
-    run_dir = Path(run_dir)
     last = history[-1] if history else {}
     results = {**meta, "auc_micro": evaluation.auc_micro, "auc_macro": evaluation.auc_macro,
                "auc_micro_global": evaluation.auc_micro_global, "n_frames": evaluation.n_frames,
@@ -123,18 +122,17 @@ def run_hparams(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule) -> 
     """The run's HParams values (precision and epochs come from the trainer when training starts)."""
     pseudo = datamodule.pseudo
     skip = pseudo.skip if pseudo.needs_skip_clips else None
-    patches = pseudo.patches
     entries = list(cfg.pseudo.get("patches") or [])
-    first = patches[0] if patches else None
+    first = pseudo.patches[0] if pseudo.patches else None
     return {
         "run": Path(run_dir).name,
         "dataset": datamodule.name,
         "variant": str(cfg.pseudo.name),
-        "technique": "+".join((["skip_frame"] if skip else []) + [p.name for p in patches]) or "none",
+        "technique": "+".join((["skip_frame"] if skip else []) + [p.name for p in pseudo.patches]) or "none",
         "source": "+".join(source_name(e.get("source")) for e in entries) or NOT_APPLICABLE,
         "alpha": float(getattr(first, "max_size", math.nan)),  # α and β of a patch; NaN for others
         "beta": float(getattr(first, "max_move", math.nan)),
-        "p": (skip.p if skip else 0.0) + sum(p.p for p in patches),
+        "p": (skip.p if skip else 0.0) + sum(p.p for p in pseudo.patches),
         "jumps": ",".join(str(j) for j in skip.jump) if skip else NOT_APPLICABLE,
         "seed": int(cfg.seed),
         "resolution": f"{datamodule.height}x{datamodule.width}",

@@ -1,6 +1,5 @@
 """Run and sweep folders, never shared nor another run's (an exclusive ``mkdir`` once the config was checked),
-and the resolvers that name them; a single run that stops early says what it saved and how to go on, and one
-that saved nothing removes the folder it made (docs/guide.md, What a run leaves and Interrupted runs)."""
+the resolvers that name them, and what a stopped run says and removes (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
