@@ -23,11 +23,8 @@ from lnra.method.model import Autoencoder3D
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_CLASSES = (
-    "model.autoencoder.convAE",
-    "model.reconstruction_model.Reconstruction3DEncoder",
-    "model.reconstruction_model.Reconstruction3DDecoder",
-)
+ORIGINAL_CLASSES = ("model.autoencoder.convAE", "model.reconstruction_model.Reconstruction3DEncoder",
+                    "model.reconstruction_model.Reconstruction3DDecoder")
 PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16×256×256 clips
 
 

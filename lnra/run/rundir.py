@@ -39,8 +39,7 @@ from lnra.run.settings import (
 log = logging.getLogger(__name__)
 
 SWEEP_ENV = "LNRA_SWEEP_DIR"
-# Overrides that may change between the interrupted sweep and the command that finishes it.
-_FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
+_FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")  # may differ between a sweep and its resume
 
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
@@ -60,8 +59,7 @@ def unique_dir(base: str) -> str:
 @cache
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
     """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``."""
-    # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
-    from lnra.run.resume import find_run_to_resume
+    from lnra.run.resume import find_run_to_resume  # here: it loads torch, which `--help` does not need
 
     found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
     if found is not None:
