@@ -216,7 +216,7 @@ def is_interrupted(run_dir: Path) -> bool:
 
 
 def resume_problem(folder: Path) -> str | None:
-    """Why the run folder ``resume=`` names cannot be continued, or None (and for a sweep's folder)."""
+    """Why the run folder ``resume=`` names cannot be continued; None if it can, or if it is a sweep's."""
     if problem := read_problem(folder, "folder"):
         return f"run directory {problem}"
     if (folder / RESULTS).exists():
