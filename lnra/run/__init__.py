@@ -1,2 +1,1 @@
-"""Running a job: the tasks ``run.py`` dispatches and the check before them, the run's objects, its folders,
-resuming, console lines, results and checkpoint files."""
+"""Running a job: its tasks and their check, objects, folders, resuming, console, results and checkpoints."""

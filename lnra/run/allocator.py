@@ -1,11 +1,7 @@
-"""glibc's allocator told to keep freed memory for reuse, once per process, before the tensors start.
-
-By default glibc hands every block over 128 KiB back to the OS on ``free`` and maps fresh pages for the
-next one, so each large CPU tensor a step creates (activations, 240×360 error maps) is paid again in page
-faults: a 4-video Ped2 test on 2 cores spent 9 of its 35 CPU seconds in the kernel, 0.8 s with the two
-thresholds raised (benchmarks/RESULTS.md, issue 28), for about a tenth more peak memory. Elsewhere than
-glibc (macOS, musl) nothing changes.
-"""
+"""glibc's allocator told to keep freed memory for reuse, once per process, before the tensors start: by
+default it hands every block over 128 KiB back to the OS on ``free``, so each large CPU tensor a step creates
+is paid again in page faults (a 4-video Ped2 test on 2 cores: 9 of its 35 CPU seconds in the kernel, 0.8 s
+with the two thresholds raised; benchmarks/RESULTS.md, issue 28), for about a tenth more peak memory."""
 
 from __future__ import annotations
 

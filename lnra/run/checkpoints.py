@@ -23,11 +23,8 @@ from lnra.method.model import Autoencoder3D
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_CLASSES = (
-    "model.autoencoder.convAE",
-    "model.reconstruction_model.Reconstruction3DEncoder",
-    "model.reconstruction_model.Reconstruction3DDecoder",
-)
+ORIGINAL_CLASSES = ("model.autoencoder.convAE", "model.reconstruction_model.Reconstruction3DEncoder",
+                    "model.reconstruction_model.Reconstruction3DDecoder")
 PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16×256×256 clips
 
 
@@ -48,26 +45,25 @@ def safe_load(path: Path) -> Any:
     """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
     if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
-    try:
-        with torch.serialization.safe_globals(list(_stand_ins())):
+    with torch.serialization.safe_globals(list(_stand_ins())):  # the stand-ins count as safe
+        try:
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        try:  # the globals of a zip checkpoint that the safe loader refuses, to word the error
-            with torch.serialization.safe_globals(list(_stand_ins())):
+        except pickle.UnpicklingError as err:
+            try:  # the globals of a zip checkpoint that the safe loader refuses, to word the error
                 refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-        except Exception:  # noqa: BLE001 — another file: the unpickler's own message names one
-            refused = []
-        refused = refused or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if not refused:
-            raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
-        raise LnraError(
-            f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
-            "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
-        ) from None
-    except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
-        first_line = (str(err).splitlines() or [""])[0]
-        raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
-                        "(truncated, or not a torch.save file?)") from None
+            except Exception:  # noqa: BLE001 — another file: the unpickler's own message names one
+                refused = []
+            refused = refused or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
+            if not refused:
+                raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
+            raise LnraError(
+                f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
+                "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
+            ) from None
+        except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
+            first_line = (str(err).splitlines() or [""])[0]
+            raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
+                            "(truncated, or not a torch.save file?)") from None
 
 
 @dataclass
@@ -80,20 +76,6 @@ class CheckpointWeights:
     history: list[dict[str, float]] = field(default_factory=list)
     clip_shape: tuple[int, int, int] | None = None  # (T, H, W) the weights were trained on, where known
     path: Path | None = None  # the file they were read from, for messages
-
-    def _shape(self, key: str) -> torch.Size:
-        if key not in self.state_dict:
-            raise LnraError(self.mismatch_message())
-        return self.state_dict[key].shape
-
-    @property
-    def widths(self) -> tuple[int, int, int, int]:
-        """Channel counts of the four encoder stages, read from the convolution weights' shapes."""
-        return tuple(int(self._shape(f"encoder.encoder.{i}.weight")[0]) for i in (0, 3, 6, 9))
-
-    @property
-    def in_channels(self) -> int:
-        return int(self._shape("encoder.encoder.0.weight")[1])
 
     def mismatch_message(self) -> str:
         keys = list(self.state_dict)[:3]
@@ -166,6 +148,10 @@ def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int |
     if weights.clip_shape is None and not (height and width):
         log.warning("%s does not record its resolution; assuming %dx%d", path, known[1], known[2])
     shape = (clip_len or known[0], height or known[1], width or known[2])
-    model = Autoencoder3D(weights.in_channels, weights.widths, *shape)
+    # the four encoder convolutions' weights give the input channels and each stage's width
+    convs = [weights.state_dict.get(f"encoder.encoder.{i}.weight") for i in (0, 3, 6, 9)]
+    if any(conv is None for conv in convs):
+        raise LnraError(weights.mismatch_message())
+    model = Autoencoder3D(int(convs[0].shape[1]), tuple(int(conv.shape[0]) for conv in convs), *shape)
     load_weights_into(model, weights)
     return model.eval(), weights

@@ -20,8 +20,7 @@ class ConsoleFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
             return True
-        own = record.name == "lnra" or record.name.startswith("lnra.")
-        return own and not getattr(record, "file_only", False)
+        return record.name.split(".")[0] == "lnra" and not getattr(record, "file_only", False)
 
 
 class NoAdvertisement(logging.Filter):

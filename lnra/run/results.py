@@ -43,10 +43,9 @@ def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
 
 
 def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
-                  history: list[dict[str, float]]) -> Path:
+                  history: list[dict[str, float]]) -> None:
     """Write ``scores.csv``, then ``results.json``, which marks a run as finished (a resumed sweep skips it):
     last and by rename, complete or not at all."""
-    run_dir = Path(run_dir)
     last = history[-1] if history else {}
     results = {**meta, "auc_micro": evaluation.auc_micro, "auc_macro": evaluation.auc_macro,
                "auc_micro_global": evaluation.auc_micro_global, "n_frames": evaluation.n_frames,
@@ -63,7 +62,6 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
                 writer.writerow([evaluation.videos.names[v], int(t), f"{p:.6f}", f"{a:.6f}", int(y)])
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(results, indent=2, allow_nan=True))
-    return path
 
 
 # -- summary.md ---------------------------------------------------------------------------------------
@@ -71,10 +69,9 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodule: VideoDataModule,
-                  evaluation: Evaluation, history: list[dict[str, float]], started: float) -> Path:
+def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, dm: VideoDataModule,
+                  evaluation: Evaluation, history: list[dict[str, float]], started: float) -> None:
     """Write ``run_dir/summary.md`` from the finished run (after its results files, which it links)."""
-    dm = datamodule  # the command as typed: the overrides of this job
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
     command = " ".join(["python run.py", *(shlex.quote(o.removeprefix("++")) for o in overrides)])
     rows = [("Command", f"`{command}`"), ("Task", cfg.task),
@@ -106,7 +103,6 @@ def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, datamodul
     table = ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     text = "\n".join([f"# {run_dir.name}", "", *table, "", "## Files", "", *links, ""])
     (run_dir / "summary.md").write_text(text)
-    return run_dir / "summary.md"
 
 
 # -- the HParams row -----------------------------------------------------------------------------------
@@ -126,18 +122,17 @@ def run_hparams(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule) -> 
     """The run's HParams values (precision and epochs come from the trainer when training starts)."""
     pseudo = datamodule.pseudo
     skip = pseudo.skip if pseudo.needs_skip_clips else None
-    patches = pseudo.patches
     entries = list(cfg.pseudo.get("patches") or [])
-    first = patches[0] if patches else None
+    first = pseudo.patches[0] if pseudo.patches else None
     return {
         "run": Path(run_dir).name,
         "dataset": datamodule.name,
         "variant": str(cfg.pseudo.name),
-        "technique": "+".join((["skip_frame"] if skip else []) + [p.name for p in patches]) or "none",
+        "technique": "+".join((["skip_frame"] if skip else []) + [p.name for p in pseudo.patches]) or "none",
         "source": "+".join(source_name(e.get("source")) for e in entries) or NOT_APPLICABLE,
         "alpha": float(getattr(first, "max_size", math.nan)),  # α and β of a patch; NaN for others
         "beta": float(getattr(first, "max_move", math.nan)),
-        "p": (skip.p if skip else 0.0) + sum(p.p for p in patches),
+        "p": (skip.p if skip else 0.0) + sum(p.p for p in pseudo.patches),
         "jumps": ",".join(str(j) for j in skip.jump) if skip else NOT_APPLICABLE,
         "seed": int(cfg.seed),
         "resolution": f"{datamodule.height}x{datamodule.width}",

@@ -81,8 +81,7 @@ def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
         log.warning("cannot compare this command's settings with the interrupted run's: %s is damaged (%s)",
                     saved_path, (str(err).splitlines() or ["empty"])[0])
         return []
-    saved = _flat(OmegaConf.to_container(loaded, resolve=False))
-    current = _flat(OmegaConf.to_container(cfg, resolve=False))
+    saved, current = (_flat(OmegaConf.to_container(config, resolve=False)) for config in (loaded, cfg))
     keys = sorted((saved.keys() | current.keys()) - {"resume", "ckpt_path"})  # expected to change
     return [f"{k}: {saved.get(k, '<unset>')} -> {current.get(k, '<unset>')}" for k in keys
             if saved.get(k, "<unset>") != current.get(k, "<unset>")]

@@ -1,6 +1,5 @@
 """Run and sweep folders, never shared nor another run's (an exclusive ``mkdir`` once the config was checked),
-and the resolvers that name them; a single run that stops early says what it saved and how to go on, and one
-that saved nothing removes the folder it made (docs/guide.md, What a run leaves and Interrupted runs)."""
+the resolvers that name them, and what a stopped run says and removes (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
+from importlib import import_module
 from itertools import count
 from pathlib import Path
 from types import FrameType
@@ -39,8 +39,7 @@ from lnra.run.settings import (
 log = logging.getLogger(__name__)
 
 SWEEP_ENV = "LNRA_SWEEP_DIR"
-# Overrides that may change between the interrupted sweep and the command that finishes it.
-_FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")
+_FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")  # may differ between a sweep and its resume
 
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
@@ -60,8 +59,7 @@ def unique_dir(base: str) -> str:
 @cache
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
     """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``."""
-    # Imported here: lnra.run.resume loads torch, which `python run.py --help` does not need.
-    from lnra.run.resume import find_run_to_resume
+    from lnra.run.resume import find_run_to_resume  # here: it loads torch, which `--help` does not need
 
     found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
     if found is not None:
@@ -70,18 +68,13 @@ def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path
 
 
 def claim_run_dir(cfg: DictConfig) -> Path:
-    """Create the folder ``cfg.hydra.run.dir`` names, now that the run starts; an explicit one that cannot be
-    written or holds another run's outputs is refused unless the command resumes that run (``resume=D``)."""
+    """Create the folder ``cfg.hydra.run.dir`` names as the run starts (a SLURM job marks it as its own); an
+    explicit one unwritable or holding another run's outputs is refused unless resumed (``resume=D``)."""
     explicit = "lnra_run_dir" not in str(OmegaConf.to_container(cfg.hydra.run, resolve=False).get("dir"))
     chosen = str(cfg.hydra.run.dir)
     resumed = resume_folder(cfg.get("resume"))
     if explicit and resumed is not None and resumed.resolve() == Path(chosen).resolve():
         _resumed.add(os.path.abspath(chosen))  # hydra.run.dir=D resume=D: that very run, continued
-    return claim(chosen, explicit)
-
-
-def claim(chosen: str, explicit: bool) -> Path:
-    """Create the run directory ``chosen`` (see :func:`claim_run_dir`); a SLURM job marks it as its own."""
     if os.path.abspath(chosen) in _resumed:
         return Path(chosen)
     try:
@@ -112,26 +105,21 @@ class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
 
 
-def continue_command(argv: Sequence[str], run_dir: Path | None) -> str:
-    """``argv`` as a command to paste: with ``resume=<run_dir>`` when there is something to continue."""
-    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
-    return shlex.join(["python", argv[0], *kept, *([f"resume={run_dir}"] if run_dir else [])])
-
-
 def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
-    """The one line a stopped run ends with: the signal, what was saved, the command that goes on."""
+    """The one line a stopped run ends with: the signal, what was saved, the command to paste that goes on."""
     name = signal.Signals(signum).name
     saved = newest_checkpoint(run_dir)
+    kept = [a for a in argv[1:] if a.lstrip("+~").split("=", 1)[0] != "resume" and a != "ckpt_path=last"]
     if saved is None:
         return (f"stopped by {name}: nothing saved yet (no validation finished)"
                 f"{', run directory removed' if removed else ''}; start again with: "
-                f"{continue_command(argv, None)}")
+                f"{shlex.join(['python', argv[0], *kept])}")
     from lnra.run.checkpoints import read_weights  # here: torch, which `run.py --help` does not need
 
     epoch = read_weights(saved).epoch
     done = f"epoch {epoch + 1} of {max_epochs}" if isinstance(epoch, int) else "its last validation"
     return (f"stopped by {name}: saved {saved} ({done}, after its validation); continue with: "
-            f"{continue_command(argv, run_dir)}")
+            f"{shlex.join(['python', argv[0], *kept, f'resume={run_dir}'])}")
 
 
 @contextmanager
@@ -237,19 +225,13 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
     return chosen
 
 
-def _options_help() -> str:
-    """The ``--help`` reference. Imported here: ``python -m lnra.config.reference`` imports lnra first."""
-    from lnra.config.reference import help_text
-
-    return help_text()
-
-
 def register() -> None:
     """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
     entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
     ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
+    # the --help reference is imported when asked for: `python -m lnra.config.reference` imports lnra first
     resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
                  ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
-                 ("lnra_options_help", _options_help, False))
+                 ("lnra_options_help", lambda: import_module("lnra.config.reference").help_text(), False))
     for name, resolver, cached in resolvers:
         OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)

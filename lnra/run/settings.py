@@ -152,14 +152,9 @@ def _written_folders(cfg: DictConfig) -> Iterator[Mistake]:
     generated = select(cfg, "dataset.generate") is not None and isinstance(root, str)
     if generated and not any(Path(root).glob("*")):  # missing or empty: the data is generated into it
         written.append("dataset.root")
-    said = set()
-    for key in written:
-        folder = select(cfg, key)
-        problem = creatable(folder) if isinstance(folder, str) and folder else None
-        origin = _origin(cfg, key)
-        if problem and (origin, problem) not in said:
-            said.add((origin, problem))
-            yield Mistake(origin, select(cfg, origin), problem)
+    problems = dict.fromkeys((_origin(cfg, key), creatable(folder)) for key in written
+                             if isinstance(folder := select(cfg, key), str) and folder)
+    yield from (Mistake(origin, select(cfg, origin), problem) for origin, problem in problems if problem)
 
 
 def _logger_folder(cfg: DictConfig) -> Iterator[Mistake]:
@@ -221,8 +216,7 @@ def is_interrupted(run_dir: Path) -> bool:
 
 
 def resume_problem(folder: Path) -> str | None:
-    """Why the run folder ``resume=`` names cannot be continued, or None; a sweep's folder is left to
-    :func:`lnra.run.rundir.choose_sweep_dir`."""
+    """Why the run folder ``resume=`` names cannot be continued; None if it can, or if it is a sweep's."""
     if problem := read_problem(folder, "folder"):
         return f"run directory {problem}"
     if (folder / RESULTS).exists():

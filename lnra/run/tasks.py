@@ -122,8 +122,7 @@ def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     """Every mistake of a run's config and every input it lacks, one line each, before anything is built."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
-    lines = [str(m) for m in mistakes]
-    lines += [str(m) for m in argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes})]
+    lines = [str(m) for m in (*mistakes, *argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes}))]
     sweep = sweep or in_sweep()
     devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
     if sweep and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):

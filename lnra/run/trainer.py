@@ -91,8 +91,8 @@ class Trainer(pl.Trainer):
         given = {k: v for k, v in locals().items()
                  if k not in ("self", "kwargs", "__class__") and v is not None}
         kwargs.update(given, precision=resolve_precision(precision, kwargs.get("accelerator", "auto")))
-        if kwargs.get("fast_dev_run"):  # a smoke test leaves no last.ckpt, which resume=true would take for
-            callbacks = kwargs.get("callbacks") or []  # an interrupted run
+        if kwargs.get("fast_dev_run"):  # no last.ckpt, which resume=true would take for an interrupted run
+            callbacks = kwargs.get("callbacks") or []
             kwargs["callbacks"] = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
             kwargs["enable_checkpointing"] = False
         if not sys.stdout.isatty():  # a bar in a log file is a flood of carriage returns: progress lines
@@ -103,8 +103,7 @@ class Trainer(pl.Trainer):
 
 def _refusal(target: Any, values: dict[str, Any]) -> str | None:
     """Lightning's reason (first line) for refusing these arguments, or None; the trial says nothing else."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(action="ignore"):
         logging.disable(logging.WARNING)
         try:
             target(**values, logger=False, callbacks=[], enable_checkpointing=False)

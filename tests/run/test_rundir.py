@@ -14,9 +14,10 @@ import pytest
 import torch
 from helpers.data import write_dataset
 from helpers.paths import REPO, tmp_paths
+from omegaconf import OmegaConf
 
 from lnra.run.resume import SLURM_MARKER, find_run_to_resume
-from lnra.run.rundir import claim, config_subdir, run_dir, unique_dir
+from lnra.run.rundir import claim_run_dir, config_subdir, run_dir, unique_dir
 
 
 def _fake_run(runs: Path, name: str, *, ckpt: bool = True, finished: bool = False, mtime: float = 0) -> Path:
@@ -110,7 +111,8 @@ def test_a_requeued_slurm_job_finds_the_run_it_started(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "777")
     first = run_dir(str(runs), "2026-01-01_00-00-00", "synthetic_none", False, None)
     assert not Path(first).exists()  # named when resolved, created when the run starts
-    claim(first, explicit=False)
+    resolver = f"${{lnra_run_dir:{runs},2026-01-01_00-00-00,synthetic_none,false,null}}"  # as in conf/
+    claim_run_dir(OmegaConf.create({"hydra": {"run": {"dir": resolver}}}))
     assert (Path(first) / SLURM_MARKER).read_text() == "777"
     other = _fake_run(runs, "2026-01-01_00-00-00_synthetic_none-9")  # another job's interrupted run
     (other / SLURM_MARKER).write_text("778")
