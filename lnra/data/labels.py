@@ -65,10 +65,9 @@ def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: 
                 ) -> list[np.ndarray]:
     """Load and split the labels per test video; the total must equal the number of test frames."""
     try:
-        labels = np.load(path, allow_pickle=False)
+        labels = np.squeeze(np.load(path, allow_pickle=False))
     except (OSError, ValueError, EOFError) as err:
         raise LnraError(f"cannot read label file {path}: {err or 'empty'}") from None
-    labels = np.squeeze(labels)
     if labels.ndim != 1:
         raise LnraError(f"label file {path} has shape {labels.shape}; expected (1, N) or (N,)")
     total = int(np.sum(video_lengths))

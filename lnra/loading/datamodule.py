@@ -127,8 +127,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.test_videos()
-        on = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        self.follow_device(on)
+        self.follow_device(self.trainer.strategy.root_device if self.trainer else torch.device("cpu"))
 
     def follow_device(self, device: torch.device) -> None:
         """Settle the loading settings left to the device (docs/guide.md, Speed); on a CPU a batch is one
