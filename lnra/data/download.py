@@ -135,8 +135,7 @@ def _stream(response: object, partial: Path, offset: int, total: int | None, url
 
 @contextmanager
 def downloaded_source(name: str, out: Path) -> Iterator[Path]:
-    """The ``--source`` for ``prepare name``, fetched into ``out/downloads``: Ped2's tarball as it is,
-    Avenue's two zips unpacked together (videos + ``ground_truth_demo``) in a folder removed afterwards."""
+    """``prepare name``'s ``--source``, fetched into ``out/downloads``; Avenue's two zips unpacked as one."""
     if name in NO_DIRECT_LINK:
         raise LnraError(NO_DIRECT_LINK[name].format(out=out))
     downloads = out / "downloads"

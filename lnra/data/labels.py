@@ -41,8 +41,7 @@ def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | Non
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]
     for path in candidates:
-        problem = read_problem(path, "file")
-        if problem is None:
+        if (problem := read_problem(path, "file")) is None:
             break
         if not problem.startswith("not found"):  # there, but a folder or unreadable: not skipped over
             raise LnraError(f"label file {path} {problem}")
