@@ -164,7 +164,7 @@ def downloaded_source(name: str, out: Path) -> Iterator[Path]:
         shutil.rmtree(unpacked, ignore_errors=True)
 
 
-def download_cifar100(out: Path) -> Path:
+def download_cifar100(out: Path) -> None:
     """CIFAR-100 through torchvision (MD5-checked) where ``pseudo/source=cifar100`` looks by default."""
     from torchvision.datasets import CIFAR100
 
@@ -175,4 +175,3 @@ def download_cifar100(out: Path) -> Path:
         raise LnraError(f"cannot download CIFAR-100 into {root}: {err}") from None
     print(f"CIFAR-100 in {root}/cifar-100-python; use it with: paths.data_dir={out} (or "
           f"pseudo.source.root={root})")
-    return root

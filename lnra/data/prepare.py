@@ -24,7 +24,7 @@ def _check_out(target: Path, overwrite: bool) -> None:
 
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
-            log: Callable[[str], None] = print, labels: str = "paper") -> Path:
+            log: Callable[[str], None] = print, labels: str = "paper") -> None:
     """Convert one dataset into ``out/<name>``, replacing an existing one only when complete."""
     source, target = Path(source), Path(out) / name
     if problem := unreadable(source, "source"):
@@ -33,7 +33,6 @@ def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: st
     with atomic_dir(target) as staging:
         PREPARERS[name](source, Writer(staging, target, ext, log, labels))
     log(f"wrote {target}; use it with: python run.py dataset={name} paths.data_dir={Path(out)}")
-    return target
 
 
 def main(argv: list[str] | None = None) -> int:
