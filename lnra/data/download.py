@@ -135,8 +135,7 @@ def _stream(response: object, partial: Path, offset: int, total: int | None, url
 
 @contextmanager
 def downloaded_source(name: str, out: Path) -> Iterator[Path]:
-    """The ``--source`` for ``prepare name``, fetched into ``out/downloads``: Ped2's tarball as it is,
-    Avenue's two zips unpacked together (videos + ``ground_truth_demo``) in a folder removed afterwards."""
+    """``prepare name``'s ``--source``, fetched into ``out/downloads``; Avenue's two zips unpacked as one."""
     if name in NO_DIRECT_LINK:
         raise LnraError(NO_DIRECT_LINK[name].format(out=out))
     downloads = out / "downloads"
@@ -165,7 +164,7 @@ def downloaded_source(name: str, out: Path) -> Iterator[Path]:
         shutil.rmtree(unpacked, ignore_errors=True)
 
 
-def download_cifar100(out: Path) -> Path:
+def download_cifar100(out: Path) -> None:
     """CIFAR-100 through torchvision (MD5-checked) where ``pseudo/source=cifar100`` looks by default."""
     from torchvision.datasets import CIFAR100
 
@@ -176,4 +175,3 @@ def download_cifar100(out: Path) -> Path:
         raise LnraError(f"cannot download CIFAR-100 into {root}: {err}") from None
     print(f"CIFAR-100 in {root}/cifar-100-python; use it with: paths.data_dir={out} (or "
           f"pseudo.source.root={root})")
-    return root

@@ -57,8 +57,7 @@ def natural_key(path: Path) -> tuple:
 
 def list_videos(split_dir: Path) -> VideoListing:
     """Find the videos of ``<root>/<name>/<split>/frames``; index frames by sorted position, not name."""
-    problem = unreadable(split_dir, "dataset folder", "folder")
-    if problem:
+    if problem := unreadable(split_dir, "dataset folder", "folder"):
         raise LnraError(f"{problem} (expected layout {LAYOUT})")
     videos = sorted((p for p in split_dir.iterdir() if p.is_dir()), key=natural_key)
     if not videos:
@@ -241,10 +240,9 @@ def _open_cache(data_path: Path, listing: VideoListing, size: tuple[int, int], w
 def _build_cache(listing: VideoListing, data_path: Path, what: str, height: int, width: int) -> None:
     """Decode every frame into ``data_path`` (lock held) on a few threads (OpenCV releases the GIL)."""
     stem = data_path.name.rsplit("_", 1)[0]
-    stale = sorted(p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path)
+    stale = max((p.name for p in data_path.parent.glob(f"{stem}_*.npy") if p != data_path), default=None)
     if stale:
-        log.info("the frames of %s differ from those cached in %s (kept); building a new cache", what,
-                 stale[-1])
+        log.info("the frames of %s differ from those cached in %s (kept); building a new cache", what, stale)
     data_path.unlink(missing_ok=True)  # a damaged or mismatched one: never beside new metadata
     files = [f for video in listing.files for f in video]
     log.info("building the frame cache %s (%d frames at %dx%d)", data_path, len(files), height, width)
@@ -264,7 +262,6 @@ def _build_cache(listing: VideoListing, data_path: Path, what: str, height: int,
                 sizes.setdefault(str(path.parent), set()).add(shape)
                 out.write(frame)
             bar.update(len(chunk))
-    mixed = {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}
-    if mixed:
+    if mixed := {video: sorted(shapes) for video, shapes in sizes.items() if len(shapes) > 1}:
         log.warning("%d video(s) have frames of different sizes (all resized to %dx%d): %s", len(mixed),
                     height, width, "; ".join(f"{v}: {s}" for v, s in sorted(mixed.items())))

@@ -41,8 +41,7 @@ def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | Non
     candidates = [Path(labels_path)] if labels_path else [root / filename, root.parent / "labels" / filename,
                                                           *([paper] if paper else [])]
     for path in candidates:
-        problem = read_problem(path, "file")
-        if problem is None:
+        if (problem := read_problem(path, "file")) is None:
             break
         if not problem.startswith("not found"):  # there, but a folder or unreadable: not skipped over
             raise LnraError(f"label file {path} {problem}")
@@ -65,10 +64,9 @@ def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: 
                 ) -> list[np.ndarray]:
     """Load and split the labels per test video; the total must equal the number of test frames."""
     try:
-        labels = np.load(path, allow_pickle=False)
+        labels = np.squeeze(np.load(path, allow_pickle=False))
     except (OSError, ValueError, EOFError) as err:
         raise LnraError(f"cannot read label file {path}: {err or 'empty'}") from None
-    labels = np.squeeze(labels)
     if labels.ndim != 1:
         raise LnraError(f"label file {path} has shape {labels.shape}; expected (1, N) or (N,)")
     total = int(np.sum(video_lengths))

@@ -17,25 +17,22 @@ from lnra.errors import LnraError, exit_status
 
 def _check_out(target: Path, overwrite: bool) -> None:
     """``OUT/<name>`` can be written, and holds no dataset unless ``overwrite``: checked before any work."""
-    problem = creatable(target)
-    if problem:
+    if problem := creatable(target):
         raise LnraError(f"--out {target.parent}: {problem}")
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise LnraError(f"{target} already exists and is not empty; add --overwrite to replace it")
 
 
 def prepare(name: str, source: Path, out: Path, overwrite: bool = False, ext: str = "jpg",
-            log: Callable[[str], None] = print, labels: str = "paper") -> Path:
+            log: Callable[[str], None] = print, labels: str = "paper") -> None:
     """Convert one dataset into ``out/<name>``, replacing an existing one only when complete."""
     source, target = Path(source), Path(out) / name
-    problem = unreadable(source, "source")
-    if problem:
+    if problem := unreadable(source, "source"):
         raise LnraError(problem)
     _check_out(target, overwrite)
     with atomic_dir(target) as staging:
         PREPARERS[name](source, Writer(staging, target, ext, log, labels))
     log(f"wrote {target}; use it with: python run.py dataset={name} paths.data_dir={Path(out)}")
-    return target
 
 
 def main(argv: list[str] | None = None) -> int:

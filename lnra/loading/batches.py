@@ -43,7 +43,7 @@ class TrainFetch(Batch):
 
 @dataclass
 class TestFetch(Batch):
-    """Test windows as loaded; the fields of :class:`EvalBatch`."""
+    """Test windows as loaded, with their video and window index and the test videos."""
 
     __test__ = False  # a batch, not a pytest class
 
@@ -64,15 +64,11 @@ class TrainBatch(Batch):
     kind_names: tuple[str, ...] = ("normal", "skip_frame")  # the name of each kind code
 
 @dataclass
-class EvalBatch(Batch):
-    """(B, 1, T, H, W) windows in [-1, 1] with their video and window index, the test videos and the scored
-    frames' (B, H, W) pixel masks (or None): all an evaluation needs, so none asks the dataset."""
+class EvalBatch(TestFetch):
+    """A :class:`TestFetch` on its device, its windows (B, 1, T, H, W) in [-1, 1], with the scored frames'
+    (B, H, W) pixel masks (or None): all an evaluation needs, so none asks the dataset."""
 
-    clip: torch.Tensor
-    video: torch.Tensor
-    window: torch.Tensor
-    videos: TestVideos
-    mask: torch.Tensor | None = None
+    clip: torch.Tensor  # the windows' pixels, no longer their :class:`Clips`
 
     @property
     def frame(self) -> torch.Tensor:

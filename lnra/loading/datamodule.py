@@ -31,8 +31,7 @@ log = logging.getLogger(__name__)
 @checked
 class VideoDataModule(pl.LightningDataModule):
     """Training clips and test windows of ``<root>/{training,testing}/frames/<video>/<frame>``, for every
-    dataset; built from the ``dataset`` config's ``_target_``, so a user's own DataModule can replace it.
-    Settings left to ``None``/``auto`` follow the trainer's device (docs/guide.md, Speed)."""
+    dataset; built from the ``dataset`` config's ``_target_``, so a user's own DataModule can replace it."""
 
     def __init__(
         self,
@@ -113,10 +112,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     def pixel_masks(self) -> MaskStore | None:
         """The test split's pixel-level ground truth (``testing/pixel_masks``), or None when it has none."""
-        if self._masks is None:
-            listing = list_masks(self.root / "testing", self.listing("testing"))
-            if listing is None:
-                return None
+        if self._masks is None and (listing := list_masks(self.root / "testing", self.listing("testing"))):
             self._masks = load_mask_store(listing, self.cache_dir, self.name)
         return self._masks
 
@@ -127,8 +123,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.test_videos()
-        on = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        self.follow_device(on)
+        self.follow_device(self.trainer.strategy.root_device if self.trainer else torch.device("cpu"))
 
     def follow_device(self, device: torch.device) -> None:
         """Settle the loading settings left to the device (docs/guide.md, Speed); on a CPU a batch is one
@@ -171,8 +166,7 @@ class VideoDataModule(pl.LightningDataModule):
                               masks=self.pixel_masks())
         return self._loader(dataset, self.eval_batch_size)
 
-    def val_dataloader(self) -> DataLoader:
-        return self.test_dataloader()
+    val_dataloader = test_dataloader  # validation scores the test windows
 
     # -- on the device ------------------------------------------------------------------------
     def _unit_range(self, clips: Clips, split: str) -> torch.Tensor:
