@@ -35,19 +35,6 @@ def resize_to_frame(images: torch.Tensor, height: int, width: int) -> torch.Tens
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=True)
 
 
-class ShuffledPasses:
-    """Indices into ``n`` items, each once per pass, from torch's global generator (a seeded run repeats)."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self._order = n, torch.empty(0, dtype=torch.long)
-
-    def take(self, k: int) -> torch.Tensor:
-        while len(self._order) < k:
-            self._order = torch.cat([self._order, torch.randperm(self.n)])
-        taken, self._order = self._order[:k], self._order[k:]
-        return taken
-
-
 class IntruderSource:
     """``count`` intruders of ``frames`` frames (1 for images), drawn from a uint8 ``pool`` (count, frames, h,
     w) copied to each device once, unless a subclass overrides :meth:`_draw`."""
@@ -55,17 +42,25 @@ class IntruderSource:
     def __init__(self, count: int, frames: int, height: int, width: int, description: str,
                  pool: torch.Tensor | None = None) -> None:
         self.count, self.frames, self.height, self.width = count, frames, height, width
-        self.pool, self._passes = pool, ShuffledPasses(count)
+        self.pool, self._order = pool, torch.empty(0, dtype=torch.long)
         self._on_device: dict[torch.device, torch.Tensor] = {}
         log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
 
     def __len__(self) -> int:
         return self.count
 
+    def take(self, k: int) -> torch.Tensor:
+        """The next ``k`` indices of passes over the intruders, each once per pass in an order from torch's
+        global generator (a seeded run repeats)."""
+        while len(self._order) < k:
+            self._order = torch.cat([self._order, torch.randperm(self.count)])
+        taken, self._order = self._order[:k], self._order[k:]
+        return taken
+
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
         if device not in self._on_device:
             self._on_device[device] = self.pool.to(device)
-        return self._on_device[device][self._passes.take(k).to(device)]
+        return self._on_device[device][self.take(k).to(device)]
 
     def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """The next ``k`` intruders of the shuffled passes: float [-1, 1], (k, T, H, W), on ``device``."""
@@ -233,5 +228,5 @@ class VideoClipSource(IntruderSource):
         super().__init__(len(self.starts), clip_len, height, width, f"{name} training clips in {root}")
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        first = self.starts[self._passes.take(k).numpy()]
+        first = self.starts[self.take(k).numpy()]
         return torch.from_numpy(self.store.frames[first[:, None] + np.arange(self.frames)]).to(device)
