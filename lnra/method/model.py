@@ -16,9 +16,6 @@ from lnra.data.clip_shape import ClipLength, FrameSide
 from lnra.method.centre_decode import decode_frame
 from lnra.method.scoring import centre_index
 
-Widths = Annotated[tuple[Count, Count, Count, Count], Field(description="channels of the four encoder "
-                                                                        "stages")]
-
 
 def _block(conv: nn.Conv3d | nn.ConvTranspose3d) -> list[nn.Module]:
     return [conv, nn.BatchNorm3d(conv.out_channels), nn.LeakyReLU(0.2, inplace=True)]
@@ -37,7 +34,8 @@ class Autoencoder3D(nn.Module):
     def __init__(
         self,
         in_channels: Annotated[Count, Field(description="input channels (1: grey frames)")] = 1,
-        widths: Widths = (96, 128, 256, 256),
+        widths: Annotated[tuple[Count, Count, Count, Count], Field(description="channels of the four encoder "
+                                                                   "stages")] = (96, 128, 256, 256),
         frames: Annotated[ClipLength, Field(description="clip length (a run uses the data's)")] = 16,
         height: Annotated[FrameSide, Field(description="frame height (a run uses the data's)")] = 256,
         width: Annotated[FrameSide, Field(description="frame width (a run uses the data's)")] = 256,
