@@ -70,8 +70,6 @@ class Evaluation:
 def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int) -> Evaluation:
     """The micro AUC of docs/method.md §6; also the macro AUC (over videos with both classes) and the micro
     AUC of raw −PSNR, which shows how much the per-video normalisation contributes."""
-    if len(psnr_per_video) != len(videos.labels):
-        raise LnraError(f"{len(psnr_per_video)} scored videos but {len(videos.labels)} label arrays")
     scored = []  # (video, window PSNRs, their labels) of each video long enough for a window
     for v, (psnr, lab) in enumerate(zip(psnr_per_video, videos.labels, strict=True)):
         lab_v = scored_labels(np.asarray(lab), clip_len)
