@@ -52,10 +52,9 @@ class LnraModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss"])
         mode = "default" if compile is True else compile
-        self.model = torch.compile(net, mode=mode) if mode else net
-        self.centre = partial(centre_reconstruction, net)
+        self.model, self.centre = net, partial(centre_reconstruction, net)
         if mode:
-            self.centre = torch.compile(self.centre, mode=mode)
+            self.model, self.centre = torch.compile(net, mode=mode), torch.compile(self.centre, mode=mode)
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
         self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
@@ -86,8 +85,7 @@ class LnraModule(pl.LightningModule):
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: TrainBatch, batch_idx: int) -> torch.Tensor:
         per_sample = self.loss(self(batch.input), batch)
-        # e.g. a memory's entropy
-        penalties = self.model.penalties() if hasattr(self.model, "penalties") else {}
+        penalties = self.model.penalties() if hasattr(self.model, "penalties") else {}  # a memory's entropy
         loss = per_sample.mean() + sum(penalties.values())
         if not torch.isfinite(loss):
             kinds = ", ".join(sorted({batch.kind_names[k] for k in batch.kind.tolist()}))
@@ -124,20 +122,17 @@ class LnraModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         stage = self._stage
-        scores = self.scores[stage]
-        if self.trainer.sanity_checking:
-            scores.reset()
-            return
         try:
-            result = scores.compute()
-        except IncompleteScoresError:
-            if self.trainer.fast_dev_run:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
-                self.evaluation = None
+            if self.trainer.sanity_checking:
                 return
-            raise
+            self.evaluation = result = self.scores[stage].compute()
+        except IncompleteScoresError:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
+            if not self.trainer.fast_dev_run:
+                raise
+            self.evaluation = None
+            return
         finally:
-            scores.reset()
-        self.evaluation = result
+            self.scores[stage].reset()
         if closing_pass(self.trainer):
             self.closed_at_step = self.global_step
         for name in ("auc_micro", "auc_macro", "auc_micro_global"):
