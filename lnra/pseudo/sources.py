@@ -50,8 +50,7 @@ class IntruderSource:
         return self.count
 
     def take(self, k: int) -> torch.Tensor:
-        """The next ``k`` indices of passes over the intruders, each once per pass in an order from torch's
-        global generator (a seeded run repeats)."""
+        """The next ``k`` indices: each intruder once per pass, in torch's (seeded) random order."""
         while len(self._order) < k:
             self._order = torch.cat([self._order, torch.randperm(self.count)])
         taken, self._order = self._order[:k], self._order[k:]
@@ -67,15 +66,8 @@ class IntruderSource:
         return resize_to_frame(self._draw(k, torch.device(device)), self.height, self.width)
 
 
-class PooledSource(IntruderSource):
-    """Intruders held in memory as one uint8 pool (N, T, h, w)."""
-
-    def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
-        super().__init__(pool.shape[0], pool.shape[1], height, width, description, pool)
-
-
 @checked
-class TextureSource(PooledSource):
+class TextureSource(IntruderSource):
     """Generated textures (a grating over a smooth field, with a disc), so every technique runs offline."""
 
     def __init__(self, height: int, width: int,
@@ -97,7 +89,7 @@ class TextureSource(PooledSource):
         disc = (xx - cx) ** 2 + (yy - cy) ** 2 < radius**2
         tone = torch.where(uniform(0, 1, *one) < 0.5, -1.0, 1.0)
         pool = from_unit_range(torch.where(disc, tone, 0.6 * grating + 0.4 * field[:, 0]))[:, None]
-        super().__init__(pool, height, width, f"{count} generated {size}x{size} textures")
+        super().__init__(*pool.shape[:2], height, width, f"{count} generated {size}x{size} textures", pool)
 
 
 class _LocalCIFAR100(CIFAR100):
@@ -109,7 +101,7 @@ class _LocalCIFAR100(CIFAR100):
 
 
 @checked
-class Cifar100Source(PooledSource):
+class Cifar100Source(IntruderSource):
     """CIFAR-100 training images (torchvision's format), made grayscale by PIL as torchvision's does."""
 
     def __init__(
@@ -142,7 +134,8 @@ class Cifar100Source(PooledSource):
         chosen = np.arange(n) if n <= max_images else np.sort(
             np.random.default_rng(seed).choice(n, max_images, replace=False))
         images = [np.asarray(dataset[int(i)][0].convert("L")) for i in chosen]
-        super().__init__(torch.from_numpy(np.stack(images))[:, None], height, width, f"CIFAR-100 in {root}")
+        pool = torch.from_numpy(np.stack(images))[:, None]
+        super().__init__(*pool.shape[:2], height, width, f"CIFAR-100 in {root}", pool)
 
 
 @checked
