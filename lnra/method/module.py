@@ -28,10 +28,8 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotun
 def closing_pass(trainer: pl.Trainer) -> bool:
     """Whether this evaluation may give the run's result (and its localisation and pictures): the test, a
     standalone validation, or the last epoch's validation, which spares scoring the same weights again."""
-    if trainer.sanity_checking:
-        return False
     last_epoch = 0 < (trainer.max_epochs or 0) <= trainer.current_epoch + 1
-    return trainer.testing or trainer.state.fn != "fit" or last_epoch
+    return not trainer.sanity_checking and (trainer.testing or trainer.state.fn != "fit" or last_epoch)
 
 
 @checked
@@ -69,17 +67,17 @@ class LnraModule(pl.LightningModule):
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last_3d)
 
+    def _laid_out(self, clips: torch.Tensor) -> torch.Tensor:
+        return clips.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else clips
+
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        return self.model(clips)
+        return self.model(self._laid_out(clips))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        shape = getattr(self.model, "clip_shape", None)  # torch.compile's wrapper passes attributes on
-        if shape is not None:
+        if (shape := getattr(self.model, "clip_shape", None)) is not None:  # torch.compile passes it on
             checkpoint["lnra_clip_shape"] = list(shape)
 
     # -- training -------------------------------------------------------------------------------
@@ -110,10 +108,7 @@ class LnraModule(pl.LightningModule):
 
     def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
         """Score the windows; hand the reconstructed centre frames to callbacks (images, error maps)."""
-        clips = batch.clip
-        if self.channels_last:
-            clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        centre = self.centre(clips)
+        centre = self.centre(self._laid_out(batch.clip))
         frame = batch.clip[:, :, centre_index(batch.videos.clip_len)]
         self.scores[self._stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
         return {"recon_centre": centre}
