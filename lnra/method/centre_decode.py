@@ -52,9 +52,7 @@ def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> to
     on when that is exact (:func:`plan_frame`)."""
     plan = plan_frame(layers, z.shape[2], frame)
     if plan is None:
-        for layer in layers:
-            z = layer(z)
-        return z[:, :, frame]
+        return nn.Sequential(*layers)(z)[:, :, frame]
     x = z[:, :, plan[0]]
     keep = iter(plan[1:])
     for layer in layers:
