@@ -68,8 +68,7 @@ class Autoencoder3D(nn.Module):
         return self.decoder(self.encode(x))
 
     def penalties(self) -> dict[str, torch.Tensor]:
-        """Weighted terms, by name, that the training step adds to the loss after a forward (a memory's
-        entropy); the plain autoencoder has none."""
+        """Weighted loss terms by name, added after a forward (a memory's entropy); the plain net has none."""
         return {}
 
     def reconstruct_centre(self, clips: torch.Tensor) -> torch.Tensor:

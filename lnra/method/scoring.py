@@ -25,8 +25,7 @@ def scored_labels(labels: np.ndarray, clip_len: int) -> np.ndarray:
 
 
 def frame_psnr(recon: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """Per-sample PSNR, ``10·log10(1/MSE)`` in [-1, 1] units and fp32, of frames (B, C, H, W): a window's
-    score once its centre frames are taken."""
+    """Per-sample fp32 PSNR ``10·log10(1/MSE)`` of [-1, 1] centre frames (B, C, H, W): a window's score."""
     return 10.0 * torch.log10(1.0 / per_sample_mse(recon, frame).clamp_min(1e-12))
 
 
