@@ -41,8 +41,7 @@ class Autoencoder3D(nn.Module):
         width: Annotated[FrameSide, Field(description="frame width (a run uses the data's)")] = 256,
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.clip_shape, self.widths = (frames, height, width), tuple(widths)
+        self.in_channels, self.clip_shape, self.widths = in_channels, (frames, height, width), tuple(widths)
         w1, w2, w3, w4 = widths
         self.encoder = _named(  # 1 → 96 (t1,h2,w2) → 128 (2,2,2) → 256 (2,2,2) → 256 (2,2,2)
             "encoder",
