@@ -29,8 +29,7 @@ class PseudoAnomalies:
         self.skip, self.patches = skip, list(patches)
         self.kinds = ([KIND_SKIP] if skip else []) + [FIRST_PATCH_KIND + j for j in range(len(self.patches))]
         probabilities = ([skip.p] if skip else []) + [patch.p for patch in self.patches]
-        problem = probability_sum_problem(probabilities)  # each p was checked by its own constructor
-        if problem:
+        if problem := probability_sum_problem(probabilities):  # each p was checked by its own constructor
             raise LnraError(f"{problem} (got {probabilities})")
         self.enabled_kinds = [k for k, p in zip(self.kinds, probabilities, strict=True) if p > 0]
         self.needs_skip_clips = KIND_SKIP in self.enabled_kinds
