@@ -12,14 +12,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lnra.method.scoring import centre_index
 
-# Layers that map each frame on its own, so that computing them on a few frames is exact.
-POINTWISE = (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
-
 
 def _frame_local(layer: nn.Module) -> bool:
+    """Whether ``layer`` maps each frame on its own (a transposed convolution's frames are planned)."""
     if isinstance(layer, (nn.BatchNorm3d, nn.SyncBatchNorm)):
         return not layer.training and layer.track_running_stats  # batch statistics mix the frames
-    return isinstance(layer, (nn.ConvTranspose3d, *POINTWISE))  # the former's frames are planned
+    return isinstance(layer, (nn.ConvTranspose3d, nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity))
 
 
 def plan_frame(layers: Sequence[nn.Module], in_frames: int, frame: int) -> tuple[slice, ...] | None:
@@ -54,9 +52,7 @@ def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> to
     on when that is exact (:func:`plan_frame`)."""
     plan = plan_frame(layers, z.shape[2], frame)
     if plan is None:
-        for layer in layers:
-            z = layer(z)
-        return z[:, :, frame]
+        return nn.Sequential(*layers)(z)[:, :, frame]
     x = z[:, :, plan[0]]
     keep = iter(plan[1:])
     for layer in layers:
@@ -72,9 +68,8 @@ def decode_frame(layers: Sequence[nn.Module], z: torch.Tensor, frame: int) -> to
 def centre_reconstruction(net: nn.Module, clips: torch.Tensor) -> torch.Tensor:
     """Each window's reconstructed centre frame (B, C, H, W): the net's own ``reconstruct_centre`` where it
     has one (``torch.compile``'s wrapper passes it on, uncompiled), else its full forward's centre frame."""
-    own = getattr(net, "reconstruct_centre", None)
-    if own is not None:
-        return own(clips)
+    if hasattr(net, "reconstruct_centre"):
+        return net.reconstruct_centre(clips)
     return net(clips)[:, :, centre_index(clips.shape[2])]
 
 

@@ -13,8 +13,7 @@ from lnra.pseudo.kinds import KIND_NORMAL
 
 
 def per_sample_mse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of each sample, shape (B,), in fp32 so that bf16's three significant digits do
-    not reach the loss."""
+    """Per-sample MSE, shape (B,), in fp32 so that bf16's three significant digits do not reach the loss."""
     return (recon.float() - target.float()).pow(2).flatten(1).mean(1)
 
 
@@ -30,8 +29,7 @@ class TrainingLoss(ABC):
 
 
 class LntraLoss(TrainingLoss):
-    """Learning not to reconstruct (docs/method.md §3): each reconstruction against its own target (the
-    clean clip behind a pseudo anomaly)."""
+    """Learning not to reconstruct (docs/method.md §3): MSE to the target (a pseudo anomaly's clean clip)."""
 
     def __call__(self, recon: torch.Tensor, batch: TrainBatch) -> torch.Tensor:
         return per_sample_mse(recon, batch.target)

@@ -16,9 +16,6 @@ from lnra.data.clip_shape import ClipLength, FrameSide
 from lnra.method.centre_decode import decode_frame
 from lnra.method.scoring import centre_index
 
-Widths = Annotated[tuple[Count, Count, Count, Count], Field(description="channels of the four encoder "
-                                                                        "stages")]
-
 
 def _block(conv: nn.Conv3d | nn.ConvTranspose3d) -> list[nn.Module]:
     return [conv, nn.BatchNorm3d(conv.out_channels), nn.LeakyReLU(0.2, inplace=True)]
@@ -37,14 +34,14 @@ class Autoencoder3D(nn.Module):
     def __init__(
         self,
         in_channels: Annotated[Count, Field(description="input channels (1: grey frames)")] = 1,
-        widths: Widths = (96, 128, 256, 256),
+        widths: Annotated[tuple[Count, Count, Count, Count], Field(description="channels of the four encoder "
+                                                                   "stages")] = (96, 128, 256, 256),
         frames: Annotated[ClipLength, Field(description="clip length (a run uses the data's)")] = 16,
         height: Annotated[FrameSide, Field(description="frame height (a run uses the data's)")] = 256,
         width: Annotated[FrameSide, Field(description="frame width (a run uses the data's)")] = 256,
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.clip_shape, self.widths = (frames, height, width), tuple(widths)
+        self.in_channels, self.clip_shape, self.widths = in_channels, (frames, height, width), tuple(widths)
         w1, w2, w3, w4 = widths
         self.encoder = _named(  # 1 → 96 (t1,h2,w2) → 128 (2,2,2) → 256 (2,2,2) → 256 (2,2,2)
             "encoder",
@@ -70,8 +67,7 @@ class Autoencoder3D(nn.Module):
         return self.decoder(self.encode(x))
 
     def penalties(self) -> dict[str, torch.Tensor]:
-        """Weighted terms, by name, that the training step adds to the loss after a forward (a memory's
-        entropy); the plain autoencoder has none."""
+        """Weighted loss terms by name, added after a forward (a memory's entropy); the plain net has none."""
         return {}
 
     def reconstruct_centre(self, clips: torch.Tensor) -> torch.Tensor:

@@ -28,10 +28,8 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotun
 def closing_pass(trainer: pl.Trainer) -> bool:
     """Whether this evaluation may give the run's result (and its localisation and pictures): the test, a
     standalone validation, or the last epoch's validation, which spares scoring the same weights again."""
-    if trainer.sanity_checking:
-        return False
     last_epoch = 0 < (trainer.max_epochs or 0) <= trainer.current_epoch + 1
-    return trainer.testing or trainer.state.fn != "fit" or last_epoch
+    return not trainer.sanity_checking and (trainer.testing or trainer.state.fn != "fit" or last_epoch)
 
 
 @checked
@@ -52,10 +50,9 @@ class LnraModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss"])
         mode = "default" if compile is True else compile
-        self.model = torch.compile(net, mode=mode) if mode else net
-        self.centre = partial(centre_reconstruction, net)
+        self.model, self.centre = net, partial(centre_reconstruction, net)
         if mode:
-            self.centre = torch.compile(self.centre, mode=mode)
+            self.model, self.centre = torch.compile(net, mode=mode), torch.compile(self.centre, mode=mode)
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
         self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
@@ -70,24 +67,23 @@ class LnraModule(pl.LightningModule):
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last_3d)
 
+    def _laid_out(self, clips: torch.Tensor) -> torch.Tensor:
+        return clips.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else clips
+
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        return self.model(clips)
+        return self.model(self._laid_out(clips))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        shape = getattr(self.model, "clip_shape", None)  # torch.compile's wrapper passes attributes on
-        if shape is not None:
+        if (shape := getattr(self.model, "clip_shape", None)) is not None:  # torch.compile passes it on
             checkpoint["lnra_clip_shape"] = list(shape)
 
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: TrainBatch, batch_idx: int) -> torch.Tensor:
         per_sample = self.loss(self(batch.input), batch)
-        # e.g. a memory's entropy
-        penalties = self.model.penalties() if hasattr(self.model, "penalties") else {}
+        penalties = self.model.penalties() if hasattr(self.model, "penalties") else {}  # a memory's entropy
         loss = per_sample.mean() + sum(penalties.values())
         if not torch.isfinite(loss):
             kinds = ", ".join(sorted({batch.kind_names[k] for k in batch.kind.tolist()}))
@@ -112,10 +108,7 @@ class LnraModule(pl.LightningModule):
 
     def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
         """Score the windows; hand the reconstructed centre frames to callbacks (images, error maps)."""
-        clips = batch.clip
-        if self.channels_last:
-            clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        centre = self.centre(clips)
+        centre = self.centre(self._laid_out(batch.clip))
         frame = batch.clip[:, :, centre_index(batch.videos.clip_len)]
         self.scores[self._stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
         return {"recon_centre": centre}
@@ -124,20 +117,17 @@ class LnraModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         stage = self._stage
-        scores = self.scores[stage]
-        if self.trainer.sanity_checking:
-            scores.reset()
-            return
         try:
-            result = scores.compute()
-        except IncompleteScoresError:
-            if self.trainer.fast_dev_run:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
-                self.evaluation = None
+            if self.trainer.sanity_checking:
                 return
-            raise
+            self.evaluation = result = self.scores[stage].compute()
+        except IncompleteScoresError:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
+            if not self.trainer.fast_dev_run:
+                raise
+            self.evaluation = None
+            return
         finally:
-            scores.reset()
-        self.evaluation = result
+            self.scores[stage].reset()
         if closing_pass(self.trainer):
             self.closed_at_step = self.global_step
         for name in ("auc_micro", "auc_macro", "auc_micro_global"):

@@ -87,16 +87,14 @@ class PixelLocalisation(Metric):
 
     def __init__(self, bins: int = DEFAULT_BINS, min_fraction: float = UCSD_MIN_FRACTION) -> None:
         super().__init__()
-        self.bins = bins
+        self.bins, self.shift = bins, grid_shift(bins)
         # each bucket of floats sharing their top bits lies between two thresholds: a table gives its bin
-        self.shift = grid_shift(bins)
         top = int(torch.tensor(MAX_ERROR).view(torch.int32)) >> self.shift
         lowest = (torch.arange(top + 1, dtype=torch.int32) << self.shift).view(torch.float32)
         bucket_bin = torch.bucketize(lowest, threshold_grid(bins), right=True).int() - 1
         self.register_buffer("bucket_bin", bucket_bin, persistent=False)
         # an exact ratio, so "at least 40 %" is decided in integers at its boundary
-        ratio = Fraction(min_fraction).limit_denominator(10**6)
-        self.fraction = (ratio.numerator, ratio.denominator)
+        self.fraction = Fraction(min_fraction).limit_denominator(10**6).as_integer_ratio()
         for name in ("pixel_pos", "pixel_neg", "frame_tp", "frame_fp"):
             self.add_state(name, torch.zeros(bins, dtype=torch.long), dist_reduce_fx="sum")
         for name in ("frames_pos", "frames_neg"):

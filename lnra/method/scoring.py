@@ -25,8 +25,7 @@ def scored_labels(labels: np.ndarray, clip_len: int) -> np.ndarray:
 
 
 def frame_psnr(recon: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """Per-sample PSNR, ``10·log10(1/MSE)`` in [-1, 1] units and fp32, of frames (B, C, H, W): a window's
-    score once its centre frames are taken."""
+    """Per-sample fp32 PSNR ``10·log10(1/MSE)`` of [-1, 1] centre frames (B, C, H, W): a window's score."""
     return 10.0 * torch.log10(1.0 / per_sample_mse(recon, frame).clamp_min(1e-12))
 
 
@@ -70,8 +69,6 @@ class Evaluation:
 def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int) -> Evaluation:
     """The micro AUC of docs/method.md §6; also the macro AUC (over videos with both classes) and the micro
     AUC of raw −PSNR, which shows how much the per-video normalisation contributes."""
-    if len(psnr_per_video) != len(videos.labels):
-        raise LnraError(f"{len(psnr_per_video)} scored videos but {len(videos.labels)} label arrays")
     scored = []  # (video, window PSNRs, their labels) of each video long enough for a window
     for v, (psnr, lab) in enumerate(zip(psnr_per_video, videos.labels, strict=True)):
         lab_v = scored_labels(np.asarray(lab), clip_len)

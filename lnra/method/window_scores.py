@@ -1,5 +1,4 @@
-"""The window scores of one evaluation pass, gathered over ranks, de-duplicated (a distributed sampler pads)
-and scored by :func:`lnra.method.scoring.evaluate`."""
+"""One evaluation pass's window scores, gathered over ranks and de-duplicated (a distributed sampler pads)."""
 
 from __future__ import annotations
 
@@ -44,8 +43,7 @@ class WindowScores(Metric):
         if not len(self.psnr):
             return [np.zeros(0, np.float32) for _ in (self.videos.names if self.videos else ())]
         psnr, video, window = (dim_zero_cat(x) for x in (self.psnr, self.video, self.window))
-        key = window_key(video, window)
-        key, first = np.unique(key.cpu().numpy(), return_index=True)
+        key, first = np.unique(window_key(video, window).cpu().numpy(), return_index=True)
         psnr = psnr.float().cpu().numpy()[first]
         video = (key >> 32).astype(np.int64)
         return [psnr[video == v] for v in range(len(self.videos.names))]

@@ -14,8 +14,7 @@ Technique = Literal["smoothmix_s", "smoothmix_c", "cutmix", "mixup_patch"]
 
 def probability_sum_problem(probabilities: Sequence[float]) -> str | None:
     """Why the kinds' probabilities do not fit together (their sum exceeds 1), or None."""
-    total = sum(probabilities)
-    if total > 1 + 1e-9:
+    if (total := sum(probabilities)) > 1 + 1e-9:
         return (f"pseudo-anomaly probabilities sum to {total:.3f} > 1; each sample gets at most one type, so "
                 "they must sum to at most 1")
     return None

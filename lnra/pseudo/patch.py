@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import torch
 from pydantic import Field
@@ -43,8 +43,7 @@ def rule_of(technique: str) -> MaskRule:
     return RULES[technique]
 
 
-@dataclass(frozen=True)
-class Windows:
+class Windows(NamedTuple):
     """Per sample the window's size and, per frame, its centre."""
 
     cx: torch.Tensor  # (B, T), or (B, 1) when the window does not move
@@ -125,9 +124,8 @@ class PatchMixer:
                                                "pixels")] = 10,
         name: Annotated[str | None, Field(description="its name in logs (null: the technique)")] = None,
     ) -> None:
-        self.technique, self.source = technique, source
+        self.technique, self.source, self.name = technique, source, name or technique
         self.p, self.max_size, self.max_move = float(p), float(max_size), int(max_move)
-        self.name = name or technique
 
     def __call__(self, clips: torch.Tensor) -> torch.Tensor:
         """``clips`` (B, C, T, H, W) with an intruder pasted into every sample, as one fused ``lerp``."""

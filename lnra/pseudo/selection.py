@@ -29,20 +29,12 @@ class PseudoAnomalies:
         self.skip, self.patches = skip, list(patches)
         self.kinds = ([KIND_SKIP] if skip else []) + [FIRST_PATCH_KIND + j for j in range(len(self.patches))]
         probabilities = ([skip.p] if skip else []) + [patch.p for patch in self.patches]
-        problem = probability_sum_problem(probabilities)  # each p was checked by its own constructor
-        if problem:
+        if problem := probability_sum_problem(probabilities):  # each p was checked by its own constructor
             raise LnraError(f"{problem} (got {probabilities})")
         self.enabled_kinds = [k for k, p in zip(self.kinds, probabilities, strict=True) if p > 0]
+        self.needs_skip_clips = KIND_SKIP in self.enabled_kinds
+        self.kind_names = ["normal", "skip_frame"] + [patch.name for patch in self.patches]  # by kind code
         self._boundaries = torch.tensor(probabilities, dtype=torch.float64).cumsum(0)
-
-    @property
-    def kind_names(self) -> list[str]:
-        """Names indexed by kind code: normal, skip, then one per patch."""
-        return ["normal", "skip_frame"] + [patch.name for patch in self.patches]
-
-    @property
-    def needs_skip_clips(self) -> bool:
-        return KIND_SKIP in self.enabled_kinds
 
     def select(self, batch_size: int, device: torch.device) -> torch.Tensor:
         """Kind code per sample from one uniform draw each."""

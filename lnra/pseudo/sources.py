@@ -35,19 +35,6 @@ def resize_to_frame(images: torch.Tensor, height: int, width: int) -> torch.Tens
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=True)
 
 
-class ShuffledPasses:
-    """Indices into ``n`` items, each once per pass, from torch's global generator (a seeded run repeats)."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self._order = n, torch.empty(0, dtype=torch.long)
-
-    def take(self, k: int) -> torch.Tensor:
-        while len(self._order) < k:
-            self._order = torch.cat([self._order, torch.randperm(self.n)])
-        taken, self._order = self._order[:k], self._order[k:]
-        return taken
-
-
 class IntruderSource:
     """``count`` intruders of ``frames`` frames (1 for images), drawn from a uint8 ``pool`` (count, frames, h,
     w) copied to each device once, unless a subclass overrides :meth:`_draw`."""
@@ -55,32 +42,32 @@ class IntruderSource:
     def __init__(self, count: int, frames: int, height: int, width: int, description: str,
                  pool: torch.Tensor | None = None) -> None:
         self.count, self.frames, self.height, self.width = count, frames, height, width
-        self.pool, self._passes = pool, ShuffledPasses(count)
+        self.pool, self._order = pool, torch.empty(0, dtype=torch.long)
         self._on_device: dict[torch.device, torch.Tensor] = {}
         log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
 
     def __len__(self) -> int:
         return self.count
 
+    def take(self, k: int) -> torch.Tensor:
+        """The next ``k`` indices: each intruder once per pass, in torch's (seeded) random order."""
+        while len(self._order) < k:
+            self._order = torch.cat([self._order, torch.randperm(self.count)])
+        taken, self._order = self._order[:k], self._order[k:]
+        return taken
+
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
         if device not in self._on_device:
             self._on_device[device] = self.pool.to(device)
-        return self._on_device[device][self._passes.take(k).to(device)]
+        return self._on_device[device][self.take(k).to(device)]
 
     def sample(self, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """The next ``k`` intruders of the shuffled passes: float [-1, 1], (k, T, H, W), on ``device``."""
         return resize_to_frame(self._draw(k, torch.device(device)), self.height, self.width)
 
 
-class PooledSource(IntruderSource):
-    """Intruders held in memory as one uint8 pool (N, T, h, w)."""
-
-    def __init__(self, pool: torch.Tensor, height: int, width: int, description: str) -> None:
-        super().__init__(pool.shape[0], pool.shape[1], height, width, description, pool)
-
-
 @checked
-class TextureSource(PooledSource):
+class TextureSource(IntruderSource):
     """Generated textures (a grating over a smooth field, with a disc), so every technique runs offline."""
 
     def __init__(self, height: int, width: int,
@@ -102,7 +89,7 @@ class TextureSource(PooledSource):
         disc = (xx - cx) ** 2 + (yy - cy) ** 2 < radius**2
         tone = torch.where(uniform(0, 1, *one) < 0.5, -1.0, 1.0)
         pool = from_unit_range(torch.where(disc, tone, 0.6 * grating + 0.4 * field[:, 0]))[:, None]
-        super().__init__(pool, height, width, f"{count} generated {size}x{size} textures")
+        super().__init__(*pool.shape[:2], height, width, f"{count} generated {size}x{size} textures", pool)
 
 
 class _LocalCIFAR100(CIFAR100):
@@ -114,7 +101,7 @@ class _LocalCIFAR100(CIFAR100):
 
 
 @checked
-class Cifar100Source(PooledSource):
+class Cifar100Source(IntruderSource):
     """CIFAR-100 training images (torchvision's format), made grayscale by PIL as torchvision's does."""
 
     def __init__(
@@ -147,7 +134,8 @@ class Cifar100Source(PooledSource):
         chosen = np.arange(n) if n <= max_images else np.sort(
             np.random.default_rng(seed).choice(n, max_images, replace=False))
         images = [np.asarray(dataset[int(i)][0].convert("L")) for i in chosen]
-        super().__init__(torch.from_numpy(np.stack(images))[:, None], height, width, f"CIFAR-100 in {root}")
+        pool = torch.from_numpy(np.stack(images))[:, None]
+        super().__init__(*pool.shape[:2], height, width, f"CIFAR-100 in {root}", pool)
 
 
 @checked
@@ -233,5 +221,5 @@ class VideoClipSource(IntruderSource):
         super().__init__(len(self.starts), clip_len, height, width, f"{name} training clips in {root}")
 
     def _draw(self, k: int, device: torch.device) -> torch.Tensor:
-        first = self.starts[self._passes.take(k).numpy()]
+        first = self.starts[self.take(k).numpy()]
         return torch.from_numpy(self.store.frames[first[:, None] + np.arange(self.frames)]).to(device)

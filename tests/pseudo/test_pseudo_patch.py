@@ -9,12 +9,13 @@ import torch
 
 from lnra.errors import LnraError
 from lnra.pseudo.patch import RULES, PatchMixer
-from lnra.pseudo.sources import PooledSource, TextureSource
+from lnra.pseudo.sources import IntruderSource, TextureSource
 
 
-def white(height: int = 32, width: int = 48, frames: int = 1) -> PooledSource:
+def white(height: int = 32, width: int = 48, frames: int = 1) -> IntruderSource:
     """A source of one all-white intruder: after the paste on a black clip, the pixel value gives m."""
-    return PooledSource(torch.full((1, frames, 8, 8), 255, dtype=torch.uint8), height, width, "white")
+    pool = torch.full((1, frames, 8, 8), 255, dtype=torch.uint8)
+    return IntruderSource(1, frames, height, width, "white", pool)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -58,7 +59,7 @@ def test_image_patch_without_movement_is_the_same_in_every_frame():
 
 def test_video_intruder_frame_t_comes_from_frame_t_of_the_intruder_clip():
     frames = torch.arange(16, dtype=torch.uint8).mul(10).view(1, 16, 1, 1).expand(1, 16, 8, 8).contiguous()
-    source = PooledSource(frames, 32, 32, "ramp clip")
+    source = IntruderSource(*frames.shape[:2], 32, 32, "ramp clip", frames)
     torch.manual_seed(0)
     clips = torch.full((2, 1, 16, 32, 32), -1.0)
     out = PatchMixer("cutmix", source, p=1.0, max_size=0.5, max_move=0)(clips)

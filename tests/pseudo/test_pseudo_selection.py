@@ -13,13 +13,13 @@ from lnra.errors import LnraError
 from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
 from lnra.pseudo.kinds import FIRST_PATCH_KIND
 from lnra.pseudo.patch import PatchMixer
-from lnra.pseudo.sources import PooledSource
+from lnra.pseudo.sources import IntruderSource
 from lnra.run.builders import build_datamodule
 
 
-def constant_source(value: int) -> PooledSource:
+def constant_source(value: int) -> IntruderSource:
     """Intruders of one grey level, so a patched sample tells which mixer patched it."""
-    return PooledSource(torch.full((1, 1, 4, 4), value, dtype=torch.uint8), 16, 16, f"grey {value}")
+    return IntruderSource(1, 1, 16, 16, f"grey {value}", torch.full((1, 1, 4, 4), value, dtype=torch.uint8))
 
 
 def two_patches(p_a: float, p_b: float) -> list[PatchMixer]:

@@ -18,7 +18,7 @@ from lnra.errors import LnraError
 from lnra.pseudo.sources import (
     Cifar100Source,
     ImageFolderSource,
-    ShuffledPasses,
+    IntruderSource,
     TextureSource,
     VideoClipSource,
 )
@@ -131,7 +131,7 @@ def test_image_folder_without_images_says_which_layout_is_expected(tmp_path, mak
 
 
 def test_shuffled_passes_take_every_index_once_per_pass():
-    passes = ShuffledPasses(5)
+    passes = IntruderSource(5, 1, 2, 2, "five blank images", torch.zeros((5, 1, 2, 2), dtype=torch.uint8))
     torch.manual_seed(0)
     drawn = [passes.take(k).tolist() for k in (2, 2, 2, 4)]  # 10 = two passes, the third draw spans both
     flat = sum(drawn, [])
