@@ -187,11 +187,9 @@ class FixedWindowImages(pl.Callback):
         key = window_key(batch.video, batch.window)
         match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
         frames = torch.cat([f.float() for f in centre], 1)  # (B, 2, H, W): input and reconstruction
-        if self._sum is None:
-            self._sum = frames.new_zeros((len(self.chosen), *frames.shape[1:]))
-            self._hits = match.new_zeros(len(self.chosen))
-        self._sum += torch.einsum("kb,bchw->kchw", match, frames)
-        self._hits += match.sum(1)
+        sums = torch.einsum("kb,bchw->kchw", match, frames)
+        self._sum = sums if self._sum is None else self._sum + sums
+        self._hits = match.sum(1) if self._hits is None else self._hits + match.sum(1)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The sum over ranks gives rank 0 every window (a distributed sampler may score one twice)."""
