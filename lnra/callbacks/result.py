@@ -65,9 +65,7 @@ class LocalisationMetrics(pl.Callback):
         results = self._metric.compute()
         self.seconds += time.perf_counter() - start
         prefix = "test" if trainer.testing else "val"
-        for key, value in results.items():
-            if value is not None:
-                pl_module.log(f"{prefix}/{key}", value, sync_dist=False)
+        pl_module.log_dict({f"{prefix}/{k}": v for k, v in results.items() if v is not None}, sync_dist=False)
         self._metric = None
         log.info("%s pixel metrics (%.1f s): %s", prefix, self.seconds,
                  ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} n/a" for k, v in results.items()))
