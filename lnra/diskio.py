@@ -108,11 +108,10 @@ def free_space(path: str | os.PathLike) -> str:
         free: float = shutil.disk_usage(_nearest(Path(path).absolute())[0]).free
     except OSError:
         return "free space unknown"
-    unit = "B"
-    for larger in ("KB", "MB", "GB"):
-        if free < 1024:
+    for unit in ("B", "KB", "MB", "GB"):
+        if free < 1024 or unit == "GB":
             break
-        free, unit = free / 1024, larger
+        free /= 1024
     return f"{free} B free" if unit == "B" else f"{free:.1f} {unit} free"
 
 
