@@ -11,8 +11,8 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, is_dataclass
-from typing import Annotated, Any, Literal
+from dataclasses import is_dataclass
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
@@ -22,8 +22,7 @@ from lnra.errors import LnraError
 REQUIRED = inspect.Parameter.empty
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One keyword parameter: its annotation, default (``REQUIRED`` when none) and line of help."""
 
     annotation: Any
@@ -143,8 +142,7 @@ def describe(annotation: Any) -> str:
 
 
 # -- refusals ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Mistake:
+class Mistake(NamedTuple):
     """One invalid option: the key, the value given and what is allowed."""
 
     key: str
