@@ -39,10 +39,8 @@ def min_max(values: np.ndarray) -> np.ndarray:
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     if labels.min() == labels.max():
-        raise LnraError(
-            f"the scored test frames are all {'anomalous' if labels.max() else 'normal'} "
-            f"({len(labels)} frames): the AUC is undefined; check the label file"
-        )
+        raise LnraError(f"the scored test frames are all {'anomalous' if labels.max() else 'normal'} "
+                        f"({len(labels)} frames): the AUC is undefined; check the label file")
     return float(roc_auc_score(labels, scores))
 
 
@@ -73,10 +71,8 @@ def evaluate(psnr_per_video: list[np.ndarray], videos: TestVideos, clip_len: int
     for v, (psnr, lab) in enumerate(zip(psnr_per_video, videos.labels, strict=True)):
         lab_v = scored_labels(np.asarray(lab), clip_len)
         if len(lab_v) != len(psnr):
-            raise LnraError(
-                f"video {v}: {len(psnr)} window scores but {len(lab_v)} scored labels "
-                f"({len(lab)} frames); a video of n frames has n-{clip_len - 1} windows"
-            )
+            raise LnraError(f"video {v}: {len(psnr)} window scores but {len(lab_v)} scored labels "
+                            f"({len(lab)} frames); a video of n frames has n-{clip_len - 1} windows")
         if len(psnr):
             scored.append((v, np.asarray(psnr, dtype=np.float64), lab_v))
     if not scored:

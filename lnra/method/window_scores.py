@@ -57,6 +57,5 @@ class WindowScores(Metric):
         if seen != expected:
             raise IncompleteScoresError(
                 f"{self.stage} scored {seen} of the {expected} test windows: the AUC is defined over "
-                f"every window; remove trainer.limit_{self.stage}_batches"
-            )
+                f"every window; remove trainer.limit_{self.stage}_batches")
         return evaluate(psnr, self.videos, self.videos.clip_len)

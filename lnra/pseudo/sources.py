@@ -46,9 +46,6 @@ class IntruderSource:
         self._on_device: dict[torch.device, torch.Tensor] = {}
         log.info("intruders: %d %s from %s", count, "clips" if frames > 1 else "images", description)
 
-    def __len__(self) -> int:
-        return self.count
-
     def take(self, k: int) -> torch.Tensor:
         """The next ``k`` indices: each intruder once per pass, in torch's (seeded) random order."""
         while len(self._order) < k:

@@ -94,7 +94,7 @@ def test_config_with_skip_and_patch_together(compose_cfg):
                       "pseudo.source.count=20")
     pseudo = build_datamodule(cfg).pseudo
     assert pseudo.needs_skip_clips and pseudo.skip.p == pytest.approx(0.3)
-    assert [p.name for p in pseudo.patches] == ["smoothmix_s"] and len(pseudo.patches[0].source) == 20
+    assert [p.name for p in pseudo.patches] == ["smoothmix_s"] and pseudo.patches[0].source.count == 20
     too_much = compose_cfg("pseudo=synthetic_smoothmix", "pseudo.skip={p:0.9,jump:[2]}")
     with pytest.raises(LnraError, match="sum to 1.100"):
         build_datamodule(too_much)

@@ -81,7 +81,7 @@ def test_pool_is_a_reproducible_subset_when_capped(tmp_path):
     write_cifar100(tmp_path, n=12)
     a = Cifar100Source(tmp_path, height=32, width=32, max_images=5, seed=3)
     b = Cifar100Source(tmp_path, height=32, width=32, max_images=5, seed=3)
-    assert len(a) == 5 and torch.equal(a.pool, b.pool)
+    assert a.count == 5 and torch.equal(a.pool, b.pool)
     drawn = ((a.sample(5) + 1) * 127.5).round().to(torch.uint8)  # one pass: each pooled image once
     assert sorted(img.flatten().tolist() for img in drawn[:, 0]) == sorted(
         img.flatten().tolist() for img in a.pool[:, 0])
@@ -147,7 +147,7 @@ def test_every_image_of_the_folder_is_drawn_once_per_pass(tmp_path):
         Image.fromarray(np.full((30 + i, 40, 3), 20 * i + 10, np.uint8)).save(folder / f"{i}.png")
     torch.manual_seed(0)
     source = ImageFolderSource(tmp_path, height=16, width=16, workers=1)  # streamed by one worker
-    assert len(source) == 7
+    assert source.count == 7
     for _ in range(2):
         draws = source.sample(7)
         assert draws.shape == (7, 1, 16, 16)
@@ -178,7 +178,7 @@ def test_imagenet_draws_are_random_resized_crops_flipped_both_ways(tmp_path):
 
 def test_shared_imagenet_sample_is_streamed_whole(shared_data):
     imagenet = ImageFolderSource(shared_data / "intruders" / "imagenet_sample", 64, 64, workers=0)
-    assert len(imagenet) == 1000
+    assert imagenet.count == 1000
     draws = imagenet.sample(4)
     assert draws.shape == (4, 1, 64, 64) and draws.std() > 0.05
 
@@ -186,7 +186,7 @@ def test_shared_imagenet_sample_is_streamed_whole(shared_data):
 def test_video_clips_are_consecutive_frames_of_one_training_video(tmp_path):
     write_dataset(tmp_path / "vids", train=[20, 18], test=[16])
     source = VideoClipSource("vids", tmp_path / "vids", tmp_path / "cache", height=16, width=16, clip_len=16)
-    assert len(source) == 5 + 3 and source.frames == 16
+    assert source.count == 5 + 3 and source.frames == 16
     torch.manual_seed(0)
     clips = ((source.sample(8) + 1) * 127.5).round()  # one whole pass: every clip once
     video, position = clips[:, :, 0, 0], clips[:, :, 0, 1]
