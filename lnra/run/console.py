@@ -64,7 +64,7 @@ def setup_console() -> None:
 def device_name(trainer: pl.Trainer) -> str:
     """``cpu`` or the GPU's name, with the device count when several are used."""
     kind = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
-    if kind == "cuda" and torch.cuda.is_available():
+    if kind == "cuda":
         kind = f"cuda ({torch.cuda.get_device_name(trainer.strategy.root_device)})"
     return kind if trainer.num_devices == 1 else f"{trainer.num_devices} x {kind}"
 

@@ -158,7 +158,7 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
         meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": choices.get("loss"),
                 "model": choices.get("model"), "seed": cfg.seed,
-                "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
+                "epoch": trainer.current_epoch - 1,  # a test's comes with ``extra``
                 "height": dm.height, "width": dm.width, **extra, **pixel,
                 "train_clips_per_s": logged(trainer, "throughput").get("train_clips_per_s")}
         history = run.history.epochs or extra.pop("history", [])
