@@ -123,9 +123,8 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     """Every mistake of a run's config and every input it lacks, one line each, before anything is built."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in (*mistakes, *argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes}))]
-    sweep = sweep or in_sweep()
     devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
-    if sweep and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
+    if (sweep or in_sweep()) and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
         lines.append(f"trainer.devices={devices}: a sweep (-m) runs each job on one device, but the trainer "
                      f"asks for devices={devices} (DDP would re-run the whole sweep in every rank); drop "
                      "trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the jobs in "
