@@ -18,9 +18,8 @@ class ConsoleFilter(logging.Filter):
     """lnra's own lines and every warning; the rest, and ``file_only`` records, stay in run.log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
-        return record.name.split(".")[0] == "lnra" and not getattr(record, "file_only", False)
+        own = record.name.split(".")[0] == "lnra" and not getattr(record, "file_only", False)
+        return record.levelno >= logging.WARNING or own
 
 
 class NoAdvertisement(logging.Filter):

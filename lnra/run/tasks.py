@@ -91,7 +91,7 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
         if problem is None:
             return None
         if not problem.startswith("not found"):
-            return _missing(f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}")
+            return f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
