@@ -33,7 +33,7 @@ from lnra.run.trainer import argument_mistakes
 log = logging.getLogger(__name__)
 
 
-def _missing(what: str, fix: str = "") -> str:
+def _missing(what: str, fix: str) -> str:
     """One missing input: what was looked for, and the command that gets it where there is one."""
     return f"{what}; get it with: {fix}" if fix else what
 
