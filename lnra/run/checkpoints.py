@@ -49,11 +49,9 @@ def safe_load(path: Path) -> Any:
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
-            try:  # the globals of a zip checkpoint that the safe loader refuses, to word the error
-                refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-            except Exception:  # noqa: BLE001 — another file: the unpickler's own message names one
-                refused = []
-            refused = refused or re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))
+            refused = re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))  # the unpickler names one
+            with suppress(Exception):  # a zip checkpoint: every global the safe loader refuses
+                refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))) or refused
             if not refused:
                 raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
             raise LnraError(
@@ -141,7 +139,7 @@ def load_checkpoint(module: nn.Module, path: Path, resuming: bool = False) -> Ch
 
 
 def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int | None = None,
-                          width: int | None = None) -> tuple[Autoencoder3D, CheckpointWeights]:
+                          width: int | None = None) -> Autoencoder3D:
     """The autoencoder a checkpoint was trained as, in eval mode (clip shape given, recorded or paper's)."""
     weights = read_weights(path)
     known = weights.clip_shape or PAPER_CLIP_SHAPE
@@ -154,4 +152,4 @@ def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int |
         raise LnraError(weights.mismatch_message())
     model = Autoencoder3D(int(convs[0].shape[1]), tuple(int(conv.shape[0]) for conv in convs), *shape)
     load_weights_into(model, weights)
-    return model.eval(), weights
+    return model.eval()

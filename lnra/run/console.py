@@ -18,9 +18,8 @@ class ConsoleFilter(logging.Filter):
     """lnra's own lines and every warning; the rest, and ``file_only`` records, stay in run.log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
-        return record.name.split(".")[0] == "lnra" and not getattr(record, "file_only", False)
+        own = record.name.split(".")[0] == "lnra" and not getattr(record, "file_only", False)
+        return record.levelno >= logging.WARNING or own
 
 
 class NoAdvertisement(logging.Filter):
@@ -64,7 +63,7 @@ def setup_console() -> None:
 def device_name(trainer: pl.Trainer) -> str:
     """``cpu`` or the GPU's name, with the device count when several are used."""
     kind = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
-    if kind == "cuda" and torch.cuda.is_available():
+    if kind == "cuda":
         kind = f"cuda ({torch.cuda.get_device_name(trainer.strategy.root_device)})"
     return kind if trainer.num_devices == 1 else f"{trainer.num_devices} x {kind}"
 

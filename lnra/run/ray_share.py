@@ -8,14 +8,7 @@ import math
 from lnra.errors import LnraError
 
 
-def machine_cpus() -> float:
-    """Ray's own (private) count of this machine's CPUs: a share above it could never be scheduled."""
-    from ray._private.utils import get_num_cpus
-
-    return get_num_cpus()
-
-
-def cpus_per_gpu(cpus: int | None, gpus: int | None) -> float:
+def cpus_per_gpu(cpus: float | None, gpus: int | None) -> float:
     """``cpus / gpus`` (None: this machine's), rounded down to whole CPUs, or to 1/100 below one; a machine
     without a GPU is refused here, where Ray would wait for one forever."""
     if gpus is None:
@@ -29,5 +22,9 @@ def cpus_per_gpu(cpus: int | None, gpus: int | None) -> float:
             "launcher, or for a Ray cluster (hydra.launcher.ray.init.address=auto) set "
             "hydra.launcher.ray.remote.num_cpus to the cores per GPU of its machines"
         )
-    share = (cpus if cpus is not None else machine_cpus()) / gpus
+    if cpus is None:  # Ray's own (private) count: a share above it could never be scheduled
+        from ray._private.utils import get_num_cpus
+
+        cpus = get_num_cpus()
+    share = cpus / gpus
     return float(math.floor(share)) if share >= 1 else math.floor(share * 100) / 100

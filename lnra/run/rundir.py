@@ -57,7 +57,7 @@ def unique_dir(base: str) -> str:
 
 
 @cache
-def run_dir(runs: str, stamp: str, run_name: str, resume: Any = False, ckpt_path: Any = None) -> str:
+def run_dir(runs: str, stamp: str, run_name: str, resume: Any, ckpt_path: Any) -> str:
     """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``."""
     from lnra.run.resume import find_run_to_resume  # here: it loads torch, which `--help` does not need
 
@@ -101,10 +101,6 @@ def claim_run_dir(cfg: DictConfig) -> Path:
     return Path(chosen)
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM, raised where the run is: Lightning shuts down for both as for Ctrl-C."""
-
-
 def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: object, removed: bool) -> str:
     """The one line a stopped run ends with: the signal, what was saved, the command to paste that goes on."""
     name = signal.Signals(signum).name
@@ -124,13 +120,13 @@ def stopped_line(signum: int, run_dir: Path, argv: Sequence[str], max_epochs: ob
 
 @contextmanager
 def stops_said(run_dir: Path, argv: Sequence[str], max_epochs: object) -> Iterator[None]:
-    """The block with SIGINT and SIGTERM raising :class:`Interrupted`; a stop prints its line and exits with
+    """The block with SIGINT and SIGTERM raising ``KeyboardInterrupt``; a stop prints its line and exits with
     128 + the signal, as a shell would. Nothing saved: the run directory this process made is removed."""
     received: list[int] = []
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        raise Interrupted(signal.Signals(signum).name)
+        received.append(signum)  # raised where the run is: Lightning shuts down for both as for Ctrl-C
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -33,7 +33,7 @@ from lnra.run.trainer import argument_mistakes
 log = logging.getLogger(__name__)
 
 
-def _missing(what: str, fix: str = "") -> str:
+def _missing(what: str, fix: str) -> str:
     """One missing input: what was looked for, and the command that gets it where there is one."""
     return f"{what}; get it with: {fix}" if fix else what
 
@@ -91,7 +91,7 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
         if problem is None:
             return None
         if not problem.startswith("not found"):
-            return _missing(f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}")
+            return f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
@@ -123,9 +123,8 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     """Every mistake of a run's config and every input it lacks, one line each, before anything is built."""
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in (*mistakes, *argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes}))]
-    sweep = sweep or in_sweep()
     devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
-    if sweep and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
+    if (sweep or in_sweep()) and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
         lines.append(f"trainer.devices={devices}: a sweep (-m) runs each job on one device, but the trainer "
                      f"asks for devices={devices} (DDP would re-run the whole sweep in every rank); drop "
                      "trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the jobs in "
@@ -158,7 +157,7 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
         meta = {"dataset": dm.name, "pseudo": cfg.pseudo.name, "loss": choices.get("loss"),
                 "model": choices.get("model"), "seed": cfg.seed,
-                "epoch": trainer.current_epoch - 1 if cfg.task == "train" else extra.get("epoch"),
+                "epoch": trainer.current_epoch - 1,  # a test's comes with ``extra``
                 "height": dm.height, "width": dm.width, **extra, **pixel,
                 "train_clips_per_s": logged(trainer, "throughput").get("train_clips_per_s")}
         history = run.history.epochs or extra.pop("history", [])

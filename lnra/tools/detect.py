@@ -124,7 +124,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
     paths = {k: out / name for k, name in OUTPUTS.items() if extras.get(k, True)}
     if (existing := [str(p) for p in paths.values() if p.exists()]) and not overwrite:
         raise LnraError(f"{', '.join(existing)} already exist; choose another --out or add --overwrite")
-    model = model_from_checkpoint(ckpt, clip_len, height, width)[0].to(device)
+    model = model_from_checkpoint(ckpt, clip_len, height, width).to(device)
     frames, clip_frames = open_frames(source), model.clip_shape[0]
     first_clip = list(itertools.islice(frames.frames, clip_frames))  # read before --out is made
     if len(first_clip) < clip_frames:

@@ -77,7 +77,7 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
         raise LnraError(f"--out {out}: {problem}")
     if out.exists() and not overwrite:
         raise LnraError(f"{out} already exists; choose another --out or add --overwrite")
-    model, _ = model_from_checkpoint(ckpt, clip_len, height, width)
+    model = model_from_checkpoint(ckpt, clip_len, height, width)
     clips = _example(model, 3)  # another batch size than traced with: the batch axis must be free
     with torch.no_grad():
         expected = model(clips).numpy()

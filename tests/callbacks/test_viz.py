@@ -70,7 +70,7 @@ def test_test_run_writes_images_timelines_videos_and_tensorboard(compose_cfg, tm
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     assert {"timeline/01", "timeline/02"} <= set(events.Tags()["images"])
-    model, _ = model_from_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    model = model_from_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert model.clip_shape == (16, 32, 32) and model.widths == (8, 8, 16, 16)
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import hydra_plugins.hydra_ray_launcher  # noqa: F401  (missing: `pip install -e ".[dev]"`; fail, not skip)
 import pytest
+import ray._private.utils
 from helpers.job_probe import HOLD_ENV, PAIR_ENV
 from helpers.paths import REPO
 from helpers.runner import child_env
 
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
-from lnra.run import ray_share
 from lnra.run.ray_share import cpus_per_gpu
 from lnra.tools.report import build_report
 
@@ -185,7 +185,7 @@ def test_a_failing_job_does_not_stop_the_others(data: Path, tmp_path: Path) -> N
 def test_each_job_asks_for_the_cpus_of_one_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cpus_per_gpu(16, 2) == 8 and cpus_per_gpu(3, 2) == 1 and cpus_per_gpu(2, 4) == 0.5
     assert cpus_per_gpu(2, 3) == 0.66  # below one CPU Ray takes fractions; rounded down, 3 fit in 2
-    monkeypatch.setattr(ray_share, "machine_cpus", lambda: 12)
+    monkeypatch.setattr(ray._private.utils, "get_num_cpus", lambda: 12)
     assert cpus_per_gpu(None, 4) == 3
     import torch
 

@@ -102,7 +102,7 @@ def test_original_whole_module_pickle_loads_without_its_code(tmp_path, original_
     weights = read_weights(path)
     assert weights.kind == "original" and weights.epoch == 59
     assert all(k.startswith(("encoder.encoder.", "decoder.decoder.")) for k in weights.state_dict)
-    model, _ = model_from_checkpoint(path, height=32, width=32)
+    model = model_from_checkpoint(path, height=32, width=32)
     assert model.widths == WIDTHS
     with torch.no_grad():
         assert torch.equal(model(clip), expected)
