@@ -105,8 +105,7 @@ class VideoFile:
 def open_video(path: Path) -> VideoFile:
     """A video's RGB frames through ``cv2.VideoCapture``, as decoded: a truncated file ends early."""
     capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
+    if not capture.isOpened():  # nothing to release: the capture holds no file
         raise LnraError(f"cannot read video {path}: OpenCV cannot open it (not a video, or a codec its "
                         "ffmpeg lacks)")
     fps = capture.get(cv2.CAP_PROP_FPS)
