@@ -79,16 +79,14 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
     shape = (len(files), height, (width + 7) // 8)
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-            for i, f in enumerate(files):
+        with atomic_path(path) as tmp, open(tmp, "wb") as out:  # appended rows: no page stays resident
+            np.lib.format.write_array_header_1_0(out, dict(descr="|u1", fortran_order=False, shape=shape))
+            for f in files:
                 mask = read_frame(f, "pixel mask") > 0  # any non-zero pixel: 0/255 and 0/1 files both work
                 if mask.shape != (height, width):
                     raise LnraError(f"pixel mask {f} is {mask.shape[0]}x{mask.shape[1]}, the others "
                                     f"{height}x{width}")
-                out[i] = np.packbits(mask, axis=-1)
-            out.flush()
-            del out  # closes the map before the rename
+                out.write(np.packbits(mask, axis=-1))
         log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
     bits = np.load(path, mmap_mode="r")
     if bits.shape != shape:

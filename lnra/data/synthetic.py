@@ -98,7 +98,6 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
 
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
     """Write the dataset under ``root``, built aside; one of the same spec is reused, another's refused."""
-    root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():
         try:
