@@ -16,8 +16,6 @@ from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
 
-MASK_DIR = "pixel_masks"
-
 
 @dataclass
 class MaskStore:
@@ -48,7 +46,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
     """The mask files of ``<testing_dir>/pixel_masks`` (or None), one per test frame and of its size."""
-    mask_dir = testing_dir / MASK_DIR
+    mask_dir = testing_dir / "pixel_masks"
     if not mask_dir.is_dir():
         return None
     masks = list_videos(mask_dir)

@@ -144,14 +144,11 @@ class Writer:
 
 
 # -- UCSD Ped2 ------------------------------------------------------------------------------------
-GT_LINE = re.compile(r"gt_frame\s*=\s*\[([^\]]*)\]")
-GT_RANGE = re.compile(r"(\d+)\s*:\s*(\d+)|(\d+)")
-
-
 def parse_ucsd_gt(text: str) -> list[list[tuple[int, int]]]:
     """The ``gt_frame`` lines of ``UCSDped2.m`` in order: per test video its 1-based inclusive ranges."""
-    return [[(int(a), int(b)) if a else (int(one), int(one)) for a, b, one in GT_RANGE.findall(body)]
-            for body in GT_LINE.findall(text)]
+    ranges = r"(\d+)\s*:\s*(\d+)|(\d+)"  # first:last, or a single frame
+    return [[(int(a), int(b)) if a else (int(one), int(one)) for a, b, one in re.findall(ranges, body)]
+            for body in re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", text)]
 
 
 def ucsd_labels(ranges: list[tuple[int, int]], count: int, video: str, where: Path) -> np.ndarray:
