@@ -19,8 +19,6 @@ from lnra.data.frames import progress
 from lnra.errors import LnraError
 
 MIRROR_ENV = "LNRA_DOWNLOAD_MIRROR"
-CHUNK = 1 << 20
-TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def _open(url: str, offset: int) -> tuple[object, int]:
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:  # the partial file already holds every byte
             return None, offset
@@ -108,7 +106,7 @@ def fetch(archive: Archive, folder: Path) -> Path:
               progress(total, partial.stem, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
                        mininterval=1.0) as bar):
             try:
-                for block in iter(lambda: response.read(CHUNK), b""):
+                for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     bar.update(len(block))
             except (OSError, http.client.HTTPException) as err:  # a reset, a timeout, a short body

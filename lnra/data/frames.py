@@ -164,11 +164,9 @@ class FrameStore:
         return out
 
     def release(self) -> None:
-        """Unmap the pages read so far (see :meth:`gather`); a no-op for an in-memory array."""
+        """Unmap the pages read so far (see :meth:`gather`): the frames are a memory map of the cache file."""
         self._read_bytes = 0
-        mapped = getattr(self.frames, "_mmap", None)
-        if mapped is not None and hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_DONTNEED)
+        self.frames._mmap.madvise(mmap.MADV_DONTNEED)
 
 
 RELEASE_BYTES = 256 << 20
