@@ -67,13 +67,12 @@ class Writer:
     def video(self, split: str, video: str, frames: Iterable[np.ndarray]) -> int:
         """Encode a video's frames as they stream in, on a few threads (PIL releases the GIL)."""
         folder = self._folder(split, video)
-        options = {"quality": 95} if self.ext == "jpg" else {}
         count = 0
         with ThreadPoolExecutor(4) as pool:
             pending: deque = deque()
             for count, frame in enumerate(frames, start=1):
-                path = folder / self.frame_name(count - 1)
-                pending.append(pool.submit(lambda f, p: Image.fromarray(f).save(p, **options), frame, path))
+                path = folder / self.frame_name(count - 1)  # quality: for a JPEG; a PNG ignores it
+                pending.append(pool.submit(lambda f, p: Image.fromarray(f).save(p, quality=95), frame, path))
                 if len(pending) > 16:
                     pending.popleft().result()
             for job in pending:
