@@ -72,9 +72,7 @@ def list_videos(split_dir: Path) -> VideoListing:
 
 
 def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The reference resize (docs/method.md §1): ``cv2.resize``, INTER_LINEAR, unless already that size."""
-    if frame.shape[:2] == (height, width):
-        return frame
+    """The reference resize (docs/method.md §1): ``cv2.resize``, INTER_LINEAR (a copy at the same size)."""
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
