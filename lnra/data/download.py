@@ -19,8 +19,6 @@ from lnra.data.frames import progress
 from lnra.errors import LnraError
 
 MIRROR_ENV = "LNRA_DOWNLOAD_MIRROR"
-CHUNK = 1 << 20
-TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def _open(url: str, offset: int) -> tuple[object, int]:
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:  # the partial file already holds every byte
             return None, offset
@@ -103,8 +101,17 @@ def fetch(archive: Archive, folder: Path) -> Path:
     total = archive.size or served
     if offset:
         print(f"resuming {archive.filename} at byte {offset:,}" + (f" of {total:,}" if total else ""))
-    if response is not None:
-        _stream(response, partial, offset, total, url)
+    if response is not None:  # None: the server said the partial file already holds every byte
+        with (response, partial.open("ab" if offset else "wb") as out,  # "wb": the server restarted at 0
+              progress(total, partial.stem, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                       mininterval=1.0) as bar):
+            try:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+            except (OSError, http.client.HTTPException) as err:  # a reset, a timeout, a short body
+                raise LnraError(f"download of {url} interrupted at {bar.n} bytes ({err}); run the same "
+                                "command again to resume it") from None
     size = partial.stat().st_size
     if total is not None and size != total:
         raise LnraError(f"download of {url} stopped at {size} of {total} bytes; run the same command "
@@ -117,20 +124,6 @@ def fetch(archive: Archive, folder: Path) -> Path:
     partial.rename(target)
     print(f"{target}: {size / 1e6:.1f} MB, checksum ok")
     return target
-
-
-def _stream(response: object, partial: Path, offset: int, total: int | None, url: str) -> None:
-    """Append the body to ``partial`` (truncated first when the server restarted from byte 0)."""
-    with response, partial.open("ab" if offset else "wb") as out, progress(
-        total, partial.stem, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, mininterval=1.0,
-    ) as bar:
-        try:
-            for block in iter(lambda: response.read(CHUNK), b""):
-                out.write(block)
-                bar.update(len(block))
-        except (OSError, http.client.HTTPException) as err:  # a reset, a timeout, a short body
-            raise LnraError(f"download of {url} interrupted at {bar.n} bytes ({err}); run the same command "
-                            "again to resume it") from None
 
 
 @contextmanager

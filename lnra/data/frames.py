@@ -72,9 +72,7 @@ def list_videos(split_dir: Path) -> VideoListing:
 
 
 def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The reference resize (docs/method.md §1): ``cv2.resize``, INTER_LINEAR, unless already that size."""
-    if frame.shape[:2] == (height, width):
-        return frame
+    """The reference resize (docs/method.md §1): ``cv2.resize``, INTER_LINEAR (a copy at the same size)."""
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -105,8 +103,7 @@ class VideoFile:
 def open_video(path: Path) -> VideoFile:
     """A video's RGB frames through ``cv2.VideoCapture``, as decoded: a truncated file ends early."""
     capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
+    if not capture.isOpened():  # nothing to release: the capture holds no file
         raise LnraError(f"cannot read video {path}: OpenCV cannot open it (not a video, or a codec its "
                         "ffmpeg lacks)")
     fps = capture.get(cv2.CAP_PROP_FPS)
@@ -165,11 +162,9 @@ class FrameStore:
         return out
 
     def release(self) -> None:
-        """Unmap the pages read so far (see :meth:`gather`); a no-op for an in-memory array."""
+        """Unmap the pages read so far (see :meth:`gather`): the frames are a memory map of the cache file."""
         self._read_bytes = 0
-        mapped = getattr(self.frames, "_mmap", None)
-        if mapped is not None and hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_DONTNEED)
+        self.frames._mmap.madvise(mmap.MADV_DONTNEED)
 
 
 RELEASE_BYTES = 256 << 20

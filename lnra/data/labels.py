@@ -78,5 +78,4 @@ def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: 
     if not values <= {0, 1}:
         raise LnraError(f"label file {path} holds values {sorted(values)}; expected 0 (normal) and 1 "
                         "(anomalous)")
-    offsets = np.concatenate([[0], np.cumsum(video_lengths)])
-    return [labels[offsets[v] : offsets[v + 1]].astype(np.int64) for v in range(len(video_names))]
+    return np.split(labels.astype(np.int64), np.cumsum(video_lengths)[:-1])

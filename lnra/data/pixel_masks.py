@@ -16,8 +16,6 @@ from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
 
-MASK_DIR = "pixel_masks"
-
 
 @dataclass
 class MaskStore:
@@ -48,7 +46,7 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def list_masks(testing_dir: Path, frames: VideoListing) -> VideoListing | None:
     """The mask files of ``<testing_dir>/pixel_masks`` (or None), one per test frame and of its size."""
-    mask_dir = testing_dir / MASK_DIR
+    mask_dir = testing_dir / "pixel_masks"
     if not mask_dir.is_dir():
         return None
     masks = list_videos(mask_dir)
@@ -79,16 +77,14 @@ def load_mask_store(listing: VideoListing, cache_dir: Path, dataset: str) -> Mas
     shape = (len(files), height, (width + 7) // 8)
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-            for i, f in enumerate(files):
+        with atomic_path(path) as tmp, open(tmp, "wb") as out:  # appended rows: no page stays resident
+            np.lib.format.write_array_header_1_0(out, dict(descr="|u1", fortran_order=False, shape=shape))
+            for f in files:
                 mask = read_frame(f, "pixel mask") > 0  # any non-zero pixel: 0/255 and 0/1 files both work
                 if mask.shape != (height, width):
                     raise LnraError(f"pixel mask {f} is {mask.shape[0]}x{mask.shape[1]}, the others "
                                     f"{height}x{width}")
-                out[i] = np.packbits(mask, axis=-1)
-            out.flush()
-            del out  # closes the map before the rename
+                out.write(np.packbits(mask, axis=-1))
         log.info("cached %d pixel masks (%dx%d) in %s", len(files), height, width, path)
     bits = np.load(path, mmap_mode="r")
     if bits.shape != shape:

@@ -67,13 +67,12 @@ class Writer:
     def video(self, split: str, video: str, frames: Iterable[np.ndarray]) -> int:
         """Encode a video's frames as they stream in, on a few threads (PIL releases the GIL)."""
         folder = self._folder(split, video)
-        options = {"quality": 95} if self.ext == "jpg" else {}
         count = 0
         with ThreadPoolExecutor(4) as pool:
             pending: deque = deque()
             for count, frame in enumerate(frames, start=1):
-                path = folder / self.frame_name(count - 1)
-                pending.append(pool.submit(lambda f, p: Image.fromarray(f).save(p, **options), frame, path))
+                path = folder / self.frame_name(count - 1)  # quality: for a JPEG; a PNG ignores it
+                pending.append(pool.submit(lambda f, p: Image.fromarray(f).save(p, quality=95), frame, path))
                 if len(pending) > 16:
                     pending.popleft().result()
             for job in pending:
@@ -144,14 +143,11 @@ class Writer:
 
 
 # -- UCSD Ped2 ------------------------------------------------------------------------------------
-GT_LINE = re.compile(r"gt_frame\s*=\s*\[([^\]]*)\]")
-GT_RANGE = re.compile(r"(\d+)\s*:\s*(\d+)|(\d+)")
-
-
 def parse_ucsd_gt(text: str) -> list[list[tuple[int, int]]]:
     """The ``gt_frame`` lines of ``UCSDped2.m`` in order: per test video its 1-based inclusive ranges."""
-    return [[(int(a), int(b)) if a else (int(one), int(one)) for a, b, one in GT_RANGE.findall(body)]
-            for body in GT_LINE.findall(text)]
+    ranges = r"(\d+)\s*:\s*(\d+)|(\d+)"  # first:last, or a single frame
+    return [[(int(a), int(b)) if a else (int(one), int(one)) for a, b, one in re.findall(ranges, body)]
+            for body in re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", text)]
 
 
 def ucsd_labels(ranges: list[tuple[int, int]], count: int, video: str, where: Path) -> np.ndarray:

@@ -77,10 +77,8 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
         walkers.append(_Mover(rng, s, body, rng.uniform(0.4, 0.8) * scale))
     checker = np.kron((np.indices((4, 4)).sum(0) % 2) * 200 + 20, np.ones((max(1, round(4 * scale)),) * 2))
     cart = np.full((max(3, round(7 * scale)), max(6, round(16 * scale))), 235.0)
-    runner_speed = 5.0 * scale
-    first = n // 4
-    spans = {0: [(first, first + n // 3)], 1: [(first, first + n // 3)], 2: [(n // 6, n // 6 + n // 5),
-             (n // 2 + 4, n // 2 + 4 + n // 5)], 3: [(first, first + n // 3)]}.get(anomaly, [])
+    spans = ([] if anomaly is None else [(n // 4, n // 4 + n // 3)] if anomaly != 2
+             else [(n // 6, n // 6 + n // 5), (n // 2 + 4, n // 2 + 4 + n // 5)])  # kind 2: two events
     odd = _Mover(rng, s, checker if anomaly in (0, 2) else cart, (0.5 if anomaly in (0, 2) else 3.0) * scale)
     frames = np.empty((n, s, s), np.uint8)
     labels = np.zeros(n, np.int64)
@@ -89,7 +87,7 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
         active = [i for i, (a, b) in enumerate(spans) if a <= t < b]
         for k, w in enumerate(walkers):
             running = active and k == 0 and (anomaly == 1 or (anomaly == 2 and active == [1]))
-            w.step(img, t, runner_speed if running else None)
+            w.step(img, t, 5.0 * scale if running else None)  # a runner's speed
         if active and (anomaly in (0, 3) or (anomaly == 2 and active == [0])):
             odd.step(img, t)
         labels[t] = 1 if active else 0
@@ -99,7 +97,6 @@ def _video(rng: np.random.Generator, spec: SyntheticSpec, anomaly: int | None
 
 def generate_synthetic(root: Path, spec: SyntheticSpec) -> Path:
     """Write the dataset under ``root``, built aside; one of the same spec is reused, another's refused."""
-    root = Path(root)
     manifest = root / MANIFEST
     if manifest.exists():
         try:
