@@ -60,8 +60,7 @@ def find_label_file(name: str, dataset_root: Path, labels_path: str | Path | Non
     return path
 
 
-def load_labels(path: Path, video_lengths: list[int] | np.ndarray, video_names: list[str]
-                ) -> list[np.ndarray]:
+def load_labels(path: Path, video_lengths: list[int] | np.ndarray) -> list[np.ndarray]:
     """Load and split the labels per test video; the total must equal the number of test frames."""
     try:
         labels = np.squeeze(np.load(path, allow_pickle=False))

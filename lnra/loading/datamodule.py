@@ -83,7 +83,7 @@ class VideoDataModule(pl.LightningDataModule):
         listing = self.listing("testing")
         label_file = find_label_file(self.name, self.root, self.labels_path)
         self._test_videos = TestVideos(tuple(listing.names),
-                                       tuple(load_labels(label_file, listing.lengths, listing.names)),
+                                       tuple(load_labels(label_file, listing.lengths)),
                                        self.clip_len)
         short = [name for name, n in zip(listing.names, listing.lengths, strict=True) if n < self.clip_len]
         if short:

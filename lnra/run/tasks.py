@@ -76,7 +76,7 @@ def dataset_inputs(cfg: DictConfig, training: bool) -> list[str]:
         labels = find_label_file(d.name, root, d.get("labels_path"))
         if test_split is None:
             listing = list_videos(root / "testing" / "frames")
-            load_labels(labels, listing.lengths, listing.names)
+            load_labels(labels, listing.lengths)
     except LnraError as err:
         found.append(_missing(str(err), fix if d.name in RELEASES else ""))
     return found

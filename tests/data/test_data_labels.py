@@ -71,14 +71,14 @@ def test_missing_labels_name_every_place_looked_at(tmp_path: Path) -> None:
 def test_labels_split_per_video_in_sorted_order(tmp_path: Path) -> None:
     labels = np.array([[0, 0, 1, 1, 1, 0, 1]])
     np.save(tmp_path / "l.npy", labels)
-    per_video = load_labels(tmp_path / "l.npy", [3, 4], ["01", "02"])
+    per_video = load_labels(tmp_path / "l.npy", [3, 4])
     assert [v.tolist() for v in per_video] == [[0, 0, 1], [1, 1, 0, 1]]
 
 
 def test_labels_of_wrong_length_give_both_numbers(tmp_path: Path) -> None:
     np.save(tmp_path / "l.npy", np.zeros((1, 100), np.uint8))
     with pytest.raises(LnraError, match=r"has 100 labels but the 2 test videos have 99 frames"):
-        load_labels(tmp_path / "l.npy", [50, 49], ["01", "02"])
+        load_labels(tmp_path / "l.npy", [50, 49])
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -88,7 +88,7 @@ def test_labels_of_wrong_length_give_both_numbers(tmp_path: Path) -> None:
 def test_labels_with_bad_values_or_shape(tmp_path: Path, content: np.ndarray, message: str) -> None:
     np.save(tmp_path / "l.npy", content)
     with pytest.raises(LnraError, match=message):
-        load_labels(tmp_path / "l.npy", [3], ["01"])
+        load_labels(tmp_path / "l.npy", [3])
 
 
 def test_hydra_config_finds_labels_in_data_dir_labels(tmp_path: Path, compose_cfg) -> None:

@@ -143,7 +143,7 @@ def test_real_ped2_scores_the_same_auc_with_the_crop(shared_data: Path, tmp_path
     root = shared_data / "ped2"
     store = load_frame_store(list_videos(root / "testing" / "frames"), tmp_path / "cache", "ped2", "testing",
                              64, 64)
-    labels = load_labels(find_label_file("ped2", root, None), store.lengths, store.names)
+    labels = load_labels(find_label_file("ped2", root, None), store.lengths)
     videos = TestVideos(tuple(store.names), tuple(labels))
     net = eval_net((8, 8, 16, 16), 16, 64, 64)
     full, crop = [], []
