@@ -59,7 +59,7 @@ class LocalisationMetrics(pl.Callback):
         self.seconds += time.perf_counter() - start
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._metric is None or not self._metric.frames_pos + self._metric.frames_neg:
+        if self._metric is None or not self._metric.frames():
             return
         start = time.perf_counter()
         results = self._metric.compute()

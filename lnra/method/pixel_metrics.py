@@ -97,8 +97,6 @@ class PixelLocalisation(Metric):
         self.fraction = Fraction(min_fraction).limit_denominator(10**6).as_integer_ratio()
         for name in ("pixel_pos", "pixel_neg", "frame_tp", "frame_fp"):
             self.add_state(name, torch.zeros(bins, dtype=torch.long), dist_reduce_fx="sum")
-        for name in ("frames_pos", "frames_neg"):
-            self.add_state(name, torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     def bin_index(self, errors: torch.Tensor) -> torch.Tensor:
         """Per error (flattened, int32) the index of the highest threshold it reaches. A non-negative float's
@@ -124,15 +122,17 @@ class PixelLocalisation(Metric):
         num, den = self.fraction
         self.frame_tp += (flagged[anomalous, 1] * den >= num * n_gt[anomalous, None]).sum(0)
         self.frame_fp += (flagged[~anomalous, 0] > 0).sum(0)  # a normal frame: any flagged pixel
-        self.frames_pos += anomalous.sum()
-        self.frames_neg += (~anomalous).sum()
+
+    def frames(self) -> int:
+        """Frames added: at threshold 0 each anomalous frame is a true positive, each normal one a false."""
+        return int(self.frame_tp[0] + self.frame_fp[0])
 
     def compute(self) -> dict[str, float | None]:
         """``pixel_auroc``, ``pixel_ucsd_auc``, ``pixel_ucsd_eer`` in [0, 1]; None where a class is absent."""
         out: dict[str, float | None] = dict.fromkeys(("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer"))
         if self.pixel_pos[0] > 0 and self.pixel_neg[0] > 0:
             out["pixel_auroc"] = _roc(self.pixel_pos, self.pixel_neg, self.pixel_pos[0], self.pixel_neg[0])[2]
-        if self.frames_pos > 0 and self.frames_neg > 0:
-            fpr, tpr, auc = _roc(self.frame_tp, self.frame_fp, self.frames_pos, self.frames_neg)
+        if self.frame_tp[0] > 0 and self.frame_fp[0] > 0:  # frames of both kinds (see frames())
+            fpr, tpr, auc = _roc(self.frame_tp, self.frame_fp, self.frame_tp[0], self.frame_fp[0])
             out["pixel_ucsd_auc"], out["pixel_ucsd_eer"] = auc, equal_error_rate(fpr, tpr)
         return out
