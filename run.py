@@ -55,7 +55,7 @@ def single_run(overrides: list[str], refused: list[str]) -> object:
     from lnra.run.tasks import check, run_task
 
     try:
-        check(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), inputs=not refused)
+        check(cfg, inputs=not refused)
     except LnraError as err:
         refused = [*refused, *str(err).split("\nerror: ")]
     refuse(refused)
@@ -80,7 +80,7 @@ def check_sweep(overrides: list[str], refused: list[str]) -> None:
         try:
             cfg = command.compose(variant)
             lines += [problem] if (problem := sweep_dir_problem(cfg)) else []
-            check(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), inputs=False, sweep=True)
+            check(cfg, inputs=False, sweep=True)
         except LnraError as err:
             lines += str(err).split("\nerror: ")
     GlobalHydra.instance().clear()  # Hydra's own sweep starts afresh

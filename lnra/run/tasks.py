@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from lnra.callbacks.preview import PNG_NAME, preview_image
@@ -120,7 +120,9 @@ def missing_inputs(cfg: DictConfig, training: bool) -> list[str]:
 
 
 def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
-    """Every mistake of a run's config and every input it lacks, one line each, before anything is built."""
+    """Every mistake of a run's config and every input it lacks, one line each, before anything is built
+    (Hydra's own node, present when run.py composes the config itself, left out)."""
+    cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in (*mistakes, *argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes}))]
     devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
