@@ -174,12 +174,16 @@ class TimelinePlot:
         """The x pixel of each frame index's centre, frame f spanning [f − 0.5, f + 0.5]."""
         return self.left + (np.asarray(frames) + 0.5) / length * (self.right - self.left)
 
+    def _box(self) -> tuple[int, int, int, int]:
+        """The plot's box on the supersampled canvas."""
+        return tuple(v * SUPERSAMPLE for v in (self.left, self.top, self.right, self.bottom))
+
     def image(self, timeline: Timeline) -> np.ndarray:
         """The plot of ``timeline`` as an RGB array (height, width, 3)."""
         k = SUPERSAMPLE
         image = Image.new("RGB", (self.width * k, self.height * k), "white")
         draw = ImageDraw.Draw(image)
-        left, top, right, bottom = (v * k for v in (self.left, self.top, self.right, self.bottom))
+        left, top, right, bottom = self._box()
         lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
         lo, hi = lo - 0.05 * (hi - lo or 1.0), hi + 0.05 * (hi - lo or 1.0)
 
@@ -211,7 +215,7 @@ class TimelinePlot:
     def _words(self, image: Image.Image, draw: ImageDraw.ImageDraw, timeline: Timeline, shaded: bool) -> None:
         """The title (left) and legend (right) above the plot, the axis labels: never over the data."""
         k, font = SUPERSAMPLE, _font(10 * SUPERSAMPLE)
-        left, top, right, bottom = (v * k for v in (self.left, self.top, self.right, self.bottom))
+        left, top, right, bottom = self._box()
         draw.text((left, top - 5 * k), timeline.name, fill="black", font=_font(11 * k), anchor="ld")
         draw.text(((left + right) / 2, bottom + 18 * k), "frame", fill="black", font=font, anchor="mt")
         label = Image.new("RGB", (int(draw.textlength(timeline.ylabel, font)), 14 * k), "white")
