@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,34 +13,15 @@ from pydantic import BaseModel
 
 from lnra.config.options import REQUIRED, Option, describe, import_target, options_of, settings_class, show
 
-HEADER = ("Every option: what is allowed, its default and what it does — generated from the signatures of "
-          "the classes the config builds (`python -m lnra.config.reference --write docs/options.md`). A "
-          "mistake reads `error: key=value: what is allowed`. Defaults set by a config file are in that "
-          "file.")
-
 
 def _targets(node: Any, key: str) -> Iterator[tuple[str, str]]:
     """(option prefix, _target_) of every entry in a YAML file's tree (an interpolation is set elsewhere)."""
-    if isinstance(node, dict):
-        if "_target_" in node and not str(node["_target_"]).startswith("${"):
-            yield key, str(node["_target_"])
-        for child, value in node.items():
-            yield from _targets(value, f"{key}.{child}".lstrip("."))
-    elif isinstance(node, list):
-        for item in node:
-            yield from _targets(item, f"{key}.N")
-
-
-def conf_targets(conf_dir: Path) -> dict[str, set[str]]:
-    """_target_ → the option prefixes it is built under, over every file of ``conf/``."""
-    found: dict[str, set[str]] = {}
-    for path in sorted(conf_dir.rglob("*.yaml")):
-        group = path.relative_to(conf_dir).parent.as_posix()  # conf/_pseudo_*.yaml: pseudo
-        package = group.replace("/", ".") if group != "." else path.stem.lstrip("_").split("_")[0]
-        tree = OmegaConf.to_container(OmegaConf.load(path))
-        for key, target in _targets(tree, "" if "@package _global_" in path.read_text() else package):
-            found.setdefault(target, set()).add(key)
-    return found
+    if isinstance(node, dict) and "_target_" in node and not str(node["_target_"]).startswith("${"):
+        yield key, str(node["_target_"])
+    pairs = (node.items() if isinstance(node, dict)
+             else [("N", item) for item in node] if isinstance(node, list) else ())
+    for child, value in pairs:
+        yield from _targets(value, f"{key}.{child}".lstrip("."))
 
 
 def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, str, str]]:
@@ -56,16 +36,27 @@ def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, s
 
 
 def sections(conf_dir: Path, settings: type[BaseModel]) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
-    """(title, rows) for the run's settings and for every class the config builds."""
+    """(title, rows) for the run's settings and for every class a file of ``conf/`` builds, under each option
+    prefix it is built under."""
+    built: dict[str, set[str]] = {}
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        group = path.relative_to(conf_dir).parent.as_posix()  # conf/_pseudo_*.yaml: pseudo
+        package = group.replace("/", ".") if group != "." else path.stem.lstrip("_").split("_")[0]
+        tree = OmegaConf.to_container(OmegaConf.load(path))
+        for key, target in _targets(tree, "" if "@package _global_" in path.read_text() else package):
+            built.setdefault(target, set()).add(key)
     out = [("the run (top level, paths, pseudo-anomaly variant)", list(_rows("", options_of(settings))))]
-    for target, prefixes in sorted(conf_targets(conf_dir).items(), key=lambda kv: min(kv[1])):
+    for target, prefixes in sorted(built.items(), key=lambda kv: min(kv[1])):
         rows = list(_rows(min(prefixes), options_of(import_target(target))))
         out.append((f"{' / '.join(sorted(prefixes))}: `{target}`", rows))
     return out
 
 
 def markdown(conf_dir: Path, settings: type[BaseModel]) -> str:
-    lines = ["# Options", "", HEADER, ""]
+    lines = ["# Options", "", "Every option: what is allowed, its default and what it does — generated from "
+             "the signatures of the classes the config builds (`python -m lnra.config.reference > "
+             "docs/options.md`). A mistake reads `error: key=value: what is allowed`. Defaults set by a "
+             "config file are in that file.", ""]
     for title, rows in sections(conf_dir, settings):
         lines += [f"## {title}", "", "| option | allowed | default | meaning |", "|---|---|---|---|"]
         lines += [f"| `{key}` | " + " | ".join(c.replace("|", "&#124;") for c in rest) + " |"
@@ -90,17 +81,5 @@ def help_text() -> str:
     return "\n".join(out).replace("$", "$$")  # Hydra fills the help template with string.Template
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m lnra.config.reference",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path, metavar="FILE", help="write the reference to FILE")
-    parser.add_argument("--conf", type=Path, default=Path("conf"), help="the config folder (default: conf)")
-    args = parser.parse_args()
-    text = markdown(args.conf, import_target("lnra.run.settings.RunSettings"))
-    if args.write:
-        args.write.write_text(text)
-    print(f"{args.write}: written" if args.write else text)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m lnra.config.reference > docs/options.md
+    print(markdown(Path("conf"), import_target("lnra.run.settings.RunSettings")), end="")

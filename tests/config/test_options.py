@@ -330,7 +330,7 @@ def test_help_command_lists_the_options_without_torch():  # in the default run: 
 
 def test_the_option_reference_is_generated_from_the_signatures():
     text = (REPO / "docs" / "options.md").read_text()
-    stale = "stale: python -m lnra.config.reference --write docs/options.md"
+    stale = "stale: python -m lnra.config.reference > docs/options.md"
     assert text == markdown(CONF, RunSettings), stale
 
 
