@@ -15,10 +15,6 @@ from lnra.config.options import Mistake, import_target, refusals
 HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 
 
-def _is_entry(value: Any) -> bool:
-    return isinstance(value, DictConfig) and "_target_" in value
-
-
 def _plain(value: Any) -> Any:
     is_node = isinstance(value, DictConfig | ListConfig)
     return OmegaConf.to_container(value, resolve=True) if is_node else value
@@ -38,14 +34,14 @@ def _mistakes(node: DictConfig, prefix: str, checks: Callable[..., Any] | None =
             below += [(f"{prefix}{where}.", item) for where, item in items if isinstance(item, DictConfig)]
             plain = _plain(value)
         except OmegaConfBaseException as err:  # e.g. ${oc.env:VAR} without VAR
-            if checks or _is_entry(node):
+            if checks or "_target_" in node:
                 raw = OmegaConf.to_container(node, resolve=False).get(key)
                 reason = str(err).splitlines()[0]
                 found.append(Mistake(f"{prefix}{key}", raw, f"cannot be resolved ({reason})"))
             continue
-        if not any(_is_entry(item) for _, item in items):
+        if not any(isinstance(item, DictConfig) and "_target_" in item for _, item in items):
             values[key] = plain
-    if _is_entry(node):
+    if "_target_" in node:
         try:
             checks = import_target(node._target_)
         except (ValueError, OmegaConfBaseException) as err:

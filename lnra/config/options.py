@@ -19,11 +19,9 @@ from pydantic.fields import FieldInfo
 
 from lnra.errors import LnraError
 
-REQUIRED = inspect.Parameter.empty
-
 
 class Option(NamedTuple):
-    """One keyword parameter: its annotation, default (``REQUIRED`` when none) and line of help."""
+    """One keyword parameter: its annotation, default (``Parameter.empty`` when none) and line of help."""
 
     annotation: Any
     default: Any
@@ -103,30 +101,25 @@ _NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a s
 _SIGNS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
 
-def _bounds(meta: list[Any]) -> list[str]:
-    """A bound (``>= 1``), or both as an interval (``in [0, 1)``)."""
-    ends = sorted((key, getattr(m, key)) for m in meta for key in _SIGNS if hasattr(m, key))
-    if len(ends) == 2:
-        (low, a), (high, b) = ends
-        return [f"in {'[' if low == 'ge' else '('}{a}, {b}{']' if high == 'le' else ')'}"]
-    return [f"{_SIGNS[key]} {value}" for key, value in ends]
-
-
 def describe(annotation: Any) -> str:
     """An annotation as the allowed values, e.g. ``an integer >= 1``; a validator's docstring is its words."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
         meta = FieldInfo.from_annotation(annotation).metadata
-        rules = [m.func.__doc__.strip() for m in meta if getattr(getattr(m, "func", None), "__doc__", None)]
+        if rules := [m.func.__doc__.strip() for m in meta if getattr(m, "func", None) and m.func.__doc__]:
+            return rules[0]
         base = describe(args[0])
         if any(getattr(m, "allow_inf_nan", True) is False for m in meta):
             base = base.replace("a ", "a finite ", 1)
         if any(getattr(m, "min_length", None) == 1 for m in meta):  # lnra asks for no other length
             base = base.replace("a ", "a non-empty ", 1)
-        return rules[0] if rules else " ".join([base, *_bounds(meta)])
+        ends = sorted((key, getattr(m, key)) for m in meta for key in _SIGNS if hasattr(m, key))
+        if len(ends) == 2:  # both: an interval, e.g. in [0, 1)
+            (low, a), (high, b) = ends
+            return f"{base} in {'[' if low == 'ge' else '('}{a}, {b}{']' if high == 'le' else ')'}"
+        return " ".join([base, *(f"{_SIGNS[key]} {value}" for key, value in ends)])
     if origin is Literal:
-        values = " | ".join(map(show, args))
-        return f"one of {values}" if len(args) > 1 else values
+        return show(args[0]) if len(args) == 1 else "one of " + " | ".join(map(show, args))
     if origin in (typing.Union, types.UnionType):
         return " or ".join(dict.fromkeys(map(describe, args)))
     if origin is tuple and len(args) > 1 and args[-1] is not Ellipsis:
@@ -153,13 +146,10 @@ class Mistake(NamedTuple):
         return f"{self.key}={show(self.value)}: {self.problem}"
 
 
-def _option_at(model: type[BaseModel], values: Mapping[str, Any], loc: tuple[Any, ...]
-               ) -> tuple[str, Any, Any]:
+def _option_at(annotation: Any, value: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
     """The option an error is about: its path, annotation and value. Pydantic's location goes on to the
     union member it tried or a list's item, which are not options."""
     path: list[str] = []
-    annotation: Any = model
-    value: Any = values
     for part in loc:
         mappings = [m for m in _members(annotation) if typing.get_origin(m) in (dict, Mapping)]
         options = options_of(cls) if (cls := settings_class(annotation)) else {}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from pydantic import BaseModel
 
-from lnra.config.options import REQUIRED, Option, describe, import_target, options_of, settings_class, show
+from lnra.config.options import Option, describe, import_target, options_of, settings_class, show
 
 
 def _targets(node: Any, key: str) -> Iterator[tuple[str, str]]:
@@ -31,7 +32,7 @@ def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, s
         if (nested := settings_class(option.annotation)) is not None:
             yield from _rows(key, options_of(nested))
         elif option.help or not option.owner.startswith("lnra."):
-            default = "required" if option.default is REQUIRED else show(option.default)
+            default = "required" if option.default is inspect.Parameter.empty else show(option.default)
             yield key, describe(option.annotation), default, option.help
 
 
