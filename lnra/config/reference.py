@@ -37,8 +37,7 @@ def _rows(prefix: str, options: dict[str, Option]) -> Iterator[tuple[str, str, s
 
 
 def sections(conf_dir: Path, settings: type[BaseModel]) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
-    """(title, rows) for the run's settings and for every class a file of ``conf/`` builds, under each option
-    prefix it is built under."""
+    """(title, rows) for the run's settings and every class a file of ``conf/`` builds, with its prefixes."""
     built: dict[str, set[str]] = {}
     for path in sorted(conf_dir.rglob("*.yaml")):
         group = path.relative_to(conf_dir).parent.as_posix()  # conf/_pseudo_*.yaml: pseudo

@@ -12,8 +12,7 @@ from typing import Annotated, Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from lnra.config.check import Mistake, select
-from lnra.config.options import effective_options, import_target
+from lnra.config.options import Mistake, effective_options, import_target, select
 from lnra.config.types import FolderName, NonEmpty, Seed
 from lnra.diskio import creatable, read_problem
 from lnra.pseudo.kinds import Technique, probability_sum_problem

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from lnra.callbacks.preview import PNG_NAME, preview_image
-from lnra.config.check import config_mistakes
+from lnra.config.options import config_mistakes
 from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
 from lnra.data.labels import find_label_file, load_labels

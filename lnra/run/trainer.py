@@ -18,8 +18,7 @@ from pydantic import Field
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from lnra.config.check import Mistake
-from lnra.config.options import import_target
+from lnra.config.options import Mistake, import_target
 from lnra.config.types import Count, NonNegative
 from lnra.diskio import atomic_torch_save
 

@@ -4,8 +4,7 @@ import pytest
 from helpers.paths import CONF
 from omegaconf import OmegaConf
 
-from lnra.config.check import config_mistakes
-from lnra.config.options import effective_options, import_target, options_of
+from lnra.config.options import config_mistakes, effective_options, import_target, options_of
 from lnra.pseudo.skip import SkipFrame
 from lnra.run.builders import build_datamodule
 from lnra.run.settings import RunSettings

@@ -288,7 +288,7 @@ def test_a_sweep_is_checked_value_by_value(tmp_path):
 
 
 def test_any_trainer_argument_is_an_option_checked_by_lightnings_signature(compose_cfg):
-    from lnra.config.check import config_mistakes
+    from lnra.config.options import config_mistakes
 
     cfg = compose_cfg("trainer.max_time=00:00:10:00", "trainer.limit_predict_batches=3")
     assert cfg.trainer.max_time == "00:00:10:00" and config_mistakes(cfg, RunSettings) == []

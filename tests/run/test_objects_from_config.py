@@ -13,7 +13,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from lnra.callbacks.checkpoints import LastEveryValidation, RngState
 from lnra.callbacks.monitor import PreviewLogger
 from lnra.callbacks.progress import ModelLine, ProgressLines, clips_in
-from lnra.config.check import config_mistakes
+from lnra.config.options import config_mistakes
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.module import LnraModule
 from lnra.run.builders import build_datamodule, build_module, build_run, build_trainer
