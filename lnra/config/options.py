@@ -1,6 +1,6 @@
 """Options are the keyword parameters of the classes the config builds: one declaration, in the signature
 (docs/extending.md), read with pydantic; a refusal reads ``key=value: must be <allowed>``. A config is
-checked whole before anything is built, every mistake at once; an interpolation where it is set, not read."""
+checked whole before anything is built, all mistakes at once; an interpolation is checked where it is set."""
 
 from __future__ import annotations
 
@@ -24,11 +24,9 @@ from pydantic.fields import FieldInfo
 from lnra.errors import LnraError
 
 
-class Option(NamedTuple):
-    """One keyword parameter: its annotation, default (``Parameter.empty`` when none) and line of help."""
-
+class Option(NamedTuple):  # one keyword parameter
     annotation: Any
-    default: Any
+    default: Any  # inspect.Parameter.empty when none
     help: str
     owner: str  # the module of the class that declares it (a subclass's own, or a base's)
 
@@ -139,12 +137,10 @@ def describe(annotation: Any) -> str:
 
 
 # -- refusals ------------------------------------------------------------------------------------------
-class Mistake(NamedTuple):
-    """One invalid option: the key, the value given and what is allowed."""
-
+class Mistake(NamedTuple):  # one invalid option
     key: str
-    value: Any
-    problem: str
+    value: Any  # as given
+    problem: str  # what is allowed
 
     def __str__(self) -> str:
         return f"{self.key}={show(self.value)}: {self.problem}"

@@ -56,13 +56,12 @@ def markdown(conf_dir: Path, settings: type[BaseModel]) -> str:
     lines = ["# Options", "", "Every option: what is allowed, its default and what it does — generated from "
              "the signatures of the classes the config builds (`python -m lnra.config.reference > "
              "docs/options.md`). A mistake reads `error: key=value: what is allowed`. Defaults set by a "
-             "config file are in that file.", ""]
+             "config file are in that file."]
     for title, rows in sections(conf_dir, settings):
-        lines += [f"## {title}", "", "| option | allowed | default | meaning |", "|---|---|---|---|"]
+        lines += ["", f"## {title}", "", "| option | allowed | default | meaning |", "|---|---|---|---|"]
         lines += [f"| `{key}` | " + " | ".join(c.replace("|", "&#124;") for c in rest) + " |"
                   for key, *rest in rows]
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def help_text() -> str:
