@@ -1,7 +1,7 @@
 """Run and sweep folders, never shared nor another run's (an exclusive ``mkdir`` once the config was checked),
-the resolvers that name them, continuing an interrupted run in its own folder from a checkpoint that holds
-everything to go on as if never stopped (random generators included), and what a stopped run says and removes
-(docs/guide.md, Interrupted runs)."""
+what they hold, the resolvers that name them, continuing an interrupted run in its own folder from a
+checkpoint that holds everything to go on as if never stopped (random generators included), and what a
+stopped run says and removes (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
@@ -14,36 +14,21 @@ import shutil
 import signal
 import sys
 import time
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
-from importlib import import_module
 from itertools import count
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lnra.diskio import creatable, new_folder
+from lnra.diskio import creatable, new_folder, read_problem
 from lnra.errors import LnraError
-from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.settings import (
-    LAST_CHECKPOINT,
-    RESULTS,
-    SLURM_MARKER,
-    SWEEP_FILES,
-    SWEEP_RECORD,
-    RunSettings,
-    is_interrupted,
-    newest_checkpoint,
-    outputs_in,
-    resume_folder,
-    resume_problem,
-)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +37,51 @@ _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")  # may differ between 
 
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
+
+# what a run's folder holds: read the same way by the relations, the run and sweep folders and resuming
+RESULTS = "results.json"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RUN_OUTPUTS = (RESULTS, "scores.csv", "checkpoints")
+SLURM_MARKER = ".slurm_job_id"  # a SLURM job's run: found again when the job is requeued
+SWEEP_RECORD = "sweep.json"
+SWEEP_FILES = (SWEEP_RECORD, "multirun.yaml")  # what makes a folder a sweep's (Hydra writes multirun.yaml)
+
+
+def resume_folder(resume: Any) -> Path | None:
+    """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
+    named = isinstance(resume, str) and resume.strip().lower() not in ("true", "false", "")
+    return Path(resume).expanduser() if named else None
+
+
+def outputs_in(folder: Path) -> list[str]:
+    """The run outputs ``folder`` holds: ``results.json``, ``scores.csv``, a folder with a checkpoint."""
+    return [name for name in RUN_OUTPUTS if (folder / name).is_file() or any((folder / name).glob("*.ckpt"))]
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
+    into) a run it cannot continue."""
+    candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
+    # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
+    existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
+    return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
+
+
+def is_interrupted(run_dir: Path) -> bool:
+    return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
+
+
+def resume_problem(folder: Path) -> str | None:
+    """Why the run folder ``resume=`` names cannot be continued; None if it can, or if it is a sweep's."""
+    if problem := read_problem(folder, "folder"):
+        return f"run directory {problem}"
+    if (folder / RESULTS).exists():
+        return f"that run finished ({RESULTS} exists); there is nothing to resume"
+    if newest_checkpoint(folder) is not None or any((folder / name).is_file() for name in SWEEP_FILES):
+        return None
+    last = folder / LAST_CHECKPOINT
+    state = "damaged (cut off?)" if last.is_file() else "missing"
+    return f"no checkpoint to continue from ({last} is {state})"
 
 
 def in_sweep() -> bool:
@@ -324,15 +354,3 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
         log.info("resuming the sweep in %s", chosen)
     os.environ[SWEEP_ENV] = chosen
     return chosen
-
-
-def register() -> None:
-    """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
-    entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
-    ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
-    # the --help reference is imported when asked for: `python -m lnra.config.reference` imports lnra first
-    resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
-                 ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
-                 ("lnra_options_help", lambda: import_module("lnra.config.reference").help_text(), False))
-    for name, resolver, cached in resolvers:
-        OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)
