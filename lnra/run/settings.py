@@ -90,7 +90,7 @@ class RunSettings(Settings):
 
 
 # -- relations between options ------------------------------------------------------------------------------
-def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
+def _continued_from(cfg: DictConfig) -> Iterator[Mistake]:
     ckpt = select(cfg, "ckpt_path")
     if select(cfg, "task") == "test" and not ckpt:
         yield Mistake("ckpt_path", ckpt, "task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or "
@@ -98,9 +98,6 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
     elif isinstance(ckpt, str) and ckpt != "last" and (problem := read_problem(ckpt, "file")):
         hint = " (give a file, or last)" if problem.startswith("not found") else ""
         yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
-
-
-def _resume(cfg: DictConfig) -> Iterator[Mistake]:
     if (folder := resume_folder(select(cfg, "resume"))) is not None and (problem := resume_problem(folder)):
         hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
         yield Mistake("resume", str(folder), problem + hint)
@@ -181,7 +178,7 @@ def _loss_needs_pseudo(cfg: DictConfig) -> Iterator[Mistake]:
                       "experiment=steal for its published setting)")
 
 
-RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _written_folders,
+RELATIONS = (_continued_from, _probabilities, _generated_length, _whole_test_set, _written_folders,
              _logger_folder, _loss_needs_pseudo)
 
 
