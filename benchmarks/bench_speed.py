@@ -44,7 +44,7 @@ from lnra.errors import LnraError  # noqa: E402
 from lnra.method.losses import per_sample_mse  # noqa: E402
 from lnra.run import builders  # noqa: E402
 from lnra.run.command import prepare  # noqa: E402
-from lnra.run.rundir import register  # noqa: E402
+from lnra.run.settings import register  # noqa: E402
 from lnra.run.trainer import resolve_precision  # noqa: E402
 
 FORWARD_GFLOP_256 = 64.3  # one 1×16×256×256 clip through the autoencoder (issue 7)

@@ -1,40 +1,34 @@
 """Run and sweep folders, never shared nor another run's (an exclusive ``mkdir`` once the config was checked),
-the resolvers that name them, and what a stopped run says and removes (docs/guide.md, Interrupted runs)."""
+what they hold, the resolvers that name them, continuing an interrupted run in its own folder from a
+checkpoint that holds everything to go on as if never stopped (random generators included), and what a
+stopped run says and removes (docs/guide.md, Interrupted runs)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
 import sys
 import time
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
-from importlib import import_module
 from itertools import count
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lnra.diskio import creatable, new_folder
+from lnra.diskio import creatable, new_folder, read_problem
 from lnra.errors import LnraError
-from lnra.run.ray_share import cpus_per_gpu
-from lnra.run.settings import (
-    SLURM_MARKER,
-    SWEEP_FILES,
-    SWEEP_RECORD,
-    RunSettings,
-    newest_checkpoint,
-    outputs_in,
-    resume_folder,
-)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +37,149 @@ _FREE = ("resume=", "hydra/launcher=", "hydra.launcher.")  # may differ between 
 
 _resumed: set[str] = set()
 _created: dict[str, Path] = {}
+
+# what a run's folder holds: read the same way by the relations, the run and sweep folders and resuming
+RESULTS = "results.json"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RUN_OUTPUTS = (RESULTS, "scores.csv", "checkpoints")
+SLURM_MARKER = ".slurm_job_id"  # a SLURM job's run: found again when the job is requeued
+SWEEP_RECORD = "sweep.json"
+SWEEP_FILES = (SWEEP_RECORD, "multirun.yaml")  # what makes a folder a sweep's (Hydra writes multirun.yaml)
+
+
+def resume_folder(resume: Any) -> Path | None:
+    """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
+    named = isinstance(resume, str) and resume.strip().lower() not in ("true", "false", "")
+    return Path(resume).expanduser() if named else None
+
+
+def outputs_in(folder: Path) -> list[str]:
+    """The run outputs ``folder`` holds: ``results.json``, ``scores.csv``, a folder with a checkpoint."""
+    return [name for name in RUN_OUTPUTS if (folder / name).is_file() or any((folder / name).glob("*.ckpt"))]
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
+    into) a run it cannot continue."""
+    candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
+    # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
+    existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
+    return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
+
+
+def is_interrupted(run_dir: Path) -> bool:
+    return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
+
+
+def resume_problem(folder: Path) -> str | None:
+    """Why the run folder ``resume=`` names cannot be continued; None if it can, or if it is a sweep's."""
+    if problem := read_problem(folder, "folder"):
+        return f"run directory {problem}"
+    if (folder / RESULTS).exists():
+        return f"that run finished ({RESULTS} exists); there is nothing to resume"
+    if newest_checkpoint(folder) is not None or any((folder / name).is_file() for name in SWEEP_FILES):
+        return None
+    last = folder / LAST_CHECKPOINT
+    state = "damaged (cut off?)" if last.is_file() else "missing"
+    return f"no checkpoint to continue from ({last} is {state})"
+
+
+def in_sweep() -> bool:
+    """True inside a job of a Hydra multirun (``-m``)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def find_run_to_resume(runs_dir: Path, run_name: str, resume: Any, ckpt_path: Any) -> Path | None:
+    """The run directory a command continues, or None: ``resume=<dir>``; for ``resume=true`` the interrupted
+    run of ``run_name`` that checkpointed last; in a requeued SLURM job, the run it started."""
+    if (folder := resume_folder(resume)) is not None:
+        return folder.resolve() if is_interrupted(folder.resolve()) else None
+    if resume or ckpt_path == "last":
+        pattern = re.compile(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{re.escape(run_name)}(-\d+)?")
+        runs = [p for p in Path(runs_dir).glob("*") if pattern.fullmatch(p.name) and is_interrupted(p)]
+        runs.sort(key=lambda p: newest_checkpoint(p).stat().st_mtime_ns)
+        if len(runs) > 1:
+            log.info("%d interrupted runs of %s; continuing the newest, %s (others: %s)", len(runs), run_name,
+                     runs[-1].name, ", ".join(p.name for p in runs[:-1]))
+        return runs[-1] if runs else None
+    job = os.environ.get("SLURM_JOB_ID")
+    if job and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:  # requeued: preempted, or by Lightning
+        markers = Path(runs_dir).glob(f"*/{SLURM_MARKER}")  # left by the run this job started
+        return next((m.parent for m in markers if m.read_text().strip() == job and is_interrupted(m.parent)),
+                    None)
+    return None
+
+
+def checkpoint_to_load(cfg: DictConfig) -> Path | None:
+    """The checkpoint ``ckpt_path`` or ``resume=<run dir>`` names, to read before anything is created."""
+    if (folder := resume_folder(cfg.get("resume"))) is not None:
+        return newest_checkpoint(folder) if folder.is_dir() else None
+    ckpt = cfg.get("ckpt_path")
+    return Path(ckpt) if ckpt and ckpt != "last" else None
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {prefix[:-1]: node}
+    return {k: v for key, value in node.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+
+
+def config_changes(run_dir: Path, cfg: DictConfig) -> list[str]:
+    """Settings of the resuming command that differ from the interrupted run's ``.hydra/config.yaml``."""
+    saved_path = Path(run_dir) / ".hydra" / "config.yaml"
+    if not saved_path.is_file():
+        return []
+    try:
+        loaded = OmegaConf.load(saved_path)
+        if not isinstance(loaded, DictConfig) or not loaded:
+            raise ValueError(f"holds {type(loaded).__name__ if loaded else 'nothing'}, not a run's config")
+    except Exception as err:  # noqa: BLE001 — only a record: a damaged one is said, and the run goes on
+        log.warning("cannot compare this command's settings with the interrupted run's: %s is damaged (%s)",
+                    saved_path, (str(err).splitlines() or ["empty"])[0])
+        return []
+    saved, current = (_flat(OmegaConf.to_container(config, resolve=False)) for config in (loaded, cfg))
+    keys = sorted((saved.keys() | current.keys()) - {"resume", "ckpt_path"})  # expected to change
+    return [f"{k}: {saved.get(k, '<unset>')} -> {current.get(k, '<unset>')}" for k in keys
+            if saved.get(k, "<unset>") != current.get(k, "<unset>")]
+
+
+def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """The checkpoint ``train`` continues from: the run directory's own, else ``ckpt_path`` (a new run from
+    its state), else None. Nothing to resume is refused, so a typo never silently starts from scratch."""
+    resume, ckpt_path = cfg.get("resume"), cfg.get("ckpt_path")
+    if resume and ckpt_path and ckpt_path != "last":
+        raise LnraError(f"resume={resume} and ckpt_path={ckpt_path} both say where to continue from; "
+                        "give only one")
+    if (own := newest_checkpoint(run_dir)) is not None:
+        if changes := config_changes(run_dir, cfg):
+            log.warning("resuming %s with %d changed settings: %s", run_dir, len(changes),
+                        "; ".join(changes[:8]))
+        log.info("resuming %s from %s", run_dir, own)
+        return own
+    if not (resume or ckpt_path == "last"):
+        return Path(ckpt_path) if ckpt_path else None  # checked with the config (lnra.run.settings)
+    if in_sweep():  # a resumed sweep's job that never reached a checkpoint: it starts now
+        log.info("resume: %s has no checkpoint; this job of the sweep starts from the beginning", run_dir)
+        return None
+    if (folder := resume_folder(resume)) is not None:
+        raise LnraError(f"resume={resume}: "
+                        f"{resume_problem(folder) or 'a sweep folder: continue it with its -m command'}")
+    raise LnraError(f"resume: no interrupted run of '{cfg.run_name}' in {Path(run_dir).parent} (a run "
+                    f"directory with {LAST_CHECKPOINT} and no {RESULTS}); check the overrides that make "
+                    "run_name (dataset, pseudo) or start a new run without resume")
+
+
+def finished_cell(cfg: DictConfig, run_dir: Path) -> float | None:
+    """The AUC in ``results.json`` of a job that already finished, when this command resumes; else None."""
+    results = Path(run_dir) / RESULTS
+    if not cfg.get("resume") or not results.is_file():
+        return None
+    try:
+        auc = float(json.loads(results.read_text())["auc_micro"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise LnraError(f"{results} is unreadable ({err}); delete it to run this job again") from None
+    print(f"done before: {run_dir} (AUC {100 * auc:.2f}%, {RESULTS}); skipped")
+    return auc
 
 
 @cache
@@ -59,8 +196,6 @@ def unique_dir(base: str) -> str:
 @cache
 def run_dir(runs: str, stamp: str, run_name: str, resume: Any, ckpt_path: Any) -> str:
     """``hydra.run.dir``: the interrupted run a command continues, else ``<runs>/<stamp>_<run_name>``."""
-    from lnra.run.resume import find_run_to_resume  # here: it loads torch, which `--help` does not need
-
     found = find_run_to_resume(Path(runs), run_name, resume, ckpt_path)
     if found is not None:
         _resumed.add(os.path.abspath(found))
@@ -219,15 +354,3 @@ def choose_sweep_dir(multiruns: str, stamp: str, resume: Any, overrides: Iterabl
         log.info("resuming the sweep in %s", chosen)
     os.environ[SWEEP_ENV] = chosen
     return chosen
-
-
-def register() -> None:
-    """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
-    entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
-    ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
-    # the --help reference is imported when asked for: `python -m lnra.config.reference` imports lnra first
-    resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
-                 ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
-                 ("lnra_options_help", lambda: import_module("lnra.config.reference").help_text(), False))
-    for name, resolver, cached in resolvers:
-        OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)

@@ -1,14 +1,15 @@
-"""The options of a run that are no class's parameters, as a pydantic model, the relations between options
-only the run can check, and what a run's folder holds. Free of torch: ``--help`` composes with it."""
+"""The options of a run that are no class's parameters, as a pydantic model (every composition's start),
+and the relations between options only the run can check. Free of torch: ``--help`` composes with it."""
 
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -17,6 +18,8 @@ from lnra.config.types import FolderName, NonEmpty, Seed
 from lnra.diskio import creatable, read_problem
 from lnra.pseudo.kinds import Technique, probability_sum_problem
 from lnra.pseudo.skip import SkipFrame
+from lnra.run.ray_share import cpus_per_gpu
+from lnra.run.rundir import choose_sweep_dir, config_subdir, resume_folder, resume_problem, run_dir
 
 TASKS = ("train", "test", "preview")
 
@@ -86,7 +89,7 @@ class RunSettings(Settings):
 
 
 # -- relations between options ------------------------------------------------------------------------------
-def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
+def _continued_from(cfg: DictConfig) -> Iterator[Mistake]:
     ckpt = select(cfg, "ckpt_path")
     if select(cfg, "task") == "test" and not ckpt:
         yield Mistake("ckpt_path", ckpt, "task=test needs a checkpoint: add ckpt_path=PATH (lnra .ckpt or "
@@ -94,9 +97,6 @@ def _checkpoint(cfg: DictConfig) -> Iterator[Mistake]:
     elif isinstance(ckpt, str) and ckpt != "last" and (problem := read_problem(ckpt, "file")):
         hint = " (give a file, or last)" if problem.startswith("not found") else ""
         yield Mistake("ckpt_path", ckpt, f"checkpoint {problem}{hint}")
-
-
-def _resume(cfg: DictConfig) -> Iterator[Mistake]:
     if (folder := resume_folder(select(cfg, "resume"))) is not None and (problem := resume_problem(folder)):
         hint = " (true: the newest interrupted run)" if problem == "run directory not found" else ""
         yield Mistake("resume", str(folder), problem + hint)
@@ -177,51 +177,17 @@ def _loss_needs_pseudo(cfg: DictConfig) -> Iterator[Mistake]:
                       "experiment=steal for its published setting)")
 
 
-RELATIONS = (_checkpoint, _resume, _probabilities, _generated_length, _whole_test_set, _written_folders,
+RELATIONS = (_continued_from, _probabilities, _generated_length, _whole_test_set, _written_folders,
              _logger_folder, _loss_needs_pseudo)
 
 
-# -- what a run's folder holds: read the same way by the relations, the run and sweep folders and resuming --
-RESULTS = "results.json"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
-RUN_OUTPUTS = (RESULTS, "scores.csv", "checkpoints")
-SLURM_MARKER = ".slurm_job_id"  # a SLURM job's run: found again when the job is requeued
-SWEEP_RECORD = "sweep.json"
-SWEEP_FILES = (SWEEP_RECORD, "multirun.yaml")  # what makes a folder a sweep's (Hydra writes multirun.yaml)
-
-
-def resume_folder(resume: Any) -> Path | None:
-    """The run (or sweep) folder ``resume=`` names, or None when it is true, false or empty."""
-    named = isinstance(resume, str) and resume.strip().lower() not in ("true", "false", "")
-    return Path(resume).expanduser() if named else None
-
-
-def outputs_in(folder: Path) -> list[str]:
-    """The run outputs ``folder`` holds: ``results.json``, ``scores.csv``, a folder with a checkpoint."""
-    return [name for name in RUN_OUTPUTS if (folder / name).is_file() or any((folder / name).glob("*.ckpt"))]
-
-
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The newer complete one of ``last.ckpt`` and a SLURM ``hpc_ckpt``: a resume never picks (and writes
-    into) a run it cannot continue."""
-    candidates = [run_dir / LAST_CHECKPOINT, *run_dir.glob("hpc_ckpt_*.ckpt")]
-    # torch.save writes a zip archive, whose directory is at the end: a cut-off file has none
-    existing = [p for p in candidates if p.is_file() and zipfile.is_zipfile(p)]
-    return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
-
-
-def is_interrupted(run_dir: Path) -> bool:
-    return run_dir.is_dir() and not (run_dir / RESULTS).exists() and newest_checkpoint(run_dir) is not None
-
-
-def resume_problem(folder: Path) -> str | None:
-    """Why the run folder ``resume=`` names cannot be continued; None if it can, or if it is a sweep's."""
-    if problem := read_problem(folder, "folder"):
-        return f"run directory {problem}"
-    if (folder / RESULTS).exists():
-        return f"that run finished ({RESULTS} exists); there is nothing to resume"
-    if newest_checkpoint(folder) is not None or any((folder / name).is_file() for name in SWEEP_FILES):
-        return None
-    last = folder / LAST_CHECKPOINT
-    state = "damaged (cut off?)" if last.is_file() else "missing"
-    return f"no checkpoint to continue from ({last} is {state})"
+def register() -> None:
+    """The run's settings as every composition's start, and lnra's resolvers; called on ``import lnra``."""
+    entries = {"dataset", "model", "loss", "trainer", "logger"}  # their defaults come from YAML
+    ConfigStore.instance().store(name="lnra_settings", node=RunSettings().model_dump(exclude=entries))
+    # the --help reference is imported when asked for: `python -m lnra.config.reference` imports lnra first
+    resolvers = (("lnra_run_dir", run_dir, True), ("lnra_sweep_dir", choose_sweep_dir, True),
+                 ("lnra_config_subdir", config_subdir, True), ("lnra_cpus_per_gpu", cpus_per_gpu, False),
+                 ("lnra_options_help", lambda: import_module("lnra.config.reference").help_text(), False))
+    for name, resolver, cached in resolvers:
+        OmegaConf.register_new_resolver(name, resolver, use_cache=cached, replace=True)

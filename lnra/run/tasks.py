@@ -26,7 +26,7 @@ from lnra.run.builders import RunObjects, build_datamodule, build_module, build_
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
 from lnra.run.results import logged, pixel_results, write_results, write_summary
-from lnra.run.resume import checkpoint_to_load, checkpoint_to_resume, finished_cell, in_sweep
+from lnra.run.rundir import checkpoint_to_load, checkpoint_to_resume, finished_cell, in_sweep
 from lnra.run.settings import RELATIONS, RunSettings
 from lnra.run.trainer import argument_mistakes
 

@@ -16,8 +16,14 @@ from helpers.data import write_dataset
 from helpers.paths import REPO, tmp_paths
 from omegaconf import OmegaConf
 
-from lnra.run.resume import SLURM_MARKER, find_run_to_resume
-from lnra.run.rundir import claim_run_dir, config_subdir, run_dir, unique_dir
+from lnra.run.rundir import (
+    SLURM_MARKER,
+    claim_run_dir,
+    config_subdir,
+    find_run_to_resume,
+    run_dir,
+    unique_dir,
+)
 
 
 def _fake_run(runs: Path, name: str, *, ckpt: bool = True, finished: bool = False, mtime: float = 0) -> Path:

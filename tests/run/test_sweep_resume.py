@@ -17,9 +17,16 @@ from helpers.runner import child_env, run_py_command
 from omegaconf import OmegaConf
 
 from lnra.errors import LnraError
-from lnra.run import resume as resume_mod
-from lnra.run.resume import checkpoint_to_resume, finished_cell
-from lnra.run.rundir import SWEEP_ENV, SWEEP_RECORD, choose_sweep_dir, config_subdir, find_sweep
+from lnra.run import rundir as rundir_mod
+from lnra.run.rundir import (
+    SWEEP_ENV,
+    SWEEP_RECORD,
+    checkpoint_to_resume,
+    choose_sweep_dir,
+    config_subdir,
+    find_sweep,
+    finished_cell,
+)
 
 COMMAND = ["experiment=table1", "dataset=ped2,avenue", "pseudo=none,skip_frame"]
 
@@ -79,7 +86,7 @@ def test_each_job_of_a_resumed_sweep_skips_continues_or_starts(tmp_path: Path, m
     interrupted = _job_dir(tmp_path / "1_ped2_skip_frame_seed0", ckpt=True)
     never = tmp_path / "2_avenue_none_seed0"
     never.mkdir()
-    monkeypatch.setattr(resume_mod, "in_sweep", lambda: True)
+    monkeypatch.setattr(rundir_mod, "in_sweep", lambda: True)
 
     assert finished_cell(cfg, done) == 0.75
     assert f"done before: {done} (AUC 75.00%, results.json); skipped" in capsys.readouterr().out
@@ -88,7 +95,7 @@ def test_each_job_of_a_resumed_sweep_skips_continues_or_starts(tmp_path: Path, m
     assert checkpoint_to_resume(cfg, never) is None  # starts from the beginning
     assert finished_cell(OmegaConf.create({"resume": False}), done) is None  # a new sweep never skips
 
-    monkeypatch.setattr(resume_mod, "in_sweep", lambda: False)  # a single run: nothing to resume is an error
+    monkeypatch.setattr(rundir_mod, "in_sweep", lambda: False)  # a single run: nothing to resume is an error
     with pytest.raises(LnraError, match="no interrupted run"):
         checkpoint_to_resume(cfg, never)
     # the resumed job keeps the interrupted job's .hydra/config.yaml and saves its own beside it
