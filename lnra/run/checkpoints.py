@@ -11,7 +11,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache, reduce
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import OmegaConf
@@ -41,29 +40,6 @@ def _stand_ins() -> tuple[tuple[type, str], ...]:
     return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {}), p) for p in sorted(paths))
 
 
-def safe_load(path: Path) -> Any:
-    """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
-    if problem := unreadable(path, "checkpoint", "file"):
-        raise LnraError(problem)
-    with torch.serialization.safe_globals(list(_stand_ins())):  # the stand-ins count as safe
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            refused = re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))  # the unpickler names one
-            with suppress(Exception):  # a zip checkpoint: every global the safe loader refuses
-                refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))) or refused
-            if not refused:
-                raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
-            raise LnraError(
-                f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
-                "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
-            ) from None
-        except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
-            first_line = (str(err).splitlines() or [""])[0]
-            raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
-                            "(truncated, or not a torch.save file?)") from None
-
-
 @dataclass
 class CheckpointWeights:
     """The autoencoder's weights from any supported checkpoint format, keys as in :class:`Autoencoder3D`."""
@@ -82,8 +58,27 @@ class CheckpointWeights:
 
 
 def read_weights(path: Path) -> CheckpointWeights:
-    """Read a checkpoint of either kind without building a model."""
-    raw = safe_load(path)
+    """Read a checkpoint of either kind without building a model: ``torch.load`` that rebuilds tensors and
+    containers only, module pickles become stand-ins."""
+    if problem := unreadable(path, "checkpoint", "file"):
+        raise LnraError(problem)
+    with torch.serialization.safe_globals(list(_stand_ins())):  # the stand-ins count as safe
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            refused = re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))  # the unpickler names one
+            with suppress(Exception):  # a zip checkpoint: every global the safe loader refuses
+                refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))) or refused
+            if not refused:
+                raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
+            raise LnraError(
+                f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
+                "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
+            ) from None
+        except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
+            first_line = (str(err).splitlines() or [""])[0]
+            raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
+                            "(truncated, or not a torch.save file?)") from None
     if not isinstance(raw, dict):
         raise LnraError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict")
     if isinstance(raw.get("state_dict"), Mapping):
