@@ -3,11 +3,10 @@ user swaps any from the command line); this adds what flows between them (clip s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 from hydra.errors import InstantiationException
@@ -24,8 +23,7 @@ from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.run.results import run_hparams
 
 
-@dataclass
-class RunObjects:
+class RunObjects(NamedTuple):
     """What a task needs: the data, the LightningModule, the Trainer, and the run's validation history."""
 
     datamodule: VideoDataModule
