@@ -16,6 +16,7 @@ from PIL import Image
 
 from lnra.callbacks.preview import PNG_NAME, preview_image
 from lnra.config.check import config_mistakes
+from lnra.config.options import effective_options
 from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
 from lnra.data.labels import find_label_file, load_labels
@@ -25,7 +26,7 @@ from lnra.run.allocator import keep_freed_memory
 from lnra.run.builders import RunObjects, build_datamodule, build_module, build_run
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
-from lnra.run.results import logged, pixel_results, write_results, write_summary
+from lnra.run.results import logged, write_results, write_summary
 from lnra.run.resume import checkpoint_to_load, checkpoint_to_resume, finished_cell, in_sweep
 from lnra.run.settings import RELATIONS, RunSettings
 from lnra.run.trainer import argument_mistakes
@@ -75,8 +76,7 @@ def dataset_inputs(cfg: DictConfig, training: bool) -> list[str]:
     try:
         labels = find_label_file(d.name, root, d.get("labels_path"))
         if test_split is None:
-            listing = list_videos(root / "testing" / "frames")
-            load_labels(labels, listing.lengths)
+            load_labels(labels, list_videos(root / "testing" / "frames").lengths)
     except LnraError as err:
         found.append(_missing(str(err), fix if d.name in RELEASES else ""))
     return found
@@ -153,7 +153,11 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         log.info("fast_dev_run: one batch of each loop ran; the AUC needs every test window, so it is "
                  "skipped and no results are written")
         return math.nan
-    pixel = pixel_results(cfg, logged(trainer, "test" if trainer.state.fn == "test" else "val"))
+    values = logged(trainer, "test" if trainer.state.fn == "test" else "val")
+    # the pixel-level metrics of the result's pass (None without masks) and the settings they depend on
+    settings = effective_options((cfg.get("callbacks") or {}).get("localisation"))
+    pixel = {key: values.get(key) for key in ("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer")}
+    pixel |= {f"pixel_{key}": settings[key] for key in ("sigma", "bins", "min_fraction") if key in settings}
     if trainer.is_global_zero:
         dm = run.datamodule  # the groups' options (loss=steal, model=memae) tell the method's family apart
         choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
@@ -165,11 +169,11 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         history = run.history.epochs or extra.pop("history", [])
         write_results(run_dir, evaluation, meta, history)
         write_summary(run_dir, cfg, trainer, dm, evaluation, history, started)
-        print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
-              f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
+        print(f"AUC: {evaluation.auc_micro:.2%}  (macro {evaluation.auc_macro:.2%}, "
+              f"without per-video normalisation {evaluation.auc_micro_global:.2%})")
         if pixel["pixel_auroc"] is not None:
-            print(f"pixel AUROC: {100 * pixel['pixel_auroc']:.2f}%  (UCSD pixel-level AUC "
-                  f"{100 * pixel['pixel_ucsd_auc']:.2f}%, EER {100 * pixel['pixel_ucsd_eer']:.2f}%)")
+            print(f"pixel AUROC: {pixel['pixel_auroc']:.2%}  (UCSD pixel-level AUC "
+                  f"{pixel['pixel_ucsd_auc']:.2%}, EER {pixel['pixel_ucsd_eer']:.2%})")
         print(f"run directory: {run_dir}")
     return evaluation.auc_micro
 
