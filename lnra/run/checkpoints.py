@@ -8,9 +8,9 @@ import pickle
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from functools import cache, reduce
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from omegaconf import OmegaConf
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 ORIGINAL_CLASSES = ("model.autoencoder.convAE", "model.reconstruction_model.Reconstruction3DEncoder",
                     "model.reconstruction_model.Reconstruction3DDecoder")
-PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16×256×256 clips
 
 
 class PickledModule(nn.Module):
@@ -40,16 +39,15 @@ def _stand_ins() -> tuple[tuple[type, str], ...]:
     return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {}), p) for p in sorted(paths))
 
 
-@dataclass
-class CheckpointWeights:
+class CheckpointWeights(NamedTuple):
     """The autoencoder's weights from any supported checkpoint format, keys as in :class:`Autoencoder3D`."""
 
     state_dict: dict[str, torch.Tensor]
     kind: str  # "lnra" (a Lightning checkpoint of ours) or "original" (the paper's released files)
-    epoch: int | None = None
-    history: list[dict[str, float]] = field(default_factory=list)
-    clip_shape: tuple[int, int, int] | None = None  # (T, H, W) the weights were trained on, where known
-    path: Path | None = None  # the file they were read from, for messages
+    epoch: int | None
+    history: list[dict[str, float]]
+    clip_shape: tuple[int, int, int] | None  # (T, H, W) the weights were trained on, where known
+    path: Path  # the file they were read from, for messages
 
     def mismatch_message(self) -> str:
         keys = list(self.state_dict)[:3]
@@ -97,7 +95,7 @@ def read_weights(path: Path) -> CheckpointWeights:
         original = raw["model"].state_dict()
     if isinstance(original, Mapping):
         state = {k.removeprefix("module."): v for k, v in original.items()}
-        return CheckpointWeights(state, "original", raw.get("epoch"), path=path)
+        return CheckpointWeights(state, "original", raw.get("epoch"), history=[], clip_shape=None, path=path)
     if "model" in raw:
         raise LnraError(f"{path}: its 'model' entry is a {type(raw['model']).__name__}, not a pickled module")
     raise LnraError(
@@ -137,7 +135,7 @@ def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int |
                           width: int | None = None) -> Autoencoder3D:
     """The autoencoder a checkpoint was trained as, in eval mode (clip shape given, recorded or paper's)."""
     weights = read_weights(path)
-    known = weights.clip_shape or PAPER_CLIP_SHAPE
+    known = weights.clip_shape or (16, 256, 256)  # the paper's checkpoints were trained on 16×256×256 clips
     if weights.clip_shape is None and not (height and width):
         log.warning("%s does not record its resolution; assuming %dx%d", path, known[1], known[2])
     shape = (clip_len or known[0], height or known[1], width or known[2])
