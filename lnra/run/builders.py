@@ -24,8 +24,6 @@ from lnra.run.results import run_hparams
 
 
 class RunObjects(NamedTuple):
-    """What a task needs: the data, the LightningModule, the Trainer, and the run's validation history."""
-
     datamodule: VideoDataModule
     module: LnraModule
     trainer: pl.Trainer
@@ -105,7 +103,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | 
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
-    """A run's objects, the data's listing checked (cheaply) before anything heavy starts."""
+    """A run's objects (seeded first), the data's listing checked (cheaply) before anything heavy starts."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, training)
     module = build_module(cfg, datamodule)
     datamodule.check_test_split()

@@ -27,7 +27,6 @@ NOT_APPLICABLE = "-"
 
 
 def logged(trainer: pl.Trainer, stage: str) -> dict[str, float]:
-    """The values logged under ``<stage>/`` (the prefix off)."""
     return {k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items()
             if k.startswith(f"{stage}/")}
 

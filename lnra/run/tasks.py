@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 
 def _missing(what: str, fix: str) -> str:
-    """One missing input: what was looked for, and the command that gets it where there is one."""
     return f"{what}; get it with: {fix}" if fix else what
 
 
@@ -52,10 +50,9 @@ def dataset_command(name: str, root: Path) -> str:
 
 def _split_missing(split_dir: Path, fix: str) -> str | None:
     """The split's own error (missing, unreadable or without videos), from a look at its top level only."""
-    if read_problem(split_dir, "folder") is None and any(p.is_dir() for p in split_dir.iterdir()):
-        return None
     try:
-        list_videos(split_dir)
+        if read_problem(split_dir, "folder") or not any(p.is_dir() for p in split_dir.iterdir()):
+            list_videos(split_dir)  # which says what is wrong, as the run would
     except LnraError as err:
         return _missing(str(err), fix)
     return None
@@ -88,10 +85,8 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
     if kind == "Cifar100Source" and not source.get("download"):
         root = Path(source.root)
         problem = read_problem(root / "cifar-100-python" / "train", "file")
-        if problem is None:
-            return None
-        if not problem.startswith("not found"):
-            return f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
+        if problem is None or not problem.startswith("not found"):
+            return problem and f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
@@ -185,7 +180,6 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     if (done := finished_cell(cfg, run_dir)) is not None:  # a resumed sweep's job that finished before
         return done
     ckpt = checkpoint_to_resume(cfg, run_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run = build_run(cfg, run_dir)
     if ckpt is not None:
         load_checkpoint(run.module, ckpt, resuming=True)
@@ -208,7 +202,6 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     """Score ``ckpt_path``. In fp32 unless the command line sets ``trainer.precision``: a released checkpoint
     must give its published AUC, and reduced precision moves the PSNRs that AUC is computed from."""
     started = time.monotonic()
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     given = any(o.lstrip("+~").startswith("trainer.precision=") for o in overrides)
     run = build_run(cfg, run_dir, training=False, **({} if given else {"precision": "32-true"}))
