@@ -50,9 +50,8 @@ class CheckpointWeights(NamedTuple):
     path: Path  # the file they were read from, for messages
 
     def mismatch_message(self) -> str:
-        keys = list(self.state_dict)[:3]
         return (f"the {self.kind} checkpoint {self.path} is not the paper's 3D autoencoder (its weights are "
-                f"{keys}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
+                f"{list(self.state_dict)[:3]}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
 
 
 def read_weights(path: Path) -> CheckpointWeights:
@@ -69,10 +68,9 @@ def read_weights(path: Path) -> CheckpointWeights:
                 refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))) or refused
             if not refused:
                 raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
-            raise LnraError(
-                f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
-                "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
-            ) from None
+            raise LnraError(f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is "
+                            "neither a tensor nor a model class of lnra or of the paper's code; a model "
+                            "checkpoint needs no such code") from None
         except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
             first_line = (str(err).splitlines() or [""])[0]
             raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
@@ -98,10 +96,8 @@ def read_weights(path: Path) -> CheckpointWeights:
         return CheckpointWeights(state, "original", raw.get("epoch"), history=[], clip_shape=None, path=path)
     if "model" in raw:
         raise LnraError(f"{path}: its 'model' entry is a {type(raw['model']).__name__}, not a pickled module")
-    raise LnraError(
-        f"{path} is neither an lnra checkpoint ('state_dict') nor one of the paper's ('model' or "
-        f"'model_statedict'); its keys are {sorted(map(str, raw))[:8]}"
-    )
+    raise LnraError(f"{path} is neither an lnra checkpoint ('state_dict') nor one of the paper's ('model' or "
+                    f"'model_statedict'); its keys are {sorted(map(str, raw))[:8]}")
 
 
 def load_weights_into(model: nn.Module, weights: CheckpointWeights) -> None:
