@@ -3,11 +3,10 @@ user swaps any from the command line); this adds what flows between them (clip s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 from hydra.errors import InstantiationException
@@ -24,10 +23,7 @@ from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.run.results import run_hparams
 
 
-@dataclass
-class RunObjects:
-    """What a task needs: the data, the LightningModule, the Trainer, and the run's validation history."""
-
+class RunObjects(NamedTuple):
     datamodule: VideoDataModule
     module: LnraModule
     trainer: pl.Trainer
@@ -107,7 +103,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, datamodule: VideoDataModule | 
 
 
 def build_run(cfg: DictConfig, run_dir: Path, training: bool = True, **trainer_overrides: Any) -> RunObjects:
-    """A run's objects, the data's listing checked (cheaply) before anything heavy starts."""
+    """A run's objects (seeded first), the data's listing checked (cheaply) before anything heavy starts."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, training)
     module = build_module(cfg, datamodule)
     datamodule.check_test_split()

@@ -8,10 +8,9 @@ import pickle
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from functools import cache, reduce
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import torch
 from omegaconf import OmegaConf
@@ -25,7 +24,6 @@ log = logging.getLogger(__name__)
 
 ORIGINAL_CLASSES = ("model.autoencoder.convAE", "model.reconstruction_model.Reconstruction3DEncoder",
                     "model.reconstruction_model.Reconstruction3DDecoder")
-PAPER_CLIP_SHAPE = (16, 256, 256)  # the original checkpoints were trained on 16×256×256 clips
 
 
 class PickledModule(nn.Module):
@@ -41,49 +39,42 @@ def _stand_ins() -> tuple[tuple[type, str], ...]:
     return tuple((type(p.rsplit(".", 1)[1], (PickledModule,), {}), p) for p in sorted(paths))
 
 
-def safe_load(path: Path) -> Any:
-    """``torch.load`` that rebuilds tensors and containers only; module pickles become stand-ins."""
+class CheckpointWeights(NamedTuple):
+    """The autoencoder's weights from any supported checkpoint format, keys as in :class:`Autoencoder3D`."""
+
+    state_dict: dict[str, torch.Tensor]
+    kind: str  # "lnra" (a Lightning checkpoint of ours) or "original" (the paper's released files)
+    epoch: int | None
+    history: list[dict[str, float]]
+    clip_shape: tuple[int, int, int] | None  # (T, H, W) the weights were trained on, where known
+    path: Path  # the file they were read from, for messages
+
+    def mismatch_message(self) -> str:
+        return (f"the {self.kind} checkpoint {self.path} is not the paper's 3D autoencoder (its weights are "
+                f"{list(self.state_dict)[:3]}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
+
+
+def read_weights(path: Path) -> CheckpointWeights:
+    """Read a checkpoint of either kind without building a model: ``torch.load`` that rebuilds tensors and
+    containers only, module pickles become stand-ins."""
     if problem := unreadable(path, "checkpoint", "file"):
         raise LnraError(problem)
     with torch.serialization.safe_globals(list(_stand_ins())):  # the stand-ins count as safe
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            raw = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
             refused = re.findall(r"Unsupported global: GLOBAL (\S+)", str(err))  # the unpickler names one
             with suppress(Exception):  # a zip checkpoint: every global the safe loader refuses
                 refused = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))) or refused
             if not refused:
                 raise LnraError(f"cannot read checkpoint {path}: not a file written by torch.save") from None
-            raise LnraError(
-                f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is neither a tensor "
-                "nor a model class of lnra or of the paper's code; a model checkpoint needs no such code"
-            ) from None
+            raise LnraError(f"refusing to unpickle {path}: it refers to {', '.join(refused)}, which is "
+                            "neither a tensor nor a model class of lnra or of the paper's code; a model "
+                            "checkpoint needs no such code") from None
         except Exception as err:  # noqa: BLE001 — other bytes fail in any way (a bare KeyError, IndexError, …)
             first_line = (str(err).splitlines() or [""])[0]
             raise LnraError(f"cannot read checkpoint {path}: {type(err).__name__}: {first_line} "
                             "(truncated, or not a torch.save file?)") from None
-
-
-@dataclass
-class CheckpointWeights:
-    """The autoencoder's weights from any supported checkpoint format, keys as in :class:`Autoencoder3D`."""
-
-    state_dict: dict[str, torch.Tensor]
-    kind: str  # "lnra" (a Lightning checkpoint of ours) or "original" (the paper's released files)
-    epoch: int | None = None
-    history: list[dict[str, float]] = field(default_factory=list)
-    clip_shape: tuple[int, int, int] | None = None  # (T, H, W) the weights were trained on, where known
-    path: Path | None = None  # the file they were read from, for messages
-
-    def mismatch_message(self) -> str:
-        keys = list(self.state_dict)[:3]
-        return (f"the {self.kind} checkpoint {self.path} is not the paper's 3D autoencoder (its weights are "
-                f"{keys}..., expected encoder.encoder.N.* and decoder.decoder.N.*)")
-
-
-def read_weights(path: Path) -> CheckpointWeights:
-    """Read a checkpoint of either kind without building a model."""
-    raw = safe_load(path)
     if not isinstance(raw, dict):
         raise LnraError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict")
     if isinstance(raw.get("state_dict"), Mapping):
@@ -102,13 +93,11 @@ def read_weights(path: Path) -> CheckpointWeights:
         original = raw["model"].state_dict()
     if isinstance(original, Mapping):
         state = {k.removeprefix("module."): v for k, v in original.items()}
-        return CheckpointWeights(state, "original", raw.get("epoch"), path=path)
+        return CheckpointWeights(state, "original", raw.get("epoch"), history=[], clip_shape=None, path=path)
     if "model" in raw:
         raise LnraError(f"{path}: its 'model' entry is a {type(raw['model']).__name__}, not a pickled module")
-    raise LnraError(
-        f"{path} is neither an lnra checkpoint ('state_dict') nor one of the paper's ('model' or "
-        f"'model_statedict'); its keys are {sorted(map(str, raw))[:8]}"
-    )
+    raise LnraError(f"{path} is neither an lnra checkpoint ('state_dict') nor one of the paper's ('model' or "
+                    f"'model_statedict'); its keys are {sorted(map(str, raw))[:8]}")
 
 
 def load_weights_into(model: nn.Module, weights: CheckpointWeights) -> None:
@@ -142,7 +131,7 @@ def model_from_checkpoint(path: Path, clip_len: int | None = None, height: int |
                           width: int | None = None) -> Autoencoder3D:
     """The autoencoder a checkpoint was trained as, in eval mode (clip shape given, recorded or paper's)."""
     weights = read_weights(path)
-    known = weights.clip_shape or PAPER_CLIP_SHAPE
+    known = weights.clip_shape or (16, 256, 256)  # the paper's checkpoints were trained on 16×256×256 clips
     if weights.clip_shape is None and not (height and width):
         log.warning("%s does not record its resolution; assuming %dx%d", path, known[1], known[2])
     shape = (clip_len or known[0], height or known[1], width or known[2])

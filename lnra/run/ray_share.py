@@ -16,12 +16,11 @@ def cpus_per_gpu(cpus: float | None, gpus: int | None) -> float:
 
         gpus = torch.cuda.device_count()
     if gpus < 1:
-        raise LnraError(
-            "hydra/launcher=ray runs one GPU per job, but this machine has no GPU: declare some with "
-            "hydra.launcher.ray.init.num_gpus=N (N jobs at a time, here on the CPU), use the basic "
-            "launcher, or for a Ray cluster (hydra.launcher.ray.init.address=auto) set "
-            "hydra.launcher.ray.remote.num_cpus to the cores per GPU of its machines"
-        )
+        raise LnraError("hydra/launcher=ray runs one GPU per job, but this machine has no GPU: declare "
+                        "some with hydra.launcher.ray.init.num_gpus=N (N jobs at a time, here on the "
+                        "CPU), use the basic launcher, or for a Ray cluster "
+                        "(hydra.launcher.ray.init.address=auto) set hydra.launcher.ray.remote.num_cpus to "
+                        "the cores per GPU of its machines")
     if cpus is None:  # Ray's own (private) count: a share above it could never be scheduled
         from ray._private.utils import get_num_cpus
 

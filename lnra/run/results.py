@@ -18,28 +18,17 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from lnra.callbacks.progress import duration
-from lnra.config.options import effective_options
 from lnra.diskio import atomic_path, explained_write_errors
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.scoring import Evaluation
 from lnra.run.console import device_name
 
-PIXEL_KEYS = ("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer")
 NOT_APPLICABLE = "-"
 
 
 def logged(trainer: pl.Trainer, stage: str) -> dict[str, float]:
-    """The values logged under ``<stage>/`` (the prefix off)."""
     return {k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items()
             if k.startswith(f"{stage}/")}
-
-
-def pixel_results(cfg: DictConfig, values: dict[str, float]) -> dict[str, Any]:
-    """The pixel-level metrics of the result's pass (None without masks) and the settings they depend on."""
-    out: dict[str, Any] = {key: values.get(key) for key in PIXEL_KEYS}
-    settings = effective_options((cfg.get("callbacks") or {}).get("localisation"))
-    out |= {f"pixel_{key}": settings.get(key) for key in ("sigma", "bins", "min_fraction") if key in settings}
-    return out
 
 
 def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
@@ -65,10 +54,6 @@ def write_results(run_dir: Path, evaluation: Evaluation, meta: dict[str, Any],
 
 
 # -- summary.md ---------------------------------------------------------------------------------------
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
 def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, dm: VideoDataModule,
                   evaluation: Evaluation, history: list[dict[str, float]], started: float) -> None:
     """Write ``run_dir/summary.md`` from the finished run (after its results files, which it links)."""
@@ -83,11 +68,11 @@ def write_summary(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, dm: Video
     if (speed := trainer.callback_metrics.get("throughput/train_clips_per_s")) is not None:
         rows.append(("Training speed", f"{float(speed):.1f} clips/s (last epoch)"))
     e = evaluation
-    rows.append(("AUC (last model, test)", f"**{_pct(e.auc_micro)}** (macro {_pct(e.auc_macro)}, without "
-                                           f"per-video normalisation {_pct(e.auc_micro_global)})"))
+    rows.append(("AUC (last model, test)", f"**{e.auc_micro:.2%}** (macro {e.auc_macro:.2%}, without "
+                                           f"per-video normalisation {e.auc_micro_global:.2%})"))
     if history and "auc_best" in history[-1]:
         rows.append(("Best validation AUC",
-                     f"{_pct(history[-1]['auc_best'])} at epoch {int(history[-1]['best_epoch']) + 1}"))
+                     f"{history[-1]['auc_best']:.2%} at epoch {int(history[-1]['best_epoch']) + 1}"))
     links = []  # whatever the run left that a person looks at, relative to summary.md
     if timelines := sorted((run_dir / "timelines").glob("*.png")):
         links.append("- Score timelines (per test video): "

@@ -9,13 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from lnra.callbacks.preview import PNG_NAME, preview_image
-from lnra.config.options import config_mistakes
+from lnra.config.options import config_mistakes, effective_options
 from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
 from lnra.data.labels import find_label_file, load_labels
@@ -25,7 +24,7 @@ from lnra.run.allocator import keep_freed_memory
 from lnra.run.builders import RunObjects, build_datamodule, build_module, build_run
 from lnra.run.checkpoints import load_checkpoint
 from lnra.run.console import describe_run
-from lnra.run.results import logged, pixel_results, write_results, write_summary
+from lnra.run.results import logged, write_results, write_summary
 from lnra.run.rundir import checkpoint_to_load, checkpoint_to_resume, finished_cell, in_sweep
 from lnra.run.settings import RELATIONS, RunSettings
 from lnra.run.trainer import argument_mistakes
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 
 
 def _missing(what: str, fix: str) -> str:
-    """One missing input: what was looked for, and the command that gets it where there is one."""
     return f"{what}; get it with: {fix}" if fix else what
 
 
@@ -51,10 +49,9 @@ def dataset_command(name: str, root: Path) -> str:
 
 def _split_missing(split_dir: Path, fix: str) -> str | None:
     """The split's own error (missing, unreadable or without videos), from a look at its top level only."""
-    if read_problem(split_dir, "folder") is None and any(p.is_dir() for p in split_dir.iterdir()):
-        return None
     try:
-        list_videos(split_dir)
+        if read_problem(split_dir, "folder") or not any(p.is_dir() for p in split_dir.iterdir()):
+            list_videos(split_dir)  # which says what is wrong, as the run would
     except LnraError as err:
         return _missing(str(err), fix)
     return None
@@ -75,8 +72,7 @@ def dataset_inputs(cfg: DictConfig, training: bool) -> list[str]:
     try:
         labels = find_label_file(d.name, root, d.get("labels_path"))
         if test_split is None:
-            listing = list_videos(root / "testing" / "frames")
-            load_labels(labels, listing.lengths)
+            load_labels(labels, list_videos(root / "testing" / "frames").lengths)
     except LnraError as err:
         found.append(_missing(str(err), fix if d.name in RELEASES else ""))
     return found
@@ -88,10 +84,8 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
     if kind == "Cifar100Source" and not source.get("download"):
         root = Path(source.root)
         problem = read_problem(root / "cifar-100-python" / "train", "file")
-        if problem is None:
-            return None
-        if not problem.startswith("not found"):
-            return f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
+        if problem is None or not problem.startswith("not found"):
+            return problem and f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
@@ -153,7 +147,11 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         log.info("fast_dev_run: one batch of each loop ran; the AUC needs every test window, so it is "
                  "skipped and no results are written")
         return math.nan
-    pixel = pixel_results(cfg, logged(trainer, "test" if trainer.state.fn == "test" else "val"))
+    values = logged(trainer, "test" if trainer.state.fn == "test" else "val")
+    # the pixel-level metrics of the result's pass (None without masks) and the settings they depend on
+    settings = effective_options((cfg.get("callbacks") or {}).get("localisation"))
+    pixel = {key: values.get(key) for key in ("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer")}
+    pixel |= {f"pixel_{key}": settings[key] for key in ("sigma", "bins", "min_fraction") if key in settings}
     if trainer.is_global_zero:
         dm = run.datamodule  # the groups' options (loss=steal, model=memae) tell the method's family apart
         choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
@@ -165,11 +163,11 @@ def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, ext
         history = run.history.epochs or extra.pop("history", [])
         write_results(run_dir, evaluation, meta, history)
         write_summary(run_dir, cfg, trainer, dm, evaluation, history, started)
-        print(f"AUC: {100 * evaluation.auc_micro:.2f}%  (macro {100 * evaluation.auc_macro:.2f}%, "
-              f"without per-video normalisation {100 * evaluation.auc_micro_global:.2f}%)")
+        print(f"AUC: {evaluation.auc_micro:.2%}  (macro {evaluation.auc_macro:.2%}, "
+              f"without per-video normalisation {evaluation.auc_micro_global:.2%})")
         if pixel["pixel_auroc"] is not None:
-            print(f"pixel AUROC: {100 * pixel['pixel_auroc']:.2f}%  (UCSD pixel-level AUC "
-                  f"{100 * pixel['pixel_ucsd_auc']:.2f}%, EER {100 * pixel['pixel_ucsd_eer']:.2f}%)")
+            print(f"pixel AUROC: {pixel['pixel_auroc']:.2%}  (UCSD pixel-level AUC "
+                  f"{pixel['pixel_ucsd_auc']:.2%}, EER {pixel['pixel_ucsd_eer']:.2%})")
         print(f"run directory: {run_dir}")
     return evaluation.auc_micro
 
@@ -181,7 +179,6 @@ def train(cfg: DictConfig, run_dir: Path) -> float:
     if (done := finished_cell(cfg, run_dir)) is not None:  # a resumed sweep's job that finished before
         return done
     ckpt = checkpoint_to_resume(cfg, run_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run = build_run(cfg, run_dir)
     if ckpt is not None:
         load_checkpoint(run.module, ckpt, resuming=True)
@@ -204,7 +201,6 @@ def test(cfg: DictConfig, run_dir: Path) -> float:
     """Score ``ckpt_path``. In fp32 unless the command line sets ``trainer.precision``: a released checkpoint
     must give its published AUC, and reduced precision moves the PSNRs that AUC is computed from."""
     started = time.monotonic()
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     given = any(o.lstrip("+~").startswith("trainer.precision=") for o in overrides)
     run = build_run(cfg, run_dir, training=False, **({} if given else {"precision": "32-true"}))

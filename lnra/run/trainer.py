@@ -24,9 +24,6 @@ from lnra.diskio import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
-Devices = Count | Literal[-1, "auto"] | list[NonNegative]
-Interval = Count | Annotated[float, Field(gt=0, le=1)]
-
 
 def cpu_supports_bf16() -> bool:
     """True where oneDNN has native bf16 kernels (AVX-512 BF16 or AMX); elsewhere bf16 is emulated."""
@@ -69,13 +66,13 @@ class Trainer(pl.Trainer):
         precision: Annotated[Literal["auto"] | _PRECISION_INPUT | None, Field(
             description="numeric precision; auto: bf16 mixed where the device runs it natively, else fp32")]
         = "auto",
-        devices: Annotated[Devices | None, Field(description="devices per node: a count >= 1, -1 (all), "
-                                                 "auto, or a list of device indices")] = None,
+        devices: Annotated[Count | Literal[-1, "auto"] | list[NonNegative] | None, Field(description="devices"
+            " per node: a count >= 1, -1 (all), auto, or a list of device indices")] = None,
         max_epochs: Annotated[Count | Literal[-1] | None, Field(description="training epochs (-1: no limit)")]
         = None,
         min_epochs: Annotated[NonNegative | None, Field(description="epochs before early stopping may stop")]
         = None,
-        val_check_interval: Annotated[Interval | None, Field(
+        val_check_interval: Annotated[Count | Annotated[float, Field(gt=0, le=1)] | None, Field(
             description="validate every N batches, or this fraction of an epoch")] = None,
         check_val_every_n_epoch: Annotated[Count | None, Field(description="validate every N epochs")] = None,
         num_sanity_val_steps: Annotated[Annotated[int, Field(ge=-1)] | None, Field(

@@ -21,7 +21,7 @@ from torch import nn
 from lnra.errors import LnraError
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule
-from lnra.run.checkpoints import load_checkpoint, model_from_checkpoint, read_weights, safe_load
+from lnra.run.checkpoints import load_checkpoint, model_from_checkpoint, read_weights
 
 WIDTHS = (8, 8, 16, 16)
 
@@ -127,7 +127,7 @@ def test_malicious_pickle_is_refused_before_it_runs(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"model": Evil()}, path)
     with pytest.raises(LnraError, match=r"refusing to unpickle .*system"):
-        safe_load(path)
+        read_weights(path)
     assert not marker.exists()
 
 
