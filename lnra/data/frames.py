@@ -160,14 +160,10 @@ class FrameStore:
         if isinstance(index, slice):  # a view of the map, not a copy
             out = out.copy()
         self._read_bytes += out.nbytes
-        if self._read_bytes >= RELEASE_BYTES:
-            self.release()
+        if self._read_bytes >= RELEASE_BYTES:  # unmap the pages of the cache file read so far
+            self._read_bytes = 0
+            self.frames._mmap.madvise(mmap.MADV_DONTNEED)
         return out
-
-    def release(self) -> None:
-        """Unmap the pages read so far (see :meth:`gather`): the frames are a memory map of the cache file."""
-        self._read_bytes = 0
-        self.frames._mmap.madvise(mmap.MADV_DONTNEED)
 
 
 RELEASE_BYTES = 256 << 20
