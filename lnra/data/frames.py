@@ -19,7 +19,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import cv2
 import numpy as np
@@ -95,8 +95,7 @@ def read_frame(path: Path, what: str = "frame") -> np.ndarray:
     return frame
 
 
-@dataclass
-class VideoFile:
+class VideoFile(NamedTuple):
     """The frames of one video (read lazily) and its frame rate if the file says."""
 
     frames: Iterator[np.ndarray]
