@@ -67,7 +67,7 @@ def main() -> None:
             recon, frame = (torch.rand(len(chunk), 1, args.size, args.size, generator=gen) * 2 - 1
                             for _ in range(2))
             maps = error_maps(recon, frame, (store.height, store.width), sigma)
-            scored = store.frame_index(chunk[:, 0], chunk[:, 1] + CLIP // 2)
+            scored = store.offsets[chunk[:, 0]] + chunk[:, 1] + CLIP // 2
             metric.update(maps, torch.from_numpy(store.masks(scored)))
         result = metric.compute()
         seconds = time.perf_counter() - start

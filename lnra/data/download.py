@@ -12,8 +12,8 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from lnra.data.frames import progress
 from lnra.errors import LnraError
@@ -21,8 +21,7 @@ from lnra.errors import LnraError
 MIRROR_ENV = "LNRA_DOWNLOAD_MIRROR"
 
 
-@dataclass(frozen=True)
-class Archive:
+class Archive(NamedTuple):
     """One file of an official release: where it is and what it must be."""
 
     url: str

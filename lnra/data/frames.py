@@ -1,8 +1,11 @@
 """Video frames on disk: listing, the one reader (OpenCV's), and a memory-mapped uint8 cache of each split:
-decoding JPEGs costs more than the model on small images, so every frame is decoded once, at its size."""
+decoding JPEGs costs more than the model on small images, so every frame is decoded once, at its size, by
+one builder (a sweep's jobs on a cold cache would otherwise each decode the whole dataset; docs/guide.md,
+Datasets), and the cache's data appears only with its metadata."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -12,17 +15,17 @@ import re
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from lnra.data.cache_files import build_lock, explained_cache_write, writing_cache
-from lnra.diskio import unreadable
+from lnra.diskio import atomic_path, explained_write_errors, partial_path, unreadable
 from lnra.errors import LnraError
 
 log = logging.getLogger(__name__)
@@ -92,8 +95,7 @@ def read_frame(path: Path, what: str = "frame") -> np.ndarray:
     return frame
 
 
-@dataclass
-class VideoFile:
+class VideoFile(NamedTuple):
     """The frames of one video (read lazily) and its frame rate if the file says."""
 
     frames: Iterator[np.ndarray]
@@ -157,14 +159,10 @@ class FrameStore:
         if isinstance(index, slice):  # a view of the map, not a copy
             out = out.copy()
         self._read_bytes += out.nbytes
-        if self._read_bytes >= RELEASE_BYTES:
-            self.release()
+        if self._read_bytes >= RELEASE_BYTES:  # unmap the pages of the cache file read so far
+            self._read_bytes = 0
+            self.frames._mmap.madvise(mmap.MADV_DONTNEED)
         return out
-
-    def release(self) -> None:
-        """Unmap the pages read so far (see :meth:`gather`): the frames are a memory map of the cache file."""
-        self._read_bytes = 0
-        self.frames._mmap.madvise(mmap.MADV_DONTNEED)
 
 
 RELEASE_BYTES = 256 << 20
@@ -190,6 +188,53 @@ def progress(total: int | None, desc: str, **bar: Any) -> Any:
     if sys.stderr.isatty():
         return tqdm(total=total, desc=desc, **bar)
     return nullcontext(_ProgressLines(total, desc, bar.get("initial", 0)))
+
+
+# A full disk or a read-only cache folder → one line naming the path and the free space.
+explained_cache_write = partial(explained_write_errors, what="the frame cache")
+
+
+@contextmanager
+def build_lock(data_path: Path) -> Iterator[None]:
+    """Hold the ``fcntl`` lock on ``<cache>.lock``, which the OS releases when its holder dies, however."""
+    lock_path = data_path.with_name(f"{data_path.name}.lock")
+    said = False
+    while True:
+        with explained_cache_write(lock_path):
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not said:
+                log.info("waiting for another process that is building the frame cache %s (lock %s)",
+                         data_path.name, lock_path)
+                said = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        with suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                break
+        os.close(fd)  # the holder we waited for removed this lock file: lock the current one
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # while still locked: a waiter on this file sees it is gone
+        os.close(fd)
+
+
+@contextmanager
+def writing_cache(data_path: Path, meta: dict[str, Any], shape: tuple[int, int, int]) -> Iterator[BinaryIO]:
+    """The file to append a uint8 ``shape`` array's frames to (a writable memory map keeps every written page
+    resident); on success the metadata ``.json`` is published, then the data: whoever sees one sees both."""
+    meta_path = data_path.with_suffix(".json")  # under the lock: a killed builder's partial files are reused
+    with (explained_cache_write(data_path),
+          atomic_path(data_path, partial_path(data_path)) as data_tmp,
+          atomic_path(meta_path, partial_path(meta_path)) as meta_tmp):
+        with open(data_tmp, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        meta_tmp.write_text(json.dumps(meta))
 
 
 def load_frame_store(listing: VideoListing, cache_dir: Path, dataset: str, split: str, height: int,

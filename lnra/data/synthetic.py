@@ -17,7 +17,7 @@ from pydantic import Field
 
 from lnra.config.options import checked
 from lnra.config.types import Count, Seed
-from lnra.data.clip_shape import FrameSide
+from lnra.data.pixels import FrameSide
 from lnra.diskio import atomic_dir
 from lnra.errors import LnraError
 

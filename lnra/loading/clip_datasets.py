@@ -11,8 +11,7 @@ from lightning_utilities.core.apply_func import apply_to_collection
 from torch.utils.data import Dataset, Sampler
 
 from lnra.data.frames import FrameStore
-from lnra.data.labels import TestVideos
-from lnra.data.pixel_masks import MaskStore
+from lnra.data.labels import MaskStore, TestVideos
 from lnra.data.pixels import window_count
 from lnra.loading.batches import Clips, TestFetch, TrainFetch
 from lnra.pseudo.skip import skip_frame_indices
@@ -108,7 +107,7 @@ class TestWindows(_Windows):
         video, start = self.video_of[indices], self.start_of[indices]
         mask = None
         if self.masks is not None:
-            scored = self.masks.frame_index(video, start + self.clip_len // 2)
+            scored = self.masks.offsets[video] + start + self.clip_len // 2
             mask = torch.from_numpy(self.masks.masks(scored))
         return TestFetch(self._clips(self._window_index(indices)), torch.from_numpy(video),
                          torch.from_numpy(start), self.videos, mask)

@@ -14,11 +14,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lnra.config.options import checked
 from lnra.config.types import Count, FolderName, Location, NonNegative
-from lnra.data.clip_shape import ClipLength, FrameSide
 from lnra.data.frames import FrameStore, VideoListing, list_videos, load_frame_store
-from lnra.data.labels import TestVideos, find_label_file, load_labels
-from lnra.data.pixel_masks import MaskStore, list_masks, load_mask_store
-from lnra.data.pixels import to_unit_range
+from lnra.data.labels import MaskStore, TestVideos, find_label_file, list_masks, load_labels, load_mask_store
+from lnra.data.pixels import ClipLength, FrameSide, to_unit_range
 from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch

@@ -12,7 +12,7 @@ from torch import nn
 
 from lnra.config.options import checked
 from lnra.config.types import Count
-from lnra.data.clip_shape import ClipLength, FrameSide
+from lnra.data.pixels import ClipLength, FrameSide
 from lnra.method.centre_decode import decode_frame
 from lnra.method.scoring import centre_index
 
