@@ -174,16 +174,12 @@ class TimelinePlot:
         """The x pixel of each frame index's centre, frame f spanning [f − 0.5, f + 0.5]."""
         return self.left + (np.asarray(frames) + 0.5) / length * (self.right - self.left)
 
-    def _box(self) -> tuple[int, int, int, int]:
-        """The plot's box on the supersampled canvas."""
-        return tuple(v * SUPERSAMPLE for v in (self.left, self.top, self.right, self.bottom))
-
     def image(self, timeline: Timeline) -> np.ndarray:
         """The plot of ``timeline`` as an RGB array (height, width, 3)."""
-        k = SUPERSAMPLE
+        k, font = SUPERSAMPLE, _font(10 * SUPERSAMPLE)
         image = Image.new("RGB", (self.width * k, self.height * k), "white")
         draw = ImageDraw.Draw(image)
-        left, top, right, bottom = self._box()
+        left, top, right, bottom = (v * k for v in (self.left, self.top, self.right, self.bottom))
         lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
         lo, hi = lo - 0.05 * (hi - lo or 1.0), hi + 0.05 * (hi - lo or 1.0)
 
@@ -198,10 +194,10 @@ class TimelinePlot:
             draw.rectangle([x(start - 0.5), top, x(stop - 0.5), bottom], fill=SHADE)
         for v in _ticks(lo, hi, 6):
             draw.line([(left, y(v)), (right, y(v))], fill=GRID_GREY, width=k)
-            draw.text((left - 4 * k, y(v)), f"{round(v, 9):g}", fill="black", font=_font(10 * k), anchor="rm")
+            draw.text((left - 4 * k, y(v)), f"{round(v, 9):g}", fill="black", font=font, anchor="rm")
         for f in _ticks(0, timeline.length - 1, 10, integer=True):
             draw.line([(x(f), top), (x(f), bottom)], fill=GRID_GREY, width=k)
-            draw.text((x(f), bottom + 4 * k), f"{f:g}", fill="black", font=_font(10 * k), anchor="mt")
+            draw.text((x(f), bottom + 4 * k), f"{f:g}", fill="black", font=font, anchor="mt")
         curve = list(zip(x(timeline.frames), y(timeline.scores), strict=True))
         draw.line(curve, fill=BLUE, width=2 * k, joint="curve")
         if timeline.threshold is not None:
@@ -209,19 +205,13 @@ class TimelinePlot:
             for x0 in range(left, right, 8 * k):  # dashed
                 draw.line([(x0, level), (min(x0 + 5 * k, right), level)], fill=ORANGE, width=k)
         draw.rectangle([left, top, right, bottom], outline="black", width=k)
-        self._words(image, draw, timeline, bool(spans))
-        return np.asarray(image.reduce(k))
-
-    def _words(self, image: Image.Image, draw: ImageDraw.ImageDraw, timeline: Timeline, shaded: bool) -> None:
-        """The title (left) and legend (right) above the plot, the axis labels: never over the data."""
-        k, font = SUPERSAMPLE, _font(10 * SUPERSAMPLE)
-        left, top, right, bottom = self._box()
+        # the title (left) and legend (right) above the plot, the axis labels: never over the data
         draw.text((left, top - 5 * k), timeline.name, fill="black", font=_font(11 * k), anchor="ld")
         draw.text(((left + right) / 2, bottom + 18 * k), "frame", fill="black", font=font, anchor="mt")
         label = Image.new("RGB", (int(draw.textlength(timeline.ylabel, font)), 14 * k), "white")
         ImageDraw.Draw(label).text((0, 0), timeline.ylabel, fill="black", font=font)
         image.paste(label.rotate(90, expand=True), (4 * k, int((top + bottom - label.width) / 2)))
-        entries = [(BLUE, 1, timeline.ylabel)] + [(SHADE, 5, "ground truth: anomalous")] * shaded
+        entries = [(BLUE, 1, timeline.ylabel)] + [(SHADE, 5, "ground truth: anomalous")] * bool(spans)
         entries += [(ORANGE, 1, "threshold")] * (timeline.threshold is not None)
         end, row = right, top - 10 * k
         for colour, half_height, text in reversed(entries):
@@ -229,6 +219,7 @@ class TimelinePlot:
             end -= draw.textlength(text, font=font) + 22 * k
             draw.rectangle([end, row - half_height * k, end + 16 * k, row + half_height * k], fill=colour)
             end -= 14 * k
+        return np.asarray(image.reduce(k))
 
 
 def png(image: np.ndarray) -> bytes:
