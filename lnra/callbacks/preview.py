@@ -44,7 +44,3 @@ def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], fr
             labels.append(f"clip {i + 1} {name}: {what}" if what == "input" else what)
     titles = [f"frame {int(f)}" for f in at]
     return labelled_grid(rows, labels, titles, label_width=LABEL_WIDTH)  # small frames enlarged to 96 pixels
-
-
-def preview_image(datamodule: VideoDataModule, clips: int = 4, frames: int = 4, seed: int = 0) -> np.ndarray:
-    return render_grid(*preview_batch(datamodule, clips, seed), frames)
