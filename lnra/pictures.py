@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
@@ -32,7 +32,6 @@ OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey 
 HEADER_PX = 24  # the titles of a demo video's panels
 GRID_HEADER_PX, GRID_GAP_PX = 18, 2  # a labelled grid's column titles and the white between its rows
 MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
-SpooledFrame = tuple[int, np.ndarray, np.ndarray, np.ndarray | None]  # index, input, reconstruction, mask
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -263,15 +262,14 @@ class DemoLayout:
         return out
 
 
-def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[SpooledFrame],
-                     panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
+def write_demo_video(path: Path, timeline: Timeline, spool: PanelSpool, colours: ErrorColours, fps: float,
                      min_panel: int = 192, localise: bool = False) -> None:
-    """An MP4 of (frame index, input, reconstruction, mask) frames, the localisation panel if ``localise``."""
-    factor = max(1, math.ceil(min_panel / panel_hw[0]))
+    """An MP4 of a spool's frames above the score curve, with the localisation panel if ``localise``."""
+    factor = max(1, math.ceil(min_panel / spool.shape[1]))
     titles = (*PANEL_TITLES, "localisation") if localise else PANEL_TITLES
-    layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
+    layout = DemoLayout(timeline, spool.shape[1:], factor, titles=titles)
     with atomic_path(path) as tmp, closing(video_writer(tmp, fps, 7, MACRO_BLOCK)) as writer:
-        for index, frame, recon, mask in frames:
+        for index, frame, recon, mask in spool.read():
             row = panel_row(frame, recon, colours, factor, localise=localise, mask=mask)
             writer.append_data(layout.frame(index, row))
 
@@ -292,21 +290,20 @@ class PanelSpool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "wb")  # noqa: SIM115 — kept open while the test epoch appends
         self.frames: list[int] = []
-        self._masks: dict[int, tuple[np.ndarray, int]] = {}  # frame index → (packed mask, width)
+        self._masks: list[tuple[np.ndarray, int] | None] = []  # per frame: (packed mask, width) or None
 
     def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray, mask: np.ndarray | None = None
                ) -> None:
         self._file.write(np.ascontiguousarray(np.stack([frame, recon])).tobytes())
         self.frames.append(frame_index)
-        if mask is not None:
-            self._masks[frame_index] = np.packbits(mask, axis=-1), mask.shape[-1]
+        self._masks.append(None if mask is None else (np.packbits(mask, axis=-1), mask.shape[-1]))
 
-    def read(self) -> Iterator[SpooledFrame]:
+    def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
         """(frame index, input, reconstruction, mask or None) in frame order."""
         self._file.close()
         data = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(len(self.frames), *self.shape))
         for i in np.argsort(self.frames, kind="stable"):
-            packed, width = self._masks.get(self.frames[i], (None, 0))
+            packed, width = self._masks[i] or (None, 0)
             mask = None if packed is None else np.unpackbits(packed, axis=-1, count=width).astype(bool)
             yield self.frames[i], data[i, 0], data[i, 1], mask
 
