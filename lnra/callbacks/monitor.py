@@ -4,6 +4,7 @@ reconstruct* and which cell is ahead, from what validation computed (nothing is 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Annotated, Any
 
 import numpy as np
@@ -148,17 +149,15 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
     for want, n in ((1, count // 2), (0, count - count // 2)):
         per_video = [(v, idx) for v, lab in enumerate(labels)
                      if (idx := np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want)).size]
-        used = {v for v, _, _ in picks}
+        used, goal = {v for v, _, _ in picks}, len(picks) + n
         fresh = [e for e in per_video if e[0] not in used]
         taken = [e for e in per_video if e[0] in used]
-        chosen: list[tuple[int, int, int]] = []
         for position in _POSITIONS:
-            missing = n - len(chosen)
+            missing = goal - len(picks)
             for v, idx in _spread(fresh, missing) + _spread(taken, max(0, missing - len(fresh))):
                 pick = (v, int(idx[min(len(idx) - 1, int(position * len(idx)))]), want)
-                if pick not in chosen and len(chosen) < n:
-                    chosen.append(pick)
-        picks += chosen
+                if pick not in picks and len(picks) < goal:  # picks of the other class differ in want
+                    picks.append(pick)
     return picks
 
 
@@ -198,15 +197,13 @@ class FixedWindowImages(pl.Callback):
         total = trainer.strategy.reduce(self._sum, reduce_op="sum")
         hits = trainer.strategy.reduce(self._hits, reduce_op="sum")
         self._sum = self._hits = None  # the next validation sums afresh
-        frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
-        windows = zip(self.chosen, frames, hits.tolist(), strict=True)
-        shown = [(pick, pair) for pick, pair, hit in windows if hit]
         writer, evaluation = board(trainer), pl_module.evaluation
-        if writer is None or not shown or evaluation is None:
+        if writer is None or not hits.any() or evaluation is None:
             return
+        frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
         names, c = evaluation.videos.names, evaluation.videos.clip_len // 2
         rows, labels = [], []
-        for (v, w, label), (frame, recon) in shown:
+        for (v, w, label), (frame, recon) in compress(zip(self.chosen, frames, strict=True), hits.tolist()):
             at = (evaluation.video_index == v) & (evaluation.frame_index == w + c)
             score = f"score {float(evaluation.anomaly_score[at][0]):.2f}" if at.any() else ""
             rows.append(panel_row(frame, recon, self.colours))
