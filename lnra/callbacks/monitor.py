@@ -1,5 +1,7 @@
 """TensorBoard views of a training run (docs/guide.md, What a run leaves): whether the model learns *not to
-reconstruct* and which cell is ahead, from what validation computed (nothing is scored twice)."""
+reconstruct* and which cell is ahead, from what validation computed (nothing is scored twice); and the
+pseudo-anomaly preview (``task=preview``, ``pseudo/preview``): a few training clips as the model receives
+them, each forced to one of the enabled kinds in turn, so that p = 0.2 still shows anomalies."""
 
 from __future__ import annotations
 
@@ -14,14 +16,19 @@ from pydantic import Field
 
 from lnra import pictures
 from lnra.callbacks import METRICS, add_png, board, centre_frames, tensorboard
-from lnra.callbacks.preview import PreviewBatch, render_grid
+from lnra.callbacks.checkpoints import isolated_rng
 from lnra.config.options import checked
 from lnra.config.types import Count, NonNegative, Seed
 from lnra.loading.batches import EvalBatch, window_key
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.scoring import centre_index, scored_labels
 from lnra.pictures import Colormap, ErrorColours, ErrorMax, grey, labelled_grid, panel_row, to_uint8
+from lnra.pseudo.kinds import KIND_NORMAL
 
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
+PNG_NAME = "pseudo_preview.png"
+LABEL_WIDTH = 170  # pixels of the preview grid's label column
+PreviewBatch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 
 class HealthMonitor(pl.Callback):
@@ -82,6 +89,36 @@ class ScoreMonitor(pl.Callback):
         for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
             titled = timeline._replace(name=f"{timeline.name} (epoch {step})")
             add_png(writer, f"val_timeline/{timeline.name}", plot.image(titled), step)
+
+
+def preview_batch(datamodule: VideoDataModule, clips: int = 4, seed: int = 0) -> PreviewBatch:
+    """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind of ``clips`` training clips, made by the
+    DataModule's own loading with the kinds forced (frames gathered on the host: a few clips)."""
+    dataset = datamodule.train_clips(gather=True)
+    enabled = datamodule.pseudo.enabled_kinds or [KIND_NORMAL]  # all normal for the baseline
+    codes = [enabled[i % len(enabled)] for i in range(clips)]
+    with isolated_rng(seed):
+        picks = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
+        starts = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
+        seeds = np.random.randint(2**31, size=clips)
+        items = zip(picks.tolist(), starts.tolist(), seeds.tolist(), strict=True)  # as ShuffledPairs gives
+        batch = datamodule.to_train_batch(dataset.__getitems__(list(items)), torch.tensor(codes))
+    return batch.input, batch.target, [batch.kind_names[c] for c in codes]
+
+
+def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], frames: int = 4) -> np.ndarray:
+    """An RGB uint8 image: per clip the rows input, target and |input - target|; columns: frames."""
+    t = inputs.shape[2]
+    at = torch.linspace(0, t - 1, min(frames, t)).round().long()
+    rows, labels = [], []
+    for i, (x, y, name) in enumerate(zip(inputs, target, names, strict=True)):
+        for what, image in (("input", (x[0, at] + 1) / 2), ("target", (y[0, at] + 1) / 2),
+                            ("|input - target|", (x[0, at] - y[0, at]).abs().clamp(max=1))):
+            tiles = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+            rows.append(grey(np.concatenate(list(tiles), axis=1)))
+            labels.append(f"clip {i + 1} {name}: {what}" if what == "input" else what)
+    titles = [f"frame {int(f)}" for f in at]
+    return labelled_grid(rows, labels, titles, label_width=LABEL_WIDTH)  # small frames enlarged to 96 pixels
 
 
 def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lnra.callbacks.checkpoints import History
-from lnra.callbacks.preview import preview_batch
+from lnra.callbacks.monitor import preview_batch
 from lnra.config.options import import_target, options_of
 from lnra.errors import LnraError
 from lnra.loading.datamodule import VideoDataModule

@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from lnra.callbacks.preview import PNG_NAME, preview_batch, render_grid
+from lnra.callbacks.monitor import PNG_NAME, preview_batch, render_grid
 from lnra.config.check import config_mistakes
 from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
