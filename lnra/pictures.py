@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
@@ -32,7 +32,6 @@ OUTLINE_RGB = (0, 255, 0)  # the ground-truth outline: green reads on both grey 
 HEADER_PX = 24  # the titles of a demo video's panels
 GRID_HEADER_PX, GRID_GAP_PX = 18, 2  # a labelled grid's column titles and the white between its rows
 MACRO_BLOCK = 16  # video encoders want frame sizes divisible by this
-SpooledFrame = tuple[int, np.ndarray, np.ndarray, np.ndarray | None]  # index, input, reconstruction, mask
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -174,16 +173,12 @@ class TimelinePlot:
         """The x pixel of each frame index's centre, frame f spanning [f − 0.5, f + 0.5]."""
         return self.left + (np.asarray(frames) + 0.5) / length * (self.right - self.left)
 
-    def _box(self) -> tuple[int, int, int, int]:
-        """The plot's box on the supersampled canvas."""
-        return tuple(v * SUPERSAMPLE for v in (self.left, self.top, self.right, self.bottom))
-
     def image(self, timeline: Timeline) -> np.ndarray:
         """The plot of ``timeline`` as an RGB array (height, width, 3)."""
-        k = SUPERSAMPLE
+        k, font = SUPERSAMPLE, _font(10 * SUPERSAMPLE)
         image = Image.new("RGB", (self.width * k, self.height * k), "white")
         draw = ImageDraw.Draw(image)
-        left, top, right, bottom = self._box()
+        left, top, right, bottom = (v * k for v in (self.left, self.top, self.right, self.bottom))
         lo, hi = float(np.min(timeline.scores)), float(np.max(timeline.scores))
         lo, hi = lo - 0.05 * (hi - lo or 1.0), hi + 0.05 * (hi - lo or 1.0)
 
@@ -198,10 +193,10 @@ class TimelinePlot:
             draw.rectangle([x(start - 0.5), top, x(stop - 0.5), bottom], fill=SHADE)
         for v in _ticks(lo, hi, 6):
             draw.line([(left, y(v)), (right, y(v))], fill=GRID_GREY, width=k)
-            draw.text((left - 4 * k, y(v)), f"{round(v, 9):g}", fill="black", font=_font(10 * k), anchor="rm")
+            draw.text((left - 4 * k, y(v)), f"{round(v, 9):g}", fill="black", font=font, anchor="rm")
         for f in _ticks(0, timeline.length - 1, 10, integer=True):
             draw.line([(x(f), top), (x(f), bottom)], fill=GRID_GREY, width=k)
-            draw.text((x(f), bottom + 4 * k), f"{f:g}", fill="black", font=_font(10 * k), anchor="mt")
+            draw.text((x(f), bottom + 4 * k), f"{f:g}", fill="black", font=font, anchor="mt")
         curve = list(zip(x(timeline.frames), y(timeline.scores), strict=True))
         draw.line(curve, fill=BLUE, width=2 * k, joint="curve")
         if timeline.threshold is not None:
@@ -209,19 +204,13 @@ class TimelinePlot:
             for x0 in range(left, right, 8 * k):  # dashed
                 draw.line([(x0, level), (min(x0 + 5 * k, right), level)], fill=ORANGE, width=k)
         draw.rectangle([left, top, right, bottom], outline="black", width=k)
-        self._words(image, draw, timeline, bool(spans))
-        return np.asarray(image.reduce(k))
-
-    def _words(self, image: Image.Image, draw: ImageDraw.ImageDraw, timeline: Timeline, shaded: bool) -> None:
-        """The title (left) and legend (right) above the plot, the axis labels: never over the data."""
-        k, font = SUPERSAMPLE, _font(10 * SUPERSAMPLE)
-        left, top, right, bottom = self._box()
+        # the title (left) and legend (right) above the plot, the axis labels: never over the data
         draw.text((left, top - 5 * k), timeline.name, fill="black", font=_font(11 * k), anchor="ld")
         draw.text(((left + right) / 2, bottom + 18 * k), "frame", fill="black", font=font, anchor="mt")
         label = Image.new("RGB", (int(draw.textlength(timeline.ylabel, font)), 14 * k), "white")
         ImageDraw.Draw(label).text((0, 0), timeline.ylabel, fill="black", font=font)
         image.paste(label.rotate(90, expand=True), (4 * k, int((top + bottom - label.width) / 2)))
-        entries = [(BLUE, 1, timeline.ylabel)] + [(SHADE, 5, "ground truth: anomalous")] * shaded
+        entries = [(BLUE, 1, timeline.ylabel)] + [(SHADE, 5, "ground truth: anomalous")] * bool(spans)
         entries += [(ORANGE, 1, "threshold")] * (timeline.threshold is not None)
         end, row = right, top - 10 * k
         for colour, half_height, text in reversed(entries):
@@ -229,6 +218,7 @@ class TimelinePlot:
             end -= draw.textlength(text, font=font) + 22 * k
             draw.rectangle([end, row - half_height * k, end + 16 * k, row + half_height * k], fill=colour)
             end -= 14 * k
+        return np.asarray(image.reduce(k))
 
 
 def png(image: np.ndarray) -> bytes:
@@ -272,15 +262,14 @@ class DemoLayout:
         return out
 
 
-def write_demo_video(path: Path, timeline: Timeline, frames: Iterable[SpooledFrame],
-                     panel_hw: tuple[int, int], colours: ErrorColours, fps: float,
+def write_demo_video(path: Path, timeline: Timeline, spool: PanelSpool, colours: ErrorColours, fps: float,
                      min_panel: int = 192, localise: bool = False) -> None:
-    """An MP4 of (frame index, input, reconstruction, mask) frames, the localisation panel if ``localise``."""
-    factor = max(1, math.ceil(min_panel / panel_hw[0]))
+    """An MP4 of a spool's frames above the score curve, with the localisation panel if ``localise``."""
+    factor = max(1, math.ceil(min_panel / spool.shape[1]))
     titles = (*PANEL_TITLES, "localisation") if localise else PANEL_TITLES
-    layout = DemoLayout(timeline, panel_hw, factor, titles=titles)
+    layout = DemoLayout(timeline, spool.shape[1:], factor, titles=titles)
     with atomic_path(path) as tmp, closing(video_writer(tmp, fps, 7, MACRO_BLOCK)) as writer:
-        for index, frame, recon, mask in frames:
+        for index, frame, recon, mask in spool.read():
             row = panel_row(frame, recon, colours, factor, localise=localise, mask=mask)
             writer.append_data(layout.frame(index, row))
 
@@ -301,21 +290,20 @@ class PanelSpool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "wb")  # noqa: SIM115 — kept open while the test epoch appends
         self.frames: list[int] = []
-        self._masks: dict[int, tuple[np.ndarray, int]] = {}  # frame index → (packed mask, width)
+        self._masks: list[tuple[np.ndarray, int] | None] = []  # per frame: (packed mask, width) or None
 
     def append(self, frame_index: int, frame: np.ndarray, recon: np.ndarray, mask: np.ndarray | None = None
                ) -> None:
         self._file.write(np.ascontiguousarray(np.stack([frame, recon])).tobytes())
         self.frames.append(frame_index)
-        if mask is not None:
-            self._masks[frame_index] = np.packbits(mask, axis=-1), mask.shape[-1]
+        self._masks.append(None if mask is None else (np.packbits(mask, axis=-1), mask.shape[-1]))
 
-    def read(self) -> Iterator[SpooledFrame]:
+    def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
         """(frame index, input, reconstruction, mask or None) in frame order."""
         self._file.close()
         data = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(len(self.frames), *self.shape))
         for i in np.argsort(self.frames, kind="stable"):
-            packed, width = self._masks.get(self.frames[i], (None, 0))
+            packed, width = self._masks[i] or (None, 0)
             mask = None if packed is None else np.unpackbits(packed, axis=-1, count=width).astype(bool)
             yield self.frames[i], data[i, 0], data[i, 1], mask
 

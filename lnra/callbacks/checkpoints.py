@@ -1,5 +1,5 @@
 """What a run keeps to be scored again or continued (docs/guide.md, Interrupted runs): ``best.ckpt``,
-``last.ckpt``, every epoch's weights if asked, and the random generators' states in every checkpoint."""
+``last.ckpt``, each epoch's weights if asked; every checkpoint holds the validation history and RNG states."""
 
 from __future__ import annotations
 
@@ -45,6 +45,29 @@ class LastEveryValidation(ModelCheckpoint):
 
     def _generate_state_key(self, **kwargs: Any) -> str:
         return f"ModelCheckpoint{kwargs!r}"
+
+
+class History(Callback):
+    """``epochs``: every validation's ``val/*`` values as the run logged them (for ``results.json`` and
+    ``summary.md``), ``{"epoch": n, "auc_micro": ...}`` (``val/`` left off)."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Before the checkpoint callbacks (Lightning runs them last): each checkpoint has its epoch."""
+        if trainer.sanity_checking or "val/auc_micro" not in trainer.callback_metrics:
+            return
+        entry = {"epoch": trainer.current_epoch}
+        entry |= {key.removeprefix("val/"): float(value) for key, value in trainer.callback_metrics.items()
+                  if key.startswith("val/")}
+        self.epochs = [e for e in self.epochs if e["epoch"] != entry["epoch"]] + [entry]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs = list(state_dict.get("epochs", []))
 
 
 @checked

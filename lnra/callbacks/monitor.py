@@ -1,9 +1,12 @@
 """TensorBoard views of a training run (docs/guide.md, What a run leaves): whether the model learns *not to
-reconstruct* and which cell is ahead, from what validation computed (nothing is scored twice)."""
+reconstruct* and which cell is ahead, from what validation computed (nothing is scored twice); and the
+pseudo-anomaly preview (``task=preview``, ``pseudo/preview``): a few training clips as the model receives
+them, each forced to one of the enabled kinds in turn, so that p = 0.2 still shows anomalies."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,14 +16,19 @@ from pydantic import Field
 
 from lnra import pictures
 from lnra.callbacks import METRICS, add_png, board, centre_frames, tensorboard
-from lnra.callbacks.preview import PreviewBatch, render_grid
+from lnra.callbacks.checkpoints import isolated_rng
 from lnra.config.options import checked
 from lnra.config.types import Count, NonNegative, Seed
 from lnra.loading.batches import EvalBatch, window_key
+from lnra.loading.datamodule import VideoDataModule
 from lnra.method.scoring import centre_index, scored_labels
 from lnra.pictures import Colormap, ErrorColours, ErrorMax, grey, labelled_grid, panel_row, to_uint8
+from lnra.pseudo.kinds import KIND_NORMAL
 
 _POSITIONS = (0.5, 0.25, 0.75, 0.125, 0.875)  # where in a video's run of frames of one class to pick
+PNG_NAME = "pseudo_preview.png"
+LABEL_WIDTH = 170  # pixels of the preview grid's label column
+PreviewBatch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 
 class HealthMonitor(pl.Callback):
@@ -81,6 +89,36 @@ class ScoreMonitor(pl.Callback):
         for timeline in timelines[::max(1, -(-len(timelines) // self.timelines))] if self.timelines else []:
             titled = timeline._replace(name=f"{timeline.name} (epoch {step})")
             add_png(writer, f"val_timeline/{timeline.name}", plot.image(titled), step)
+
+
+def preview_batch(datamodule: VideoDataModule, clips: int = 4, seed: int = 0) -> PreviewBatch:
+    """(input, target) (n, 1, T, H, W) in [-1, 1] and the kind of ``clips`` training clips, made by the
+    DataModule's own loading with the kinds forced (frames gathered on the host: a few clips)."""
+    dataset = datamodule.train_clips(gather=True)
+    enabled = datamodule.pseudo.enabled_kinds or [KIND_NORMAL]  # all normal for the baseline
+    codes = [enabled[i % len(enabled)] for i in range(clips)]
+    with isolated_rng(seed):
+        picks = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
+        starts = np.random.choice(len(dataset), size=clips, replace=len(dataset) < clips)
+        seeds = np.random.randint(2**31, size=clips)
+        items = zip(picks.tolist(), starts.tolist(), seeds.tolist(), strict=True)  # as ShuffledPairs gives
+        batch = datamodule.to_train_batch(dataset.__getitems__(list(items)), torch.tensor(codes))
+    return batch.input, batch.target, [batch.kind_names[c] for c in codes]
+
+
+def render_grid(inputs: torch.Tensor, target: torch.Tensor, names: list[str], frames: int = 4) -> np.ndarray:
+    """An RGB uint8 image: per clip the rows input, target and |input - target|; columns: frames."""
+    t = inputs.shape[2]
+    at = torch.linspace(0, t - 1, min(frames, t)).round().long()
+    rows, labels = [], []
+    for i, (x, y, name) in enumerate(zip(inputs, target, names, strict=True)):
+        for what, image in (("input", (x[0, at] + 1) / 2), ("target", (y[0, at] + 1) / 2),
+                            ("|input - target|", (x[0, at] - y[0, at]).abs().clamp(max=1))):
+            tiles = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+            rows.append(grey(np.concatenate(list(tiles), axis=1)))
+            labels.append(f"clip {i + 1} {name}: {what}" if what == "input" else what)
+    titles = [f"frame {int(f)}" for f in at]
+    return labelled_grid(rows, labels, titles, label_width=LABEL_WIDTH)  # small frames enlarged to 96 pixels
 
 
 def _preview_clips(trainer: pl.Trainer, preview: Callable[..., PreviewBatch], clips: int,
@@ -148,17 +186,15 @@ def choose_windows(labels: Sequence[np.ndarray], clip_len: int, count: int) -> l
     for want, n in ((1, count // 2), (0, count - count // 2)):
         per_video = [(v, idx) for v, lab in enumerate(labels)
                      if (idx := np.flatnonzero(scored_labels(np.asarray(lab), clip_len) == want)).size]
-        used = {v for v, _, _ in picks}
+        used, goal = {v for v, _, _ in picks}, len(picks) + n
         fresh = [e for e in per_video if e[0] not in used]
         taken = [e for e in per_video if e[0] in used]
-        chosen: list[tuple[int, int, int]] = []
         for position in _POSITIONS:
-            missing = n - len(chosen)
+            missing = goal - len(picks)
             for v, idx in _spread(fresh, missing) + _spread(taken, max(0, missing - len(fresh))):
                 pick = (v, int(idx[min(len(idx) - 1, int(position * len(idx)))]), want)
-                if pick not in chosen and len(chosen) < n:
-                    chosen.append(pick)
-        picks += chosen
+                if pick not in picks and len(picks) < goal:  # picks of the other class differ in want
+                    picks.append(pick)
     return picks
 
 
@@ -173,8 +209,7 @@ class FixedWindowImages(pl.Callback):
         self.count, self.colours = count, ErrorColours(colormap, error_max)
         self.chosen: list[tuple[int, int, int]] | None = None  # chosen from the first validation batch
         self._keys: torch.Tensor | None = None
-        self._sum: torch.Tensor | None = None
-        self._hits: torch.Tensor | None = None
+        self._sum: torch.Tensor | None = None  # per window (K, 3, H, W): input, reconstruction, hits
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -186,27 +221,23 @@ class FixedWindowImages(pl.Callback):
             self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long).T)
         key = window_key(batch.video, batch.window)
         match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
-        frames = torch.cat([f.float() for f in centre], 1)  # (B, 2, H, W): input and reconstruction
+        frames = torch.cat([f.float() for f in (*centre, torch.ones_like(centre[0]))], 1)  # the 1s count hits
         sums = torch.einsum("kb,bchw->kchw", match, frames)
         self._sum = sums if self._sum is None else self._sum + sums
-        self._hits = match.sum(1) if self._hits is None else self._hits + match.sum(1)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The sum over ranks gives rank 0 every window (a distributed sampler may score one twice)."""
         if self._sum is None:
             return
-        total = trainer.strategy.reduce(self._sum, reduce_op="sum")
-        hits = trainer.strategy.reduce(self._hits, reduce_op="sum")
-        self._sum = self._hits = None  # the next validation sums afresh
-        frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
-        windows = zip(self.chosen, frames, hits.tolist(), strict=True)
-        shown = [(pick, pair) for pick, pair, hit in windows if hit]
-        writer, evaluation = board(trainer), pl_module.evaluation
-        if writer is None or not shown or evaluation is None:
+        total = trainer.strategy.reduce(self._sum, reduce_op="sum")  # one collective for frames and hits
+        self._sum = None  # the next validation sums afresh
+        writer, evaluation, hits = board(trainer), pl_module.evaluation, total[:, 2, 0, 0].tolist()
+        if writer is None or not any(hits) or evaluation is None:
             return
+        frames = to_uint8(total[:, :2] / total[:, 2:].clamp(min=1))
         names, c = evaluation.videos.names, evaluation.videos.clip_len // 2
         rows, labels = [], []
-        for (v, w, label), (frame, recon) in shown:
+        for (v, w, label), (frame, recon) in compress(zip(self.chosen, frames, strict=True), hits):
             at = (evaluation.video_index == v) & (evaluation.frame_index == w + c)
             score = f"score {float(evaluation.anomaly_score[at][0]):.2f}" if at.any() else ""
             rows.append(panel_row(frame, recon, self.colours))

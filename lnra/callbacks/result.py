@@ -145,10 +145,9 @@ class ResultVisualiser(pl.Callback):
                     if writer is not None:
                         add_png(writer, f"timeline/{timeline.name}", image, trainer.global_step, data)
                 if self.video and v in self._spools:
-                    spool = self._spools[v]
                     pictures.write_demo_video(self.run_dir / "videos" / f"{timeline.name}.mp4", timeline,
-                                              spool.read(), spool.shape[1:], self.colours, self.fps,
-                                              self.min_panel, self.localisation)
+                                              self._spools[v], self.colours, self.fps, self.min_panel,
+                                              self.localisation)
         finally:
             self._discard_spools()
 

@@ -13,8 +13,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lnra.callbacks.history import History
-from lnra.callbacks.preview import preview_batch
+from lnra.callbacks.checkpoints import History
+from lnra.callbacks.monitor import preview_batch
 from lnra.config.options import import_target, options_of
 from lnra.errors import LnraError
 from lnra.loading.datamodule import VideoDataModule

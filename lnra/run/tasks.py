@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from lnra.callbacks.preview import PNG_NAME, preview_image
+from lnra.callbacks.monitor import PNG_NAME, preview_batch, render_grid
 from lnra.config.options import config_mistakes, effective_options
 from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
@@ -215,7 +215,7 @@ def preview(cfg: DictConfig, run_dir: Path) -> Path:
     """``task=preview``: write the grid of the chosen ``pseudo`` variant to ``<run dir>/{PNG_NAME}``."""
     datamodule = build_datamodule(cfg)
     path = Path(run_dir) / PNG_NAME
-    Image.fromarray(preview_image(datamodule, seed=cfg.seed)).save(path)
+    Image.fromarray(render_grid(*preview_batch(datamodule, seed=cfg.seed))).save(path)
     kinds = [patch.name for patch in datamodule.pseudo.patches]
     print(f"preview of pseudo={cfg.pseudo.name} ({', '.join(kinds) or 'no patch'}"
           f"{', skip_frame' if datamodule.pseudo.needs_skip_clips else ''}): {path}")

@@ -152,8 +152,7 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
         timeline = Timeline(name, frame_index, score, n_frames, ylabel=ylabel, threshold=threshold)
         pictures.save_png(pictures.png(pictures.TimelinePlot().image(timeline)), paths["timeline"])
         if spool is not None:
-            pictures.write_demo_video(paths["video"], timeline, spool.read(), model.clip_shape[1:],
-                                      colours, fps)
+            pictures.write_demo_video(paths["video"], timeline, spool, colours, fps)
     return paths
 
 

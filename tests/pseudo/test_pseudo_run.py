@@ -13,7 +13,7 @@ from helpers.runner import run_py
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lnra.callbacks.preview import LABEL_WIDTH, PNG_NAME
+from lnra.callbacks.monitor import LABEL_WIDTH, PNG_NAME
 from lnra.errors import LnraError
 from lnra.pictures import GRID_HEADER_PX as HEADER_PX
 from lnra.run.tasks import preview, run_task
