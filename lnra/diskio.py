@@ -15,9 +15,6 @@ from typing import Any, Literal
 
 from lnra.errors import LnraError
 
-# Errors a user fixes by freeing space or fixing permissions, not by changing lnra's input.
-WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
-
 
 def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
     """``path`` or its nearest existing ancestor, with its ``stat`` or the error that keeps it from a look."""
@@ -81,10 +78,8 @@ def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
     is_dir = stat.S_ISDIR(found.st_mode)
     if existing != target:
         return "not found" + ("" if is_dir else f" ({existing} is a file, not a folder)")
-    if kind == "folder" and not is_dir:
-        return "is a file, not a folder"
-    if kind == "file" and is_dir:
-        return "is a folder, not a file"
+    if kind is not None and is_dir != (kind == "folder"):
+        return f"is a {'folder' if is_dir else 'file'}, not a {kind}"
     try:
         with os.scandir(target) if is_dir else open(target, "rb"):
             pass  # opening is what a missing read permission refuses
@@ -117,11 +112,12 @@ def free_space(path: str | os.PathLike) -> str:
 
 @contextmanager
 def explained_write_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """A full-disk or permission error in the block as one line about writing ``what`` to ``path``."""
+    """A full-disk or permission error in the block (one a user fixes by freeing space or fixing the
+    permission, not by changing lnra's input) as one line about writing ``what`` to ``path``."""
     try:
         yield
     except OSError as err:
-        if err.errno not in WRITE_ERRNOS:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
             raise
         reason = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "no permission (or read-only)"
         raise LnraError(f"cannot write {what} {path}: {reason} [{err.strerror or err}], {free_space(path)} "
