@@ -65,11 +65,9 @@ class Cell(NamedTuple):
 
 
 class Run(NamedTuple):
-    """One finished run: its cell, seed and AUCs in %."""
-
     cell: Cell
     seed: int
-    last: float
+    last: float  # AUCs in %
     best: float | None
     path: Path
     pixel: tuple[float | None, ...] = (None,) * len(PIXEL_COLUMNS)  # in %, PIXEL_COLUMNS order
@@ -166,8 +164,6 @@ def markdown(columns: list[str], rows: Iterable[Iterable[str]]) -> list[str]:
 
 
 class Row(NamedTuple):
-    """One line of a paper table: its labels, the cell it reads and the paper's number."""
-
     labels: tuple[str, ...]
     cell: Cell
     paper: float
@@ -270,12 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <sweep_dir>/report)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     args = parser.parse_args(argv)
-
-    def work() -> None:
-        out = build_report(args.sweep_dir, args.out, args.overwrite)
-        print((out / "report.md").read_text(), f"report written to {out}", sep="\n")
-
-    return exit_status(work)
+    return exit_status(lambda: print(
+        ((out := build_report(args.sweep_dir, args.out, args.overwrite)) / "report.md").read_text(),
+        f"report written to {out}", sep="\n"))
 
 
 if __name__ == "__main__":
