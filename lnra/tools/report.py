@@ -69,7 +69,6 @@ class Run(NamedTuple):
     seed: int
     last: float  # AUCs in %
     best: float | None
-    path: Path
     pixel: tuple[float | None, ...] = (None,) * len(PIXEL_COLUMNS)  # in %, PIXEL_COLUMNS order
 
 
@@ -77,11 +76,9 @@ class Summary(NamedTuple):
     """Mean and sample standard deviation (None for one run) over a cell's seeds; by default: no runs."""
 
     seeds: tuple[int, ...] = ()
-    last_mean: float | None = None
-    last_std: float | None = None
-    best_mean: float | None = None
-    best_std: float | None = None
-    pixel: tuple[tuple[float | None, float | None], ...] = ((None, None),) * len(PIXEL_COLUMNS)  # (mean, std)
+    last: tuple[float | None, float | None] = (None, None)  # (mean, std), as best and each pixel metric
+    best: tuple[float | None, float | None] = (None, None)
+    pixel: tuple[tuple[float | None, float | None], ...] = ((None, None),) * len(PIXEL_COLUMNS)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
@@ -103,7 +100,7 @@ def read_run(path: Path) -> Run:
         cell = Cell(str(data["dataset"]), str(data["pseudo"]),
                     **{key: str(data[key]) for key in ("loss", "model") if key in data})
         return Run(cell, int(data["seed"]),
-                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path,
+                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")),
                    tuple(_percent(data.get(key)) for key in PIXEL_COLUMNS))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise LnraError(f"{path} is not a results.json of lnra ({err!r}); move it out of the sweep "
@@ -125,8 +122,8 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
     """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
     if problem := unreadable(root, "sweep directory", "folder"):
         raise LnraError(f"{problem} (give the multirun directory of a sweep)")
-    runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
-    finished = {r.path.parent for r in runs}
+    results = [p for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
+    runs, finished = [read_run(p) for p in results], {p.parent for p in results}
     job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}
                       | {p.parent for p in root.rglob(LOG_NAMES[0])})
     missing = [read_missing(d, root) for d in job_dirs if d not in finished and out_dir not in d.parents]
@@ -143,8 +140,8 @@ def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
     for cell, group in cells.items():
         bests = [r.best for r in group]
         pixel = [[r.pixel[i] for r in group if r.pixel[i] is not None] for i in range(len(PIXEL_COLUMNS))]
-        summaries[cell] = Summary(tuple(r.seed for r in group), *_mean_std([r.last for r in group]),
-                                  *(_mean_std(bests) if None not in bests else (None, None)),
+        summaries[cell] = Summary(tuple(r.seed for r in group), _mean_std([r.last for r in group]),
+                                  _mean_std(bests) if None not in bests else (None, None),
                                   tuple(_mean_std(values) if values else (None, None) for values in pixel))
     return summaries
 
@@ -182,7 +179,7 @@ PAPER_TABLES = [
 
 def _columns(s: Summary, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
     """A cell's values after its labels, in the Markdown table and in the CSV file (Δ only with ``paper``)."""
-    last, best, *pixels = [(s.last_mean, s.last_std), (s.best_mean, s.best_std), *(s.pixel if pixel else ())]
+    last, best, *pixels = [s.last, s.best, *(s.pixel if pixel else ())]
     md, row = [], [_num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds))]
     for mean, std in (last, best):
         md += [_pm(mean, std), *([] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"])]
@@ -204,7 +201,7 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     from matplotlib.figure import Figure
 
     summaries = [cells.get(r.cell, Summary()) for r in rows]
-    means, errors = [s.last_mean or 0.0 for s in summaries], [s.last_std or 0.0 for s in summaries]
+    means, errors = [s.last[0] or 0.0 for s in summaries], [s.last[1] or 0.0 for s in summaries]
     fig = Figure(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
     ax = fig.subplots()
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
