@@ -221,8 +221,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
     if problem := creatable(out_dir):
         raise LnraError(f"--out {out_dir}: {problem}")
-    existing = [name for name in REPORT_FILES if (out_dir / name).exists()]
-    if existing and not overwrite:
+    if (existing := [name for name in REPORT_FILES if (out_dir / name).exists()]) and not overwrite:
         raise LnraError(f"{out_dir} already holds a report ({', '.join(existing)}); "
                         "pass --overwrite to replace it or --out DIR to write elsewhere")
     cells = summarise(runs)
