@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from lnra.errors import LnraError
 
+Kind = Literal["folder", "file"] | None  # what a path must be; None: either
+
 
 def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
     """``path`` or its nearest existing ancestor, with its ``stat`` or the error that keeps it from a look."""
@@ -63,9 +65,6 @@ def creatable(folder: str | os.PathLike) -> str | None:
     except OSError as err:
         return f"cannot create folders there ({err.strerror or err} in {existing})"
     return None
-
-
-Kind = Literal["folder", "file"] | None  # what a path must be; None: either
 
 
 def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
@@ -162,9 +161,9 @@ def atomic_path(path: Path, tmp: Path | None = None) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """A hidden staging folder that replaces ``path`` only if the block succeeds; a failed block leaves
-    nothing, and its fixed name lets the next build clear one a killed process left."""
-    staging = path.with_name(f".{path.name}.partial")
+    """A :func:`partial_path` staging folder (one a killed build left cleared first) that replaces ``path``
+    only if the block succeeds; a failed block leaves nothing."""
+    staging = partial_path(path)
     shutil.rmtree(staging, ignore_errors=True)
     with made_folder(staging):
         yield staging
