@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import statistics
@@ -81,7 +82,7 @@ class Summary(NamedTuple):
     pixel: tuple[tuple[float | None, float | None], ...] = ((None, None),) * len(PIXEL_COLUMNS)
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def _mean_std(values: Iterable[float]) -> tuple[float, float | None]:
     """Over the runs that have a number: a run that ended without an AUC (NaN) does not void its cell."""
     if not (values := [v for v in values if not math.isnan(v)]):
         return math.nan, None
@@ -133,14 +134,11 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
 
 
 def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
-    cells: dict[Cell, list[Run]] = {}
-    for run in sorted(runs, key=lambda r: r.seed):
-        cells.setdefault(run.cell, []).append(run)
     summaries = {}
-    for cell, group in cells.items():
-        bests = [r.best for r in group]
-        pixel = [[r.pixel[i] for r in group if r.pixel[i] is not None] for i in range(len(PIXEL_COLUMNS))]
-        summaries[cell] = Summary(tuple(r.seed for r in group), _mean_std([r.last for r in group]),
+    for cell, group in itertools.groupby(sorted(runs, key=lambda r: (r.cell, r.seed)), key=lambda r: r.cell):
+        _, seeds, lasts, bests, pixels = zip(*group, strict=True)  # Run's fields, each over the cell's runs
+        pixel = [[v for v in column if v is not None] for column in zip(*pixels, strict=True)]
+        summaries[cell] = Summary(seeds, _mean_std(lasts),
                                   _mean_std(bests) if None not in bests else (None, None),
                                   tuple(_mean_std(values) if values else (None, None) for values in pixel))
     return summaries
