@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 from lnra.errors import LnraError
 
-# Errors a user fixes by freeing space or fixing permissions, not by changing lnra's input.
-WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+Kind = Literal["folder", "file"] | None  # what a path must be; None: either
 
 
 def _nearest(path: Path) -> tuple[Path, os.stat_result | OSError]:
@@ -68,9 +67,6 @@ def creatable(folder: str | os.PathLike) -> str | None:
     return None
 
 
-Kind = Literal["folder", "file"] | None  # what a path must be; None: either
-
-
 def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
     """Why ``path`` cannot be read as ``kind``, as the words that follow its name, or None."""
     target = Path(path).expanduser().absolute()
@@ -81,10 +77,8 @@ def read_problem(path: str | os.PathLike, kind: Kind = None) -> str | None:
     is_dir = stat.S_ISDIR(found.st_mode)
     if existing != target:
         return "not found" + ("" if is_dir else f" ({existing} is a file, not a folder)")
-    if kind == "folder" and not is_dir:
-        return "is a file, not a folder"
-    if kind == "file" and is_dir:
-        return "is a folder, not a file"
+    if kind is not None and is_dir != (kind == "folder"):
+        return f"is a {'folder' if is_dir else 'file'}, not a {kind}"
     try:
         with os.scandir(target) if is_dir else open(target, "rb"):
             pass  # opening is what a missing read permission refuses
@@ -117,11 +111,12 @@ def free_space(path: str | os.PathLike) -> str:
 
 @contextmanager
 def explained_write_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """A full-disk or permission error in the block as one line about writing ``what`` to ``path``."""
+    """A full-disk or permission error in the block (one a user fixes by freeing space or fixing the
+    permission, not by changing lnra's input) as one line about writing ``what`` to ``path``."""
     try:
         yield
     except OSError as err:
-        if err.errno not in WRITE_ERRNOS:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
             raise
         reason = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "no permission (or read-only)"
         raise LnraError(f"cannot write {what} {path}: {reason} [{err.strerror or err}], {free_space(path)} "
@@ -166,9 +161,9 @@ def atomic_path(path: Path, tmp: Path | None = None) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """A hidden staging folder that replaces ``path`` only if the block succeeds; a failed block leaves
-    nothing, and its fixed name lets the next build clear one a killed process left."""
-    staging = path.with_name(f".{path.name}.partial")
+    """A :func:`partial_path` staging folder (one a killed build left cleared first) that replaces ``path``
+    only if the block succeeds; a failed block leaves nothing."""
+    staging = partial_path(path)
     shutil.rmtree(staging, ignore_errors=True)
     with made_folder(staging):
         yield staging

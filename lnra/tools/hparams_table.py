@@ -17,7 +17,6 @@ from lnra.diskio import unreadable
 from lnra.errors import LnraError, exit_status
 from lnra.tools.report import markdown
 
-SESSION_START = "_hparams_/session_start_info"
 VALUE_KINDS = ("number_value", "string_value", "bool_value")  # what log_hyperparams writes
 
 
@@ -25,7 +24,7 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
     """The HParams values and last metric values of one event-file folder, or None if it has none."""
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0}).Reload()
     try:
-        content = events.PluginTagToContent("hparams")[SESSION_START]
+        content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     except KeyError:  # no HParams session, or no record of the plugin at all
         return None
     start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info

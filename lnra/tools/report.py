@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import statistics
@@ -65,13 +66,10 @@ class Cell(NamedTuple):
 
 
 class Run(NamedTuple):
-    """One finished run: its cell, seed and AUCs in %."""
-
     cell: Cell
     seed: int
-    last: float
+    last: float  # AUCs in %
     best: float | None
-    path: Path
     pixel: tuple[float | None, ...] = (None,) * len(PIXEL_COLUMNS)  # in %, PIXEL_COLUMNS order
 
 
@@ -79,14 +77,12 @@ class Summary(NamedTuple):
     """Mean and sample standard deviation (None for one run) over a cell's seeds; by default: no runs."""
 
     seeds: tuple[int, ...] = ()
-    last_mean: float | None = None
-    last_std: float | None = None
-    best_mean: float | None = None
-    best_std: float | None = None
-    pixel: tuple[tuple[float | None, float | None], ...] = ((None, None),) * len(PIXEL_COLUMNS)  # (mean, std)
+    last: tuple[float | None, float | None] = (None, None)  # (mean, std), as best and each pixel metric
+    best: tuple[float | None, float | None] = (None, None)
+    pixel: tuple[tuple[float | None, float | None], ...] = ((None, None),) * len(PIXEL_COLUMNS)
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def _mean_std(values: Iterable[float]) -> tuple[float, float | None]:
     """Over the runs that have a number: a run that ended without an AUC (NaN) does not void its cell."""
     if not (values := [v for v in values if not math.isnan(v)]):
         return math.nan, None
@@ -105,7 +101,7 @@ def read_run(path: Path) -> Run:
         cell = Cell(str(data["dataset"]), str(data["pseudo"]),
                     **{key: str(data[key]) for key in ("loss", "model") if key in data})
         return Run(cell, int(data["seed"]),
-                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")), path,
+                   float("nan") if last is None else last, _percent(data.get("best_auc_micro")),
                    tuple(_percent(data.get(key)) for key in PIXEL_COLUMNS))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise LnraError(f"{path} is not a results.json of lnra ({err!r}); move it out of the sweep "
@@ -127,8 +123,8 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
     """Every run under ``root`` and every job directory there without results (``out_dir`` skipped)."""
     if problem := unreadable(root, "sweep directory", "folder"):
         raise LnraError(f"{problem} (give the multirun directory of a sweep)")
-    runs = [read_run(p) for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
-    finished = {r.path.parent for r in runs}
+    results = [p for p in sorted(root.rglob("results.json")) if out_dir not in p.parents]
+    runs, finished = [read_run(p) for p in results], {p.parent for p in results}
     job_dirs = sorted({p.parent for p in root.rglob(".hydra") if p.is_dir()}
                       | {p.parent for p in root.rglob(LOG_NAMES[0])})
     missing = [read_missing(d, root) for d in job_dirs if d not in finished and out_dir not in d.parents]
@@ -138,15 +134,12 @@ def collect(root: Path, out_dir: Path) -> tuple[list[Run], list[list[str]]]:
 
 
 def summarise(runs: Iterable[Run]) -> dict[Cell, Summary]:
-    cells: dict[Cell, list[Run]] = {}
-    for run in sorted(runs, key=lambda r: r.seed):
-        cells.setdefault(run.cell, []).append(run)
     summaries = {}
-    for cell, group in cells.items():
-        bests = [r.best for r in group]
-        pixel = [[r.pixel[i] for r in group if r.pixel[i] is not None] for i in range(len(PIXEL_COLUMNS))]
-        summaries[cell] = Summary(tuple(r.seed for r in group), *_mean_std([r.last for r in group]),
-                                  *(_mean_std(bests) if None not in bests else (None, None)),
+    for cell, group in itertools.groupby(sorted(runs, key=lambda r: (r.cell, r.seed)), key=lambda r: r.cell):
+        _, seeds, lasts, bests, pixels = zip(*group, strict=True)  # Run's fields, each over the cell's runs
+        pixel = [[v for v in column if v is not None] for column in zip(*pixels, strict=True)]
+        summaries[cell] = Summary(seeds, _mean_std(lasts),
+                                  _mean_std(bests) if None not in bests else (None, None),
                                   tuple(_mean_std(values) if values else (None, None) for values in pixel))
     return summaries
 
@@ -166,8 +159,6 @@ def markdown(columns: list[str], rows: Iterable[Iterable[str]]) -> list[str]:
 
 
 class Row(NamedTuple):
-    """One line of a paper table: its labels, the cell it reads and the paper's number."""
-
     labels: tuple[str, ...]
     cell: Cell
     paper: float
@@ -186,7 +177,7 @@ PAPER_TABLES = [
 
 def _columns(s: Summary, paper: float | None, pixel: bool) -> tuple[list[str], list[str]]:
     """A cell's values after its labels, in the Markdown table and in the CSV file (Δ only with ``paper``)."""
-    last, best, *pixels = [(s.last_mean, s.last_std), (s.best_mean, s.best_std), *(s.pixel if pixel else ())]
+    last, best, *pixels = [s.last, s.best, *(s.pixel if pixel else ())]
     md, row = [], [_num(paper), str(len(s.seeds)), " ".join(map(str, s.seeds))]
     for mean, std in (last, best):
         md += [_pm(mean, std), *([] if paper is None else ["—" if mean is None else f"{mean - paper:+.2f}"])]
@@ -208,7 +199,7 @@ def bar_chart(path: Path, title: str, rows: list[Row], cells: dict[Cell, Summary
     from matplotlib.figure import Figure
 
     summaries = [cells.get(r.cell, Summary()) for r in rows]
-    means, errors = [s.last_mean or 0.0 for s in summaries], [s.last_std or 0.0 for s in summaries]
+    means, errors = [s.last[0] or 0.0 for s in summaries], [s.last[1] or 0.0 for s in summaries]
     fig = Figure(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
     ax = fig.subplots()
     ax.bar(range(len(rows)), means, yerr=errors, capsize=3, color="tab:blue", label="ours (last epoch)")
@@ -228,8 +219,7 @@ def build_report(root: Path, out_dir: Path | None = None, overwrite: bool = Fals
     runs, missing = collect(root, out_dir)  # first: a sweep that cannot be read is the first thing to say
     if problem := creatable(out_dir):
         raise LnraError(f"--out {out_dir}: {problem}")
-    existing = [name for name in REPORT_FILES if (out_dir / name).exists()]
-    if existing and not overwrite:
+    if (existing := [name for name in REPORT_FILES if (out_dir / name).exists()]) and not overwrite:
         raise LnraError(f"{out_dir} already holds a report ({', '.join(existing)}); "
                         "pass --overwrite to replace it or --out DIR to write elsewhere")
     cells = summarise(runs)
@@ -270,12 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <sweep_dir>/report)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     args = parser.parse_args(argv)
-
-    def work() -> None:
-        out = build_report(args.sweep_dir, args.out, args.overwrite)
-        print((out / "report.md").read_text(), f"report written to {out}", sep="\n")
-
-    return exit_status(work)
+    return exit_status(lambda: print(
+        ((out := build_report(args.sweep_dir, args.out, args.overwrite)) / "report.md").read_text(),
+        f"report written to {out}", sep="\n"))
 
 
 if __name__ == "__main__":
