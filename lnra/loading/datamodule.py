@@ -23,7 +23,7 @@ from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
 from lnra.loading.clip_datasets import ShuffledPairs, TestWindows, TrainClips, already_batched
-from lnra.pseudo import PseudoAnomalies
+from lnra.pseudo.selection import PseudoAnomalies
 
 log = logging.getLogger(__name__)
 
