@@ -21,8 +21,8 @@ from lnra.data.labels import TestVideos
 from lnra.data.pixels import window_count
 from lnra.errors import LnraError
 from lnra.loading.batches import EvalBatch, TrainBatch, window_key
-from lnra.method.centre_decode import centre_reconstruction
 from lnra.method.losses import LntraLoss, TrainingLoss
+from lnra.method.model import centre_reconstruction
 from lnra.method.scoring import Evaluation, centre_index, evaluate, frame_psnr
 from lnra.pseudo.kinds import KIND_NORMAL
 
