@@ -60,19 +60,15 @@ class WindowScores(Metric):
         self.video.append(video.detach())
         self.window.append(window.detach())
 
-    def per_video(self) -> list[np.ndarray]:
-        """Each window's score once (every rank's, once synced), per video in window order."""
-        if not len(self.psnr):
-            return [np.zeros(0, np.float32) for _ in (self.videos.names if self.videos else ())]
-        psnr, video, window = (dim_zero_cat(x) for x in (self.psnr, self.video, self.window))
-        key, first = np.unique(window_key(video, window).cpu().numpy(), return_index=True)
-        psnr = psnr.float().cpu().numpy()[first]
-        video = (key >> 32).astype(np.int64)
-        return [psnr[video == v] for v in range(len(self.videos.names))]
-
     def compute(self) -> Evaluation:
-        """The AUCs over every test window; :class:`IncompleteScoresError` when some were not scored."""
-        psnr = self.per_video()
+        """The AUCs over every test window, each window's score once (every rank's, once synced);
+        :class:`IncompleteScoresError` when some were not scored."""
+        psnr = [np.zeros(0, np.float32) for _ in (self.videos.names if self.videos else ())]
+        if len(self.psnr):  # per video, in window order
+            scores, video, window = (dim_zero_cat(x) for x in (self.psnr, self.video, self.window))
+            key, first = np.unique(window_key(video, window).cpu().numpy(), return_index=True)
+            scores, video = scores.float().cpu().numpy()[first], (key >> 32).astype(np.int64)
+            psnr = [scores[video == v] for v in range(len(self.videos.names))]
         seen = sum(len(p) for p in psnr)
         expected = sum(window_count(len(labels), self.videos.clip_len) for labels in self.videos.labels) \
             if self.videos else "?"
