@@ -5,10 +5,10 @@
 
 The paper's autoencoder (seeded random weights: speed does not depend on them) in eval mode, fp32, under
 ``torch.inference_mode``, scores batches of random clips twice: through the full forward, its centre frame
-then taken (what evaluation did before), and through :func:`lnra.method.centre_decode.centre_reconstruction`.
+then taken (what evaluation did before), and through :func:`lnra.method.model.centre_reconstruction`.
 The two are timed in turn, round by round, so that a noisy machine slows both alike; the median over
 rounds of each one's windows/s is reported, beside the multiply-accumulate ratio that
-:func:`~lnra.method.centre_decode.eval_macs` counts for the same net and clip.
+:func:`~lnra.method.model.eval_macs` counts for the same net and clip.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from lnra.method.centre_decode import centre_reconstruction, eval_macs  # noqa: E402
-from lnra.method.model import Autoencoder3D  # noqa: E402
+from lnra.method.model import Autoencoder3D, centre_reconstruction, eval_macs  # noqa: E402
 from lnra.method.scoring import centre_index  # noqa: E402
 
 PAPER_WIDTHS = (96, 128, 256, 256)

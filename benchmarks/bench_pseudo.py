@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from lnra.pseudo import PseudoAnomalies, SkipFrame
 from lnra.pseudo.patch import RULES, PatchMixer
+from lnra.pseudo.selection import PseudoAnomalies
+from lnra.pseudo.skip import SkipFrame
 from lnra.pseudo.sources import ImageFolderSource, TextureSource
 
 BATCH, FRAMES, SIZE = 4, 16, 256

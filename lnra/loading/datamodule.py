@@ -21,7 +21,7 @@ from lnra.data.synthetic import SyntheticSpec, generate_synthetic
 from lnra.errors import LnraError
 from lnra.loading.batches import Clips, EvalBatch, TestFetch, TrainBatch, TrainFetch
 from lnra.loading.clip_datasets import ShuffledPairs, TestWindows, TrainClips, already_batched
-from lnra.pseudo import PseudoAnomalies
+from lnra.pseudo.selection import PseudoAnomalies
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,8 @@ class VideoDataModule(pl.LightningDataModule):
     def check_test_split(self) -> None:
         """List the test videos and load the labels: cheap, so inconsistencies surface before caching."""
         listing = self.listing("testing")
-        label_file = find_label_file(self.name, self.root, self.labels_path)
-        self._test_videos = TestVideos(tuple(listing.names),
-                                       tuple(load_labels(label_file, listing.lengths)),
-                                       self.clip_len)
+        labels = load_labels(find_label_file(self.name, self.root, self.labels_path), listing.lengths)
+        self._test_videos = TestVideos(tuple(listing.names), tuple(labels), self.clip_len)
         short = [name for name, n in zip(listing.names, listing.lengths, strict=True) if n < self.clip_len]
         if short:
             log.warning("test videos %s are shorter than %d frames and cannot be scored", short,

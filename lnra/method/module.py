@@ -7,19 +7,23 @@ import math
 from functools import partial
 from typing import Annotated, Literal
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pydantic import Field
 from torch import nn
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 from lnra.config.options import checked
 from lnra.config.types import Positive
+from lnra.data.labels import TestVideos
+from lnra.data.pixels import window_count
 from lnra.errors import LnraError
-from lnra.loading.batches import EvalBatch, TrainBatch
-from lnra.method.centre_decode import centre_reconstruction
+from lnra.loading.batches import EvalBatch, TrainBatch, window_key
 from lnra.method.losses import LntraLoss, TrainingLoss
-from lnra.method.scoring import Evaluation, centre_index, frame_psnr
-from lnra.method.window_scores import IncompleteScoresError, WindowScores
+from lnra.method.model import centre_reconstruction
+from lnra.method.scoring import Evaluation, centre_index, evaluate, frame_psnr
 from lnra.pseudo.kinds import KIND_NORMAL
 
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
@@ -30,6 +34,49 @@ def closing_pass(trainer: pl.Trainer) -> bool:
     standalone validation, or the last epoch's validation, which spares scoring the same weights again."""
     last_epoch = 0 < (trainer.max_epochs or 0) <= trainer.current_epoch + 1
     return not trainer.sanity_checking and (trainer.testing or trainer.state.fn != "fit" or last_epoch)
+
+
+class IncompleteScoresError(LnraError):
+    """The pass scored only part of the test windows (``trainer.limit_*_batches``, ``fast_dev_run``)."""
+
+
+class WindowScores(Metric):
+    """Window PSNRs of one ``stage`` (val or test), gathered over ranks, de-duplicated (a sampler pads)."""
+
+    full_state_update = False
+
+    def __init__(self, stage: str) -> None:
+        super().__init__()
+        self.stage = stage
+        self.videos: TestVideos | None = None
+        for name in ("psnr", "video", "window"):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def update(self, psnr: torch.Tensor, video: torch.Tensor, window: torch.Tensor,
+               videos: TestVideos) -> None:
+        """Add scored windows: their PSNR, video index and window index into ``videos``."""
+        self.videos = videos
+        self.psnr.append(psnr.detach())
+        self.video.append(video.detach())
+        self.window.append(window.detach())
+
+    def compute(self) -> Evaluation:
+        """The AUCs over every test window, each window's score once (every rank's, once synced);
+        :class:`IncompleteScoresError` when some were not scored."""
+        psnr = [np.zeros(0, np.float32) for _ in (self.videos.names if self.videos else ())]
+        if len(self.psnr):  # per video, in window order
+            scores, video, window = (dim_zero_cat(x) for x in (self.psnr, self.video, self.window))
+            key, first = np.unique(window_key(video, window).cpu().numpy(), return_index=True)
+            scores, video = scores.float().cpu().numpy()[first], (key >> 32).astype(np.int64)
+            psnr = [scores[video == v] for v in range(len(self.videos.names))]
+        seen = sum(len(p) for p in psnr)
+        expected = sum(window_count(len(labels), self.videos.clip_len) for labels in self.videos.labels) \
+            if self.videos else "?"
+        if seen != expected:
+            raise IncompleteScoresError(
+                f"{self.stage} scored {seen} of the {expected} test windows: the AUC is defined over "
+                f"every window; remove trainer.limit_{self.stage}_batches")
+        return evaluate(psnr, self.videos, self.videos.clip_len)
 
 
 @checked
@@ -55,7 +102,7 @@ class LnraModule(pl.LightningModule):
             self.model, self.centre = torch.compile(net, mode=mode), torch.compile(self.centre, mode=mode)
         self.loss = loss or LntraLoss()
         self.lr, self.channels_last = lr, channels_last
-        self.scores = {"val": WindowScores("val"), "test": WindowScores("test")}
+        self.scores = {False: WindowScores("val"), True: WindowScores("test")}  # by trainer.testing
         # The best validation AUC so far and its epoch, kept in the checkpoint for a resumed run.
         self.register_buffer("best_auc", torch.tensor(-math.inf, dtype=torch.float64))
         self.register_buffer("best_epoch", torch.tensor(-1))
@@ -102,39 +149,36 @@ class LnraModule(pl.LightningModule):
         return loss
 
     # -- evaluation (validation and test alike; ``self.scores`` keeps them apart) ------------------
-    @property
-    def _stage(self) -> str:
-        return "test" if self.trainer.testing else "val"
-
     def validation_step(self, batch: EvalBatch, batch_idx: int) -> dict[str, torch.Tensor]:
         """Score the windows; hand the reconstructed centre frames to callbacks (images, error maps)."""
         centre = self.centre(self._laid_out(batch.clip))
         frame = batch.clip[:, :, centre_index(batch.videos.clip_len)]
-        self.scores[self._stage].update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
+        scores = self.scores[self.trainer.testing]
+        scores.update(frame_psnr(centre, frame), batch.video, batch.window, batch.videos)
         return {"recon_centre": centre}
 
     test_step = validation_step
 
     def on_validation_epoch_end(self) -> None:
-        stage = self._stage
+        scores = self.scores[self.trainer.testing]
         try:
             if self.trainer.sanity_checking:
                 return
-            self.evaluation = result = self.scores[stage].compute()
+            self.evaluation = result = scores.compute()
         except IncompleteScoresError:  # Lightning's smoke test scores one batch: tasks.py skips the AUC
             if not self.trainer.fast_dev_run:
                 raise
             self.evaluation = None
             return
         finally:
-            self.scores[stage].reset()
+            scores.reset()
         if closing_pass(self.trainer):
             self.closed_at_step = self.global_step
         for name in ("auc_micro", "auc_macro", "auc_micro_global"):
             value = getattr(result, name)
             if not math.isnan(value):
-                self.log(f"{stage}/{name}", value, prog_bar=name == "auc_micro")
-        if stage == "val":
+                self.log(f"{scores.stage}/{name}", value, prog_bar=name == "auc_micro")
+        if not self.trainer.testing:
             if result.auc_micro > self.best_auc:
                 self.best_auc.fill_(result.auc_micro)
                 self.best_epoch.fill_(self.current_epoch)

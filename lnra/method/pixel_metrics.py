@@ -70,13 +70,12 @@ def equal_error_rate(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
     return float(fpr[k - 1] + s * (fpr[k] - fpr[k - 1]))
 
 
-def _roc(flagged_pos: torch.Tensor, flagged_neg: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
-         ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """ROC points (FPR, TPR) with ascending FPR from per-threshold counts, (0, 0) of a threshold above every
-    error prepended, and the trapezoidal area under them."""
+def _roc(flagged_pos: torch.Tensor, flagged_neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """ROC points (FPR, TPR) with ascending FPR from per-threshold counts (at threshold 0: every one of the
+    class), (0, 0) of a threshold above every error prepended, and the trapezoidal area under them."""
     zero = flagged_pos.new_zeros(1)
-    tpr = torch.cat([zero, flagged_pos.flip(0)]).double() / pos.double()
-    fpr = torch.cat([zero, flagged_neg.flip(0)]).double() / neg.double()
+    tpr = torch.cat([zero, flagged_pos.flip(0)]).double() / flagged_pos[0].double()
+    fpr = torch.cat([zero, flagged_neg.flip(0)]).double() / flagged_neg[0].double()
     return fpr, tpr, float(torch.trapezoid(tpr, fpr))
 
 
@@ -131,8 +130,8 @@ class PixelLocalisation(Metric):
         """``pixel_auroc``, ``pixel_ucsd_auc``, ``pixel_ucsd_eer`` in [0, 1]; None where a class is absent."""
         out: dict[str, float | None] = dict.fromkeys(("pixel_auroc", "pixel_ucsd_auc", "pixel_ucsd_eer"))
         if self.pixel_pos[0] > 0 and self.pixel_neg[0] > 0:
-            out["pixel_auroc"] = _roc(self.pixel_pos, self.pixel_neg, self.pixel_pos[0], self.pixel_neg[0])[2]
+            out["pixel_auroc"] = _roc(self.pixel_pos, self.pixel_neg)[2]
         if self.frame_tp[0] > 0 and self.frame_fp[0] > 0:  # frames of both kinds (see frames())
-            fpr, tpr, auc = _roc(self.frame_tp, self.frame_fp, self.frame_tp[0], self.frame_fp[0])
+            fpr, tpr, auc = _roc(self.frame_tp, self.frame_fp)
             out["pixel_ucsd_auc"], out["pixel_ucsd_eer"] = auc, equal_error_rate(fpr, tpr)
         return out

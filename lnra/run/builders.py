@@ -19,7 +19,8 @@ from lnra.config.options import import_target, options_of
 from lnra.errors import LnraError
 from lnra.loading.datamodule import VideoDataModule
 from lnra.method.module import LnraModule
-from lnra.pseudo import PseudoAnomalies, SkipFrame
+from lnra.pseudo.selection import PseudoAnomalies
+from lnra.pseudo.skip import SkipFrame
 from lnra.run.results import run_hparams
 
 

@@ -24,8 +24,7 @@ from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, natural_key, open_vide
 from lnra.data.pixels import to_unit_range
 from lnra.diskio import atomic_dir, atomic_path, creatable, made_folder, unreadable
 from lnra.errors import LnraError, exit_status
-from lnra.method.centre_decode import centre_reconstruction
-from lnra.method.model import Autoencoder3D
+from lnra.method.model import Autoencoder3D, centre_reconstruction
 from lnra.method.pixel_metrics import upsample_errors
 from lnra.method.scoring import centre_index, frame_psnr, min_max
 from lnra.pictures import ErrorColours, PanelSpool, Timeline, to_uint8

@@ -16,8 +16,8 @@ from torch.utils.data._utils.pin_memory import pin_memory
 from lnra.loading.batches import Clips, EvalBatch, TrainBatch, TrainFetch
 from lnra.loading.clip_datasets import ShuffledPairs, TestWindows, TrainClips
 from lnra.loading.datamodule import VideoDataModule
-from lnra.pseudo import PseudoAnomalies, SkipFrame
-from lnra.pseudo.skip import skip_frame_indices
+from lnra.pseudo.selection import PseudoAnomalies
+from lnra.pseudo.skip import SkipFrame, skip_frame_indices
 
 TRAIN_LENGTHS = [20, 16, 10, 33]
 TEST_LENGTHS = [18, 40]

@@ -14,8 +14,7 @@ from torch import nn
 from lnra.data.frames import list_videos, load_frame_store
 from lnra.data.labels import TestVideos, find_label_file, load_labels
 from lnra.data.pixels import to_unit_range
-from lnra.method.centre_decode import centre_reconstruction, decode_frame, eval_macs, plan_frame
-from lnra.method.model import Autoencoder3D
+from lnra.method.model import Autoencoder3D, centre_reconstruction, decode_frame, eval_macs, plan_frame
 from lnra.method.scoring import evaluate, frame_psnr
 
 PAPER_WIDTHS = (96, 128, 256, 256)

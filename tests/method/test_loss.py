@@ -6,8 +6,9 @@ from lnra.loading.batches import TrainBatch
 from lnra.method.losses import per_sample_mse
 from lnra.method.model import Autoencoder3D
 from lnra.method.module import LnraModule
-from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
-from lnra.pseudo.kinds import FIRST_PATCH_KIND
+from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP
+from lnra.pseudo.selection import PseudoAnomalies
+from lnra.pseudo.skip import SkipFrame
 
 
 class _Brighten:

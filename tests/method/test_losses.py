@@ -6,8 +6,7 @@ import torch
 
 from lnra.loading.batches import TrainBatch
 from lnra.method.losses import LntraLoss, StealLoss, per_sample_mse
-from lnra.pseudo import KIND_NORMAL, KIND_SKIP
-from lnra.pseudo.kinds import FIRST_PATCH_KIND
+from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP
 
 
 def _clips(*values: list[float]) -> torch.Tensor:

@@ -12,8 +12,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from lnra.data.labels import TestVideos
+from lnra.method.module import IncompleteScoresError, WindowScores
 from lnra.method.scoring import evaluate
-from lnra.method.window_scores import IncompleteScoresError, WindowScores
 
 # Two videos of 18 and 19 frames: 3 + 4 windows of 16 frames.
 LABELS = (np.r_[np.zeros(9, int), 1, np.zeros(8, int)], np.r_[np.zeros(8, int), 1, 1, np.zeros(9, int)])

@@ -10,9 +10,10 @@ import torch
 
 from lnra.config.options import effective_options
 from lnra.errors import LnraError
-from lnra.pseudo import KIND_NORMAL, KIND_SKIP, PseudoAnomalies, SkipFrame
-from lnra.pseudo.kinds import FIRST_PATCH_KIND
+from lnra.pseudo.kinds import FIRST_PATCH_KIND, KIND_NORMAL, KIND_SKIP
 from lnra.pseudo.patch import PatchMixer
+from lnra.pseudo.selection import PseudoAnomalies
+from lnra.pseudo.skip import SkipFrame
 from lnra.pseudo.sources import IntruderSource
 from lnra.run.builders import build_datamodule
 
