@@ -83,9 +83,9 @@ def _source_missing(source: DictConfig, cfg: DictConfig) -> str | None:
     kind = str(source.get("_target_", "")).rsplit(".", 1)[-1]
     if kind == "Cifar100Source" and not source.get("download"):
         root = Path(source.root)
-        problem = read_problem(root / "cifar-100-python" / "train", "file")
-        if problem is None or not problem.startswith("not found"):
-            return problem and f"CIFAR-100 file {root / 'cifar-100-python' / 'train'} {problem}"
+        train_file = root / "cifar-100-python" / "train"
+        if (problem := read_problem(train_file, "file")) is None or not problem.startswith("not found"):
+            return None if problem is None else f"CIFAR-100 file {train_file} {problem}"
         default_place = (root.parent.name, root.name) == ("intruders", "cifar100")
         fix = (f"python -m lnra.data.prepare cifar100 --download --out {root.parent.parent}" if default_place
                else "pseudo.source.download=true")
@@ -120,7 +120,7 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
     mistakes = config_mistakes(cfg, RunSettings, RELATIONS)
     lines = [str(m) for m in (*mistakes, *argument_mistakes(cfg.get("trainer"), {m.key for m in mistakes}))]
     devices = cfg.trainer.get("devices", 1) if cfg.get("trainer") else 1
-    if (sweep or in_sweep()) and devices != 1 and not (isinstance(devices, list) and len(devices) == 1):
+    if (sweep or in_sweep()) and devices != 1 and not (OmegaConf.is_list(devices) and len(devices) == 1):
         lines.append(f"trainer.devices={devices}: a sweep (-m) runs each job on one device, but the trainer "
                      f"asks for devices={devices} (DDP would re-run the whole sweep in every rank); drop "
                      "trainer=ddp (or set trainer.devices=1) and add hydra/launcher=ray to run the jobs in "

@@ -66,8 +66,8 @@ class Trainer(pl.Trainer):
         precision: Annotated[Literal["auto"] | _PRECISION_INPUT | None, Field(
             description="numeric precision; auto: bf16 mixed where the device runs it natively, else fp32")]
         = "auto",
-        devices: Annotated[Count | Literal[-1, "auto"] | list[NonNegative] | None, Field(description="devices"
-            " per node: a count >= 1, -1 (all), auto, or a list of device indices")] = None,
+        devices: Annotated[Count | Literal[-1, "auto"] | list[NonNegative] | None, Field(description=(
+            "devices per node: a count >= 1, -1 (all), auto, or a list of device indices"))] = None,
         max_epochs: Annotated[Count | Literal[-1] | None, Field(description="training epochs (-1: no limit)")]
         = None,
         min_epochs: Annotated[NonNegative | None, Field(description="epochs before early stopping may stop")]

@@ -117,3 +117,15 @@ def test_run_py_names_missing_inputs_before_making_a_run_directory(tmp_path) -> 
     assert lines[0].startswith("error: 2 inputs of this run are missing: (1) dataset folder")
     assert "CIFAR-100 not found" in lines[0]
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(("devices", "refused"), [("1", False), ("[0]", False), ("2", True), ("[0,1]", True)])
+def test_a_sweep_job_may_name_one_device_as_a_list(compose_cfg, devices, refused) -> None:
+    """One device, as a count or a list of one index, runs in a sweep's job; more are refused (on this CPU
+    machine Lightning refuses a list for its own reason, which is a different line)."""
+    try:
+        check(compose_cfg("debug=fast", f"trainer.devices={devices}"), inputs=False, sweep=True)
+        said = ""
+    except LnraError as err:
+        said = str(err)
+    assert ("a sweep (-m) runs each job on one device" in said) == refused
