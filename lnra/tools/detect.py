@@ -83,6 +83,34 @@ def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size:
         first_window += len(batch)
 
 
+def _score_into_maps(model: Autoencoder3D, stream: Iterator[np.ndarray], size: tuple[int, int],
+                     paths: dict[str, Path], pixel_threshold: float | None, fps: float, colours: ErrorColours,
+                     spool: PanelSpool | None, batch_size: int, device: str) -> tuple[list[int], list[float]]:
+    """Each window's frame and PSNR, its panels spooled; error maps and mask renamed in once complete."""
+    scored_frames, psnr = [], []
+    with ExitStack() as outputs:
+        maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if "error_maps" in paths else None
+        mask = None
+        if pixel_threshold is not None:
+            mask = pictures.video_writer(outputs.enter_context(atomic_path(paths["mask"])), fps, 8, 2)
+            outputs.callback(mask.close)  # before the rename
+        for window in score_frames(model, stream, batch_size, device):
+            scored_frames.append(window.frame)
+            psnr.append(window.psnr)
+            if spool is not None:
+                spool.append(window.frame, window.input_centre, window.recon_centre)
+            if maps_tmp is None and mask is None:
+                continue
+            up = upsample_errors(torch.from_numpy(window.error)[None, None], size)[0].numpy()
+            if maps_tmp is not None:
+                level = np.minimum(np.sqrt(up) * 127.5 * colours.scale, 255).astype(np.uint8)
+                Image.fromarray(colours.lut[level]).save(maps_tmp / f"{window.frame:06d}.png",
+                                                         compress_level=1)
+            if mask is not None:
+                mask.append_data(pictures.grey(np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)))
+    return scored_frames, psnr
+
+
 def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, normalise: bool = False,
            video: bool = False, fps: float | None = None, batch_size: int = 8, device: str = "cpu",
            clip_len: int | None = None, height: int | None = None, width: int | None = None,
@@ -101,33 +129,15 @@ def detect(ckpt: Path, source: Path, out: Path, threshold: float | None = None, 
     if len(first_clip) < clip_frames:
         raise LnraError(f"the input {source} has {len(first_clip)} frames; scoring needs at least one clip "
                         f"of {clip_frames}")
-    fps, colours, size = fps or frames.fps or 25.0, ErrorColours(), first_clip[0].shape[:2]
+    fps, colours = fps or frames.fps or 25.0, ErrorColours()
     name = source.name if source.is_dir() else source.stem
     with made_folder(out), ExitStack() as cleanup:  # out removed again if scoring fails (a damaged frame)
         spool = PanelSpool(out / f".{name}.spool", *model.clip_shape[1:]) if video else None
         if spool is not None:
             cleanup.callback(spool.discard)
-        with ExitStack() as outputs:  # error maps and mask renamed in once complete
-            maps_tmp = outputs.enter_context(atomic_dir(paths["error_maps"])) if error_maps else None
-            mask = None
-            if pixel_threshold is not None:
-                mask = pictures.video_writer(outputs.enter_context(atomic_path(paths["mask"])), fps, 8, 2)
-                outputs.callback(mask.close)  # before the rename
-            scored_frames, psnr = [], []
-            for window in score_frames(model, itertools.chain(first_clip, frames.frames), batch_size, device):
-                scored_frames.append(window.frame)
-                psnr.append(window.psnr)
-                if spool is not None:
-                    spool.append(window.frame, window.input_centre, window.recon_centre)
-                if maps_tmp is None and mask is None:
-                    continue
-                up = upsample_errors(torch.from_numpy(window.error)[None, None], size)[0].numpy()
-                if maps_tmp is not None:
-                    level = np.minimum(np.sqrt(up) * 127.5 * colours.scale, 255).astype(np.uint8)
-                    Image.fromarray(colours.lut[level]).save(maps_tmp / f"{window.frame:06d}.png",
-                                                             compress_level=1)
-                if mask is not None:
-                    mask.append_data(pictures.grey(np.where(up >= pixel_threshold, 255, 0).astype(np.uint8)))
+        scored_frames, psnr = _score_into_maps(
+            model, itertools.chain(first_clip, frames.frames), first_clip[0].shape[:2], paths,
+            pixel_threshold, fps, colours, spool, batch_size, device)
         n_frames = scored_frames[-1] + clip_frames - centre_index(clip_frames)
         frame_index, psnr = np.asarray(scored_frames), np.asarray(psnr, dtype=np.float64)
         score = 1.0 - min_max(psnr) if normalise else -psnr
