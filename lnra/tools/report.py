@@ -260,9 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <sweep_dir>/report)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     args = parser.parse_args(argv)
-    return exit_status(lambda: print(
-        ((out := build_report(args.sweep_dir, args.out, args.overwrite)) / "report.md").read_text(),
-        f"report written to {out}", sep="\n"))
+
+    def work() -> None:
+        out = build_report(args.sweep_dir, args.out, args.overwrite)
+        print((out / "report.md").read_text(), f"report written to {out}", sep="\n")
+
+    return exit_status(work)
 
 
 if __name__ == "__main__":
