@@ -209,7 +209,8 @@ class FixedWindowImages(pl.Callback):
         self.count, self.colours = count, ErrorColours(colormap, error_max)
         self.chosen: list[tuple[int, int, int]] | None = None  # chosen from the first validation batch
         self._keys: torch.Tensor | None = None
-        self._sum: torch.Tensor | None = None  # per window (K, 3, H, W): input, reconstruction, hits
+        self._sum: torch.Tensor | None = None
+        self._hits: torch.Tensor | None = None
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -221,23 +222,25 @@ class FixedWindowImages(pl.Callback):
             self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long).T)
         key = window_key(batch.video, batch.window)
         match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
-        frames = torch.cat([f.float() for f in (*centre, torch.ones_like(centre[0]))], 1)  # the 1s count hits
+        frames = torch.cat([f.float() for f in centre], 1)  # (B, 2, H, W): input and reconstruction
         sums = torch.einsum("kb,bchw->kchw", match, frames)
         self._sum = sums if self._sum is None else self._sum + sums
+        self._hits = match.sum(1) if self._hits is None else self._hits + match.sum(1)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The sum over ranks gives rank 0 every window (a distributed sampler may score one twice)."""
         if self._sum is None:
             return
-        total = trainer.strategy.reduce(self._sum, reduce_op="sum")  # one collective for frames and hits
-        self._sum = None  # the next validation sums afresh
-        writer, evaluation, hits = board(trainer), pl_module.evaluation, total[:, 2, 0, 0].tolist()
-        if writer is None or not any(hits) or evaluation is None:
+        total = trainer.strategy.reduce(self._sum, reduce_op="sum")
+        hits = trainer.strategy.reduce(self._hits, reduce_op="sum")
+        self._sum = self._hits = None  # the next validation sums afresh
+        writer, evaluation = board(trainer), pl_module.evaluation
+        if writer is None or not hits.any() or evaluation is None:
             return
-        frames = to_uint8(total[:, :2] / total[:, 2:].clamp(min=1))
+        frames = to_uint8(total / hits.clamp(min=1)[:, None, None, None])
         names, c = evaluation.videos.names, evaluation.videos.clip_len // 2
         rows, labels = [], []
-        for (v, w, label), (frame, recon) in compress(zip(self.chosen, frames, strict=True), hits):
+        for (v, w, label), (frame, recon) in compress(zip(self.chosen, frames, strict=True), hits.tolist()):
             at = (evaluation.video_index == v) & (evaluation.frame_index == w + c)
             score = f"score {float(evaluation.anomaly_score[at][0]):.2f}" if at.any() else ""
             rows.append(panel_row(frame, recon, self.colours))
