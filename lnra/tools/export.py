@@ -79,7 +79,8 @@ def export(ckpt: Path, fmt: str, out: Path | None = None, overwrite: bool = Fals
         raise LnraError(f"{out} already exists; choose another --out or add --overwrite")
     model = model_from_checkpoint(ckpt, clip_len, height, width)
     clips = _example(model, 3)  # another batch size than traced with: the batch axis must be free
-    expected = model(clips).detach().numpy()
+    with torch.inference_mode():  # the reference output only: no graph kept of a full-size forward
+        expected = model(clips).numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         write(model, tmp)
