@@ -41,6 +41,8 @@ class IntruderSource:
 
     def __init__(self, count: int, frames: int, height: int, width: int, description: str,
                  pool: torch.Tensor | None = None) -> None:
+        if count == 0:  # every source, a user's own too: drawing from none would loop for ever
+            raise LnraError(f"{description}: no intruders were loaded")
         self.count, self.frames, self.height, self.width = count, frames, height, width
         self.pool, self._order = pool, torch.empty(0, dtype=torch.long)
         self._on_device: dict[torch.device, torch.Tensor] = {}

@@ -139,6 +139,12 @@ def test_shuffled_passes_take_every_index_once_per_pass():
     assert flat[:5] != flat[5:]  # a new order each pass
 
 
+
+def test_a_source_without_intruders_is_refused_not_drawn_from_for_ever():
+    """Any source, a user's own subclass too: drawing from none would never end."""
+    with pytest.raises(LnraError, match=r"^my frames: no intruders were loaded$"):
+        IntruderSource(0, 1, 2, 2, "my frames", torch.zeros((0, 1, 2, 2), dtype=torch.uint8))
+
 def test_every_image_of_the_folder_is_drawn_once_per_pass(tmp_path):
     # 7 flat grey images: crop and flips leave each one its grey level, which names it
     for i in range(7):
