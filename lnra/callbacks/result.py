@@ -133,7 +133,8 @@ class ResultVisualiser(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Timelines and videos need each video's final scores: drawn when the result's pass ends."""
         evaluation = getattr(pl_module, "evaluation", None)
-        result_pass = closing_pass(trainer) and trainer.is_global_zero and evaluation is not None
+        result_pass = (closing_pass(trainer) and trainer.is_global_zero and evaluation is not None
+                       and (self.timelines or self.video))
         writer, plot = board(trainer), pictures.TimelinePlot()
         try:
             for v, timeline in pictures.video_timelines(evaluation) if result_pass else []:
