@@ -65,13 +65,15 @@ def list_videos(split_dir: Path) -> VideoListing:
     videos = sorted((p for p in split_dir.iterdir() if p.is_dir()), key=natural_key)
     if not videos:
         raise LnraError(f"no video folders in {split_dir} (expected layout {LAYOUT})")
-    files = []
-    for video in videos:
-        frames = sorted((p for p in video.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS), key=natural_key)
-        if not frames:
-            raise LnraError(f"video folder {video} holds no frames ({', '.join(FRAME_EXTENSIONS)})")
-        files.append(frames)
-    return VideoListing(split_dir, [v.name for v in videos], files)
+    return VideoListing(split_dir, [v.name for v in videos], [frame_files(v, "video folder") for v in videos])
+
+
+def frame_files(folder: Path, what: str) -> list[Path]:
+    """The frame images of ``folder`` in natural order; none is an error naming the folder as ``what``."""
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS), key=natural_key)
+    if not files:
+        raise LnraError(f"{what} {folder} holds no frames ({', '.join(FRAME_EXTENSIONS)})")
+    return files
 
 
 def resize_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:

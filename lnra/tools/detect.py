@@ -8,7 +8,6 @@ import csv
 import itertools
 import logging
 import sys
-from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 from PIL import Image
 
 from lnra import pictures
-from lnra.data.frames import FRAME_EXTENSIONS, VideoFile, natural_key, open_video, read_frame, resize_frame
+from lnra.data.frames import VideoFile, frame_files, open_video, read_frame, resize_frame
 from lnra.data.pixels import to_unit_range
 from lnra.diskio import atomic_dir, atomic_path, creatable, made_folder, unreadable
 from lnra.errors import LnraError, exit_status
@@ -41,10 +40,7 @@ def open_frames(path: Path) -> VideoFile:
     if problem := unreadable(path, "input"):
         raise LnraError(f"{problem} (give a video file or a folder of frames)")
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS), key=natural_key)
-        if not files:
-            raise LnraError(f"no frames in {path} (expected images {', '.join(FRAME_EXTENSIONS)})")
-        return VideoFile((read_frame(f) for f in files), None)
+        return VideoFile((read_frame(f) for f in frame_files(path, "input folder")), None)
     video = open_video(path)  # OpenCV's luma, as the frames' reader gives
     return VideoFile((cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in video.frames), video.fps)
 
@@ -60,20 +56,17 @@ class WindowScore(NamedTuple):
 @torch.no_grad()
 def score_frames(model: Autoencoder3D, frames: Iterator[np.ndarray], batch_size: int = 8,
                  device: torch.device | str = "cpu") -> Iterator[WindowScore]:
-    """Every stride-1 window of a frame stream with its centre frame scored, one batch in memory at a time."""
+    """Every stride-1 window of a frame stream with its centre frame scored, one batch in memory at a time:
+    a batch's B + T - 1 frames cross to the device once, its B windows are views of them (unfold), not B
+    stacked copies of T frames each."""
     clip_len, height, width = model.clip_shape
     c = centre_index(clip_len)
-    recent: deque[torch.Tensor] = deque(maxlen=clip_len)
-
-    def windows() -> Iterator[torch.Tensor]:
-        for frame in frames:
-            recent.append(to_unit_range(torch.tensor(resize_frame(frame, height, width))))
-            if len(recent) == clip_len:
-                yield torch.stack(tuple(recent))
-
-    stream, first_window = windows(), 0
-    while batch := list(itertools.islice(stream, batch_size)):
-        clips = torch.stack(batch).unsqueeze(1).to(device)  # (B, 1, T, H, W)
+    prepared = (to_unit_range(torch.tensor(resize_frame(frame, height, width))) for frame in frames)
+    held, first_window = list(itertools.islice(prepared, clip_len - 1)), 0
+    while batch := list(itertools.islice(prepared, batch_size)):
+        span = held + batch
+        run, held = torch.stack(span).to(device), span[len(span) - (clip_len - 1):]  # (B + T - 1, H, W)
+        clips = run.unfold(0, clip_len, 1).permute(0, 3, 1, 2).unsqueeze(1).contiguous()  # (B, 1, T, H, W)
         recon, centre = centre_reconstruction(model, clips), clips[:, :, c]  # (B, 1, H, W)
         psnr = frame_psnr(recon, centre).cpu().tolist()
         inputs, recons = to_uint8(centre[:, 0]), to_uint8(recon[:, 0])

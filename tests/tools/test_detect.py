@@ -154,7 +154,7 @@ def test_bad_input_is_one_clear_line(setup, tmp_path, capsys, case):
     code = main(["--ckpt", str(ckpt), "--input", str(source), "--out", str(out), "--height", "32",
                  "--width", "32", "--video"])
     err = capsys.readouterr().err.strip().splitlines()
-    expected = {"short": "has 10 frames; scoring needs at least one clip of 16", "empty": "no frames in",
+    expected = {"short": "has 10 frames; scoring needs at least one clip of 16", "empty": "holds no frames",
                 "unreadable": "cannot read video", "no_ckpt": "checkpoint not found",
                 "foreign_ckpt": "not the paper's 3D autoencoder", "exists": "already exist"}[case]
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
