@@ -161,9 +161,10 @@ class FrameStore:
         if isinstance(index, slice):  # a view of the map, not a copy
             out = out.copy()
         self._read_bytes += out.nbytes
-        if self._read_bytes >= RELEASE_BYTES:  # unmap the pages of the cache file read so far
+        # unmap the pages of the cache file read so far (a store pickled to a spawned worker holds a copy)
+        if self._read_bytes >= RELEASE_BYTES and (mapped := getattr(self.frames, "_mmap", None)) is not None:
             self._read_bytes = 0
-            self.frames._mmap.madvise(mmap.MADV_DONTNEED)
+            mapped.madvise(mmap.MADV_DONTNEED)
         return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from pathlib import Path
 
 import cv2
@@ -81,6 +82,19 @@ def test_cache_holds_grayscale_frames_resized_and_offsets(tmp_path: Path) -> Non
     assert half.frames.shape == (12, 32, 32)
     assert int(half.video(0)[0, 20, 20]) == 10  # flat regions keep their value when resized
 
+
+
+def test_a_store_pickled_to_a_spawned_worker_still_gathers_past_the_release(tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """A DataLoader worker started by spawn (macOS; forkserver, Linux from Python 3.14) gets the store
+    pickled: its frames are no longer a map whose pages could be dropped, and reading goes on."""
+    write_dataset(tmp_path, train=[5, 7], test=[])
+    store = _store(tmp_path, tmp_path / "cache")
+    monkeypatch.setattr(frames_mod, "RELEASE_BYTES", 1)
+    worker = pickle.loads(pickle.dumps(store))
+    for copy in (store, worker):  # the mapped one drops its pages; both give the frames
+        np.testing.assert_array_equal(copy.gather(np.array([0, 6])), store.frames[[0, 6]])
+        np.testing.assert_array_equal(copy.gather(slice(5, 12)), marked_video(2, 7))
 
 def test_cache_is_built_once_then_reused_without_decoding(tmp_path: Path, monkeypatch) -> None:
     write_dataset(tmp_path, train=[6, 6], test=[])
