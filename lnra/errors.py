@@ -20,7 +20,7 @@ def exit_status(work: Callable[[], object]) -> int:
     except LnraError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(*(f"error: {line}" for line in str(err).split("\nerror: ")), sep="\n", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)  # a refusal's lines are already joined by "error: "
         return 2
     return 0
 

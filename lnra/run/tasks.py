@@ -19,7 +19,7 @@ from lnra.data.download import NO_DIRECT_LINK, RELEASES
 from lnra.data.frames import list_videos
 from lnra.data.labels import find_label_file, load_labels
 from lnra.diskio import read_problem, unreadable
-from lnra.errors import LnraError
+from lnra.errors import LnraError, refuse
 from lnra.run.allocator import keep_freed_memory
 from lnra.run.builders import RunObjects, build_datamodule, build_module, build_run
 from lnra.run.checkpoints import load_checkpoint
@@ -136,8 +136,7 @@ def check(cfg: DictConfig, inputs: bool = True, sweep: bool = False) -> None:
                 load_checkpoint(module, ckpt, resuming=cfg.task == "train")
             except LnraError as err:
                 lines.append(str(err))
-    if lines:
-        raise LnraError("\nerror: ".join(lines))
+    refuse(lines)
 
 
 def _finish(cfg: DictConfig, run_dir: Path, run: RunObjects, started: float, extra: dict) -> float:
