@@ -170,10 +170,12 @@ def refusals(target: Callable[..., Any], values: Mapping[str, Any], prefix: str 
         found: dict[str, Mistake] = {}
         for error in err.errors():
             key, annotation, value = _option_at(_model(target), values, error["loc"])
-            if error["type"] == "extra_forbidden":  # the walk stopped at its parent, whose names it has
+            # an unknown key (a dataclass's is an unexpected argument): the walk stopped at its parent
+            if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
                 *parents, name = map(str, error["loc"])
                 key, value = ".".join([*parents, name]), error["input"]
-                names = difflib.get_close_matches(name, list(options_of(settings_class(annotation))), n=1)
+                known = options_of(cls) if (cls := settings_class(annotation)) else {}
+                names = difflib.get_close_matches(name, list(known), n=1)
                 close = [".".join([*parents, n]) for n in names]
                 problem = "no such option" + (f" (did you mean {prefix}{close[0]}?)" if close else "")
             elif error["type"] in ("value_error", "assertion_error"):

@@ -346,3 +346,22 @@ def test_the_familys_options_are_refused_before_training(tmp_path):
         "error: loss=StealLoss: needs pseudo anomalies, but pseudo=none has none with p > 0: add one "
         "(pseudo=skip_frame, or experiment=steal for its published setting)",
     ]
+
+
+@dataclass
+class _Point:
+    x: int = 0
+
+
+def _draw(points: list[_Point]) -> None:
+    """A target whose option is a list of settings: an unknown key there is named, not a crash."""
+
+
+def test_a_misspelled_key_inside_settings_is_named_with_a_guess(compose_cfg):
+    from lnra.config.options import config_mistakes, refusals
+
+    cfg = compose_cfg("pseudo=skip_frame", "pseudo.skip.pp=1", "dataset.generate.train_video=3")
+    assert sorted(str(m) for m in config_mistakes(cfg, RunSettings)) == [
+        "dataset.generate.train_video=3: no such option (did you mean dataset.generate.train_videos?)",
+        "pseudo.skip.pp=1: no such option (did you mean pseudo.skip.p?)"]
+    assert [str(m) for m in refusals(_draw, {"points": [{"y": 1}]})] == ["points.0.y=1: no such option"]
