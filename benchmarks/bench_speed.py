@@ -44,7 +44,6 @@ from lnra.errors import LnraError  # noqa: E402
 from lnra.method.losses import per_sample_mse  # noqa: E402
 from lnra.run import builders  # noqa: E402
 from lnra.run.command import prepare  # noqa: E402
-from lnra.run.settings import register  # noqa: E402
 from lnra.run.trainer import resolve_precision  # noqa: E402
 
 FORWARD_GFLOP_256 = 64.3  # one 1×16×256×256 clip through the autoencoder (issue 7)
@@ -402,7 +401,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    register()
     rows = SECTIONS[args.section](args)
     if args.json:
         old = json.loads(args.json.read_text()) if args.json.is_file() else []
