@@ -39,7 +39,8 @@ def add_png(writer: SummaryWriter, tag: str, image: np.ndarray, step: int, data:
     through floats and compress at PNG's default level, four times the cost of drawing a timeline."""
     encoded = Summary.Image(height=image.shape[0], width=image.shape[1], colorspace=3,
                             encoded_image_string=data or png(image))
-    writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=encoded)]), step)
+    # as add_image writes: a writer Lightning closed after fit (file_writer None) is opened again
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=encoded)]), step)
 
 
 def centre_frames(outputs: Any, batch: EvalBatch) -> tuple[torch.Tensor, torch.Tensor] | None:

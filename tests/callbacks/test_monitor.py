@@ -131,3 +131,18 @@ def test_a_resumed_run_stays_one_tensorboard_run(compose_cfg, tmp_path):
     assert Path(board.logger.log_dir) == tmp_path / "tensorboard"
     csv = build_trainer(compose_cfg(*TINY_DATASET, *TINY_RUN, "logger=csv"), tmp_path)
     assert Path(csv.logger.log_dir) == tmp_path / "csv" / "resume1"
+
+
+def test_a_picture_reaches_a_writer_lightning_closed_after_fit(tmp_path):
+    """Lightning's teardown closes the TensorBoard writer after fit; a picture drawn later (the closing
+    test's timelines) opens it again, as ``add_image`` would, instead of failing."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from lnra.callbacks import add_png
+
+    writer = SummaryWriter(tmp_path)
+    writer.close()
+    add_png(writer, "timeline/late", np.full((4, 6, 3), 200, np.uint8), 3)
+    writer.close()
+    images = EventAccumulator(str(tmp_path)).Reload().Images("timeline/late")
+    assert [(i.step, i.width, i.height) for i in images] == [(3, 6, 4)]
