@@ -219,9 +219,10 @@ class FixedWindowImages(pl.Callback):
             return
         if self.chosen is None:  # once per run, from the labels every evaluation batch carries
             self.chosen = choose_windows(batch.videos.labels, batch.videos.clip_len, self.count)
-            self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long).T)
+            self._keys = window_key(*torch.tensor([(v, w) for v, w, _ in self.chosen], dtype=torch.long,
+                                                  device=batch.video.device).T)  # on the device once
         key = window_key(batch.video, batch.window)
-        match = (key[None, :] == self._keys.to(key.device)[:, None]).float()  # (K, B), one-hot or zero
+        match = (key[None, :] == self._keys[:, None]).float()  # (K, B), one-hot or zero
         frames = torch.cat([f.float() for f in centre], 1)  # (B, 2, H, W): input and reconstruction
         sums = torch.einsum("kb,bchw->kchw", match, frames)
         self._sum = sums if self._sum is None else self._sum + sums
