@@ -119,8 +119,9 @@ class PixelLocalisation(Metric):
         n_gt = flagged[:, 1, 0]
         anomalous = n_gt > 0
         num, den = self.fraction
-        self.frame_tp += (flagged[anomalous, 1] * den >= num * n_gt[anomalous, None]).sum(0)
-        self.frame_fp += (flagged[~anomalous, 0] > 0).sum(0)  # a normal frame: any flagged pixel
+        # masked sums, not boolean indexing: that waits for the device to learn the selection's size
+        self.frame_tp += ((flagged[:, 1] * den >= num * n_gt[:, None]) & anomalous[:, None]).sum(0)
+        self.frame_fp += ((flagged[:, 0] > 0) & ~anomalous[:, None]).sum(0)  # normal: any flagged pixel
 
     def frames(self) -> int:
         """Frames added: at threshold 0 each anomalous frame is a true positive, each normal one a false."""
